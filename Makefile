@@ -1,0 +1,40 @@
+# Two commands a new user needs: `make demo` and `make test`. Both create .venv when missing,
+# install torch first (a CPU build here; override TORCH_SPEC for another), then the package.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.datawheel-installed
+# torch's default OpenMP threads stall in bursts on small VMs; one thread per process is steady.
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test lint format install clean
+
+demo: $(STAMP)
+	$(BIN)/datawheel demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info

@@ -1,0 +1,57 @@
+"""What every command shares: the console, loading the project, and turning errors into exits."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from datawheel.config import PROJECT_FILE
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The project file.", show_default=True)
+]
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        help="Workspace folder (default: .datawheel beside the project file, or $DATAWHEEL_HOME).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DEFAULT_CONFIG = Path(PROJECT_FILE)
+
+
+def load_project(config: Path, workspace: Path | None) -> Any:
+    from datawheel.pipeline import Project
+
+    return Project.load(config, workspace=workspace)
+
+
+def open_workspace(config: Path, workspace: Path | None) -> Any:
+    """The workspace of the project at ``config`` — or a bare one when there is no project file."""
+    if config.is_file():
+        return load_project(config, workspace).open_workspace()
+    from datawheel.store.workspace import Workspace, resolve_workspace_dir
+
+    root = resolve_workspace_dir(config.parent.resolve(), workspace)
+    if not root.exists() and not os.environ.get("DATAWHEEL_DB_URL"):
+        from datawheel.errors import ConfigError
+
+        raise ConfigError(
+            "project file not found",
+            where=str(config),
+            hint="run inside a project, or pass -c / --workspace",
+        )
+    return Workspace.open(root, key_dir=config.parent.resolve())
+
+
+def print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))

@@ -1,0 +1,78 @@
+"""The ``datawheel`` command: registers each subsystem's commands and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from datawheel import __version__
+from datawheel.cli import loop as loop_cli
+from datawheel.cli import models as models_cli
+from datawheel.cli import project as project_cli
+from datawheel.cli import serve as serve_cli
+from datawheel.cli import store as store_cli
+
+app = typer.Typer(
+    name="datawheel",
+    help="A privacy-first data flywheel: clean → anonymize → train → evaluate → serve → "
+    "feedback → retrain.\n\nExample: datawheel init myproject && cd myproject && datawheel run",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"datawheel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """datawheel."""
+
+
+for module in (project_cli, models_cli, serve_cli, loop_cli, store_cli):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: library errors become one line on stderr and exit 2 (bad input) or 1."""
+    # torch's default OpenMP threads stall in bursts on small VMs; one thread is steady.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from datawheel.errors import DatawheelError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except DatawheelError as exc:
+        typer.echo(f"Error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, KeyboardInterrupt):
+            sys.exit(130)
+        if os.environ.get("DATAWHEEL_DEBUG"):
+            raise
+        typer.echo(
+            f"Internal error: {type(exc).__name__}: {exc} "
+            "(set DATAWHEEL_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,180 @@
+"""Model and run commands: models list/show/promote/rollback, runs list/show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datawheel.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    WorkspaceOption,
+    console,
+    open_workspace,
+    print_json,
+)
+
+models_app = typer.Typer(
+    help="Model versions and their stages.\n\nExample: datawheel models list", no_args_is_help=True
+)
+runs_app = typer.Typer(
+    help="Tracked training runs.\n\nExample: datawheel runs list", no_args_is_help=True
+)
+
+
+@models_app.command("list")
+def models_list(
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List model versions with stage and held-out metrics.
+
+    Example: datawheel models list --json
+    """
+    from datawheel.registry import list_versions
+
+    ws = open_workspace(config, workspace)
+    try:
+        versions = list_versions(ws)
+    finally:
+        ws.close()
+    if as_json:
+        print_json([asdict(v) for v in versions])
+        return
+    table = Table(title="model versions")
+    for column in ("version", "stage", "accuracy", "f1", "fairness gap", "train set", "created"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.id,
+            v.stage,
+            f"{v.metrics.get('accuracy', 0):.4f}",
+            f"{v.metrics.get('f1', 0):.4f}",
+            f"{v.metrics.get('fairness_gap', 0):.4f}",
+            v.dataset_id,
+            v.created_at[:19],
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    model: Annotated[str, typer.Argument(help="Version id, number or 'champion'.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show one version: metrics, fairness, input schema, lineage.
+
+    Example: datawheel models show champion
+    """
+    from datawheel.registry import get_version
+
+    ws = open_workspace(config, workspace)
+    try:
+        print_json(asdict(get_version(ws, model)))
+    finally:
+        ws.close()
+
+
+@models_app.command("promote")
+def models_promote(
+    model: Annotated[str, typer.Argument(help="Version to make champion.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Make a version the champion now (running servers switch live); audited.
+
+    Example: datawheel models promote v2
+    """
+    from datawheel.registry import promote
+
+    ws = open_workspace(config, workspace)
+    try:
+        version = promote(ws, model, reason="promoted by hand")
+    finally:
+        ws.close()
+    console.print(f"{version.id} is now the champion.")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None
+) -> None:
+    """Restore the previous champion at once; audited.
+
+    Example: datawheel models rollback
+    """
+    from datawheel.registry import rollback
+
+    ws = open_workspace(config, workspace)
+    try:
+        version = rollback(ws, reason="rollback by hand")
+    finally:
+        ws.close()
+    console.print(f"Rolled back: {version.id} is the champion again.")
+
+
+@runs_app.command("list")
+def runs_list(
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List training runs.
+
+    Example: datawheel runs list
+    """
+    from datawheel.store.runs import list_runs
+
+    ws = open_workspace(config, workspace)
+    try:
+        runs = list_runs(ws)
+    finally:
+        ws.close()
+    if as_json:
+        print_json([asdict(r) for r in runs])
+        return
+    table = Table(title="runs")
+    for column in ("run", "kind", "status", "accuracy", "epochs", "seconds", "device", "started"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            r.id,
+            r.kind,
+            r.status,
+            f"{r.metrics.get('accuracy', 0):.4f}",
+            str(len(r.history)),
+            f"{r.metrics.get('seconds', 0):.1f}",
+            str(r.environment.get("device", "")),
+            r.started_at[:19],
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show a run: parameters, per-epoch history, metrics, environment.
+
+    Example: datawheel runs show run_0123456789ab
+    """
+    from datawheel.store.runs import get_run
+
+    ws = open_workspace(config, workspace)
+    try:
+        print_json(asdict(get_run(ws, run)))
+    finally:
+        ws.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.add_typer(runs_app, name="runs")

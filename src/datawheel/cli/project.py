@@ -1,0 +1,177 @@
+"""Project commands: init, run, status, demo."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from datawheel.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    WorkspaceOption,
+    console,
+    load_project,
+    print_json,
+)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new project.")] = Path("."),
+    example: Annotated[str, typer.Option(help="Bundled example to start from.")] = "income",
+    force: Annotated[bool, typer.Option(help="Overwrite an existing datawheel.yaml.")] = False,
+) -> None:
+    """Scaffold a project: a commented datawheel.yaml, sample data, and a fresh secret key.
+
+    The key goes to datawheel.key (mode 0600, git-ignored); DATAWHEEL_KEY overrides it.
+
+    Example: datawheel init income-project
+    """
+    from datawheel.scaffold import init_project
+
+    project_file = init_project(directory, example=example, force=force)
+    console.print(f"Created {project_file} with sample data and a secret key (datawheel.key).")
+    console.print(f"Next: cd {directory} && datawheel run")
+
+
+def run(
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the pipeline: ingest → clean → anonymize → split → train → evaluate → register.
+
+    Example: datawheel run -c datawheel.yaml
+    """
+    project = load_project(config, workspace)
+    with console.status("starting…") as status:
+        report = project.run(on_stage=lambda s: status.update(f"{s}…"))
+    if as_json:
+        print_json(report.to_dict())
+        return
+    _print_run(report)
+
+
+def _print_run(report: Any) -> None:
+    table = Table(title=f"{report.project}: model {report.model_version} ({report.stage})")
+    table.add_column("stage")
+    table.add_column("rows out", justify="right")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in report.timings.items():
+        table.add_row(stage, str(report.rows.get(stage, "")), f"{seconds:.2f}")
+    console.print(table)
+    m = report.metrics
+    console.print(
+        f"accuracy {m['accuracy']:.4f} · f1 {m['f1']:.4f} · roc_auc {m.get('roc_auc') or 0:.4f} · "
+        f"fairness gap {report.fairness_gap:.4f}"
+    )
+    dropped = report.cleaning.get("dropped", {})
+    if dropped:
+        console.print("rows removed: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+
+
+def status(
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show model versions, stages, live accuracy from feedback, and alerts.
+
+    Example: datawheel status
+    """
+    from datawheel.status import project_status
+
+    project = load_project(config, workspace)
+    ws = project.open_workspace()
+    try:
+        state = project_status(ws, project.config)
+    finally:
+        ws.close()
+    if as_json:
+        print_json(state)
+        return
+    table = Table(title=f"{project.config.name}: model versions")
+    for column in (
+        "version",
+        "stage",
+        "accuracy",
+        "fairness gap",
+        "live accuracy",
+        "labels",
+        "created",
+    ):
+        table.add_column(column)
+    for v in state["versions"]:
+        live = v["live_accuracy"]
+        table.add_row(
+            v["id"],
+            v["stage"],
+            f"{v['accuracy']:.4f}",
+            f"{v['fairness_gap']:.4f}",
+            "—" if live is None else f"{live:.4f}",
+            str(v["labeled"]),
+            v["created_at"][:19],
+        )
+    console.print(table)
+    for alert in state["alerts"]:
+        console.print(f"[yellow]alert:[/] {alert}")
+    if not state["alerts"]:
+        console.print("no alerts")
+
+
+def demo(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", help="Folder for the demo project (default: a new temp folder)."
+        ),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the API running afterwards; prints its URL and a key."),
+    ] = False,
+    traffic: Annotated[int, typer.Option(help="Customer rows to send.", min=50)] = 1500,
+    epochs: Annotated[int | None, typer.Option(help="Override train.epochs.", min=1)] = None,
+) -> None:
+    """Run the whole loop on bundled census data: train, serve, feedback, retrain, gate, promote.
+
+    Example: datawheel demo --workspace /tmp/dw-demo
+    """
+    from datawheel.demo import run_demo
+    from datawheel.demo_print import print_demo
+
+    with console.status("demo: starting…") as status:
+        report, server = run_demo(
+            workspace,
+            traffic_rows=traffic,
+            epochs=epochs,
+            keep_serving=serve,
+            on_stage=lambda s: status.update(s),
+        )
+    print_demo(console, report)
+    if server is None:
+        return
+    console.print(f"\nServing at [bold]{server.url}[/] — docs at {server.url}/docs")
+    console.print(f"API key (shown once): [bold]{report.api_key}[/]")
+    console.print(
+        f"Try: curl -s {server.url}/v1/predict -H 'Authorization: Bearer "
+        f"{report.api_key}' -H 'Content-Type: application/json' "
+        '-d \'{"rows": [{"age": 50, "sex": "Female"}]}\''
+    )
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(run)
+    app.command()(status)
+    app.command()(demo)

@@ -1,0 +1,190 @@
+"""Serving commands: serve, tenants, keys, usage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datawheel.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    WorkspaceOption,
+    console,
+    load_project,
+)
+
+tenants_app = typer.Typer(
+    help="Customers of the API.\n\nExample: datawheel tenants create acme --plan pro",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="API keys.\n\nExample: datawheel keys create --tenant acme", no_args_is_help=True
+)
+usage_app = typer.Typer(
+    help="Metered usage for billing.\n\nExample: datawheel usage export "
+    "--month 2026-11 -o usage.csv",
+    no_args_is_help=True,
+)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve the champion over HTTP: /v1/predict, /v1/feedback, /healthz, /docs.
+
+    Example: datawheel serve --port 8000 --workers 2
+    """
+    import uvicorn
+
+    from datawheel.registry import get_version
+    from datawheel.serve.factory import PROJECT_ENV, WORKSPACE_ENV
+
+    project = load_project(config, workspace)
+    ws = project.open_workspace()
+    try:
+        get_version(ws, "champion")  # fail early, with a hint, when nothing is trained yet
+        ws.secret_key()
+    finally:
+        ws.close()
+    os.environ[PROJECT_ENV] = str(project.path)
+    os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
+    console.print(f"Serving {project.config.name} at http://{host}:{port} (docs: /docs)")
+    uvicorn.run(
+        "datawheel.serve.factory:build",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    plan: Annotated[str, typer.Option(help="A plan from serve.plans.")] = "free",
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create a tenant on a plan.
+
+    Example: datawheel tenants create acme --plan pro
+    """
+    from datawheel.serve.tenants import create_tenant
+
+    project = load_project(config, workspace)
+    ws = project.open_workspace()
+    try:
+        tenant_id = create_tenant(ws, name, plan=plan, plans=list(project.config.serve.plans))
+    finally:
+        ws.close()
+    console.print(f"Created tenant {name} ({tenant_id}) on plan {plan}.")
+
+
+@tenants_app.command("list")
+def tenants_list(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None) -> None:
+    """List tenants.
+
+    Example: datawheel tenants list
+    """
+    from datawheel.serve.tenants import list_tenants
+
+    ws = load_project(config, workspace).open_workspace()
+    try:
+        rows = list_tenants(ws)
+    finally:
+        ws.close()
+    table = Table(title="tenants")
+    for column in ("name", "id", "plan", "active", "created"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["name"]),
+            str(r["id"]),
+            str(r["plan"]),
+            str(r["active"]),
+            str(r["created_at"])[:19],
+        )
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    role: Annotated[str, typer.Option(help="admin, engineer, analyst or service.")] = "service",
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash.
+
+    Example: datawheel keys create --tenant acme --role service
+    """
+    from datawheel.serve.tenants import create_key
+
+    ws = load_project(config, workspace).open_workspace()
+    try:
+        key = create_key(ws, tenant=tenant, role=role)
+    finally:
+        ws.close()
+    console.print(
+        f"key id {key.id} ({key.role}, tenant {key.tenant}) — store it now, it is not shown again:",
+        highlight=False,
+    )
+    typer.echo(key.secret)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (dw_<id>_…).")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a key at once.
+
+    Example: datawheel keys revoke 3f9a0c2b1d4e
+    """
+    from datawheel.serve.tenants import revoke_key
+
+    ws = load_project(config, workspace).open_workspace()
+    try:
+        revoke_key(ws, key_id)
+    finally:
+        ws.close()
+    console.print(f"Revoked key {key_id}.")
+
+
+@usage_app.command("export")
+def usage_export(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write the billing CSV for one month: tenant, plan, endpoint, day, requests, rows.
+
+    Example: datawheel usage export --month 2026-11 -o usage.csv
+    """
+    from datawheel.serve.metering import export_usage
+
+    ws = load_project(config, workspace).open_workspace()
+    try:
+        lines = export_usage(ws, month=month, output=output)
+    finally:
+        ws.close()
+    console.print(f"Wrote {lines} lines to {output}.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(tenants_app, name="tenants")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(usage_app, name="usage")

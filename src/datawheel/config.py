@@ -1,0 +1,310 @@
+"""The project file (`datawheel.yaml`): typed config models, loading, and readable errors."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from datawheel.errors import ConfigError
+
+__all__ = [
+    "AugmentConfig",
+    "CleanConfig",
+    "DataConfig",
+    "DedupConfig",
+    "GatesConfig",
+    "KAnonymityConfig",
+    "LoopConfig",
+    "MissingConfig",
+    "ModelConfig",
+    "NearDedupConfig",
+    "OutliersConfig",
+    "PlanConfig",
+    "PrivacyConfig",
+    "ProjectConfig",
+    "RuleConfig",
+    "ServeConfig",
+    "TextPrivacyConfig",
+    "TrainConfig",
+    "load_config",
+    "parse_config",
+]
+
+PROJECT_FILE = "datawheel.yaml"
+COLUMN_OPERATORS = ("pseudonymize", "redact", "mask", "encrypt", "drop", "generalize", "keep")
+
+
+class _Strict(BaseModel):
+    """Every config model rejects unknown keys, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    source: str  # the raw table: .csv, .parquet or .jsonl (optionally .gz), relative to the file
+    target: str  # the label column
+    id: str | None = None  # the data-subject column: erasure and lineage follow it
+    text: list[str] = []  # free-text columns
+    sensitive: list[str] = []  # fairness groups (reported and gated, still used as features)
+    ignore: list[str] = []  # columns never used as features
+
+
+class NearDedupConfig(_Strict):
+    fields: list[str] = []  # text columns compared for near duplicates; [] = off
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8  # Jaccard similarity
+
+
+class DedupConfig(_Strict):
+    exact: bool = True  # drop rows identical after normalization (the id column ignored)
+    near: NearDedupConfig = NearDedupConfig()
+
+
+MissingNumeric = Literal["drop", "median", "mean", "most_frequent", "constant", "ffill", "none"]
+MissingCategorical = Literal["drop", "most_frequent", "constant", "ffill", "none"]
+
+
+class MissingConfig(_Strict):
+    numeric: MissingNumeric = "median"
+    categorical: MissingCategorical = "most_frequent"
+    fill_value: str | float | None = None  # used by "constant"
+
+
+class OutliersConfig(_Strict):
+    method: Literal["iqr", "zscore", "none"] = "iqr"
+    factor: Annotated[float, Field(gt=0.0)] = 1.5  # IQR multiple, or z-score cut-off
+    action: Literal["clip", "drop", "flag"] = "clip"
+
+
+class RuleConfig(_Strict):
+    when: str  # a boolean expression over columns, e.g. "hours_per_week > 60"
+    set: dict[str, Any]  # columns to set where it holds
+
+
+class AugmentConfig(_Strict):
+    copies: Annotated[int, Field(ge=0)] = 0  # extra noisy copies of each training row
+    numeric_noise: Annotated[float, Field(ge=0.0)] = 0.0  # Gaussian noise, in standard deviations
+
+
+class CleanConfig(_Strict):
+    dedup: DedupConfig = DedupConfig()
+    missing: MissingConfig = MissingConfig()
+    outliers: OutliersConfig = OutliersConfig()
+    rules: list[RuleConfig] = []
+    augment: AugmentConfig = AugmentConfig()
+
+
+ColumnRule = str | dict[str, Any]
+
+
+class TextPrivacyConfig(_Strict):
+    entities: Literal["all"] | list[str] = "all"
+    operator: str = "pseudonymize"
+
+
+class KAnonymityConfig(_Strict):
+    quasi_identifiers: list[str] = []
+    k: Annotated[int, Field(ge=1)] = 5
+    enforce: bool = False
+
+
+class PrivacyConfig(_Strict):
+    # column -> operator: "pseudonymize" | "redact" | "encrypt" | "drop" | "keep" |
+    # {"mask": keep_last_n} | {"generalize": bin_width}
+    columns: dict[str, ColumnRule] = {}
+    text: TextPrivacyConfig = TextPrivacyConfig()
+    k_anonymity: KAnonymityConfig = KAnonymityConfig()
+
+    @field_validator("columns")
+    @classmethod
+    def _known_operators(cls, columns: dict[str, ColumnRule]) -> dict[str, ColumnRule]:
+        for column, rule in columns.items():
+            name = rule if isinstance(rule, str) else (next(iter(rule)) if len(rule) == 1 else "")
+            if name not in COLUMN_OPERATORS:
+                raise ValueError(
+                    f"column {column!r}: unknown operator {rule!r}; "
+                    f"use one of {', '.join(COLUMN_OPERATORS)}"
+                )
+        return columns
+
+
+class ModelConfig(_Strict):
+    kind: Literal["auto", "tabular", "text", "multimodal"] = "auto"
+    hidden: list[Annotated[int, Field(ge=1)]] = [128, 64]  # widths of the hidden layers
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+
+
+class TrainConfig(_Strict):
+    epochs: Annotated[int, Field(ge=1)] = 30
+    batch_size: Annotated[int, Field(ge=1)] = 256
+    lr: Annotated[float, Field(gt=0.0)] = 0.001
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0001
+    early_stopping: Annotated[int, Field(ge=0)] = 5  # epochs without improvement; 0 = off
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    seed: int = 0
+    validation_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
+    test_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.2
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    grad_clip: Annotated[float, Field(ge=0.0)] = 1.0  # max gradient norm; 0 = off
+    schedule: Literal["none", "cosine", "onecycle"] = "cosine"
+    class_weights: bool = False  # weight the loss by inverse class frequency
+
+
+class GatesConfig(_Strict):
+    min_improvement: float = 0.0  # challenger accuracy - champion accuracy must be >= this
+    max_fairness_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    max_latency_ms: Annotated[float, Field(gt=0.0)] = 50.0  # p99 of a single-row prediction
+
+
+class PlanConfig(_Strict):
+    requests_per_minute: Annotated[int, Field(ge=1)]
+    monthly_quota: Annotated[int, Field(ge=1)]  # rows predicted per calendar month
+
+
+def _default_plans() -> dict[str, PlanConfig]:
+    return {
+        "free": PlanConfig(requests_per_minute=60, monthly_quota=10_000),
+        "pro": PlanConfig(requests_per_minute=6_000, monthly_quota=10_000_000),
+    }
+
+
+class ServeConfig(_Strict):
+    plans: dict[str, PlanConfig] = Field(default_factory=_default_plans)
+    max_rows_per_request: Annotated[int, Field(ge=1)] = 1000
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+
+
+class LoopConfig(_Strict):
+    accuracy_below: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
+    min_labeled_feedback: Annotated[int, Field(ge=1)] = 100
+    drift_psi_above: Annotated[float, Field(gt=0.0)] = 0.25
+    holdout_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3  # feedback kept for the gate
+
+
+class CardConfig(_Strict):
+    intended_use: str = ""
+    limitations: str = ""
+
+
+class ProjectConfig(_Strict):
+    name: str
+    data: DataConfig
+    clean: CleanConfig = CleanConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    gates: GatesConfig = GatesConfig()
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    loop: LoopConfig = LoopConfig()
+    card: CardConfig = CardConfig()
+
+    def source_path(self, base: Path) -> Path:
+        """The raw data file, resolved against the project folder."""
+        path = Path(self.data.source)
+        return path if path.is_absolute() else base / path
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a config model accepts at ``loc`` (the parent of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = annotation if isinstance(annotation, type) else None
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    """Turn pydantic's first complaint into one line: key path, bad value, fix."""
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    where = f"{source}: {key}"
+    if first["type"] == "extra_forbidden":
+        allowed = _allowed_keys(ProjectConfig, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+        return ConfigError(f"unknown key {loc[-1]!r}", where=where, hint=hint)
+    if first["type"] == "missing":
+        return ConfigError("required key is missing", where=where, hint=f"add {key}: ...")
+    value = first.get("input")
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(
+        f"{message}, got {value!r}",
+        where=where,
+        hint="compare with the commented file `datawheel init` writes",
+    )
+
+
+def parse_config(raw: Any, *, source: str = "datawheel.yaml") -> ProjectConfig:
+    """Validate an already-parsed mapping into a ProjectConfig."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "the project file must be a mapping of keys",
+            where=source,
+            hint="start from `datawheel init`",
+        )
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file, reporting syntax errors with line and column."""
+    if not path.is_file():
+        raise ConfigError(
+            "project file not found", where=str(path), hint="run `datawheel init DIR` or pass -c"
+        )
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"invalid YAML: {exc.problem}", where=where) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the project file is not UTF-8 text", where=str(path)) from None
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Overlay one config mapping on another (used for tuned settings)."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path, *, check_source: bool = True) -> ProjectConfig:
+    """Load and validate the project file; with ``check_source`` the data file must exist.
+
+    A tuned overlay (``datawheel.tuned.yaml`` beside the file, written by ``datawheel tune``)
+    is merged on top when present.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    overlay_path = path.with_name(path.stem + ".tuned.yaml")
+    if overlay_path.is_file() and isinstance(raw, dict):
+        overlay = read_yaml(overlay_path)
+        if isinstance(overlay, dict):
+            raw = deep_merge(raw, overlay)
+    config = parse_config(raw, source=path.name)
+    if check_source:
+        source = config.source_path(path.parent)
+        if not source.is_file():
+            raise ConfigError(
+                f"data file not found: {source}",
+                where=f"{path.name}: data.source",
+                hint="fix the path (relative paths start at the project file's folder)",
+            )
+    return config

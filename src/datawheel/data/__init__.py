@@ -1,0 +1,1 @@
+"""Layer 2: transforms on frames — schema, cleaning, rules, normalization, augmentation, dedup."""

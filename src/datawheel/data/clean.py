@@ -1,0 +1,349 @@
+"""Cleaning steps (exact dedup, missing values, outliers, rules), each a small counted class."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import polars as pl
+
+from datawheel.config import CleanConfig, MissingConfig, OutliersConfig, RuleConfig
+from datawheel.data.normalize import normalize_text
+from datawheel.data.rules import apply_rules
+from datawheel.errors import DataError
+
+__all__ = [
+    "CleanStats",
+    "ExactDedup",
+    "MissingValues",
+    "Outliers",
+    "Rules",
+    "Step",
+    "clean_frame",
+]
+
+
+@dataclass
+class CleanStats:
+    """What cleaning did, by reason and column; steps fill their part, ``merge`` adds them up."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows removed
+    imputed: dict[str, int] = field(default_factory=dict)  # column -> cells filled
+    fill_values: dict[str, Any] = field(default_factory=dict)  # column -> value used to fill
+    outliers: dict[str, int] = field(default_factory=dict)  # column -> values beyond the bounds
+    outlier_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    outlier_action: str = ""  # clip | drop | flag, when any column was checked
+    rules: dict[str, int] = field(default_factory=dict)  # rule text -> rows matched
+    skipped: dict[str, str] = field(default_factory=dict)  # column -> why a step left it alone
+
+    def merge(self, other: CleanStats) -> None:
+        """Add another step's counts into this record (rows_in/rows_out are set by the caller)."""
+        for name in ("dropped", "imputed", "outliers", "rules"):
+            mine: dict[str, int] = getattr(self, name)
+            for key, count in getattr(other, name).items():
+                mine[key] = mine.get(key, 0) + count
+        self.fill_values.update(other.fill_values)
+        self.outlier_bounds.update(other.outlier_bounds)
+        self.outlier_action = other.outlier_action or self.outlier_action
+        for column, why in other.skipped.items():
+            self.skipped[column] = (
+                f"{self.skipped[column]}; {why}" if column in self.skipped else why
+            )
+
+
+class Step(Protocol):
+    """One cleaning step: a frame in, a frame and its statistics out."""
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]: ...
+
+
+def _drop(frame: pl.DataFrame, keep: pl.Series, reason: str, stats: CleanStats) -> pl.DataFrame:
+    removed = frame.height - int(keep.sum())
+    if removed:
+        stats.dropped[reason] = stats.dropped.get(reason, 0) + removed
+    return frame.filter(keep)
+
+
+class ExactDedup:
+    """Drop rows equal to an earlier row once text is normalized (NFKC, spaces, case).
+
+    ``ignore`` columns (the subject id) are left out of the comparison, so the same record
+    filed under two ids counts as a duplicate. The first occurrence is kept.
+    """
+
+    def __init__(self, ignore: Sequence[str] = ()):
+        self.ignore = set(ignore)
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        stats = CleanStats()
+        keys = []
+        for name, dtype in frame.schema.items():
+            if name in self.ignore:
+                continue
+            if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+                keys.append(normalize_text(pl.col(name).cast(pl.String)))
+            else:
+                keys.append(pl.col(name))
+        if not keys or frame.is_empty():
+            return frame, stats
+        keep = frame.select(pl.struct(keys).is_first_distinct()).to_series()
+        return _drop(frame, keep, "exact_duplicate", stats), stats
+
+
+def _numeric_fill(series: pl.Series, strategy: str, fill_value: Any) -> Any:
+    """The value that fills a numeric column, or None when there is nothing to learn from."""
+    if strategy == "constant":
+        return fill_value
+    values = series.drop_nulls()
+    if values.is_empty():
+        return None
+    if strategy == "median":
+        value = values.median()
+    elif strategy == "mean":
+        value = values.mean()
+    else:
+        value = _most_frequent(values)
+    if series.dtype.is_integer() and value is not None:
+        value = round(float(value))  # keep the column's integer dtype
+    return value
+
+
+def _most_frequent(values: pl.Series) -> Any:
+    """The mode; ties go to the smallest value so the result does not depend on row order."""
+    counts = values.value_counts(name="_n")
+    return counts.sort(["_n", values.name], descending=[True, False])[values.name][0]
+
+
+class MissingValues:
+    """Fill or drop missing cells per MissingConfig; rows without a target are always dropped.
+
+    Text columns are filled with "" (an empty text is a valid input to a text model). Fill
+    values are learned from the frame given, and recorded in ``fill_values`` for serving.
+    """
+
+    def __init__(
+        self,
+        config: MissingConfig,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        text: Sequence[str] = (),
+        target: str | None = None,
+    ):
+        self.config = config
+        self.numeric, self.categorical, self.text = list(numeric), list(categorical), list(text)
+        self.target = target
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        stats = CleanStats()
+        if self.target is not None and self.target in frame.columns:
+            frame = _drop(frame, frame[self.target].is_not_null(), "missing_target", stats)
+        frame = self._fill(frame, self.numeric, self.config.numeric, stats, numeric=True)
+        frame = self._fill(frame, self.categorical, self.config.categorical, stats, numeric=False)
+        for name in self.text:
+            if name in frame.columns and frame[name].null_count():
+                stats.imputed[name] = frame[name].null_count()
+                stats.fill_values[name] = ""
+                frame = frame.with_columns(pl.col(name).cast(pl.String).fill_null(""))
+        return frame, stats
+
+    def _fill(
+        self,
+        frame: pl.DataFrame,
+        columns: list[str],
+        strategy: str,
+        stats: CleanStats,
+        *,
+        numeric: bool,
+    ) -> pl.DataFrame:
+        if strategy == "none":
+            return frame
+        present = [c for c in columns if c in frame.columns]
+        if numeric:
+            for name in present:
+                if not frame.schema[name].is_numeric():
+                    stats.skipped[name] = f"missing: not a number column ({frame.schema[name]})"
+                elif frame.schema[name].is_float():  # NaN is missing too
+                    frame = frame.with_columns(pl.col(name).fill_nan(None))
+            present = [c for c in present if frame.schema[c].is_numeric()]
+        if strategy == "drop":
+            if not present:
+                return frame
+            keep = frame.select(pl.all_horizontal(pl.col(present).is_not_null())).to_series()
+            return _drop(frame, keep, "missing_value", stats)
+        if strategy == "constant" and self.config.fill_value is None:
+            raise DataError(
+                "missing-value strategy 'constant' needs a fill value",
+                where="clean.missing.fill_value",
+                hint="set clean.missing.fill_value, e.g. 0 or 'unknown'",
+            )
+        for name in present:
+            nulls = frame[name].null_count()
+            if not nulls:
+                continue
+            if strategy == "ffill":
+                frame = frame.with_columns(pl.col(name).forward_fill())
+            else:
+                frame = self._fill_constant(frame, name, strategy, stats)
+            filled = nulls - frame[name].null_count()
+            if filled:
+                stats.imputed[name] = filled
+        return frame
+
+    def _fill_constant(
+        self, frame: pl.DataFrame, name: str, strategy: str, stats: CleanStats
+    ) -> pl.DataFrame:
+        series = frame[name]
+        if series.dtype.is_numeric():
+            value = _numeric_fill(series, strategy, self.config.fill_value)
+        elif strategy == "constant":
+            value = self.config.fill_value
+        else:
+            value = _most_frequent(series.drop_nulls()) if series.drop_nulls().len() else None
+        if value is None:
+            stats.skipped[name] = "missing: the column has no values to learn a fill from"
+            return frame
+        try:
+            filled = series.fill_null(pl.lit(value).cast(series.dtype, strict=True))
+        except pl.exceptions.PolarsError:
+            raise DataError(
+                f"cannot fill column {name!r} ({series.dtype}) with {value!r}",
+                where="clean.missing.fill_value",
+                hint="use a fill value of the column's type",
+            ) from None
+        stats.fill_values[name] = value
+        return frame.with_columns(filled.alias(name))
+
+
+MAX_OUTLIER_SHARE = 0.05  # beyond this share of a column, "outliers" are the distribution
+
+
+class Outliers:
+    """Clip, drop or flag numeric values beyond IQR fences or a z-score cut-off.
+
+    A column whose IQR (or standard deviation) is 0 is skipped and the reason recorded: in a
+    zero-inflated column such as capital_gain (q1 = q3 = 0) every non-zero value would fall
+    outside the fences, and clipping would flatten the feature to a constant. Likewise a
+    column with more than ``max_share`` of its values beyond the bounds is skipped: a spiky
+    distribution (hours_per_week: 40 for half the rows) is its shape, not its outliers.
+    Bounds are computed on the frame given, all columns at once, before anything changes.
+    """
+
+    def __init__(
+        self,
+        config: OutliersConfig,
+        *,
+        numeric: Sequence[str] = (),
+        max_share: float = MAX_OUTLIER_SHARE,
+    ):
+        self.config = config
+        self.numeric = list(numeric)
+        self.max_share = max_share
+
+    def _bounds(self, series: pl.Series) -> tuple[float, float] | str:
+        """(low, high), or why the column is skipped."""
+        if not series.dtype.is_numeric():
+            return f"not a number column ({series.dtype})"
+        values = series.cast(pl.Float64).drop_nulls().drop_nans()
+        if values.is_empty():
+            return "no values"
+        factor = self.config.factor
+        if self.config.method == "iqr":
+            q1 = float(values.quantile(0.25, "linear"))  # type: ignore[arg-type]
+            q3 = float(values.quantile(0.75, "linear"))  # type: ignore[arg-type]
+            if q3 - q1 == 0:
+                return f"IQR is 0 (q1 = q3 = {q1:g}); fences would flatten the column"
+            return q1 - factor * (q3 - q1), q3 + factor * (q3 - q1)
+        mean, std = float(values.mean()), float(values.std() or 0.0)  # type: ignore[arg-type]
+        if std == 0:
+            return "standard deviation is 0; z-scores are undefined"
+        return mean - factor * std, mean + factor * std
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        stats = CleanStats()
+        if self.config.method == "none":
+            return frame, stats
+        action = self.config.action
+        outside: dict[str, pl.Expr] = {}
+        updates: list[pl.Expr] = []
+        for name in (c for c in self.numeric if c in frame.columns):
+            bounds = self._bounds(frame[name])
+            if isinstance(bounds, str):
+                stats.skipped[name] = f"outliers: {bounds}"
+                continue
+            low, high = bounds
+            column = pl.col(name)
+            beyond = ((column < low) | (column > high)).fill_null(False)
+            count = int(frame.select(beyond.sum()).item())
+            share = count / max(frame[name].count(), 1)
+            if share > self.max_share:
+                stats.skipped[name] = (
+                    f"outliers: {share:.1%} of values lie beyond [{low:g}, {high:g}], more than "
+                    f"{self.max_share:.0%}; that is the distribution's shape, not outliers"
+                )
+                continue
+            stats.outlier_bounds[name] = (low, high)
+            stats.outliers[name] = count
+            outside[name] = beyond
+            if action == "clip":
+                if frame.schema[name].is_integer():
+                    low, high = math.ceil(low), math.floor(high)  # stay whole numbers
+                updates.append(column.clip(low, high).alias(name))
+            elif action == "flag":
+                updates.append(beyond.alias(f"{name}_outlier"))
+        if outside:
+            stats.outlier_action = action
+        if action == "drop" and outside:
+            keep = frame.select(~pl.any_horizontal(list(outside.values()))).to_series()
+            return _drop(frame, keep, "outlier", stats), stats
+        return (frame.with_columns(updates) if updates else frame), stats
+
+
+class Rules:
+    """Label rules from the config: set constants where a safe boolean expression holds."""
+
+    def __init__(self, rules: Sequence[RuleConfig]):
+        self.rules = list(rules)
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        stats = CleanStats()
+        frame, stats.rules = apply_rules(frame, self.rules)
+        return frame, stats
+
+
+def clean_frame(
+    frame: pl.DataFrame,
+    config: CleanConfig,
+    *,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    ignore_for_dedup: Sequence[str] = (),
+    text: Sequence[str] = (),
+    target: str | None = None,
+) -> tuple[pl.DataFrame, CleanStats]:
+    """Run exact dedup -> missing values -> outliers -> rules, counting every removed row.
+
+    Near-duplicate removal (``config.dedup.near``) and augmentation are separate steps
+    (``datawheel.data.dedup``, ``datawheel.data.augment``): the caller runs them.
+    """
+    steps: list[Step] = []
+    if config.dedup.exact:
+        steps.append(ExactDedup(ignore_for_dedup))
+    steps.append(
+        MissingValues(
+            config.missing, numeric=numeric, categorical=categorical, text=text, target=target
+        )
+    )
+    steps.append(Outliers(config.outliers, numeric=numeric))
+    if config.rules:
+        steps.append(Rules(config.rules))
+    stats = CleanStats(rows_in=frame.height)
+    for step in steps:
+        frame, step_stats = step.apply(frame)
+        stats.merge(step_stats)
+    stats.rows_out = frame.height
+    return frame, stats

@@ -1,0 +1,445 @@
+"""File formats: read and write tables by extension (.csv .parquet .jsonl, optionally .gz)."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from datawheel.errors import DataError
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "IngestReport",
+    "fingerprint",
+    "frame_from_parquet_bytes",
+    "frame_to_parquet_bytes",
+    "read_table",
+    "read_table_with_report",
+    "scan_table",
+    "write_table",
+]
+
+Format = Literal["csv", "parquet", "jsonl"]
+OnBadLines = Literal["error", "skip"]
+
+_FORMATS: dict[str, Format] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (*_FORMATS, *(ext + ".gz" for ext in _FORMATS))
+INFER_SCHEMA_ROWS = 10_000  # rows polars looks at to pick a dtype on the fast path
+_ROW_GROUP_ROWS = 65_536  # fixed so Parquet bytes do not follow in-memory chunking
+_SKIP_HINT = "fix the line, or pass --on-bad-lines skip to drop such lines"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What reading a file did: rows kept, malformed lines dropped, where they were written."""
+
+    path: Path
+    rows: int
+    bad_lines: int
+    bad_lines_path: Path | None
+    encoding: str
+    bad_line_numbers: tuple[int, ...] = field(default=())  # 1-based physical lines dropped
+
+
+def _format(path: Path) -> tuple[Format, bool]:
+    """The format and whether the file is gzip-compressed, from the file name alone."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    ext = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    if ext not in _FORMATS:
+        raise DataError(
+            f"unsupported file extension {''.join(path.suffixes) or '(none)'!r}",
+            where=str(path),
+            hint=f"use one of {', '.join(SUPPORTED_EXTENSIONS)}",
+        )
+    return _FORMATS[ext], gz
+
+
+def _read_bytes(path: Path, gz: bool) -> bytes:
+    """The file's bytes, decompressed when it is gzip."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", where=str(path), hint="check the path") from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a file", where=str(path)) from None
+    except PermissionError:
+        raise DataError("permission denied", where=str(path)) from None
+    if gz and raw:
+        try:
+            raw = gzip.decompress(raw)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"not a valid gzip file ({exc})",
+                where=str(path),
+                hint="drop the .gz extension if the file is not compressed",
+            ) from None
+    return raw
+
+
+def _decode(data: bytes, encoding: str, where: str) -> str:
+    """Decode, reporting the byte offset, line and column of the first undecodable byte."""
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(
+            f"not valid {encoding} text: byte 0x{data[exc.start]:02x} at byte offset "
+            f"{exc.start} (line {line})",
+            where=f"{where}:{line}:{column}",
+            hint="pass the file's real encoding, e.g. --encoding latin-1, or re-save it as UTF-8",
+        ) from None
+
+
+def _polars_message(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _csv_shape_ok(data: bytes) -> bool:
+    """Vectorized check that every record has the header's field count and no blank lines.
+
+    A comma or newline is inside a quoted field iff an odd number of quote characters precede
+    it (RFC 4180 escapes a quote by doubling it, which keeps the parity). When this says no,
+    the slow, exact path with the csv module finds the offending line.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    newlines = np.flatnonzero(buf == ord("\n"))
+    commas = np.flatnonzero(buf == ord(","))
+    if quotes.size:  # keep only separators preceded by an even number of quotes
+        newlines = newlines[(np.searchsorted(quotes, newlines) & 1) == 0]
+        commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
+    ends = (
+        newlines
+        if newlines.size and newlines[-1] == buf.size - 1
+        else np.append(newlines, buf.size)
+    )
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    fields = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
+    lengths = ends - starts - (buf[np.maximum(ends - 1, 0)] == ord("\r"))
+    if np.any(lengths[1:] <= 0):  # a blank line: let the exact path skip it the csv way
+        return False
+    return bool(np.all(fields == fields[0]))
+
+
+def _header(data: bytes) -> list[str]:
+    head = data[:65_536].decode("utf-8-sig", errors="replace")
+    return next(csv.reader(io.StringIO(head, newline="")), [])
+
+
+def _check_header(header: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(
+                f"duplicate column name {name!r} in the header",
+                where=f"{where}:1",
+                hint="rename one of the columns",
+            )
+        seen.add(name)
+
+
+def _polars_csv(data: bytes, infer_rows: int | None) -> pl.DataFrame:
+    return pl.read_csv(data, infer_schema_length=infer_rows, null_values=[""], raise_if_empty=False)
+
+
+def _csv_records(
+    text: str, where: str, on_bad_lines: OnBadLines
+) -> tuple[str, list[tuple[int, str]]]:
+    """Re-emit well-formed records as clean CSV; return them and the bad (line, raw text) pairs.
+
+    Streams through the csv module, so quoted fields holding commas or newlines are one field.
+    """
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    bad: list[tuple[int, str]] = []
+    reader = csv.reader(lines())
+    expected = -1
+    line = 1  # physical line where the next record starts
+    try:
+        for record in reader:
+            start, raw = line, "".join(consumed)
+            consumed.clear()
+            line = reader.line_num + 1
+            if not record:  # blank line
+                continue
+            if expected < 0:
+                _check_header(record, where)
+                expected = len(record)
+            elif len(record) != expected:
+                if on_bad_lines == "error":
+                    raise DataError(
+                        f"line {start} has {len(record)} fields, expected {expected} "
+                        "(as in the header)",
+                        where=f"{where}:{start}",
+                        hint=_SKIP_HINT,
+                    )
+                bad.append((start, raw))
+                continue
+            writer.writerow(record)
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV: {exc}", where=f"{where}:{line}", hint=_SKIP_HINT) from None
+    if expected < 0:
+        raise DataError("file is empty (no header row)", where=where, hint="add a header row")
+    return out.getvalue(), bad
+
+
+def _read_csv(
+    data: bytes, where: str, encoding: str, on_bad_lines: OnBadLines
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Fast path: polars straight on the bytes; exact csv-module path only when needed."""
+    if codecs.lookup(encoding).name != "utf-8":
+        data = _decode(data, encoding, where).encode("utf-8")
+    if _csv_shape_ok(data):
+        try:
+            frame = _polars_csv(data, INFER_SCHEMA_ROWS)
+        except pl.exceptions.PolarsError:
+            pass  # e.g. invalid UTF-8 or a late dtype change: the exact path says which
+        else:
+            _check_header(_header(data), where)
+            return frame, []
+    clean, bad = _csv_records(_decode(data, "utf-8", where), where, on_bad_lines)
+    try:
+        return _polars_csv(clean.encode("utf-8"), None), bad
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read CSV: {_polars_message(exc)}", where=where) from None
+
+
+# --- JSON lines ----------------------------------------------------------------------------
+
+
+def _read_jsonl(
+    data: bytes, where: str, encoding: str, on_bad_lines: OnBadLines
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Polars first; on failure, json.loads line by line to name the broken line."""
+    if codecs.lookup(encoding).name != "utf-8":
+        data = _decode(data, encoding, where).encode("utf-8")
+    try:
+        return pl.read_ndjson(data, infer_schema_length=None), []
+    except pl.exceptions.PolarsError:
+        pass
+    text = _decode(data, "utf-8", where)
+    good: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for number, raw in enumerate(io.StringIO(text, newline=""), start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+            problem = None if isinstance(value, dict) else "a JSON value that is not an object"
+            column = 1
+        except json.JSONDecodeError as exc:
+            problem, column = f"invalid JSON: {exc.msg}", exc.colno
+        if problem is None:
+            good.append(line)
+        elif on_bad_lines == "error":
+            raise DataError(
+                f"line {number} holds {problem}",
+                where=f"{where}:{number}:{column}",
+                hint="fix the line, or pass --on-bad-lines skip to drop such lines",
+            )
+        else:
+            bad.append((number, raw))
+    if not good:
+        raise DataError("file holds no JSON objects", where=where, hint="one object per line")
+    try:
+        return pl.read_ndjson("\n".join(good).encode("utf-8"), infer_schema_length=None), bad
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read JSON lines: {_polars_message(exc)}", where=where) from None
+
+
+# --- public reading ------------------------------------------------------------------------
+
+
+def read_table_with_report(
+    path: str | Path,
+    *,
+    encoding: str = "utf-8",
+    on_bad_lines: OnBadLines = "error",
+    bad_lines_path: Path | None = None,
+) -> tuple[pl.DataFrame, IngestReport]:
+    """Read a table by extension, keeping row order, and say what was skipped.
+
+    With ``on_bad_lines="skip"`` malformed CSV lines (wrong field count) and unparsable JSON
+    lines are dropped and counted; when ``bad_lines_path`` is given they are written there
+    verbatim. Line numbers are 1-based physical lines of the (decompressed) file.
+    """
+    path = Path(path)
+    fmt, gz = _format(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, latin-1") from None
+    if on_bad_lines not in ("error", "skip"):
+        raise DataError(f"on_bad_lines must be 'error' or 'skip', got {on_bad_lines!r}")
+    where = str(path)
+    data = _read_bytes(path, gz)
+    if not data or data.isspace():
+        hint = "write the header row first" if fmt == "csv" else "check the file was written"
+        raise DataError("file is empty (zero bytes or only whitespace)", where=where, hint=hint)
+    bad: list[tuple[int, str]] = []
+    if fmt == "parquet":
+        try:
+            frame = pl.read_parquet(io.BytesIO(data))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataError(
+                f"not a valid Parquet file: {_polars_message(exc)}", where=where
+            ) from None
+    elif fmt == "csv":
+        frame, bad = _read_csv(data, where, encoding, on_bad_lines)
+    else:
+        frame, bad = _read_jsonl(data, where, encoding, on_bad_lines)
+    written: Path | None = None
+    if bad and bad_lines_path is not None:
+        Path(bad_lines_path).parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(Path(bad_lines_path), "".join(raw for _, raw in bad).encode(encoding))
+        written = Path(bad_lines_path)
+    report = IngestReport(
+        path=path,
+        rows=frame.height,
+        bad_lines=len(bad),
+        bad_lines_path=written,
+        encoding=encoding,
+        bad_line_numbers=tuple(n for n, _ in bad),
+    )
+    return frame, report
+
+
+def read_table(
+    path: str | Path,
+    *,
+    encoding: str = "utf-8",
+    on_bad_lines: OnBadLines = "error",
+    bad_lines_path: Path | None = None,
+) -> pl.DataFrame:
+    """Read a .csv / .parquet / .jsonl (.ndjson) file, optionally .gz, keeping row order."""
+    frame, _ = read_table_with_report(
+        path, encoding=encoding, on_bad_lines=on_bad_lines, bad_lines_path=bad_lines_path
+    )
+    return frame
+
+
+def scan_table(path: str | Path) -> pl.LazyFrame:
+    """A lazy scan for larger-than-memory work; gzip is not scannable, so it is refused."""
+    path = Path(path)
+    fmt, gz = _format(path)
+    if gz:
+        raise DataError(
+            "a gzip file cannot be scanned lazily",
+            where=str(path),
+            hint="decompress it first, or use read_table",
+        )
+    if not path.is_file():
+        raise DataError("file not found", where=str(path), hint="check the path")
+    if fmt == "csv":
+        return pl.scan_csv(path, infer_schema_length=INFER_SCHEMA_ROWS, null_values=[""])
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    return pl.scan_ndjson(path, infer_schema_length=INFER_SCHEMA_ROWS)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def frame_to_parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """Parquet bytes with fixed settings, so the same frame always gives the same bytes.
+
+    Fixed row-group size and no statistics: the output does not depend on how the frame
+    happens to be chunked in memory (checked by a test).
+    """
+    buffer = io.BytesIO()
+    frame.write_parquet(
+        buffer,
+        compression="zstd",
+        compression_level=3,
+        statistics=False,
+        row_group_size=_ROW_GROUP_ROWS,
+    )
+    return buffer.getvalue()
+
+
+def frame_from_parquet_bytes(data: bytes) -> pl.DataFrame:
+    """The inverse of :func:`frame_to_parquet_bytes`."""
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataError(f"not valid Parquet bytes: {_polars_message(exc)}") from None
+
+
+def fingerprint(frame: pl.DataFrame) -> str:
+    """sha256 hex of the frame's canonical Parquet bytes: names, dtypes, values, row order.
+
+    Not Arrow IPC: its validity bitmaps carry undefined padding bits that vary with chunking.
+    Stable for a given polars version; a polars upgrade may change the bytes.
+    """
+    return hashlib.sha256(frame_to_parquet_bytes(frame)).hexdigest()
+
+
+def write_table(frame: pl.DataFrame, path: str | Path) -> None:
+    """Write by extension (.csv .parquet .jsonl/.ndjson, optionally .gz), atomically."""
+    path = Path(path)
+    fmt, gz = _format(path)
+    buffer = io.BytesIO()
+    try:
+        if fmt == "csv":
+            frame.write_csv(buffer)
+        elif fmt == "parquet":
+            frame.write_parquet(buffer)
+        else:
+            frame.write_ndjson(buffer)
+    except pl.exceptions.PolarsError as exc:
+        hint = "nested columns need .parquet or .jsonl" if fmt == "csv" else None
+        raise DataError(
+            f"cannot write {fmt}: {_polars_message(exc)}", where=str(path), hint=hint
+        ) from None
+    payload = buffer.getvalue()
+    if gz:
+        payload = gzip.compress(payload, mtime=0)  # mtime 0: same frame, same bytes
+    _write_atomic(path, payload)

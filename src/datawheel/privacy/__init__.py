@@ -1,0 +1,1 @@
+"""Layer 2: PII detection, anonymization operators, k-anonymity, and erasure."""

@@ -1,0 +1,139 @@
+"""Tenants (the team's customers) and their API keys, stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+
+from datawheel.errors import NotFoundError, Unauthenticated, UsageError
+from datawheel.store.db import api_keys, now_iso, tenants
+from datawheel.store.workspace import Workspace
+
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "Principal",
+    "authenticate",
+    "create_key",
+    "create_tenant",
+    "list_tenants",
+    "revoke_key",
+]
+
+ROLES = ("admin", "engineer", "analyst", "service")
+KEY_PREFIX = "dw"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a key of a tenant, with a role."""
+
+    key_id: str
+    tenant_id: str
+    tenant: str
+    plan: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant: str
+    role: str
+    secret: str  # the full key, shown once and never stored
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_tenant(ws: Workspace, name: str, *, plan: str, plans: list[str]) -> str:
+    """A new tenant on ``plan``; returns its id."""
+    if plan not in plans:
+        raise UsageError(
+            f"unknown plan {plan!r}", hint=f"plans in the project file: {', '.join(plans)}"
+        )
+    tenant_id = f"t_{uuid.uuid4().hex[:10]}"
+    with ws.engine.begin() as conn:
+        if conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first():
+            raise UsageError(f"tenant {name!r} already exists")
+        conn.execute(
+            insert(tenants).values(
+                id=tenant_id, name=name, plan=plan, created_at=now_iso(), active=True
+            )
+        )
+        ws.record(conn, "tenant.create", tenant_id, {"name": name, "plan": plan})
+    return tenant_id
+
+
+def list_tenants(ws: Workspace) -> list[dict[str, object]]:
+    with ws.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(tenants).order_by(tenants.c.name))]
+
+
+def create_key(ws: Workspace, *, tenant: str, role: str = "service") -> ApiKey:
+    """A new key ``dw_<id>_<secret>`` for ``tenant``; only its SHA-256 is stored."""
+    if role not in ROLES:
+        raise UsageError(f"unknown role {role!r}", hint=f"roles: {', '.join(ROLES)}")
+    with ws.engine.begin() as conn:
+        tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar()
+        if tenant_id is None:
+            raise NotFoundError(f"no tenant {tenant!r}", hint="`datawheel tenants create NAME`")
+        key_id = secrets.token_hex(6)
+        secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(24)}"
+        conn.execute(
+            insert(api_keys).values(
+                id=key_id,
+                tenant_id=tenant_id,
+                key_hash=_hash(secret),
+                role=role,
+                created_at=now_iso(),
+                revoked_at=None,
+            )
+        )
+        ws.record(conn, "key.create", key_id, {"tenant": tenant, "role": role})
+    return ApiKey(id=key_id, tenant=tenant, role=role, secret=secret)
+
+
+def revoke_key(ws: Workspace, key_id: str) -> None:
+    with ws.engine.begin() as conn:
+        found = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now_iso())
+        ).rowcount
+        if not found:
+            raise NotFoundError(f"no active key {key_id!r}")
+        ws.record(conn, "key.revoke", key_id, {})
+
+
+def authenticate(ws: Workspace, presented: str) -> Principal:
+    """Check a presented key in constant time; revoked or unknown keys are refused alike."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        raise Unauthenticated("malformed API key", hint="expected dw_<id>_<secret>")
+    with ws.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                api_keys.c.id,
+                api_keys.c.key_hash,
+                api_keys.c.role,
+                api_keys.c.revoked_at,
+                tenants.c.id.label("tenant_id"),
+                tenants.c.name,
+                tenants.c.plan,
+                tenants.c.active,
+            )
+            .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .where(api_keys.c.id == parts[1])
+        ).first()
+    expected = row.key_hash if row is not None else _hash("dw_absent_absent")
+    valid = hmac.compare_digest(expected, _hash(presented))
+    if row is None or not valid or row.revoked_at is not None or not row.active:
+        raise Unauthenticated("invalid or revoked API key")
+    return Principal(row.id, row.tenant_id, row.name, row.plan, row.role)

@@ -1,0 +1,285 @@
+"""The workspace database: SQLAlchemy Core tables, engines for SQLite (WAL) and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from datawheel.errors import UsageError
+
+__all__ = ["connect", "metadata", "now_iso"]
+
+metadata = MetaData()
+_ts = String(32)  # ISO-8601 UTC timestamps sort and read the same on every database
+
+
+def now_iso() -> str:
+    """The current UTC time as stored in every table."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # raw clean anonymized train val test feedback
+    Column("parent_id", String(40), nullable=True),
+    Column("artifact", String(64), nullable=True),  # None once erased from the store
+    Column("encrypted", Boolean, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("schema", JSON, nullable=False),  # {column: {"dtype", "role"}}
+    Column("stats", JSON, nullable=False),  # rows in/out, dropped by reason, timings
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the plaintext parquet
+    Column("run_id", String(40), nullable=True),
+    Column("created_at", _ts, nullable=False),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("dataset_id", String(40), ForeignKey("datasets.id"), primary_key=True),
+    Column("subject", String(80), primary_key=True),  # keyed pseudonym, never the raw id
+    Index("ix_lineage_subject", "subject"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),  # train retrain tune
+    Column("status", String(20), nullable=False),  # running finished failed
+    Column("params", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("history", JSON, nullable=False),  # per-epoch metrics and seconds
+    Column("environment", JSON, nullable=False),  # versions, device, precision
+    Column("dataset_id", String(40), nullable=True),
+    Column("started_at", _ts, nullable=False),
+    Column("finished_at", _ts, nullable=True),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "v1", "v2", …
+    Column("number", Integer, nullable=False, unique=True),
+    Column("stage", String(20), nullable=False),  # challenger champion shadow archived tainted
+    Column("artifact", String(64), nullable=False),
+    Column("run_id", String(40), nullable=True),
+    Column("dataset_id", String(40), nullable=False),  # the training set
+    Column("eval_dataset_id", String(40), nullable=True),  # the held-out set
+    Column("metrics", JSON, nullable=False),
+    Column("fairness", JSON, nullable=False),
+    Column("input_schema", JSON, nullable=False),
+    Column("needs_retraining", Boolean, nullable=False, default=False),
+    Column("notes", Text, nullable=False, default=""),
+    Column("created_at", _ts, nullable=False),
+    Column("stage_changed_at", _ts, nullable=False),
+)
+
+stage_events = Table(
+    "stage_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(40), nullable=False),
+    Column("from_stage", String(20), nullable=True),
+    Column("to_stage", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", _ts, nullable=False),
+)
+
+gate_decisions = Table(
+    "gate_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("challenger", String(40), nullable=False),
+    Column("champion", String(40), nullable=True),
+    Column("decision", String(20), nullable=False),  # promote reject
+    Column("reasons", JSON, nullable=False),
+    Column("comparison", JSON, nullable=False),
+    Column("created_at", _ts, nullable=False),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("plan", String(40), nullable=False),
+    Column("created_at", _ts, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", _ts, nullable=False),
+    Column("revoked_at", _ts, nullable=True),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("endpoint", String(40), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("requests", Integer, nullable=False, default=0),
+    Column("rows", Integer, nullable=False, default=0),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), nullable=True),
+    Column("model_version", String(40), nullable=False),
+    Column("subject", String(80), nullable=True),  # pseudonym of the data subject, if sent
+    Column("features", JSON, nullable=False),  # anonymized inputs only
+    Column("label", String(200), nullable=False),
+    Column("probabilities", JSON, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("shadow", Boolean, nullable=False, default=False),
+    Column("created_at", _ts, nullable=False),
+    Index("ix_predictions_created", "created_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("prediction_id", String(40), ForeignKey("predictions.id"), nullable=False),
+    Column("tenant_id", String(40), nullable=True),
+    Column("subject", String(80), nullable=True),
+    Column("label", String(200), nullable=True),
+    Column("issue", String(80), nullable=True),
+    Column("comment", Text, nullable=True),  # scrubbed of PII before storage
+    Column("rating", Integer, nullable=True),
+    Column("created_at", _ts, nullable=False),
+    Index("ix_feedback_prediction", "prediction_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", _ts, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON, hashed as stored
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+artifact_keys = Table(
+    "artifact_keys",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("wrapped_key", String(200), nullable=False),  # data key wrapped by the KEK (base64)
+    Column("key_fingerprint", String(16), nullable=False),
+)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL for concurrent readers; IMMEDIATE transactions so writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def connect(url: str | None, *, workspace: Path) -> Engine:
+    """An engine for ``url`` (default: SQLite in the workspace), with the tables created."""
+    if url is None:
+        workspace.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{workspace / 'datawheel.db'}"
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, json_serializer=_json_dumps)
+            _sqlite_pragmas(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+        metadata.create_all(engine)
+        _seed(engine)
+    except ArgumentError as exc:
+        raise UsageError(
+            f"invalid database URL: {exc}",
+            where="DATAWHEEL_DB_URL",
+            hint="e.g. postgresql+psycopg://user@127.0.0.1:5432/db",
+        ) from None
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise UsageError(
+            f"cannot open the database: {reason}",
+            where=_safe_url(url),
+            hint="check that the server is running and the URL is right",
+        ) from None
+    return engine
+
+
+def _seed(engine: Engine) -> None:
+    """Rows that must exist before concurrent writers arrive (the audit chain's head)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(
+            dialect.insert(meta)
+            .values(key="audit_head", value="0:" + "0" * 64)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password hidden, for error messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATAWHEEL_DB_URL"

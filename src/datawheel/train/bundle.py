@@ -1,0 +1,127 @@
+"""TrainedModel: the fitted preprocessing and the network, served exactly as evaluated."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from datawheel.errors import DataError, UsageError
+from datawheel.train.features import Preprocessor
+from datawheel.train.model import TabularMLP
+
+__all__ = ["TrainedModel"]
+
+BUNDLE_FORMAT = "datawheel.trained_model"
+BUNDLE_VERSION = 1
+
+Rows = Sequence[Mapping[str, Any]] | pl.DataFrame
+
+
+class TrainedModel:
+    """Everything a prediction needs, with no reference to the training run.
+
+    The network lives on the CPU in eval mode and runs in fp32, whatever device and precision
+    trained it, so served probabilities are the ones the evaluation saw.
+    """
+
+    def __init__(
+        self,
+        preprocessor: Preprocessor,
+        network: TabularMLP,
+        classes: Sequence[str],
+        *,
+        target: str,
+        model_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if len(classes) != network.n_classes:
+            raise UsageError(f"{len(classes)} classes for a network of {network.n_classes} outputs")
+        self.preprocessor = preprocessor
+        self.network = network.to("cpu", torch.float32).eval()
+        self.classes = [str(c) for c in classes]
+        self.target = target
+        self.model_config = dict(model_config or {})
+        self.input_schema = preprocessor.input_schema()
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def transform(self, rows: Rows) -> tuple[np.ndarray, np.ndarray]:
+        """Raw rows (list of dicts or a polars DataFrame) → the network's input arrays."""
+        if isinstance(rows, pl.DataFrame):
+            return self.preprocessor.transform(rows)
+        if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
+            raise UsageError(
+                f"rows must be a list of dicts or a polars DataFrame, got {type(rows).__name__}",
+                hint="wrap a single row in a list: [row]",
+            )
+        return self.preprocessor.transform_records(rows)
+
+    def predict_proba_arrays(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """Already-transformed arrays → class probabilities float32 [n, n_classes]."""
+        with torch.inference_mode():
+            x_num = torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32))  # [n, d]
+            x_cat = torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64))  # [n, c]
+            logits = self.network(x_num, x_cat)  # [n, n_classes]
+            return torch.softmax(logits, dim=1).numpy()  # [n, n_classes]
+
+    def predict_proba(self, rows: Rows) -> np.ndarray:
+        """Class probabilities [n, n_classes], columns in the order of ``classes``."""
+        return self.predict_proba_arrays(*self.transform(rows))
+
+    def predict(self, rows: Rows) -> list[str]:
+        """The most probable class per row."""
+        proba = self.predict_proba(rows)
+        return [self.classes[i] for i in proba.argmax(axis=1)]
+
+    # -- serialization ------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """One self-describing dict of plain values and tensors, loadable with weights_only."""
+        payload = {
+            "format": BUNDLE_FORMAT,
+            "version": BUNDLE_VERSION,
+            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "architecture": json.dumps(self.network.architecture()),
+            "preprocessor": self.preprocessor.to_json(),
+            "classes": list(self.classes),
+            "target": self.target,
+            "model_config": json.dumps(self.model_config),
+        }
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TrainedModel:
+        """Load ``to_bytes()`` output; only tensors and plain containers are unpickled."""
+        try:
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several types for a corrupt or foreign file
+            raise DataError(f"not a datawheel model file: {exc}") from None
+        if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
+            raise DataError("not a datawheel model file: the format marker is missing")
+        if payload.get("version") != BUNDLE_VERSION:
+            raise DataError(
+                f"model file version {payload.get('version')!r} is not supported",
+                hint=f"this datawheel reads version {BUNDLE_VERSION}; retrain or upgrade",
+            )
+        network = TabularMLP.from_architecture(json.loads(payload["architecture"]))
+        network.load_state_dict(payload["state_dict"])
+        return cls(
+            Preprocessor.from_json(payload["preprocessor"]),
+            network,
+            payload["classes"],
+            target=payload["target"],
+            model_config=json.loads(payload["model_config"]),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainedModel(target={self.target!r}, classes={self.classes}, "
+            f"inputs={list(self.input_schema)})"
+        )

@@ -1,0 +1,302 @@
+"""The fitted preprocessing of tabular features: standardized numerics and category indices."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from datawheel.errors import DataError, NotFittedError, UsageError
+
+__all__ = ["FeatureColumns", "Preprocessor"]
+
+SPEC_FORMAT = "datawheel.preprocessor"
+SPEC_VERSION = 1
+
+
+@dataclass
+class FeatureColumns:
+    """Which input columns are numeric and which are categorical (the order is kept)."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        names = [*self.numeric, *self.categorical]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise UsageError(
+                f"feature columns listed twice: {', '.join(duplicates)}",
+                hint="give each column one role, numeric or categorical",
+            )
+
+    @property
+    def all(self) -> list[str]:
+        """Every feature column: numeric first, then categorical."""
+        return [*self.numeric, *self.categorical]
+
+
+def _as_category(value: Any) -> str | None:
+    """The string a raw value stands for, matching polars' cast to String; None = missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+def _floats_from_values(values: list[Any], column: str) -> np.ndarray:
+    """Python values → float64 with NaN for missing; a non-numeric string is a DataError."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass  # slow path: blanks, or a bad value to name
+    out = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(value)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"column {column!r} is numeric but holds {value!r}",
+                where=column,
+                hint="send a number, or null when it is missing",
+            ) from None
+    return out
+
+
+def _floats_from_series(series: pl.Series, column: str) -> np.ndarray:
+    """A polars column → float64 with NaN for missing; a non-numeric string is a DataError."""
+    if series.dtype in (pl.String, pl.Categorical) or isinstance(series.dtype, pl.Enum):
+        text = series.cast(pl.String).str.strip_chars()
+        text = pl.select(pl.when(text == "").then(None).otherwise(text)).to_series()
+        numbers = text.cast(pl.Float64, strict=False)
+        bad = numbers.is_null() & text.is_not_null()
+        if bad.any():
+            example = text.filter(bad)[0]
+            raise DataError(
+                f"column {column!r} is numeric but holds {example!r} ({int(bad.sum())} rows)",
+                where=column,
+                hint="fix the values, or declare the column categorical",
+            )
+        series = numbers
+    elif not (series.dtype.is_numeric() or series.dtype in (pl.Boolean, pl.Null)):
+        raise DataError(
+            f"column {column!r} is numeric but has type {series.dtype}",
+            where=column,
+            hint="cast it to a number, or declare the column categorical",
+        )
+    return series.cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+
+
+class Preprocessor:
+    """Turns raw feature columns into the two arrays the network reads.
+
+    Numerics are standardized with the training mean and std (std 0 → 1); a missing value
+    (null, NaN, ±inf, blank) becomes the mean, i.e. 0 after standardizing. A 0/1 missing
+    indicator is appended only for numeric columns that had missing values in training: a
+    column never missing in training carries no learnable signal in its indicator.
+
+    Categoricals are cast to str; index 0 means unknown or missing, known categories get
+    1..n in sorted order. Categories seen fewer than ``min_frequency`` times in training
+    fold into 0.
+
+    Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_)]`` and
+    ``categorical`` int64 ``[n, len(categorical)]``.
+    """
+
+    def __init__(self, columns: FeatureColumns, *, min_frequency: int = 1) -> None:
+        if min_frequency < 1:
+            raise UsageError(f"min_frequency must be >= 1, got {min_frequency}")
+        self.columns = columns
+        self.min_frequency = min_frequency
+
+    # -- fitting ------------------------------------------------------------------------------
+
+    def fit(self, frame: pl.DataFrame) -> Preprocessor:
+        """Learn means, stds, missing indicators and vocabularies from the training frame."""
+        self._check_columns(frame.columns)
+        means, stds, indicators = [], [], []
+        for name in self.columns.numeric:
+            values = _floats_from_series(frame.get_column(name), name)
+            finite = values[np.isfinite(values)]
+            mean = float(finite.mean()) if finite.size else 0.0
+            std = float(finite.std()) if finite.size else 0.0
+            means.append(mean)
+            stds.append(std if std > 0.0 else 1.0)
+            if finite.size < values.size:
+                indicators.append(name)
+        vocab: dict[str, list[str]] = {}
+        for name in self.columns.categorical:
+            counts = frame.get_column(name).cast(pl.String).drop_nulls().value_counts()
+            kept = counts.filter(pl.col("count") >= self.min_frequency).get_column(name)
+            vocab[name] = sorted(kept.to_list())
+        self.mean_ = np.asarray(means, dtype=np.float64)
+        self.std_ = np.asarray(stds, dtype=np.float64)
+        self.missing_indicator_ = indicators
+        self.vocabulary_ = vocab
+        self.__dict__.pop("_index_cache", None)  # lookups of a previous fit are stale
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "vocabulary_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                "the Preprocessor is not fitted", hint="call fit(train_frame) before transform"
+            )
+
+    def _check_columns(self, present: Sequence[str]) -> None:
+        missing = [name for name in self.columns.all if name not in set(present)]
+        if missing:
+            raise DataError(
+                f"missing column(s): {', '.join(missing)}",
+                where=missing[0],
+                hint=f"expected columns: {', '.join(self.columns.all)}",
+            )
+
+    # -- shapes -------------------------------------------------------------------------------
+
+    @property
+    def n_numeric_features(self) -> int:
+        """Width of the numeric array: standardized columns plus missing indicators."""
+        self._check_fitted()
+        return len(self.columns.numeric) + len(self.missing_indicator_)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        """Embedding table sizes per categorical column, index 0 (unknown) included."""
+        self._check_fitted()
+        return [len(self.vocabulary_[name]) + 1 for name in self.columns.categorical]
+
+    def input_schema(self) -> dict[str, Literal["number", "string"]]:
+        """The raw fields a prediction request must carry, with their JSON type."""
+        schema: dict[str, Literal["number", "string"]] = dict.fromkeys(
+            self.columns.numeric, "number"
+        )
+        schema.update(dict.fromkeys(self.columns.categorical, "string"))
+        return schema
+
+    # -- transforming -------------------------------------------------------------------------
+
+    def transform(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """A polars frame → (numeric float32 [n, d], categorical int64 [n, c])."""
+        self._check_fitted()
+        self._check_columns(frame.columns)
+        raw = [_floats_from_series(frame.get_column(n), n) for n in self.columns.numeric]
+        codes = [
+            frame.get_column(name)
+            .cast(pl.String)
+            .replace_strict(vocab, range(1, len(vocab) + 1), default=0, return_dtype=pl.Int64)
+            .to_numpy()
+            for name, vocab in ((n, self.vocabulary_[n]) for n in self.columns.categorical)
+        ]
+        return self._assemble(raw, codes, frame.height)
+
+    def transform_records(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Dict rows → the same arrays as ``transform``, without building a DataFrame.
+
+        This is the serving path: for a handful of rows, polars' setup costs more than the
+        model. Extra keys are ignored; a missing key is a DataError naming the field.
+        """
+        self._check_fitted()
+        raw = [_floats_from_values(self._field(rows, n), n) for n in self.columns.numeric]
+        codes = []
+        for name in self.columns.categorical:
+            index = self._index(name)
+            values = self._field(rows, name)
+            codes.append(np.fromiter((index.get(_as_category(v), 0) for v in values), np.int64))
+        return self._assemble(raw, codes, len(rows))
+
+    def _field(self, rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+        try:
+            return [row[name] for row in rows]
+        except KeyError:
+            i = next(i for i, row in enumerate(rows) if name not in row)
+            raise DataError(
+                f"row {i} is missing field {name!r}",
+                where=name,
+                hint=f"every row needs: {', '.join(self.columns.all)}",
+            ) from None
+        except TypeError:
+            raise DataError("each row must be a JSON object (a dict of field: value)") from None
+
+    def _index(self, name: str) -> dict[str | None, int]:
+        """Category → index lookup, built once per column and cached."""
+        cache: dict[str, dict[str | None, int]] = self.__dict__.setdefault("_index_cache", {})
+        if name not in cache:
+            cache[name] = {value: i + 1 for i, value in enumerate(self.vocabulary_[name])}
+        return cache[name]
+
+    def _assemble(
+        self, raw: list[np.ndarray], codes: list[np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        numeric = np.zeros((n, self.n_numeric_features), dtype=np.float32)
+        if raw:
+            values = np.stack(raw, axis=1)  # [n, len(numeric)]
+            missing = ~np.isfinite(values)
+            values = np.where(missing, self.mean_, values)
+            numeric[:, : values.shape[1]] = (values - self.mean_) / self.std_
+            for j, name in enumerate(self.missing_indicator_):
+                numeric[:, values.shape[1] + j] = missing[:, self.columns.numeric.index(name)]
+        categorical = (
+            np.stack(codes, axis=1) if codes else np.zeros((n, 0), dtype=np.int64)
+        )  # [n, len(categorical)]
+        return numeric, categorical.astype(np.int64, copy=False)
+
+    # -- serialization ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable spec: enough to redo this preprocessing without torch."""
+        self._check_fitted()
+        return {
+            "format": SPEC_FORMAT,
+            "version": SPEC_VERSION,
+            "numeric": list(self.columns.numeric),
+            "categorical": list(self.columns.categorical),
+            "min_frequency": self.min_frequency,
+            "mean": [float(x) for x in self.mean_],
+            "std": [float(x) for x in self.std_],
+            "missing_indicator": list(self.missing_indicator_),
+            "vocabulary": {name: list(v) for name, v in self.vocabulary_.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Preprocessor:
+        """Rebuild a fitted Preprocessor from ``to_dict()`` output."""
+        if spec.get("format") != SPEC_FORMAT or spec.get("version") != SPEC_VERSION:
+            raise DataError(
+                f"not a preprocessor spec of version {SPEC_VERSION}: "
+                f"format={spec.get('format')!r}, version={spec.get('version')!r}"
+            )
+        columns = FeatureColumns(
+            numeric=list(spec["numeric"]), categorical=list(spec["categorical"])
+        )
+        self = cls(columns, min_frequency=int(spec["min_frequency"]))
+        self.mean_ = np.asarray(spec["mean"], dtype=np.float64)
+        self.std_ = np.asarray(spec["std"], dtype=np.float64)
+        self.missing_indicator_ = list(spec["missing_indicator"])
+        self.vocabulary_ = {name: list(v) for name, v in spec["vocabulary"].items()}
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Preprocessor:
+        return cls.from_dict(json.loads(text))
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.is_fitted else "not fitted"
+        return f"Preprocessor({self.columns!r}, min_frequency={self.min_frequency}) [{state}]"

@@ -1,0 +1,328 @@
+"""The training loop of the tabular classifier: one function that reads top to bottom."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from datawheel.config import ModelConfig, TrainConfig
+from datawheel.errors import DataError, UsageError
+from datawheel.train.bundle import TrainedModel
+from datawheel.train.features import FeatureColumns, Preprocessor
+from datawheel.train.model import TabularMLP
+
+__all__ = ["TrainResult", "resolve_device", "resolve_precision", "train_classifier"]
+
+EVAL_BATCH = 8192  # rows per validation forward pass; bounds memory, not results
+MIN_DELTA = 1e-4  # a validation loss must beat the best by this much to count as progress
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: the servable model and how it got there."""
+
+    model: TrainedModel
+    history: list[dict[str, float]] = field(default_factory=list)  # one dict per epoch
+    best_epoch: int = 0  # 1-based epoch whose weights the model holds
+    seconds: float = 0.0  # wall time of the whole call
+    device: str = "cpu"
+    precision: str = "fp32"
+
+
+def train_classifier(
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    *,
+    features: FeatureColumns,
+    target: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    progress: bool = True,
+) -> TrainResult:
+    """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
+
+    Threads: this function leaves torch's global thread settings alone; the caller (the CLI)
+    pins them. Results are deterministic for a seed on CPU with a fixed thread count; on CUDA,
+    embedding gradients are summed with atomics, so the last digits may differ between runs.
+    """
+    started = time.perf_counter()
+    cfg = train_config
+
+    # -- setup: seed, device, precision -------------------------------------------------------
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # also seeds every CUDA device
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    )  # a no-op in fp32
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")  # fp16 only
+
+    # -- data: preprocessing fitted on train only, tensors built once --------------------------
+    classes = _check_inputs(train, val, features, target)
+    preprocessor = Preprocessor(features).fit(train)
+    x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device)
+    v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device)
+    n, batch_size = len(y), cfg.batch_size
+    steps_per_epoch = math.ceil(n / batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+
+    # -- model, optimizer, loss, schedule -----------------------------------------------------
+    model = TabularMLP(
+        preprocessor.n_numeric_features,
+        preprocessor.cardinalities,
+        len(classes),
+        hidden=model_config.hidden,
+        dropout=model_config.dropout,
+    ).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    scheduler = _scheduler(optimizer, cfg, total_steps)
+
+    @torch.no_grad()
+    def estimate_val() -> tuple[float, float]:
+        """Plain cross-entropy (no smoothing, no weights) and accuracy on the validation set."""
+        model.eval()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        for start in range(0, len(v_y), EVAL_BATCH):
+            sl = slice(start, start + EVAL_BATCH)
+            with autocast:
+                logits = model(v_num[sl], v_cat[sl]).float()  # [B, n_classes]
+            # labels unseen in train are -100: ignored by the loss, counted wrong in accuracy
+            loss_sum += F.cross_entropy(logits, v_y[sl], ignore_index=-100, reduction="sum")
+            correct += (logits.argmax(dim=1) == v_y[sl]).sum()
+        known = int((v_y >= 0).sum())
+        val_loss = loss_sum.item() / known if known else math.nan
+        return val_loss, correct.item() / len(v_y)
+
+    # -- the loop -----------------------------------------------------------------------------
+    generator = torch.Generator().manual_seed(cfg.seed)  # batch order, apart from dropout's RNG
+    history: list[dict[str, float]] = []
+    best_loss, best_epoch, stale = math.inf, 0, 0
+    best_state = _copy_state(model)
+    with _progress_bar(progress, cfg.epochs) as advance:
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=generator).to(device)  # [n]
+            loss_sum = torch.zeros((), device=device)  # summed on device: no sync per step
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]  # [B]
+                with autocast:
+                    logits = model(x_num[idx], x_cat[idx])  # [B, n_classes]
+                    loss = loss_fn(logits.float(), y[idx])
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(idx)
+
+            train_loss = loss_sum.item() / n
+            val_loss, val_accuracy = estimate_val()
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "val_accuracy": val_accuracy,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "seconds": time.perf_counter() - epoch_start,
+                }
+            )
+            advance(
+                f"epoch {epoch}/{cfg.epochs}  train loss {train_loss:.4f}  "
+                f"val acc {val_accuracy:.3f}"
+            )
+
+            # early stopping on validation loss; NaN never counts as progress
+            if val_loss < best_loss - MIN_DELTA or best_epoch == 0:
+                best_loss, best_epoch, stale = val_loss, epoch, 0
+                best_state = _copy_state(model)
+            else:
+                stale += 1
+                if cfg.early_stopping and stale >= cfg.early_stopping:
+                    break
+
+    model.load_state_dict(best_state)
+    trained = TrainedModel(
+        preprocessor,
+        model,
+        classes,
+        target=target,
+        model_config=model_config.model_dump(),
+    )
+    return TrainResult(
+        model=trained,
+        history=history,
+        best_epoch=best_epoch,
+        seconds=time.perf_counter() - started,
+        device=str(device),
+        precision=precision,
+    )
+
+
+# -- setup helpers ----------------------------------------------------------------------------
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` → cuda, then mps, then cpu; an explicit device must exist."""
+    has_mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if has_mps else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError(
+            "device 'cuda' was requested but CUDA is not available",
+            hint="use --device auto or cpu, or install a CUDA build of torch",
+        )
+    if requested == "mps" and not has_mps:
+        raise UsageError(
+            "device 'mps' was requested but MPS is not available",
+            hint="use --device auto or cpu",
+        )
+    if requested not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"unknown device {requested!r}", hint="use auto, cpu, cuda or mps")
+    return torch.device(requested)
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``auto`` → bf16 on CUDA that supports it, fp16 on older CUDA, fp32 elsewhere."""
+    cuda = device.type == "cuda"
+    bf16_ok = (cuda and torch.cuda.is_bf16_supported()) or device.type == "cpu"
+    if requested == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    if requested == "bf16" and not bf16_ok:
+        raise UsageError(
+            f"precision bf16 is not supported on {device}", hint="use --precision auto or fp32"
+        )
+    if requested == "fp16" and not cuda:
+        raise UsageError(
+            f"precision fp16 needs CUDA, the device is {device}",
+            hint="use --precision fp32 (or bf16 on CPU)",
+        )
+    if requested not in ("fp32", "bf16", "fp16"):
+        raise UsageError(f"unknown precision {requested!r}", hint="use auto, fp32, bf16 or fp16")
+    return requested
+
+
+def _check_inputs(
+    train: pl.DataFrame, val: pl.DataFrame, features: FeatureColumns, target: str
+) -> list[str]:
+    """Validate the frames and return the classes: sorted unique train labels, as str."""
+    if not features.all:
+        raise UsageError("no feature columns", hint="declare at least one numeric or categorical")
+    if target in features.all:
+        raise UsageError(f"the target {target!r} is also a feature column", hint="remove it")
+    for name, frame in (("train", train), ("validation", val)):
+        if frame.height == 0:
+            raise UsageError(f"the {name} set is empty", hint="provide more rows")
+        if target not in frame.columns:
+            raise DataError(
+                f"the {name} set has no target column {target!r}",
+                where=target,
+                hint=f"columns are: {', '.join(frame.columns)}",
+            )
+        nulls = frame.get_column(target).null_count()
+        if nulls:
+            raise DataError(
+                f"the {name} set has {nulls} rows without a {target!r} label",
+                where=target,
+                hint="drop unlabeled rows before training",
+            )
+    classes = sorted(train.get_column(target).cast(pl.String).unique().to_list())
+    if len(classes) < 2:
+        raise UsageError(
+            f"the target {target!r} needs at least 2 classes in the training set, "
+            f"got {len(classes)}: {classes}",
+            hint="check the target column, or gather examples of the other classes",
+        )
+    return classes
+
+
+def _tensors(
+    preprocessor: Preprocessor,
+    frame: pl.DataFrame,
+    target: str,
+    classes: list[str],
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A frame → (numeric [n, d], categorical [n, c], labels [n]) on ``device``."""
+    numeric, categorical = preprocessor.transform(frame)
+    labels = (
+        frame.get_column(target)
+        .cast(pl.String)
+        .replace_strict(classes, range(len(classes)), default=-100, return_dtype=pl.Int64)
+        .to_numpy(writable=True)
+    )
+    return (
+        torch.from_numpy(numeric).to(device),  # [n, d] float32
+        torch.from_numpy(categorical).to(device),  # [n, c] int64
+        torch.from_numpy(labels).to(device),  # [n] int64
+    )
+
+
+def _inverse_frequency(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Loss weights n / (k * count_c), so every class weighs the same in total."""
+    counts = torch.bincount(y, minlength=n_classes).float().clamp(min=1.0)  # [k]
+    return len(y) / (n_classes * counts)
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule, stepped once per optimizer step."""
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=total_steps
+        )
+    return None
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@contextmanager
+def _progress_bar(enabled: bool, epochs: int) -> Iterator[Any]:
+    """Yield ``advance(description)``: one call per finished epoch, relabeling the bar.
+
+    Advanced per epoch, not per step: rich's lock costs more than a small step.
+    """
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("training", total=epochs)
+
+        def advance(description: str) -> None:
+            bar.update(task, advance=1, description=description)
+
+        yield advance

@@ -1,0 +1,58 @@
+"""DESIGN.md's layers: imports go downward only; serve and loop never import each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "datawheel"
+
+# layer of each top-level module or package under datawheel
+LAYERS = {
+    "errors": 0, "config": 0, "io": 0, "secret": 0,
+    "store": 1,
+    "data": 2, "privacy": 2,
+    "train": 3, "evaluate": 3,
+    "registry": 4, "candidate": 4,
+    "serve": 5, "loop": 5,
+    "pipeline": 6, "demo": 6, "demo_report": 6, "demo_print": 6, "status": 6, "scaffold": 6,
+    "cli": 6, "__main__": 6, "__init__": 6, "examples": 6,
+}
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("datawheel"):
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("datawheel")]
+    return found
+
+
+FILES = sorted(p for p in SRC.rglob("*.py"))
+
+
+def test_every_module_has_a_layer():
+    assert {_unit(p) for p in FILES} <= set(LAYERS)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_when_parsed_then_point_down_or_sideways_only(path: Path):
+    unit = _unit(path)
+    for module in _imports(path):
+        parts = module.split(".")
+        if len(parts) == 1:  # `import datawheel` / `from datawheel import __version__`
+            continue
+        target = parts[1]
+        assert LAYERS[target] <= LAYERS[unit], f"{unit} (layer {LAYERS[unit]}) imports {module}"
+        if {unit, target} == {"serve", "loop"}:
+            pytest.fail(f"{unit} imports {module}: serve and loop meet only through store")

@@ -1,0 +1,136 @@
+"""Preprocessor: fitted standardization, missing values, vocabularies, errors, serialization."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from datawheel.errors import DataError, NotFittedError, UsageError
+from datawheel.train import FeatureColumns, Preprocessor
+
+from ._synthetic import FEATURES, make_frame
+
+
+def fitted(frame: pl.DataFrame | None = None) -> Preprocessor:
+    return Preprocessor(FEATURES).fit(make_frame(200, seed=0) if frame is None else frame)
+
+
+def test_preprocessor_when_fitted_then_shapes_and_dtypes_follow_the_columns() -> None:
+    prep = fitted()
+    numeric, categorical = prep.transform(make_frame(50, seed=1))
+    assert numeric.shape == (50, 2) and numeric.dtype == np.float32
+    assert categorical.shape == (50, 2) and categorical.dtype == np.int64
+    assert prep.cardinalities == [4, 5]  # 3 colors, 4 sizes, plus index 0
+    assert prep.input_schema() == {
+        "age": "number",
+        "income": "number",
+        "color": "string",
+        "size": "string",
+    }
+
+
+def test_preprocessor_when_transforming_train_then_numerics_are_standardized() -> None:
+    frame = make_frame(500, seed=0)
+    numeric, _ = Preprocessor(FEATURES).fit(frame).transform(frame)
+    np.testing.assert_allclose(numeric.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(numeric.std(axis=0), 1.0, atol=1e-4)
+
+
+def test_preprocessor_when_std_is_zero_then_it_divides_by_one() -> None:
+    frame = make_frame(20, seed=0).with_columns(pl.lit(7.0).alias("age"))
+    numeric, _ = Preprocessor(FEATURES).fit(frame).transform(frame)
+    assert np.all(numeric[:, 0] == 0.0)
+
+
+def test_preprocessor_when_category_is_unseen_or_missing_then_index_is_zero() -> None:
+    prep = fitted()
+    frame = make_frame(3, seed=1).with_columns(
+        pl.Series("color", ["purple", None, "red"]), pl.Series("size", ["S", "M", "XXL"])
+    )
+    _, categorical = prep.transform(frame)
+    assert categorical[:, 0].tolist() == [0, 0, prep.vocabulary_["color"].index("red") + 1]
+    assert categorical[2, 1] == 0
+    assert categorical[0, 1] > 0
+
+
+def test_preprocessor_when_numeric_missing_in_train_then_mean_fill_and_indicator() -> None:
+    train = make_frame(300, seed=0, missing=0.2)
+    prep = Preprocessor(FEATURES).fit(train)
+    assert prep.missing_indicator_ == ["age"]  # income was never missing: no indicator
+    frame = pl.DataFrame(
+        {"age": [None, float("nan"), 40.0], "income": [1.0, 2.0, float("inf")]}
+    ).with_columns(pl.lit("red").alias("color"), pl.lit("S").alias("size"))
+    numeric, _ = prep.transform(frame)
+    assert numeric.shape == (3, 3)
+    assert numeric[0, 0] == 0.0 and numeric[1, 0] == 0.0  # null and NaN → the mean → 0
+    assert numeric[2, 1] == 0.0  # inf is missing too; income has no indicator column
+    assert numeric[:, 2].tolist() == [1.0, 1.0, 0.0]
+    assert np.isfinite(numeric).all()
+
+
+def test_preprocessor_when_numeric_column_holds_numeric_strings_then_they_are_parsed() -> None:
+    prep = fitted()
+    frame = make_frame(4, seed=3)
+    as_text = frame.with_columns(pl.col("age").cast(pl.String))
+    np.testing.assert_allclose(prep.transform(as_text)[0], prep.transform(frame)[0], rtol=1e-6)
+
+
+def test_preprocessor_when_used_before_fit_then_not_fitted_error() -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        Preprocessor(FEATURES).transform(make_frame(5, seed=0))
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        ["income"],  # one numeric column
+        ["color", "age"],  # a categorical and a numeric one
+    ],
+)
+def test_preprocessor_when_column_missing_then_data_error_names_it(dropped: list[str]) -> None:
+    prep = fitted()
+    with pytest.raises(DataError) as info:
+        prep.transform(make_frame(5, seed=0).drop(dropped))
+    message = str(info.value)
+    assert all(name in message for name in dropped)
+    assert "expected columns: age, income, color, size" in message
+
+
+def test_preprocessor_when_numeric_column_holds_text_then_data_error_names_it() -> None:
+    frame = make_frame(5, seed=0).with_columns(pl.Series("income", ["1", "2", "x", "4", None]))
+    with pytest.raises(DataError, match="'income'"):
+        fitted().transform(frame)
+    with pytest.raises(DataError, match="'income'"):
+        fitted().transform_records([{"age": 1, "income": "abc", "color": "red", "size": "S"}])
+
+
+def test_preprocessor_when_round_tripped_through_json_then_transforms_are_identical() -> None:
+    prep = fitted(make_frame(300, seed=0, missing=0.1))
+    copy = Preprocessor.from_dict(json.loads(json.dumps(prep.to_dict())))
+    frame = make_frame(100, seed=5, missing=0.1)
+    for left, right in zip(prep.transform(frame), copy.transform(frame), strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_preprocessor_when_given_dict_rows_then_matches_the_frame_path() -> None:
+    prep = fitted(make_frame(300, seed=0, missing=0.1))
+    frame = make_frame(60, seed=6, missing=0.1)
+    by_frame = prep.transform(frame)
+    by_rows = prep.transform_records(frame.to_dicts())
+    for left, right in zip(by_frame, by_rows, strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_preprocessor_when_category_below_min_frequency_then_it_folds_into_zero() -> None:
+    frame = pl.DataFrame({"c": ["a", "a", "b"]})
+    prep = Preprocessor(FeatureColumns(categorical=["c"]), min_frequency=2).fit(frame)
+    assert prep.vocabulary_ == {"c": ["a"]}
+    assert prep.transform(frame)[1][:, 0].tolist() == [1, 1, 0]
+
+
+def test_feature_columns_when_a_column_has_two_roles_then_usage_error() -> None:
+    with pytest.raises(UsageError, match="age"):
+        FeatureColumns(numeric=["age"], categorical=["age"])
