@@ -38,6 +38,8 @@ class TrainedModel:
         *,
         target: str,
         model_config: Mapping[str, Any] | None = None,
+        background: tuple[np.ndarray, np.ndarray] | None = None,
+        extras: Mapping[str, Any] | None = None,
     ) -> None:
         if len(classes) != network.n_classes:
             raise UsageError(f"{len(classes)} classes for a network of {network.n_classes} outputs")
@@ -47,6 +49,11 @@ class TrainedModel:
         self.target = target
         self.model_config = dict(model_config or {})
         self.input_schema = preprocessor.input_schema()
+        # transformed training rows (numeric [b, d], categorical [b, c]): the explainers' baseline
+        self.background = background
+        # JSON-serializable facts stored with the model (e.g. the drift reference)
+        self.extras: dict[str, Any] = dict(extras or {})
+        self.version: str | None = None  # set by the registry when loaded from a version
 
     # -- prediction ---------------------------------------------------------------------------
 
@@ -78,6 +85,13 @@ class TrainedModel:
         proba = self.predict_proba(rows)
         return [self.classes[i] for i in proba.argmax(axis=1)]
 
+    def explain(self, rows: Rows, *, method: str = "shap", **options: Any) -> list[dict[str, Any]]:
+        """Per-row attributions: ``{"label", "base_value", "values": {feature: v}}``, where
+        base value + sum of values = the model's probability for that label."""
+        from datawheel.evaluate.explain import explain_rows
+
+        return explain_rows(self, rows, method=method, **options)
+
     # -- serialization ------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
@@ -91,7 +105,11 @@ class TrainedModel:
             "classes": list(self.classes),
             "target": self.target,
             "model_config": json.dumps(self.model_config),
+            "extras": json.dumps(self.extras),
         }
+        if self.background is not None:
+            payload["background_numeric"] = torch.from_numpy(np.asarray(self.background[0]))
+            payload["background_categorical"] = torch.from_numpy(np.asarray(self.background[1]))
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         return buffer.getvalue()
@@ -112,12 +130,20 @@ class TrainedModel:
             )
         network = TabularMLP.from_architecture(json.loads(payload["architecture"]))
         network.load_state_dict(payload["state_dict"])
+        background = None
+        if "background_numeric" in payload:
+            background = (
+                payload["background_numeric"].numpy(),
+                payload["background_categorical"].numpy(),
+            )
         return cls(
             Preprocessor.from_json(payload["preprocessor"]),
             network,
             payload["classes"],
             target=payload["target"],
             model_config=json.loads(payload["model_config"]),
+            background=background,
+            extras=json.loads(payload.get("extras", "{}")),
         )
 
     def __repr__(self) -> str:

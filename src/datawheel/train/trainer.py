@@ -22,6 +22,8 @@ from datawheel.train.bundle import TrainedModel
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.model import TabularMLP
 
+BACKGROUND_ROWS = 100  # rows kept with the model as the explainers' baseline
+
 __all__ = ["TrainResult", "resolve_device", "resolve_precision", "train_classifier"]
 
 EVAL_BATCH = 8192  # rows per validation forward pass; bounds memory, not results
@@ -170,6 +172,7 @@ def train_classifier(
         classes,
         target=target,
         model_config=model_config.model_dump(),
+        background=_background(x_num, x_cat, seed=cfg.seed),
     )
     return TrainResult(
         model=trained,
@@ -179,6 +182,17 @@ def train_classifier(
         device=str(device),
         precision=precision,
     )
+
+
+def _background(
+    x_num: torch.Tensor, x_cat: torch.Tensor, *, seed: int, size: int = BACKGROUND_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded sample of transformed training rows: the explainers' reference distribution."""
+    n = x_num.shape[0]
+    pick = np.random.default_rng(seed).choice(n, size=min(size, n), replace=False)
+    pick.sort()
+    index = torch.from_numpy(pick).to(x_num.device)
+    return x_num[index].float().cpu().numpy(), x_cat[index].cpu().numpy()
 
 
 # -- setup helpers ----------------------------------------------------------------------------
