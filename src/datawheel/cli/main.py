@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 
 import typer
 
 from datawheel import __version__
-from datawheel.cli import loop as loop_cli
-from datawheel.cli import models as models_cli
-from datawheel.cli import project as project_cli
-from datawheel.cli import serve as serve_cli
-from datawheel.cli import store as store_cli
+
+# One module per subsystem, each with ``register(app)``; listed here in help order.
+SUBSYSTEMS = ("project", "data", "privacy", "train", "evaluate", "models", "serve", "loop", "store")
 
 app = typer.Typer(
     name="datawheel",
@@ -40,8 +40,9 @@ def _root(
     """datawheel."""
 
 
-for module in (project_cli, models_cli, serve_cli, loop_cli, store_cli):
-    module.register(app)
+for _name in SUBSYSTEMS:
+    if importlib.util.find_spec(f"datawheel.cli.{_name}") is not None:
+        importlib.import_module(f"datawheel.cli.{_name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
