@@ -13,8 +13,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from datawheel.secret import SecretKey  # noqa: E402
-from datawheel.store.workspace import Workspace  # noqa: E402
+from datawheel.secret import SecretKey
+from datawheel.store.workspace import Workspace
 
 PG_URL = os.environ.get("DATAWHEEL_TEST_DB_URL")
 
@@ -44,7 +44,9 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield None
         return
     if not PG_URL:
-        pytest.skip("PostgreSQL half skipped: set DATAWHEEL_TEST_DB_URL (.ci/run does when one answers)")
+        pytest.skip(
+            "PostgreSQL half skipped: set DATAWHEEL_TEST_DB_URL (.ci/run does when one answers)"
+        )
     yield from _pg_schema_url(PG_URL)
 
 

@@ -29,8 +29,14 @@ COMMANDS = _commands(typer.main.get_command(app))
 
 
 def _run(*args: str, cwd: Path | None = None, env: dict | None = None):
-    return subprocess.run([sys.executable, "-m", "datawheel", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "datawheel", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_help_when_run_then_lists_the_core_commands():
@@ -54,11 +60,15 @@ def test_every_command_when_help_then_ends_with_an_example(path):
     ("yaml_text", "expected"),
     [
         # unknown key → the key path and a suggestion
-        ("name: p\ndata: {source: data/adult.csv.gz, target: income}\ntrain: {epoch: 3}\n",
-         "train.epoch"),
+        (
+            "name: p\ndata: {source: data/adult.csv.gz, target: income}\ntrain: {epoch: 3}\n",
+            "train.epoch",
+        ),
         # wrong type → the key and the value
-        ("name: p\ndata: {source: data/adult.csv.gz, target: income}\ntrain: {epochs: lots}\n",
-         "train.epochs"),
+        (
+            "name: p\ndata: {source: data/adult.csv.gz, target: income}\ntrain: {epochs: lots}\n",
+            "train.epochs",
+        ),
         # missing source file → the file
         ("name: p\ndata: {source: data/missing.csv, target: income}\n", "missing.csv"),
         # a target column that is not in the data → the column and what exists

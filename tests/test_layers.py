@@ -11,14 +11,29 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "datawheel"
 
 # layer of each top-level module or package under datawheel
 LAYERS = {
-    "errors": 0, "config": 0, "io": 0, "secret": 0,
+    "errors": 0,
+    "config": 0,
+    "io": 0,
+    "secret": 0,
     "store": 1,
-    "data": 2, "privacy": 2,
-    "train": 3, "evaluate": 3,
-    "registry": 4, "candidate": 4,
-    "serve": 5, "loop": 5,
-    "pipeline": 6, "demo": 6, "demo_report": 6, "demo_print": 6, "status": 6, "scaffold": 6,
-    "cli": 6, "__main__": 6, "__init__": 6, "examples": 6,
+    "data": 2,
+    "privacy": 2,
+    "train": 3,
+    "evaluate": 3,
+    "registry": 4,
+    "candidate": 4,
+    "serve": 5,
+    "loop": 5,
+    "pipeline": 6,
+    "demo": 6,
+    "demo_report": 6,
+    "demo_print": 6,
+    "status": 6,
+    "scaffold": 6,
+    "cli": 6,
+    "__main__": 6,
+    "__init__": 6,
+    "examples": 6,
 }
 
 

@@ -38,8 +38,14 @@ def test_promote_and_rollback_when_second_version_then_stages_follow(project_cop
     try:
         v1 = get_version(ws, "v1")
         model = load_model("v1", workspace=ws.root)
-        v2 = register_model(ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None,
-                            metrics={"accuracy": 0.5}, fairness={})
+        v2 = register_model(
+            ws,
+            model,
+            dataset_id=v1.dataset_id,
+            eval_dataset_id=None,
+            metrics={"accuracy": 0.5},
+            fairness={},
+        )
         assert v2.stage == "challenger"
         promote(ws, v2.id)
         assert {v.id: v.stage for v in list_versions(ws)} == {"v1": "archived", "v2": "champion"}
@@ -58,8 +64,9 @@ def test_promote_when_tainted_then_refused(project_copy: Path):
     try:
         v1 = get_version(ws, "v1")
         model = load_model("v1", workspace=ws.root)
-        v2 = register_model(ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None,
-                            metrics={}, fairness={})
+        v2 = register_model(
+            ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None, metrics={}, fairness={}
+        )
         set_stage(ws, v2.id, "tainted", reason="test")
         with pytest.raises(UsageError, match="tainted"):
             promote(ws, v2.id)
@@ -78,10 +85,21 @@ def test_get_version_when_unknown_then_not_found_with_hint(trained_project: Path
 
 def test_load_model_when_champion_then_predicts_rows(trained_project: Path):
     model = load_model("champion", workspace=trained_project.parent / ".datawheel")
-    row = {"age": 50, "workclass": "Private", "education": "Bachelors", "education_num": 13,
-           "marital_status": "Married-civ-spouse", "occupation": "Exec-managerial",
-           "relationship": "Husband", "race": "White", "sex": "Male", "capital_gain": 0,
-           "capital_loss": 0, "hours_per_week": 50, "native_country": "United-States"}
+    row = {
+        "age": 50,
+        "workclass": "Private",
+        "education": "Bachelors",
+        "education_num": 13,
+        "marital_status": "Married-civ-spouse",
+        "occupation": "Exec-managerial",
+        "relationship": "Husband",
+        "race": "White",
+        "sex": "Male",
+        "capital_gain": 0,
+        "capital_loss": 0,
+        "hours_per_week": 50,
+        "native_country": "United-States",
+    }
     proba = model.predict_proba([row])
     assert proba.shape == (1, 2) and abs(float(proba.sum()) - 1) < 1e-5
     assert model.predict([row])[0] in model.classes

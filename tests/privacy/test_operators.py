@@ -53,11 +53,19 @@ def test_encrypt_when_admin_reveals_then_original_and_others_refused(secret_key)
 
 
 def test_anonymizer_when_frame_and_row_then_identical_tokens(secret_key):
-    privacy = PrivacyConfig(columns={"email": "pseudonymize", "phone": {"mask": 2},
-                                     "notes": "drop"})
+    privacy = PrivacyConfig(
+        columns={"email": "pseudonymize", "phone": {"mask": 2}, "notes": "drop"}
+    )
     anonymizer = Anonymizer(privacy, secret_key, id_column="pid")
-    frame = pl.DataFrame({"pid": ["P1", "P2"], "email": ["a@x.io", None],
-                          "phone": ["5551234", "5559876"], "notes": ["x", "y"], "age": [30, 40]})
+    frame = pl.DataFrame(
+        {
+            "pid": ["P1", "P2"],
+            "email": ["a@x.io", None],
+            "phone": ["5551234", "5559876"],
+            "notes": ["x", "y"],
+            "age": [30, 40],
+        }
+    )
     out, stats = anonymizer.frame(frame)
     assert "notes" not in out.columns and stats.dropped_columns == ["notes"]
     assert out["phone"].to_list() == ["*****34", "*****76"]
@@ -75,8 +83,14 @@ def test_anonymizer_when_configured_column_missing_then_lists_available(secret_k
 
 @pytest.mark.parametrize(
     ("column", "tag"),
-    [("email", "EMAIL"), ("Work_Phone", "PHONE"), ("ssn", "US_SSN"), ("full_name", "PERSON"),
-     ("身份证号", "CN_RESIDENT_ID"), ("age", "PII")],
+    [
+        ("email", "EMAIL"),
+        ("Work_Phone", "PHONE"),
+        ("ssn", "US_SSN"),
+        ("full_name", "PERSON"),
+        ("身份证号", "CN_RESIDENT_ID"),
+        ("age", "PII"),
+    ],
 )
 def test_pii_tag_when_header_then_type(column, tag):
     assert pii_tag(column) == tag

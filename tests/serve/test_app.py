@@ -15,12 +15,27 @@ from datawheel.serve.server import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant, revoke_key
 from datawheel.store.db import feedback, predictions
 
-ROW = {"person_id": "P999", "name": "Ada Lovelace", "email": "ada@example.com",
-       "phone": "555-010-9999", "address": "1 Main St", "ssn": "123-45-6789", "age": 41,
-       "workclass": "Private", "education": "Masters", "education_num": 14,
-       "marital_status": "Never-married", "occupation": "Prof-specialty",
-       "relationship": "Not-in-family", "race": "White", "sex": "Female", "capital_gain": 0,
-       "capital_loss": 0, "hours_per_week": 45, "native_country": "United-States"}
+ROW = {
+    "person_id": "P999",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "phone": "555-010-9999",
+    "address": "1 Main St",
+    "ssn": "123-45-6789",
+    "age": 41,
+    "workclass": "Private",
+    "education": "Masters",
+    "education_num": 14,
+    "marital_status": "Never-married",
+    "occupation": "Prof-specialty",
+    "relationship": "Not-in-family",
+    "race": "White",
+    "sex": "Female",
+    "capital_gain": 0,
+    "capital_loss": 0,
+    "hours_per_week": 45,
+    "native_country": "United-States",
+}
 
 
 @pytest.fixture
@@ -93,8 +108,9 @@ def test_predict_when_key_revoked_then_401(api):
 )
 def test_predict_when_bad_body_then_4xx_with_json_error(api, body, status, field):
     with _client(api) as client:
-        response = client.post("/v1/predict", content=body,
-                               headers={"Content-Type": "application/json"})
+        response = client.post(
+            "/v1/predict", content=body, headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == status
     error = response.json()["error"]
     assert error["message"]
@@ -105,9 +121,15 @@ def test_predict_when_bad_body_then_4xx_with_json_error(api, body, status, field
 def test_feedback_when_own_prediction_then_201_and_stored(api):
     with _client(api) as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
-        response = client.post("/v1/feedback", json={
-            "prediction_id": prediction["id"], "label": ">50K", "issue": "wrong_prediction",
-            "rating": 2})
+        response = client.post(
+            "/v1/feedback",
+            json={
+                "prediction_id": prediction["id"],
+                "label": ">50K",
+                "issue": "wrong_prediction",
+                "rating": 2,
+            },
+        )
     assert response.status_code == 201
     with api["ws"].engine.connect() as conn:
         row = conn.execute(sa.select(feedback)).one()
@@ -118,16 +140,18 @@ def test_feedback_when_other_tenants_prediction_then_404(api):
     with _client(api, "acme") as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
     with _client(api, "globex") as client:
-        response = client.post("/v1/feedback", json={"prediction_id": prediction["id"],
-                                                     "label": ">50K"})
+        response = client.post(
+            "/v1/feedback", json={"prediction_id": prediction["id"], "label": ">50K"}
+        )
     assert response.status_code == 404
 
 
 def test_feedback_when_unknown_label_then_422_names_classes(api):
     with _client(api) as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
-        response = client.post("/v1/feedback", json={"prediction_id": prediction["id"],
-                                                     "label": "rich"})
+        response = client.post(
+            "/v1/feedback", json={"prediction_id": prediction["id"], "label": "rich"}
+        )
     assert response.status_code == 422
     assert ">50K" in response.json()["error"]["message"]
 
@@ -141,8 +165,14 @@ def test_predict_when_champion_promoted_then_served_live_without_restart(api):
 
     ws = api["ws"]
     v1 = get_version(ws, "v1")
-    v2 = register_model(ws, load_model("v1", workspace=ws.root), dataset_id=v1.dataset_id,
-                        eval_dataset_id=None, metrics={}, fairness={})
+    v2 = register_model(
+        ws,
+        load_model("v1", workspace=ws.root),
+        dataset_id=v1.dataset_id,
+        eval_dataset_id=None,
+        metrics={},
+        fairness={},
+    )
     with _client(api) as client:
         assert client.post("/v1/predict", json={"rows": [ROW]}).json()["model_version"] == "v1"
         promote(ws, v2.id)

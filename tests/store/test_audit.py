@@ -26,8 +26,9 @@ def test_verify_when_untouched_then_ok(workspace: Workspace):
 def test_verify_when_row_edited_then_names_it(workspace: Workspace):
     _append(workspace, 5)
     with workspace.engine.begin() as conn:
-        conn.execute(sa.update(audit_table).where(audit_table.c.seq == 3)
-                     .values(details='{"i": 999}'))
+        conn.execute(
+            sa.update(audit_table).where(audit_table.c.seq == 3).values(details='{"i": 999}')
+        )
     report = audit.verify(workspace.engine)
     assert not report.ok and report.seq == 3 and "edited" in report.problem
 

@@ -12,14 +12,23 @@ from datawheel.store.workspace import Workspace
 
 def test_save_dataset_when_encrypted_then_round_trips_and_records_lineage(workspace: Workspace):
     frame = pl.DataFrame({"person": ["P1", "P2"], "email": ["a@x.io", "b@y.io"], "y": [0, 1]})
-    record = save_dataset(workspace, frame, name="raw", kind="raw", encrypted=True,
-                          subjects=["SUBJECT_a", "SUBJECT_b", "SUBJECT_a"])
+    record = save_dataset(
+        workspace,
+        frame,
+        name="raw",
+        kind="raw",
+        encrypted=True,
+        subjects=["SUBJECT_a", "SUBJECT_b", "SUBJECT_a"],
+    )
     assert load_frame(workspace, record.id).equals(frame)
     assert b"a@x.io" not in workspace.artifacts.path(record.artifact).read_bytes()
     assert get_dataset(workspace, record.id).rows == 2
     with workspace.engine.connect() as conn:
-        subjects = conn.execute(sa.select(lineage.c.subject)
-                                .where(lineage.c.dataset_id == record.id)).scalars().all()
+        subjects = (
+            conn.execute(sa.select(lineage.c.subject).where(lineage.c.dataset_id == record.id))
+            .scalars()
+            .all()
+        )
     assert sorted(subjects) == ["SUBJECT_a", "SUBJECT_b"]
     assert [d.id for d in list_datasets(workspace, kind="raw")] == [record.id]
 
