@@ -16,12 +16,14 @@ __all__ = [
     "CleanConfig",
     "DataConfig",
     "DedupConfig",
+    "Duration",
     "GatesConfig",
     "KAnonymityConfig",
     "LoopConfig",
     "MissingConfig",
     "ModelConfig",
     "NearDedupConfig",
+    "NormalizeConfig",
     "OutliersConfig",
     "PlanConfig",
     "PrivacyConfig",
@@ -56,6 +58,8 @@ class DataConfig(_Strict):
 class NearDedupConfig(_Strict):
     fields: list[str] = []  # text columns compared for near duplicates; [] = off
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8  # Jaccard similarity
+    # shingle size in tokens (words; characters for CJK); None = 5 for both
+    ngram: Annotated[int, Field(ge=1)] | None = None
 
 
 class DedupConfig(_Strict):
@@ -77,6 +81,8 @@ class OutliersConfig(_Strict):
     method: Literal["iqr", "zscore", "none"] = "iqr"
     factor: Annotated[float, Field(gt=0.0)] = 1.5  # IQR multiple, or z-score cut-off
     action: Literal["clip", "drop", "flag"] = "clip"
+    # a column with more than this share of values beyond the bounds is left alone (its shape)
+    max_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
 
 
 class RuleConfig(_Strict):
@@ -89,11 +95,17 @@ class AugmentConfig(_Strict):
     numeric_noise: Annotated[float, Field(ge=0.0)] = 0.0  # Gaussian noise, in standard deviations
 
 
+class NormalizeConfig(_Strict):
+    text: bool = False  # NFKC, trim and collapse whitespace in the text columns
+    lowercase: bool = False  # also lower-case them (with text: true)
+
+
 class CleanConfig(_Strict):
     dedup: DedupConfig = DedupConfig()
     missing: MissingConfig = MissingConfig()
     outliers: OutliersConfig = OutliersConfig()
     rules: list[RuleConfig] = []
+    normalize: NormalizeConfig = NormalizeConfig()
     augment: AugmentConfig = AugmentConfig()
 
 
@@ -132,9 +144,13 @@ class PrivacyConfig(_Strict):
 
 
 class ModelConfig(_Strict):
+    # auto: multimodal when there are text and tabular features, text or tabular when only one
     kind: Literal["auto", "tabular", "text", "multimodal"] = "auto"
     hidden: list[Annotated[int, Field(ge=1)]] = [128, 64]  # widths of the hidden layers
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    # hashed: character/word n-gram bag, any language; minilm: frozen MiniLM vectors (extra `text`)
+    text_encoder: Literal["hashed", "minilm"] = "hashed"
+    text_buckets: Annotated[int, Field(ge=16)] = 1024  # hashed bag width per text column
 
 
 class TrainConfig(_Strict):
@@ -152,6 +168,8 @@ class TrainConfig(_Strict):
     grad_clip: Annotated[float, Field(ge=0.0)] = 1.0  # max gradient norm; 0 = off
     schedule: Literal["none", "cosine", "onecycle"] = "cosine"
     class_weights: bool = False  # weight the loss by inverse class frequency
+    grad_accumulation: Annotated[int, Field(ge=1)] = 1  # batches summed per optimizer step
+    checkpoint: bool = True  # write a resumable checkpoint every epoch (pipeline runs)
 
 
 class GatesConfig(_Strict):
@@ -174,15 +192,42 @@ def _default_plans() -> dict[str, PlanConfig]:
 
 class ServeConfig(_Strict):
     plans: dict[str, PlanConfig] = Field(default_factory=_default_plans)
-    max_rows_per_request: Annotated[int, Field(ge=1)] = 1000
-    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    max_rows_per_request: Annotated[int, Field(ge=1)] = 1000  # more rows → 422 on `rows`
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576  # larger bodies → 413 (bytes)
+    auth_cache_seconds: Annotated[float, Field(ge=0.0)] = 5.0  # a revoked key works at most this
+    batch_max_rows: Annotated[int, Field(ge=1)] = 64  # rows in one micro-batched forward pass
+    batch_max_wait_ms: Annotated[float, Field(ge=0.0)] = 2.0  # wait for more rows (under load)
+    log_flush_ms: Annotated[float, Field(gt=0.0)] = 5.0  # write-behind of predictions and usage
+    quota_lease_rows: Annotated[int, Field(ge=1)] = 1000  # most quota rows a worker leases at once
+    rate_lease_requests: Annotated[int, Field(ge=1)] = 200  # most rate tokens a worker leases
+    request_timeout_seconds: Annotated[float, Field(gt=0.0)] = 10.0  # then 503, Retry-After
+
+
+# A span of time such as "90s", "30m", "24h", "7d" or "2w".
+Duration = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[smhdw]$")]
 
 
 class LoopConfig(_Strict):
+    # Retrain when live accuracy on labeled feedback (within `window`) drops below this …
     accuracy_below: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
-    min_labeled_feedback: Annotated[int, Field(ge=1)] = 100
+    min_labeled_feedback: Annotated[int, Field(ge=1)] = 100  # … and at least this many labels
+    window: Duration = "30d"  # how far back live accuracy and feedback trends look
+    # Retrain (and alert) when a feature's PSI, training reference vs recent requests, exceeds this
     drift_psi_above: Annotated[float, Field(gt=0.0)] = 0.25
+    drift_recent_requests: Annotated[int, Field(ge=10)] = 1000  # the last N served rows …
+    drift_window: Duration = "7d"  # … no older than this, are compared with the reference
+    drift_min_requests: Annotated[int, Field(ge=1)] = 200  # fewer: drift is not judged (noise)
+    retrain_every: Duration | None = None  # e.g. "7d": retrain on a schedule; None = off
     holdout_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.3  # feedback kept for the gate
+    # > 0: a challenger that passes the offline gate serves in shadow (stage "shadow") and is
+    # promoted only after this many shadowed requests got labels and it was at least as accurate
+    shadow_requests: Annotated[int, Field(ge=0)] = 0
+    # Poisoning defence: drop the feedback of a tenant whose labels agree with the served
+    # model's confident predictions far less than the other tenants' labels do
+    poison_filter: bool = True
+    poison_min_labels: Annotated[int, Field(ge=1)] = 30  # judge a tenant only with this many
+    poison_max_drop: Annotated[float, Field(gt=0.0, le=1.0)] = 0.25  # agreement below the
+    # others' median by more than max(this, 3 × 1.4826 × MAD of the others) → dropped
 
 
 class CardConfig(_Strict):

@@ -19,6 +19,7 @@ import httpx
 import polars as pl
 
 from datawheel.io import read_table, write_table
+from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import feedback_stats, live_accuracy
 from datawheel.loop.runner import LoopReport, run_once
 from datawheel.pipeline import Project, RunReport
@@ -47,6 +48,7 @@ class DemoReport:
     predictions: int = 0
     feedback: int = 0
     live_before: dict[str, Any] = field(default_factory=dict)
+    drift_before: dict[str, Any] = field(default_factory=dict)  # v1: training vs the traffic
     feedback_by_issue: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
     served_after: str = ""
@@ -145,6 +147,9 @@ def run_demo(
         )
         timings["customers (HTTP)"] = round(time.perf_counter() - mark, 3)
         live_before = live_accuracy(ws, run.model_version)
+        drift_before = feature_drift(
+            ws, get_version(ws, run.model_version), project.config.loop
+        ).to_dict()
 
         say("loop: live accuracy → retrain → gate")
         mark = time.perf_counter()
@@ -169,6 +174,7 @@ def run_demo(
             predictions=predictions,
             feedback=feedbacks,
             live_before=live_before.__dict__,
+            drift_before=drift_before,
             feedback_by_issue=feedback_stats(ws, by="issue"),
             versions=[
                 {

@@ -31,6 +31,20 @@ def print_demo(console: Console, report: DemoReport) -> None:
         f"{report.feedback} feedback. Live accuracy of {report.run.model_version} on the shifted "
         f"group: {_num(live.get('accuracy'))} over {live.get('labeled')} labels."
     )
+    drift = report.drift_before
+    if drift.get("features"):
+        shown = Table(title=f"Drift of {drift['version']}: training vs {drift['recent']} requests")
+        for column in ("feature", "PSI", "test", "p-value", ""):
+            shown.add_column(column)
+        for f in drift["features"][:6]:
+            shown.add_row(
+                f["feature"],
+                f"{f['psi']:.3f}",
+                f["test"],
+                f"{f['p_value']:.2g}",
+                f"> {drift['threshold']:g}" if f["drifted"] else "",
+            )
+        console.print(shown)
     issues = Table(title="Feedback by issue")
     for column in ("issue", "count", "share", "labeled", "mean rating"):
         issues.add_column(column)

@@ -19,6 +19,7 @@ __all__ = [
     "STAGES",
     "ModelVersion",
     "champion",
+    "conclude_gate",
     "get_version",
     "list_versions",
     "load_model",
@@ -27,6 +28,8 @@ __all__ = [
     "register_model",
     "rollback",
     "set_stage",
+    "shadow_version",
+    "start_shadow",
 ]
 
 STAGES = ("challenger", "champion", "shadow", "archived", "tainted")
@@ -244,6 +247,86 @@ def record_gate_decision(
         )
 
 
+def conclude_gate(
+    ws: Workspace,
+    *,
+    challenger: str,
+    champion_id: str | None,
+    decision: str,
+    reasons: list[str],
+    comparison: dict[str, Any],
+    to_stage: str,
+    reason: str,
+) -> ModelVersion:
+    """Record a gate decision and move the challenger (to champion, shadow or archived) in ONE
+    transaction, so a crash never leaves a decision without its stage change or the reverse."""
+    if to_stage not in STAGES or to_stage == "tainted":
+        raise UsageError(f"a gate cannot move a version to {to_stage!r}")
+    version = get_version(ws, challenger)
+    if version.stage == "tainted":
+        raise UsageError(f"{version.id} is tainted (trained on an erased subject)")
+    with ws.engine.begin() as conn:
+        conn.execute(
+            insert(gate_decisions).values(
+                challenger=challenger,
+                champion=champion_id,
+                decision=decision,
+                reasons=reasons,
+                comparison=comparison,
+                created_at=now_iso(),
+            )
+        )
+        ws.record(
+            conn,
+            "gate.decision",
+            challenger,
+            {"champion": champion_id, "decision": decision, "reasons": reasons},
+        )
+        if to_stage in ("champion", "shadow"):  # one champion, one shadow at a time
+            for other in (
+                conn.execute(
+                    select(model_versions.c.id).where(
+                        model_versions.c.stage == to_stage, model_versions.c.id != version.id
+                    )
+                )
+                .scalars()
+                .all()
+            ):
+                _change_stage(conn, ws, other, to_stage, "archived", f"replaced by {version.id}")
+        if version.stage != to_stage:
+            _change_stage(conn, ws, version.id, version.stage, to_stage, reason)
+    return get_version(ws, version.id)
+
+
+def shadow_version(ws: Workspace) -> ModelVersion | None:
+    """The version serving in shadow (its predictions are logged, never returned), if any."""
+    try:
+        return get_version(ws, "shadow")
+    except NotFoundError:
+        return None
+
+
+def start_shadow(ws: Workspace, ref: str, *, reason: str = "shadowed by hand") -> ModelVersion:
+    """Put a challenger in stage ``shadow`` (archiving any other shadow); servers pick it up."""
+    version = get_version(ws, ref)
+    if version.stage in ("champion", "tainted"):
+        raise UsageError(f"{version.id} is the {version.stage}; only a challenger can shadow")
+    with ws.engine.begin() as conn:
+        for other in (
+            conn.execute(
+                select(model_versions.c.id).where(
+                    model_versions.c.stage == "shadow", model_versions.c.id != version.id
+                )
+            )
+            .scalars()
+            .all()
+        ):
+            _change_stage(conn, ws, other, "shadow", "archived", f"replaced by {version.id}")
+        if version.stage != "shadow":
+            _change_stage(conn, ws, version.id, version.stage, "shadow", reason)
+    return get_version(ws, version.id)
+
+
 def gate_history(ws: Workspace) -> list[dict[str, Any]]:
     with ws.engine.connect() as conn:
         rows = conn.execute(select(gate_decisions).order_by(gate_decisions.c.id)).all()
@@ -266,7 +349,13 @@ def load_version_model(ws: Workspace, version: ModelVersion) -> TrainedModel:
 
 
 def load_model(ref: str = "champion", *, workspace: str | Path = ".datawheel") -> TrainedModel:
-    """``dw.load_model("champion", workspace=".datawheel")`` — or a version id."""
+    """``dw.load_model("champion", workspace=".datawheel")`` — or a version id, or the folder
+    ``datawheel export`` wrote (it holds ``model.pt``)."""
+    bundle = Path(ref) / "model.pt"
+    if ref not in ("champion", "shadow", "latest") and bundle.is_file():
+        from datawheel.train.bundle import TrainedModel
+
+        return TrainedModel.from_bytes(bundle.read_bytes())
     ws = Workspace.open(workspace)
     try:
         return load_version_model(ws, get_version(ws, ref))

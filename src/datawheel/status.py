@@ -1,59 +1,93 @@
-"""``datawheel status``: model versions with live accuracy, and the alerts a team should see."""
+"""``datawheel status``: model versions with live accuracy and drift, and the alerts to act on."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from datawheel.config import ProjectConfig
+from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
-from datawheel.registry import list_versions
+from datawheel.loop.recovery import live_retrain
+from datawheel.loop.shadow import judge_shadow
+from datawheel.registry import ModelVersion, list_versions
 from datawheel.store.audit import verify
 from datawheel.store.workspace import Workspace
 
 __all__ = ["project_status"]
 
 
-def project_status(ws: Workspace, config: ProjectConfig) -> dict[str, Any]:
-    """Versions (newest first) with stage, offline and live accuracy, plus alerts."""
-    versions = []
-    alerts: list[str] = []
-    for version in reversed(list_versions(ws)):
-        live = live_accuracy(ws, version.id)
-        versions.append(
-            {
-                "id": version.id,
-                "stage": version.stage,
-                "accuracy": version.metrics.get("accuracy", 0.0),
-                "fairness_gap": version.metrics.get("fairness_gap", 0.0),
-                "live_accuracy": live.accuracy,
-                "labeled": live.labeled,
-                "live_interval": [live.low, live.high],
-                "created_at": version.created_at,
-                "needs_retraining": version.needs_retraining,
-            }
+def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) -> dict[str, Any]:
+    live = live_accuracy(ws, version.id, window=window, now=now)
+    return {
+        "id": version.id,
+        "stage": version.stage,
+        "accuracy": version.metrics.get("accuracy", 0.0),
+        "fairness_gap": version.metrics.get("fairness_gap", 0.0),
+        "live_accuracy": live.accuracy,
+        "labeled": live.labeled,
+        "live_interval": [live.low, live.high],
+        "live_window": window,
+        "created_at": version.created_at,
+        "needs_retraining": version.needs_retraining,
+    }
+
+
+def _champion_alerts(
+    version: ModelVersion, row: dict[str, Any], drift: dict[str, Any], config: ProjectConfig
+) -> list[str]:
+    alerts = []
+    if version.needs_retraining:
+        alerts.append(f"{version.id} needs retraining (a subject it learned from was erased)")
+    live, loop = row["live_accuracy"], config.loop
+    enough = live is not None and row["labeled"] >= loop.min_labeled_feedback
+    if enough and live < loop.accuracy_below:
+        alerts.append(
+            f"{version.id} live accuracy {live:.4f} is below {loop.accuracy_below:g} "
+            "— run `datawheel loop --once`"
         )
+    for name in drift.get("drifted", []):
+        psi = next(f["psi"] for f in drift["features"] if f["feature"] == name)
+        alerts.append(
+            f"{version.id} feature {name!r} drifted: PSI {psi:.3f} > {loop.drift_psi_above:g}"
+        )
+    return alerts
+
+
+def project_status(
+    ws: Workspace, config: ProjectConfig, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Versions (newest first) with stage, offline and live accuracy (with its 95 % interval over
+    ``loop.window``), the champion's per-feature drift, a shadow's progress, and alerts."""
+    versions, alerts = [], []
+    drift: dict[str, Any] = {}
+    shadow: dict[str, Any] = {}
+    all_versions = list(reversed(list_versions(ws)))
+    current = next((v for v in all_versions if v.stage == "champion"), None)
+    for version in all_versions:
+        row = _version_row(ws, version, config.loop.window, now)
+        versions.append(row)
         if version.stage == "champion":
-            if version.needs_retraining:
-                alerts.append(
-                    f"{version.id} needs retraining (a subject it learned from was erased)"
-                )
-            if (
-                live.accuracy is not None
-                and live.labeled >= config.loop.min_labeled_feedback
-                and live.accuracy < config.loop.accuracy_below
-            ):
-                alerts.append(
-                    f"{version.id} live accuracy {live.accuracy:.4f} is below "
-                    f"{config.loop.accuracy_below:g} — run `datawheel loop --once`"
-                )
+            drift = feature_drift(
+                ws, version, config.loop, text=config.data.text, now=now
+            ).to_dict()
+            alerts += _champion_alerts(version, row, drift, config)
+        if version.stage == "shadow" and current is not None:
+            needed = max(1, config.loop.shadow_requests)
+            shadow = asdict(judge_shadow(ws, version, current, needed=needed))
     if not versions:
         alerts.append("no model yet — run `datawheel run`")
+    running = live_retrain(ws)
     chain = verify(ws.engine)
     if not chain.ok:
         alerts.append(f"audit log broken: {chain.problem}")
     return {
         "project": config.name,
         "versions": versions,
+        "drift": drift,
+        "shadow": shadow,
+        "retraining": running.id if running else None,
         "alerts": alerts,
         "audit": {"ok": chain.ok, "entries": chain.entries},
     }

@@ -79,7 +79,7 @@ def status(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show model versions, stages, live accuracy from feedback, and alerts.
+    """Show model versions, stages, live accuracy from feedback, drift, and alerts.
 
     Example: datawheel status
     """
@@ -94,33 +94,68 @@ def status(
     if as_json:
         print_json(state)
         return
-    table = Table(title=f"{project.config.name}: model versions")
+    _print_versions(project.config.name, state)
+    _print_drift(state["drift"])
+    shadow = state["shadow"]
+    if shadow:
+        console.print(f"shadow {shadow['shadow']}: " + "; ".join(shadow["reasons"]))
+    if state["retraining"]:
+        console.print(f"retraining now: run {state['retraining']}")
+    for alert in state["alerts"]:
+        console.print(f"[yellow]alert:[/] {alert}")
+    if not state["alerts"]:
+        console.print("no alerts")
+
+
+def _print_versions(name: str, state: dict[str, Any]) -> None:
+    window = state["versions"][0]["live_window"] if state["versions"] else ""
+    table = Table(title=f"{name}: model versions")
     for column in (
         "version",
         "stage",
         "accuracy",
         "fairness gap",
-        "live accuracy",
+        f"live accuracy ({window})",
+        "95 % interval",
         "labels",
         "created",
     ):
         table.add_column(column)
     for v in state["versions"]:
         live = v["live_accuracy"]
+        low, high = v["live_interval"]
         table.add_row(
             v["id"],
             v["stage"],
             f"{v['accuracy']:.4f}",
             f"{v['fairness_gap']:.4f}",
             "—" if live is None else f"{live:.4f}",
+            "—" if live is None else f"[{low:.3f}, {high:.3f}]",
             str(v["labeled"]),
             v["created_at"][:19],
         )
     console.print(table)
-    for alert in state["alerts"]:
-        console.print(f"[yellow]alert:[/] {alert}")
-    if not state["alerts"]:
-        console.print("no alerts")
+
+
+def _print_drift(drift: dict[str, Any]) -> None:
+    if not drift or not drift.get("features"):
+        return
+    judged = "" if drift["judged"] else " — too few to judge"
+    table = Table(
+        title=f"drift of {drift['version']}: training vs last {drift['recent']} requests{judged}"
+    )
+    for column in ("feature", "kind", "PSI", "test", "p-value", ""):
+        table.add_column(column)
+    for f in drift["features"]:
+        table.add_row(
+            f["feature"],
+            f["kind"],
+            f"{f['psi']:.3f}",
+            f"{f['test']} {f['statistic']:.3g}",
+            f"{f['p_value']:.2g}",
+            f"[red]> {drift['threshold']:g}[/]" if f["drifted"] else "",
+        )
+    console.print(table)
 
 
 def demo(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from datawheel.config import LoopConfig
 from datawheel.loop.feedback import LiveAccuracy
+from datawheel.loop.window import parse_duration, utc_now
 
 __all__ = ["Trigger", "should_retrain"]
 
@@ -13,22 +15,69 @@ __all__ = ["Trigger", "should_retrain"]
 @dataclass(frozen=True)
 class Trigger:
     fire: bool
-    reason: str
+    reason: str  # the checks that fired, or why none did
+    checks: list[str] = field(default_factory=list)  # every check's verdict
 
 
-def should_retrain(live: LiveAccuracy, policy: LoopConfig, *, force: bool = False) -> Trigger:
-    """Fire on request, or when live accuracy on enough labeled feedback is below the bar."""
-    if force:
-        return Trigger(True, "requested by hand")
+def _accuracy(live: LiveAccuracy, policy: LoopConfig) -> tuple[bool, str]:
     if live.labeled < policy.min_labeled_feedback:
-        return Trigger(
-            False, f"{live.labeled} labeled feedback rows, need {policy.min_labeled_feedback}"
-        )
+        return False, f"{live.labeled} labeled feedback rows, need {policy.min_labeled_feedback}"
     assert live.accuracy is not None
     if live.accuracy < policy.accuracy_below:
-        return Trigger(
-            True,
+        return True, (
             f"live accuracy {live.accuracy:.4f} on {live.labeled} labels is below "
-            f"{policy.accuracy_below:g}",
+            f"{policy.accuracy_below:g}"
         )
-    return Trigger(False, f"live accuracy {live.accuracy:.4f} >= {policy.accuracy_below:g}")
+    return False, f"live accuracy {live.accuracy:.4f} >= {policy.accuracy_below:g}"
+
+
+def _drift(drifted: dict[str, float] | None, policy: LoopConfig) -> tuple[bool, str]:
+    if drifted is None:
+        return False, "drift not judged (too few recent requests)"
+    if drifted:
+        worst = ", ".join(f"{k} {v:.3f}" for k, v in sorted(drifted.items(), key=lambda kv: -kv[1]))
+        return True, f"drift: PSI above {policy.drift_psi_above:g} for {worst}"
+    return False, f"no feature's PSI above {policy.drift_psi_above:g}"
+
+
+def _schedule(
+    last_trained_at: datetime | None, policy: LoopConfig, now: datetime
+) -> tuple[bool, str]:
+    if policy.retrain_every is None or last_trained_at is None:
+        return False, "no retraining schedule"
+    age = now - last_trained_at
+    if age >= parse_duration(policy.retrain_every):
+        return True, f"scheduled: last training {age.days} d ago, every {policy.retrain_every}"
+    return False, f"next scheduled retrain in {parse_duration(policy.retrain_every) - age}"
+
+
+def should_retrain(
+    live: LiveAccuracy,
+    policy: LoopConfig,
+    *,
+    force: bool = False,
+    drifted: dict[str, float] | None = None,
+    last_trained_at: datetime | None = None,
+    needs_retraining: bool = False,
+    now: datetime | None = None,
+) -> Trigger:
+    """Fire by hand, after an erasure, on low live accuracy, on drift, or on schedule.
+
+    ``drifted``: feature → PSI of the features over the threshold ({} = none; None = not
+    judged). ``last_trained_at``: when the champion was trained or a retrain last started.
+    """
+    checks: list[tuple[bool, str]] = [
+        (force, "requested by hand" if force else "not forced"),
+        (
+            needs_retraining,
+            "the champion learned from an erased subject"
+            if needs_retraining
+            else "no erased subject in the champion",
+        ),
+        _accuracy(live, policy),
+        _drift(drifted, policy),
+        _schedule(last_trained_at, policy, now or utc_now()),
+    ]
+    fired = [text for ok, text in checks if ok]
+    reason = "; ".join(fired) if fired else "; ".join(t for _, t in checks[2:])
+    return Trigger(bool(fired), reason, [("fire: " if ok else "") + t for ok, t in checks])

@@ -1,9 +1,9 @@
-"""Retraining data: the base training set plus feedback-labeled rows, and a shared holdout."""
+"""Retraining data: the base training set plus trusted feedback-labeled rows, a stable holdout."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -11,11 +11,12 @@ import polars as pl
 from datawheel.config import ProjectConfig
 from datawheel.errors import UsageError
 from datawheel.loop.feedback import labeled_feedback
+from datawheel.loop.trust import erased, suspicious_tenants, tenant_agreement
 from datawheel.registry import ModelVersion
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.workspace import Workspace
 
-__all__ = ["RetrainData", "feedback_frame", "prepare_retrain_data"]
+__all__ = ["RetrainData", "base_dataset", "feedback_frame", "prepare_retrain_data"]
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RetrainData:
     train_record: DatasetRecord
     eval_record: DatasetRecord
     feedback_rows: int
+    excluded: dict[str, Any] = field(default_factory=dict)  # what was left out, and why
 
 
 def _in_holdout(prediction_id: str, fraction: float) -> bool:
@@ -51,30 +53,69 @@ def feedback_frame(rows: list[dict[str, Any]], like: pl.DataFrame, *, target: st
     return pl.DataFrame(columns)
 
 
+def base_dataset(ws: Workspace, champion: ModelVersion) -> DatasetRecord:
+    """The set retraining starts from: the champion's original (never feedback-augmented)
+    training set. A champion is never tainted; a tainted version is never consulted."""
+    if champion.stage == "tainted":
+        raise UsageError(f"{champion.id} is tainted and cannot seed a retrain")
+    champion_train = get_dataset(ws, champion.dataset_id)
+    base = get_dataset(ws, champion_train.stats.get("base_train", champion_train.id))
+    if "val" not in base.stats or "test" not in base.stats:
+        raise UsageError(f"dataset {base.id} does not record its validation and test sets")
+    return base
+
+
+def _without_subjects(frame: pl.DataFrame, id_col: str | None, gone: set[str]) -> pl.DataFrame:
+    if not gone or not id_col or id_col not in frame.columns:
+        return frame
+    return frame.filter(~pl.col(id_col).cast(pl.String).is_in(sorted(gone)).fill_null(False))
+
+
+def _trusted_feedback(
+    ws: Workspace, config: ProjectConfig, gone: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows = labeled_feedback(ws)
+    kept = [r for r in rows if not (r["subject"] and r["subject"] in gone)]
+    excluded: dict[str, Any] = {"erased_feedback_rows": len(rows) - len(kept)}
+    if config.loop.poison_filter:
+        agreements = tenant_agreement(kept)
+        dropped = suspicious_tenants(agreements, config.loop)
+        if dropped:
+            excluded["tenants"] = {str(t): why for t, why in dropped.items()}
+            excluded["tenant_feedback_rows"] = sum(r["tenant_id"] in dropped for r in kept)
+            kept = [r for r in kept if r["tenant_id"] not in dropped]
+        excluded["tenant_agreement"] = {str(a.tenant_id): round(a.agreement, 4) for a in agreements}
+    return kept, excluded
+
+
+def _subjects(frame: pl.DataFrame, id_col: str | None, rows: list[dict[str, Any]]) -> list[str]:
+    subjects = [r["subject"] for r in rows if r["subject"]]
+    if id_col and id_col in frame.columns:
+        subjects += frame[id_col].drop_nulls().cast(pl.String).to_list()
+    return subjects
+
+
 def prepare_retrain_data(
     ws: Workspace, config: ProjectConfig, champion: ModelVersion
 ) -> RetrainData:
-    """Base training set (never itself feedback-augmented) + all labeled feedback but a holdout."""
-    champion_train = get_dataset(ws, champion.dataset_id)
-    base = get_dataset(ws, champion_train.stats.get("base_train", champion_train.id))
+    """Base training set + trusted labeled feedback but a holdout; erased subjects left out."""
+    base = base_dataset(ws, champion)
     links = base.stats
-    if "val" not in links or "test" not in links:
-        raise UsageError(f"dataset {base.id} does not record its validation and test sets")
+    id_col, target = config.data.id, config.data.target
+    gone = erased(ws)
     base_frame = load_frame(ws, base)
-    target = config.data.target
-    rows = labeled_feedback(ws)
+    cleaned_base = _without_subjects(base_frame, id_col, gone)
+    rows, excluded = _trusted_feedback(ws, config, gone)
+    excluded["erased_base_rows"] = base_frame.height - cleaned_base.height
     fraction = config.loop.holdout_fraction
     held = [r for r in rows if _in_holdout(r["prediction_id"], fraction)]
     used = [r for r in rows if not _in_holdout(r["prediction_id"], fraction)]
     train_part = feedback_frame(used, base_frame, target=target).unique(maintain_order=True)
-    holdout = feedback_frame(held, base_frame, target=target)
-    train = pl.concat([base_frame, train_part], how="vertical")
-    test = load_frame(ws, links["test"])
+    holdout = feedback_frame(held, base_frame, target=target).unique(maintain_order=True)
+    train = pl.concat([cleaned_base, train_part], how="vertical")
+    test = _without_subjects(load_frame(ws, links["test"]), id_col, gone)
+    val = _without_subjects(load_frame(ws, links["val"]), id_col, gone)
     eval_frame = pl.concat([test, holdout], how="vertical")
-    subjects = [r["subject"] for r in used if r["subject"]]
-    id_col = config.data.id
-    if id_col and id_col in base_frame.columns:
-        subjects += base_frame[id_col].drop_nulls().cast(pl.String).to_list()
     train_record = save_dataset(
         ws,
         train,
@@ -82,12 +123,14 @@ def prepare_retrain_data(
         kind="train",
         encrypted=True,
         parent_id=base.id,
-        stats={**links, "base_train": base.id, "feedback_rows": train_part.height},
-        subjects=subjects,
+        stats={
+            **links,
+            "base_train": base.id,
+            "feedback_rows": train_part.height,
+            "excluded": excluded,
+        },
+        subjects=_subjects(cleaned_base, id_col, used),
     )
-    eval_subjects = [r["subject"] for r in held if r["subject"]]
-    if id_col and id_col in test.columns:
-        eval_subjects += test[id_col].drop_nulls().cast(pl.String).to_list()
     eval_record = save_dataset(
         ws,
         eval_frame,
@@ -96,14 +139,15 @@ def prepare_retrain_data(
         encrypted=True,
         parent_id=links["test"],
         stats={"feedback_holdout_rows": holdout.height},
-        subjects=eval_subjects,
+        subjects=_subjects(test, id_col, held),
     )
     return RetrainData(
         train=train,
-        val=load_frame(ws, links["val"]),
+        val=val,
         eval=eval_frame,
         feedback_holdout=holdout,
         train_record=train_record,
         eval_record=eval_record,
         feedback_rows=train_part.height,
+        excluded=excluded,
     )

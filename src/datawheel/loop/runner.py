@@ -1,27 +1,33 @@
-"""One turn of the flywheel: measure, decide, retrain, gate, promote — every step audited."""
+"""One turn of the flywheel: measure, decide, retrain, gate, shadow or promote — all audited."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from datawheel.candidate import train_candidate
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
 from datawheel.evaluate.assess import assess
+from datawheel.loop.drift import DriftReport, feature_drift
 from datawheel.loop.feedback import LiveAccuracy, live_accuracy
-from datawheel.loop.gate import decide
-from datawheel.loop.policy import should_retrain
-from datawheel.loop.retrain import prepare_retrain_data
+from datawheel.loop.gate import GateResult, decide
+from datawheel.loop.policy import Trigger, should_retrain
+from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
+from datawheel.loop.retrain import RetrainData, prepare_retrain_data
+from datawheel.loop.shadow import judge_shadow
+from datawheel.loop.window import utc_now
 from datawheel.registry import (
+    ModelVersion,
     champion,
+    conclude_gate,
     load_version_model,
-    promote,
-    record_gate_decision,
     register_model,
-    set_stage,
+    shadow_version,
 )
+from datawheel.store.runs import list_runs
 from datawheel.store.workspace import Workspace
 
 __all__ = ["LoopReport", "run_once"]
@@ -34,45 +40,167 @@ class LoopReport:
     live: dict[str, Any]
     champion: str | None = None
     challenger: str | None = None
-    decision: str | None = None
+    decision: str | None = None  # promote | shadow | reject | None (not triggered)
     reasons: list[str] = field(default_factory=list)
     comparison: dict[str, Any] = field(default_factory=dict)
     feedback_rows_used: int = 0
     feedback_holdout_rows: int = 0
     seconds: float = 0.0
+    checks: list[str] = field(default_factory=list)  # every policy check's verdict
+    drift: dict[str, Any] = field(default_factory=dict)
+    excluded: dict[str, Any] = field(default_factory=dict)  # feedback left out, and why
+    shadow: dict[str, Any] = field(default_factory=dict)
+    recovered: list[str] = field(default_factory=list)  # interrupted work cleaned up
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _last_trained_at(ws: Workspace, current: ModelVersion) -> datetime:
+    """The later of the champion's creation and the last retrain attempt (for the schedule)."""
+    times = [current.created_at] + [r.started_at for r in list_runs(ws) if r.kind == "retrain"]
+    return datetime.fromisoformat(max(times))
+
+
+def _measure(
+    ws: Workspace, config: ProjectConfig, current: ModelVersion, force: bool, now: datetime
+) -> tuple[LiveAccuracy, DriftReport, Trigger]:
+    live = live_accuracy(ws, current.id, window=config.loop.window, now=now)
+    drift = feature_drift(ws, current, config.loop, text=config.data.text, now=now)
+    trigger = should_retrain(
+        live,
+        config.loop,
+        force=force,
+        drifted={d.feature: d.psi for d in drift.drifted} if drift.judged else None,
+        last_trained_at=_last_trained_at(ws, current),
+        needs_retraining=current.needs_retraining,
+        now=now,
+    )
+    return live, drift, trigger
+
+
+def _judge_pending_shadow(
+    ws: Workspace, config: ProjectConfig, current: ModelVersion, report: LoopReport
+) -> bool:
+    """Decide on a version in shadow; True while it is still collecting labeled requests."""
+    shadow = shadow_version(ws)
+    if shadow is None:
+        return False
+    result = judge_shadow(ws, shadow, current, needed=max(1, config.loop.shadow_requests))
+    report.shadow = asdict(result)
+    if result.decision is None:
+        report.reason = f"shadow {shadow.id} in progress: " + result.reasons[0]
+        return True
+    to_stage = "champion" if result.decision == "promote" else "archived"
+    conclude_gate(
+        ws,
+        challenger=shadow.id,
+        champion_id=current.id,
+        decision=result.decision,
+        reasons=result.reasons,
+        comparison={"shadow": asdict(result)},
+        to_stage=to_stage,
+        reason=f"shadow period: {result.reasons[0]}",
+    )
+    report.challenger, report.decision, report.reasons = shadow.id, result.decision, result.reasons
+    report.reason = f"shadow {shadow.id} judged on {result.pairs} labeled requests"
+    return True
+
+
 def run_once(
-    ws: Workspace, config: ProjectConfig, *, force: bool = False, progress: bool = False
+    ws: Workspace,
+    config: ProjectConfig,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    now: datetime | None = None,
 ) -> LoopReport:
-    """Check the policy; when it fires, train a challenger and let the gate decide."""
+    """Clean up interrupted work; judge a shadow; check the policy; when it fires, retrain a
+    challenger and let the gate promote, shadow or reject it."""
     started = time.perf_counter()
+    now = now or utc_now()
+    recovered = reap_interrupted(ws, now)
     current = champion(ws)
     if current is None:
         raise NotFoundError("no champion to improve", hint="run `datawheel run` first")
-    live = live_accuracy(ws, current.id)
-    trigger = should_retrain(live, config.loop, force=force)
-    report = LoopReport(trigger.fire, trigger.reason, asdict(live), champion=current.id)
+    report = LoopReport(False, "", {}, champion=current.id, recovered=recovered)
+    busy = live_retrain(ws, now)
+    if busy is not None:
+        report.reason = f"another loop is retraining (run {busy.id}); skipped"
+    elif not _judge_pending_shadow(ws, config, current, report):
+        live, drift, trigger = _measure(ws, config, current, force, now)
+        report.triggered, report.reason, report.checks = (
+            trigger.fire,
+            trigger.reason,
+            trigger.checks,
+        )
+        report.live, report.drift = asdict(live), drift.to_dict()
+    _audit_check(ws, report)
+    if report.triggered:
+        _retrain(ws, config, current, report, progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _audit_check(ws: Workspace, report: LoopReport) -> None:
+    drift = report.drift
     with ws.engine.begin() as conn:
         ws.record(
             conn,
             "loop.check",
-            current.id,
+            report.champion or "",
             {
-                "fire": trigger.fire,
-                "reason": trigger.reason,
-                "live_accuracy": live.accuracy,
-                "labeled": live.labeled,
+                "fire": report.triggered,
+                "reason": report.reason,
+                "live_accuracy": report.live.get("accuracy"),
+                "labeled": report.live.get("labeled"),
+                "drifted": drift.get("drifted", []),
+                "recovered": report.recovered,
             },
         )
-    if not trigger.fire:
-        report.seconds = time.perf_counter() - started
-        return report
 
+
+def _gate(
+    ws: Workspace, config: ProjectConfig, current: ModelVersion, data: RetrainData, candidate: Any
+) -> GateResult:
+    """The challenger vs the champion on the same held-out rows, and on held-out feedback."""
+    champion_model = load_version_model(ws, current)
+    target = config.data.target
+    champion_assessment = assess(
+        champion_model, data.eval, target=target, sensitive=config.data.sensitive
+    )
+    result = decide(
+        candidate.assessment,
+        champion_assessment,
+        challenger_latency_ms=candidate.latency_p99_ms,
+        gates=config.gates,
+    )
+    if data.feedback_holdout.height:
+        result.comparison["feedback_holdout_accuracy"] = {
+            "challenger": assess(
+                candidate.model, data.feedback_holdout, target=target, sensitive=[]
+            ).metrics["accuracy"],
+            "champion": assess(
+                champion_model, data.feedback_holdout, target=target, sensitive=[]
+            ).metrics["accuracy"],
+            "rows": data.feedback_holdout.height,
+        }
+    return result
+
+
+def _retrain(
+    ws: Workspace,
+    config: ProjectConfig,
+    current: ModelVersion,
+    report: LoopReport,
+    *,
+    progress: bool,
+) -> None:
     data = prepare_retrain_data(ws, config, current)
+    report.excluded = data.excluded
+    if data.excluded.get("tenants"):
+        with ws.engine.begin() as conn:
+            ws.record(conn, "loop.feedback_excluded", data.train_record.id, data.excluded)
     candidate = train_candidate(
         ws,
         config,
@@ -82,28 +210,9 @@ def run_once(
         dataset_id=data.train_record.id,
         kind="retrain",
         progress=progress,
-        params={"trigger": trigger.reason, "champion": current.id},
+        params={"trigger": report.reason, "champion": current.id, "owner": owner()},
     )
-    champion_model = load_version_model(ws, current)
-    champion_assessment = assess(
-        champion_model, data.eval, target=config.data.target, sensitive=config.data.sensitive
-    )
-    result = decide(
-        candidate.assessment,
-        champion_assessment,
-        challenger_latency_ms=candidate.latency_p99_ms,
-        gates=config.gates,
-    )
-    if data.feedback_holdout.height:
-        on_feedback = {
-            "challenger": assess(
-                candidate.model, data.feedback_holdout, target=config.data.target, sensitive=[]
-            ).metrics["accuracy"],
-            "champion": assess(
-                champion_model, data.feedback_holdout, target=config.data.target, sensitive=[]
-            ).metrics["accuracy"],
-        }
-        result.comparison["feedback_holdout_accuracy"] = on_feedback
+    result = _gate(ws, config, current, data, candidate)
     version = register_model(
         ws,
         candidate.model,
@@ -116,28 +225,32 @@ def run_once(
             "fairness_gap": candidate.assessment.gap,
         },
         fairness=candidate.assessment.fairness,
-        notes=f"retrained: {trigger.reason}",
+        notes=f"retrained: {report.reason}",
     )
-    record_gate_decision(
+    decision = result.decision
+    if result.passed and config.loop.shadow_requests > 0:
+        decision, to_stage = "shadow", "shadow"
+        why = f"passed the offline gate; shadowing for {config.loop.shadow_requests} requests"
+    elif result.passed:
+        to_stage, why = "champion", "passed the gate: " + "; ".join(result.reasons)
+    else:
+        to_stage, why = "archived", "rejected by the gate"
+    conclude_gate(
         ws,
         challenger=version.id,
         champion_id=current.id,
-        decision=result.decision,
+        decision=decision,
         reasons=result.reasons,
-        comparison=result.comparison,
+        comparison={**result.comparison, "excluded": data.excluded},
+        to_stage=to_stage,
+        reason=why,
     )
-    if result.passed:
-        promote(ws, version.id, reason="passed the gate: " + "; ".join(result.reasons))
-    else:
-        set_stage(ws, version.id, "archived", reason="rejected by the gate")
-    report.challenger, report.decision = version.id, result.decision
+    report.challenger, report.decision = version.id, decision
     report.reasons, report.comparison = result.reasons, result.comparison
     report.feedback_rows_used = data.feedback_rows
     report.feedback_holdout_rows = data.feedback_holdout.height
-    report.seconds = time.perf_counter() - started
-    return report
 
 
-def champion_live(ws: Workspace) -> LiveAccuracy | None:
+def champion_live(ws: Workspace, window: str | None = None) -> LiveAccuracy | None:
     current = champion(ws)
-    return live_accuracy(ws, current.id) if current else None
+    return live_accuracy(ws, current.id, window=window) if current else None

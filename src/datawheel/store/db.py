@@ -158,6 +158,22 @@ usage = Table(
     Column("rows", Integer, nullable=False, default=0),
 )
 
+quota_counters = Table(  # admission control: rows reserved per tenant and month (never > quota)
+    "quota_counters",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM (UTC)
+    Column("reserved", Integer, nullable=False, default=0),  # served + leased to workers
+)
+
+rate_buckets = Table(  # the per-tenant token bucket shared by every worker
+    "rate_buckets",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),  # seconds on the server's clock
+)
+
 predictions = Table(
     "predictions",
     metadata,
@@ -171,7 +187,11 @@ predictions = Table(
     Column("latency_ms", Float, nullable=False),
     Column("shadow", Boolean, nullable=False, default=False),
     Column("created_at", _ts, nullable=False),
+    # One id per served request row, shared by the champion's and the shadow's prediction of it;
+    # serve fills it (null on rows logged before it did: the loop then pairs by features + time).
+    Column("request_id", String(40), nullable=True),
     Index("ix_predictions_created", "created_at"),
+    Index("ix_predictions_request", "request_id"),
 )
 
 feedback = Table(
@@ -187,6 +207,26 @@ feedback = Table(
     Column("rating", Integer, nullable=True),
     Column("created_at", _ts, nullable=False),
     Index("ix_feedback_prediction", "prediction_id"),
+)
+
+erased_subjects = Table(
+    "erased_subjects",
+    metadata,
+    # Written by erasure (privacy), read by the loop: feedback and training rows of these
+    # subjects never enter a new training set. Keyed pseudonym, never the raw id.
+    Column("subject", String(80), primary_key=True),
+    Column("erased_at", _ts, nullable=False),
+)
+
+drift_references = Table(
+    "drift_references",
+    metadata,
+    # The training distribution of one model version, computed once (lazily) from its training
+    # set: quantile bins + counts per numeric feature, category counts, top text n-grams.
+    Column("version", String(40), primary_key=True),
+    Column("dataset_id", String(40), nullable=False),
+    Column("reference", JSON, nullable=False),
+    Column("created_at", _ts, nullable=False),
 )
 
 audit = Table(

@@ -1,0 +1,100 @@
+"""Crash recovery: retrain runs whose process died are marked failed, their versions archived.
+
+A retrain run records who runs it (``params.owner``: host, pid and the process's start time,
+so a reused pid is not mistaken for the dead one). At the start of every loop turn, a running
+retrain owned by a dead process on this host becomes ``failed``; a version a retrain registered
+but no gate decided on (the process died between the two) is archived. Runs owned by another
+host cannot be checked and count as live for ``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from datawheel.loop.window import utc_now
+from datawheel.registry import list_versions, set_stage
+from datawheel.store.db import gate_decisions
+from datawheel.store.runs import RunRecord, finish_run, list_runs
+from datawheel.store.workspace import Workspace
+
+__all__ = ["live_retrain", "owner", "reap_interrupted"]
+
+STALE_AFTER = timedelta(hours=24)
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell pid reuse apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner() -> dict[str, Any]:
+    """Who is running this process: recorded with every retrain run."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "started": _start_ticks(pid)}
+
+
+def _alive(info: dict[str, Any], started_at: str, now: datetime) -> bool:
+    if info.get("host") != socket.gethostname():
+        return now - datetime.fromisoformat(started_at) < STALE_AFTER
+    pid = int(info.get("pid", -1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    recorded = info.get("started")
+    return recorded is None or recorded == _start_ticks(pid)
+
+
+def _retrains(ws: Workspace) -> list[RunRecord]:
+    return [r for r in list_runs(ws) if r.kind == "retrain" and r.status == "running"]
+
+
+def live_retrain(ws: Workspace, now: datetime | None = None) -> RunRecord | None:
+    """A retrain still running in a live process (another loop), if any."""
+    now = now or utc_now()
+    for run in _retrains(ws):
+        info = run.params.get("owner")
+        if info and _alive(info, run.started_at, now):
+            return run
+    return None
+
+
+def reap_interrupted(ws: Workspace, now: datetime | None = None) -> list[str]:
+    """Mark dead retrains failed and archive versions left without a gate decision."""
+    now = now or utc_now()
+    notes = []
+    for run in _retrains(ws):
+        info = run.params.get("owner")
+        if info and not _alive(info, run.started_at, now):
+            finish_run(
+                ws,
+                run.id,
+                status="failed",
+                metrics={"error": f"process {info.get('pid')} on {info.get('host')} died"},
+                history=[],
+            )
+            notes.append(f"run {run.id}: its process died; marked failed")
+    retrain_runs = {r.id: r for r in list_runs(ws) if r.kind == "retrain"}
+    with ws.engine.connect() as conn:
+        decided = set(conn.execute(select(gate_decisions.c.challenger)).scalars())
+    for version in list_versions(ws):
+        run = retrain_runs.get(version.run_id or "")
+        if version.stage != "challenger" or run is None or version.id in decided:
+            continue
+        info = run.params.get("owner")
+        if info and _alive(info, run.started_at, now):
+            continue  # its loop is about to gate it
+        set_stage(ws, version.id, "archived", reason="loop interrupted before the gate decided")
+        notes.append(f"{version.id}: registered but never gated; archived")
+    return notes

@@ -1,0 +1,189 @@
+"""One loop turn end to end: poisoned feedback, the fairness gate, shadow traffic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from datawheel.candidate import Candidate
+from datawheel.evaluate.assess import assess
+from datawheel.loop import runner
+from datawheel.loop.runner import run_once
+from datawheel.registry import (
+    gate_history,
+    get_version,
+    list_versions,
+    load_version_model,
+    register_model,
+    start_shadow,
+)
+from datawheel.store.audit import entries, verify
+from datawheel.store.datasets import load_frame
+
+from .helpers import add_tenant, income_rows, serve_and_label
+
+
+def _stages(ws) -> dict[str, str]:
+    return {v.id: v.stage for v in list_versions(ws)}
+
+
+@pytest.mark.parametrize(
+    "poison_filter",
+    [
+        True,  # the defence drops tenant B's feedback, and says so in the audit log
+        False,  # without it, the gate alone must keep a worse model out
+    ],
+)
+def test_run_once_when_one_tenant_poisons_labels_then_no_worse_model_is_promoted(
+    loop_env, poison_filter: bool
+):
+    ws, config = loop_env.ws, loop_env.project.config
+    config = config.model_copy(
+        update={"loop": config.loop.model_copy(update={"poison_filter": poison_filter})}
+    )
+    a, b = add_tenant(ws, "honest"), add_tenant(ws, "poisoner")
+    serve_and_label(ws, config, income_rows(2000, 2400), tenant_id=a, labels="true")
+    serve_and_label(ws, config, income_rows(2400, 3000), tenant_id=b, labels="random", seed=1)
+
+    report = run_once(ws, config, force=True)
+
+    assert report.decision in ("promote", "reject")
+    if poison_filter:
+        assert list(report.excluded["tenants"]) == [b]
+        assert report.excluded["tenant_feedback_rows"] == 600
+        assert report.feedback_rows_used + report.feedback_holdout_rows <= 400
+        assert "loop.feedback_excluded" in {e.action for e in entries(ws.engine)}
+    # whatever the gate decided, the champion is never worse on the clean held-out test split
+    champion_model = load_version_model(ws, get_version(ws, "champion"))
+    v1_model = load_version_model(ws, get_version(ws, "v1"))
+    test = load_frame(ws, get_version(ws, "v1").eval_dataset_id)
+    target = config.data.target
+    now = assess(champion_model, test, target=target, sensitive=[]).metrics["accuracy"]
+    before = assess(v1_model, test, target=target, sensitive=[]).metrics["accuracy"]
+    if report.decision == "promote":
+        assert (
+            report.comparison["challenger"]["accuracy"] >= report.comparison["champion"]["accuracy"]
+        )
+        assert now >= before - 0.02  # same rows up to the feedback holdout part of the gate set
+    else:
+        assert now == before
+    assert verify(ws.engine).ok
+
+
+class _Biased:
+    """The champion, except that every woman is predicted positive: a large FPR gap by sex."""
+
+    def __init__(self, model: Any, positive: str):
+        self._model, self._positive = model, positive
+        self.classes, self.input_schema = model.classes, model.input_schema
+        self.to_bytes = model.to_bytes
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        proba = np.array(self._model.predict_proba(rows))
+        sexes = rows["sex"].to_list() if hasattr(rows, "columns") else [r["sex"] for r in rows]
+        col = list(self.classes).index(self._positive)
+        for i, sex in enumerate(sexes):
+            if sex == "Female":
+                proba[i] = 0.0
+                proba[i, col] = 1.0
+        return proba
+
+
+def test_run_once_when_challenger_less_fair_than_limit_and_champion_then_rejected(
+    loop_env, monkeypatch
+):
+    ws, config = loop_env.ws, loop_env.project.config
+    config = config.model_copy(
+        update={"gates": config.gates.model_copy(update={"min_improvement": -1.0})}
+    )
+    real = runner.train_candidate
+
+    def biased_candidate(*args: Any, **kwargs: Any) -> Candidate:
+        candidate = real(*args, **kwargs)
+        model = _Biased(candidate.model, positive=sorted(candidate.model.classes)[-1])
+        target, sensitive = config.data.target, config.data.sensitive
+        assessment = assess(model, kwargs["test"], target=target, sensitive=sensitive)
+        return Candidate(model, assessment, 1.0, candidate.run_id, candidate.result)
+
+    monkeypatch.setattr(runner, "train_candidate", biased_candidate)
+    report = run_once(ws, config, force=True)
+
+    assert report.decision == "reject"
+    gap = report.comparison["challenger"]["fairness_gap"]
+    assert gap > config.gates.max_fairness_gap
+    assert gap > report.comparison["champion"]["fairness_gap"]
+    failed = [r for r in report.reasons if r.startswith("FAIL")]
+    assert len(failed) == 1 and "fairness" in failed[0]
+    assert _stages(ws) == {"v1": "champion", "v2": "archived"}
+    assert gate_history(ws)[-1]["decision"] == "reject"
+
+
+def _shadow_setup(loop_env, *, shadow_right: float) -> Any:
+    """v2 in shadow; 60 labeled requests answered by both; the shadow right on a share."""
+    ws, config = loop_env.ws, loop_env.project.config
+    v1 = get_version(ws, "v1")
+    model = load_version_model(ws, v1)
+    v2 = register_model(
+        ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None, metrics={}, fairness={}
+    )
+    start_shadow(ws, v2.id, reason="test")
+    config = config.model_copy(
+        update={"loop": config.loop.model_copy(update={"shadow_requests": 50})}
+    )
+    frame = income_rows(2000, 2060)
+    records = serve_and_label(ws, config, frame, labels="true")
+    truths = frame[config.data.target].to_list()
+    other = {"<=50K": ">50K", ">50K": "<=50K"}
+    shadow_rows = []
+    for i, (rec, truth) in enumerate(zip(records, truths, strict=True)):
+        right = i < shadow_right * len(records)
+        shadow_rows.append(
+            {
+                **rec,
+                "id": rec["id"] + "s",
+                "model_version": v2.id,
+                "shadow": True,
+                "label": truth if right else other[truth],
+                "request_id": None if i % 2 else rec["request_id"],  # half paired by features
+            }
+        )
+    from sqlalchemy import insert
+
+    from datawheel.store.db import predictions
+
+    with ws.engine.begin() as conn:
+        conn.execute(insert(predictions), shadow_rows)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("shadow_right", "decision", "stages"),
+    [
+        (1.0, "promote", {"v1": "archived", "v2": "champion"}),  # always right: promoted
+        (0.3, "reject", {"v1": "champion", "v2": "archived"}),  # mostly wrong: archived
+    ],
+)
+def test_run_once_when_shadow_has_enough_labeled_requests_then_judged(
+    loop_env, shadow_right, decision, stages
+):
+    config = _shadow_setup(loop_env, shadow_right=shadow_right)
+    ws = loop_env.ws
+    report = run_once(ws, config)
+    assert report.decision == decision and report.challenger == "v2"
+    assert report.shadow["pairs"] == 60
+    assert _stages(ws) == stages
+    assert gate_history(ws)[-1]["comparison"]["shadow"]["pairs"] == 60
+    assert verify(ws.engine).ok
+
+
+def test_run_once_when_shadow_lacks_labeled_requests_then_waits(loop_env):
+    config = _shadow_setup(loop_env, shadow_right=1.0)
+    config = config.model_copy(
+        update={"loop": config.loop.model_copy(update={"shadow_requests": 500})}
+    )
+    report = run_once(loop_env.ws, config)
+    assert report.decision is None and not report.triggered
+    assert "60/500" in report.reason
+    assert _stages(loop_env.ws)["v2"] == "shadow"

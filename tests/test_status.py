@@ -1,0 +1,36 @@
+"""`datawheel status`: live accuracy with its interval, per-feature drift, alerts."""
+
+from __future__ import annotations
+
+import json
+
+from loop.helpers import income_rows, serve_and_label  # tests/ is on sys.path (rootdir)
+from typer.testing import CliRunner
+
+from datawheel.cli.main import app
+from datawheel.pipeline import Project
+from datawheel.status import project_status
+
+
+def test_status_when_shifted_traffic_with_labels_then_drift_and_accuracy_shown(project_copy):
+    project = Project.load(project_copy)
+    ws = project.open_workspace()
+    try:
+        rows = income_rows(2000, 8000)
+        serve_and_label(ws, project.config, rows.filter(rows["age"] >= 50).head(250))
+        state = project_status(ws, project.config)
+    finally:
+        ws.close()
+    (v1,) = state["versions"]
+    assert v1["labeled"] == 250 and v1["live_window"] == "30d"
+    low, high = v1["live_interval"]
+    assert low <= v1["live_accuracy"] <= high
+    assert "age" in state["drift"]["drifted"]
+    assert any("'age' drifted" in a for a in state["alerts"])
+    assert state["audit"]["ok"] and state["retraining"] is None
+
+    result = CliRunner().invoke(app, ["status", "-c", str(project_copy)])
+    assert result.exit_code == 0, result.output
+    assert "PSI" in result.output and "drifted" in result.output  # the narrow test console wraps
+    as_json = CliRunner().invoke(app, ["status", "-c", str(project_copy), "--json"])
+    assert json.loads(as_json.output)["drift"]["version"] == "v1"
