@@ -1,66 +1,20 @@
-"""The API over a real uvicorn server on 127.0.0.1: auth, predictions, feedback, errors."""
+"""The API over a real uvicorn server on 127.0.0.1: auth, predictions, feedback, errors, PII."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from datawheel.pipeline import Project
-from datawheel.serve.app import create_app
-from datawheel.serve.server import BackgroundServer
-from datawheel.serve.tenants import create_key, create_tenant, revoke_key
+from datawheel.serve.service import Clocks
+from datawheel.serve.tenants import revoke_key
 from datawheel.store.db import feedback, predictions
 
-ROW = {
-    "person_id": "P999",
-    "name": "Ada Lovelace",
-    "email": "ada@example.com",
-    "phone": "555-010-9999",
-    "address": "1 Main St",
-    "ssn": "123-45-6789",
-    "age": 41,
-    "workclass": "Private",
-    "education": "Masters",
-    "education_num": 14,
-    "marital_status": "Never-married",
-    "occupation": "Prof-specialty",
-    "relationship": "Not-in-family",
-    "race": "White",
-    "sex": "Female",
-    "capital_gain": 0,
-    "capital_loss": 0,
-    "hours_per_week": 45,
-    "native_country": "United-States",
-}
-
-
-@pytest.fixture
-def api(project_copy: Path) -> Iterator[dict]:
-    project = Project.load(project_copy)
-    ws = project.open_workspace()
-    plans = list(project.config.serve.plans)
-    create_tenant(ws, "acme", plan="pro", plans=plans)
-    create_tenant(ws, "globex", plan="free", plans=plans)
-    keys = {"acme": create_key(ws, tenant="acme"), "globex": create_key(ws, tenant="globex")}
-    server = BackgroundServer(create_app(project.config, project.open_workspace())).start()
-    try:
-        yield {"url": server.url, "keys": keys, "ws": ws}
-    finally:
-        server.stop()
-        ws.close()
-
-
-def _client(api: dict, tenant: str = "acme") -> httpx.Client:
-    key = api["keys"][tenant].secret
-    return httpx.Client(base_url=api["url"], headers={"Authorization": f"Bearer {key}"})
+from .conftest import ROW, FakeClock
 
 
 def test_predict_when_valid_key_then_label_probabilities_and_logged_without_pii(api):
-    with _client(api) as client:
+    with api.client() as client:
         response = client.post("/v1/predict", json={"rows": [ROW, {**ROW, "age": 60}]})
     assert response.status_code == 200
     body = response.json()
@@ -68,12 +22,23 @@ def test_predict_when_valid_key_then_label_probabilities_and_logged_without_pii(
     first = body["predictions"][0]
     assert first["label"] in first["probabilities"]
     assert abs(sum(first["probabilities"].values()) - 1) < 1e-5
-    with api["ws"].engine.connect() as conn:
+    api.flush()
+    with api.ws.engine.connect() as conn:
         logged = conn.execute(sa.select(predictions.c.features, predictions.c.subject)).all()
+    assert len(logged) == 2
     stored = repr([tuple(r) for r in logged])
     for raw in ("Ada Lovelace", "ada@example.com", "123-45-6789", "P999", "1 Main St"):
         assert raw not in stored
     assert logged[0].subject.startswith("SUBJECT_")
+
+
+def test_predict_when_unknown_extra_field_then_ignored_and_never_stored(api):
+    with api.client() as client:
+        response = client.post("/v1/predict", json={"rows": [{**ROW, "notes": "ada@x.org"}]})
+    assert response.status_code == 200
+    api.flush()
+    with api.ws.engine.connect() as conn:
+        assert "ada@x.org" not in repr(conn.execute(sa.select(predictions.c.features)).all())
 
 
 @pytest.mark.parametrize(
@@ -85,14 +50,15 @@ def test_predict_when_valid_key_then_label_probabilities_and_logged_without_pii(
     ],
 )
 def test_predict_when_bad_credentials_then_401(api, headers, status):
-    response = httpx.post(f"{api['url']}/v1/predict", json={"rows": [ROW]}, headers=headers)
+    response = httpx.post(f"{api.url}/v1/predict", json={"rows": [ROW]}, headers=headers)
     assert response.status_code == status
     assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_predict_when_key_revoked_then_401(api):
-    revoke_key(api["ws"], api["keys"]["acme"].id)
-    with _client(api) as client:
+    revoke_key(api.ws, api.keys["acme"].id)
+    with api.client() as client:
         assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 401
 
 
@@ -100,14 +66,22 @@ def test_predict_when_key_revoked_then_401(api):
     ("body", "status", "field"),
     [
         (b"{not json", 400, None),  # malformed JSON
+        (b"", 400, None),  # empty body
         (b'{"rows": []}', 422, "rows"),  # no rows
-        (b'{"rows": [{"age": 41}]}', 422, "sex"),  # missing fields: the first one is named
+        (b'{"rows": [{"age": 41}]}', 422, "sex"),  # missing fields: all are named
         (b'{"rows": "x"}', 422, "rows"),  # wrong type
-        (b'{"rowz": []}', 422, None),  # unknown key
+        (b'{"rowz": []}', 422, "rowz"),  # unknown key
+        (b"[1, 2]", 422, None),  # not an object
+        (b'{"rows": [7]}', 422, "rows.0"),  # a row that is not an object
+        (b'{"rows": [{"age": "41"}]}', 422, "rows.0"),  # a number sent as a string
+        (b'{"rows": [{"age": 1e300}]}', 422, "rows.0.age"),  # overflows the model's float32
     ],
 )
 def test_predict_when_bad_body_then_4xx_with_json_error(api, body, status, field):
-    with _client(api) as client:
+    if field == "rows.0" and b"age" in body:  # complete row with a bad age: named exactly
+        body = _row_bytes(age="41")
+        field = "rows.0.age"
+    with api.client() as client:
         response = client.post(
             "/v1/predict", content=body, headers={"Content-Type": "application/json"}
         )
@@ -118,36 +92,68 @@ def test_predict_when_bad_body_then_4xx_with_json_error(api, body, status, field
         assert field in (error.get("field") or "") + error["message"]
 
 
-def test_feedback_when_own_prediction_then_201_and_stored(api):
-    with _client(api) as client:
+def _row_bytes(**changes: object) -> bytes:
+    import json
+
+    return json.dumps({"rows": [{**ROW, **changes}]}).encode()
+
+
+def test_predict_when_too_many_rows_then_422_on_rows(make_api):
+    api = make_api(max_rows_per_request=3)
+    with api.client() as client:
+        response = client.post("/v1/predict", json={"rows": [ROW] * 4})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "rows"
+
+
+def test_predict_when_body_over_limit_then_413_before_parsing(make_api):
+    api = make_api(max_body_bytes=4096)
+    big = b'{"rows": [' + b" " * 5000 + b"]}"
+    with api.client() as client:
+        declared = client.post("/v1/predict", content=big)
+
+        def chunks():  # no Content-Length: a chunked body, counted while it is read
+            for _ in range(10):
+                yield b" " * 1000
+
+        chunked = client.post("/v1/predict", content=chunks())
+        feedback_too = client.post("/v1/feedback", content=big)
+    for response in (declared, chunked, feedback_too):
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_feedback_when_own_prediction_then_201_and_comment_scrubbed_of_pii(api):
+    comment = "Wrong! Call me at 415-555-0132 or write to ada.lovelace@example.com please"
+    with api.client() as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
         response = client.post(
             "/v1/feedback",
-            json={
-                "prediction_id": prediction["id"],
-                "label": ">50K",
-                "issue": "wrong_prediction",
-                "rating": 2,
-            },
-        )
+            json={"prediction_id": prediction["id"], "label": ">50K",
+                  "issue": "wrong_prediction", "rating": 2, "comment": comment},
+        )  # fmt: skip
     assert response.status_code == 201
-    with api["ws"].engine.connect() as conn:
+    with api.ws.engine.connect() as conn:
         row = conn.execute(sa.select(feedback)).one()
     assert row.label == ">50K" and row.prediction_id == prediction["id"]
+    assert "415-555-0132" not in row.comment and "ada.lovelace@example.com" not in row.comment
+    assert "[EMAIL]" in row.comment and "[PHONE]" in row.comment
+    assert row.comment.startswith("Wrong! Call me at")
 
 
 def test_feedback_when_other_tenants_prediction_then_404(api):
-    with _client(api, "acme") as client:
+    with api.client("acme") as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
-    with _client(api, "globex") as client:
+    with api.client("globex") as client:
         response = client.post(
             "/v1/feedback", json={"prediction_id": prediction["id"], "label": ">50K"}
         )
     assert response.status_code == 404
+    assert response.json()["error"]["field"] == "prediction_id"
 
 
 def test_feedback_when_unknown_label_then_422_names_classes(api):
-    with _client(api) as client:
+    with api.client() as client:
         prediction = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]
         response = client.post(
             "/v1/feedback", json={"prediction_id": prediction["id"], "label": "rich"}
@@ -156,34 +162,51 @@ def test_feedback_when_unknown_label_then_422_names_classes(api):
     assert ">50K" in response.json()["error"]["message"]
 
 
-def test_healthz_when_up_then_ok(api):
-    assert httpx.get(f"{api['url']}/healthz").json() == {"status": "ok"}
+# role → (predict, explain-or-feedback, models, usage) expectations
+@pytest.mark.parametrize(
+    ("role", "method", "path", "status"),
+    [
+        ("service", "POST", "/v1/predict", 200),  # services predict
+        ("service", "GET", "/v1/models", 403),  # … but do not read
+        ("service", "GET", "/v1/usage", 403),
+        ("analyst", "POST", "/v1/predict", 403),  # analysts only read
+        ("analyst", "POST", "/v1/feedback", 403),
+        ("analyst", "GET", "/v1/models", 200),
+        ("analyst", "GET", "/v1/usage", 200),
+        ("engineer", "POST", "/v1/predict", 200),  # engineers predict and read
+        ("engineer", "POST", "/v1/feedback", 403),  # … but do not label
+        ("engineer", "GET", "/v1/models", 200),
+        ("admin", "POST", "/v1/predict", 200),  # admins do everything
+        ("admin", "GET", "/v1/usage", 200),
+    ],
+)
+def test_roles_when_calling_endpoint_then_allowed_or_403(api, role, method, path, status):
+    body = {"rows": [ROW]} if path == "/v1/predict" else {"prediction_id": "x", "label": ">50K"}
+    with api.client(role) as client:
+        response = client.request(method, path, json=body if method == "POST" else None)
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert response.json()["error"]["code"] == "forbidden"
 
 
-def test_predict_when_champion_promoted_then_served_live_without_restart(api):
-    from datawheel.registry import get_version, load_model, promote, register_model
+def test_auth_cache_when_key_revoked_then_refused_once_the_ttl_passes(make_api):
+    clock = FakeClock()
+    api = make_api(clocks=Clocks(monotonic=clock), auth_cache_seconds=5.0)
+    with api.client() as client:
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+        revoke_key(api.ws, api.keys["acme"].id)
+        clock.advance(4.0)  # still inside the cache's TTL: the verdict is remembered
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+        clock.advance(1.5)  # past it: the database says revoked
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 401
 
-    ws = api["ws"]
-    v1 = get_version(ws, "v1")
-    v2 = register_model(
-        ws,
-        load_model("v1", workspace=ws.root),
-        dataset_id=v1.dataset_id,
-        eval_dataset_id=None,
-        metrics={},
-        fairness={},
-    )
-    with _client(api) as client:
-        assert client.post("/v1/predict", json={"rows": [ROW]}).json()["model_version"] == "v1"
-        promote(ws, v2.id)
-        seen = set()
-        for _ in range(40):  # the server re-reads the registry every 0.5 s
-            response = client.post("/v1/predict", json={"rows": [ROW]})
-            assert response.status_code == 200
-            seen.add(response.json()["model_version"])
-            if "v2" in seen:
-                break
-            import time
 
-            time.sleep(0.05)
-    assert "v2" in seen
+def test_health_readiness_and_docs(api):
+    assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{api.url}/readyz").json()
+    assert ready == {"status": "ready", "model_version": "v1"}
+    assert httpx.get(f"{api.url}/docs").status_code == 200
+    schema = httpx.get(f"{api.url}/openapi.json").json()
+    row = schema["components"]["schemas"]["PredictRow"]
+    assert {"age", "sex", "hours_per_week"} <= set(row["required"])
+    assert "email" in row["properties"] and "email" not in row["required"]

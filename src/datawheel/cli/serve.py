@@ -38,7 +38,8 @@ def serve(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Serve the champion over HTTP: /v1/predict, /v1/feedback, /healthz, /docs.
+    """Serve the champion over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/models,
+    /v1/usage, /healthz, /readyz, /metrics, /docs. Workers share state only through the database.
 
     Example: datawheel serve --port 8000 --workers 2
     """
@@ -54,6 +55,7 @@ def serve(
         ws.secret_key()
     finally:
         ws.close()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see docs/serving.md)
     os.environ[PROJECT_ENV] = str(project.path)
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
     console.print(f"Serving {project.config.name} at http://{host}:{port} (docs: /docs)")
@@ -148,7 +150,7 @@ def keys_revoke(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Revoke a key at once.
+    """Revoke a key; running servers refuse it within serve.auth_cache_seconds (default 5 s).
 
     Example: datawheel keys revoke 3f9a0c2b1d4e
     """

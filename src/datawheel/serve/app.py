@@ -1,33 +1,35 @@
-"""The HTTP API: ``create_app(config, workspace)`` — predictions, feedback, health."""
+"""The HTTP API: ``create_app(config, workspace)`` — predictions, explanations, feedback, usage,
+models, health and metrics. Handlers only translate HTTP to ``Service`` calls."""
 
-# No `from __future__ import annotations` here: FastAPI must see the closure-local dependency
-# types in the handler signatures.
+# No `from __future__ import annotations` here: FastAPI must see the closure-local model types
+# in the handler signatures.
 
 import time
 import uuid
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from datawheel import __version__
 from datawheel.config import ProjectConfig
-from datawheel.errors import NotFoundError, Unauthenticated, UsageError
-from datawheel.privacy.anonymize import Anonymizer
-from datawheel.serve.errors import install_error_handlers
-from datawheel.serve.metering import record_usage
-from datawheel.serve.models import ModelHolder
-from datawheel.serve.tenants import Principal, authenticate
+from datawheel.errors import NotFoundError, UsageError
+from datawheel.registry import list_versions
+from datawheel.serve.errors import Unavailable, install_error_handlers
+from datawheel.serve.fastlane import FastLane
+from datawheel.serve.limits import current_month
+from datawheel.serve.metering import month_usage
+from datawheel.serve.schema import rows_model
+from datawheel.serve.service import Clocks, Service
+from datawheel.serve.tenants import Principal
 from datawheel.store.db import feedback, now_iso, predictions
 from datawheel.store.workspace import Workspace
 
-__all__ = ["create_app"]
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rows: list[dict[str, Any]] = Field(min_length=1, description="input rows, one object each")
+__all__ = ["create_app", "scrub_comment"]
 
 
 class Prediction(BaseModel):
@@ -41,10 +43,21 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class Explanation(BaseModel):
+    label: str
+    base_value: float
+    values: dict[str, float]
+
+
+class ExplainResponse(BaseModel):
+    model_version: str
+    explanations: list[Explanation]
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    prediction_id: str
-    label: str | None = None
+    prediction_id: str = Field(max_length=64)
+    label: str | None = Field(default=None, max_length=200)
     issue: str | None = Field(default=None, max_length=80)
     comment: str | None = Field(default=None, max_length=5000)
     rating: int | None = Field(default=None, ge=1, le=5)
@@ -54,95 +67,202 @@ class FeedbackResponse(BaseModel):
     id: str
 
 
-def create_app(config: ProjectConfig, ws: Workspace, *, refresh_seconds: float = 0.5) -> FastAPI:
-    """The app for one project and workspace; every handler calls library code."""
-    app = FastAPI(title=f"datawheel — {config.name}", version=__version__)
+def scrub_comment(comment: str) -> str:
+    """The comment with every PII span found by ``scan_pii`` replaced by ``[TYPE]``."""
+    from datawheel.privacy.scan import scan_pii
+
+    spans = scan_pii([comment])[0]
+    for span in sorted(spans, key=lambda s: s.start, reverse=True):
+        comment = comment[: span.start] + f"[{span.type}]" + comment[span.end :]
+    return comment
+
+
+def create_app(
+    config: ProjectConfig,
+    ws: Workspace,
+    *,
+    refresh_seconds: float = 0.5,
+    clocks: Clocks | None = None,
+) -> FastAPI:
+    """The app for one project and workspace; ``app.state.service`` holds its worker state."""
+    service = Service(config, ws, refresh_seconds=refresh_seconds, clocks=clocks)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(
+        title=f"datawheel — {config.name}",
+        version=__version__,
+        lifespan=lifespan,
+        description="Predictions, explanations and feedback for the served champion. "
+        "Authenticate with `Authorization: Bearer dw_<id>_<secret>`.",
+    )
+    app.state.service = service
     install_error_handlers(app)
-    holder = ModelHolder(ws, refresh_seconds=refresh_seconds)
-    anonymizer = Anonymizer(config.privacy, ws.secret_key(), id_column=config.data.id)
-    id_column = config.data.id
-    max_rows = config.serve.max_rows_per_request
+    app.add_middleware(FastLane, service=service)
+    bearer = HTTPBearer(auto_error=False)
+    version = service.holder.current()[0]
+    request_model = rows_model(
+        "Predict",
+        service.validator.schema,
+        service.optional_fields,
+        max_rows=config.serve.max_rows_per_request,
+    )
 
-    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthenticated("missing API key", hint="send Authorization: Bearer <key>")
-        return authenticate(ws, authorization.removeprefix("Bearer ").strip())
+    def caller(action: str):
+        def dependency(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> Principal:
+            header = f"Bearer {credentials.credentials}" if credentials else None
+            return service.principal(header, action)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return dependency
 
-    @app.post("/v1/predict", response_model=PredictResponse)
-    def predict(body: PredictRequest, who: Annotated[Principal, Depends(principal)]) -> Any:
-        if len(body.rows) > max_rows:
+    @app.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        summary=f"Predict with the champion (served at start: {version})",
+        responses={413: {}, 422: {}, 429: {}},
+    )
+    async def predict(
+        body: request_model,  # type: ignore[valid-type]
+        _who: Annotated[Principal, Depends(caller("predict"))],
+        request: Request,
+    ) -> Any:
+        # Served by FastLane before reaching here; kept for OpenAPI and in-process clients.
+        return await service.predict(request.headers.get("authorization"), await request.body())
+
+    @app.post(
+        "/v1/explain",
+        response_model=ExplainResponse,
+        summary="Per-feature attributions: base value + sum of values = the label's probability",
+        responses={413: {}, 422: {}, 429: {}, 503: {}},
+    )
+    async def explain(
+        body: request_model,  # type: ignore[valid-type]
+        _who: Annotated[Principal, Depends(caller("explain"))],
+        request: Request,
+    ) -> Any:
+        return await service.explain(request.headers.get("authorization"), await request.body())
+
+    @app.post(
+        "/v1/feedback",
+        status_code=201,
+        response_model=FeedbackResponse,
+        responses={404: {}, 422: {}},
+    )
+    def give_feedback(
+        body: FeedbackRequest, who: Annotated[Principal, Depends(caller("feedback"))]
+    ) -> Any:
+        found = _find_prediction(body.prediction_id, who)
+        if body.label is not None and body.label not in found.probabilities:
             raise UsageError(
-                f"at most {max_rows} rows per request, got {len(body.rows)}", where="rows"
+                f"unknown label {body.label!r}",
+                where="label",
+                hint=f"one of {', '.join(found.probabilities)}",
             )
-        version, model = holder.current()
-        rows = [anonymizer.row(r) for r in body.rows]
-        started = time.perf_counter()
-        proba = model.predict_proba(rows)
-        latency_ms = (time.perf_counter() - started) * 1000 / len(rows)
-        classes = list(model.classes)
-        labels = [classes[i] for i in proba.argmax(axis=1)]
-        created = now_iso()
-        records = [
-            {
-                "id": uuid.uuid4().hex,
-                "tenant_id": who.tenant_id,
-                "model_version": version,
-                "subject": row.get(id_column) if id_column else None,
-                "features": row,
-                "label": label,
-                "probabilities": dict(zip(classes, p.tolist(), strict=True)),
-                "latency_ms": latency_ms,
-                "shadow": False,
-                "created_at": created,
-            }
-            for row, label, p in zip(rows, labels, proba, strict=True)
-        ]
+        comment = scrub_comment(body.comment) if body.comment else body.comment
+        feedback_id = uuid.uuid4().hex
         with ws.engine.begin() as conn:
-            conn.execute(insert(predictions), records)
-            record_usage(conn, tenant_id=who.tenant_id, endpoint="predict", rows=len(rows))
-        return {
-            "model_version": version,
-            "predictions": [
-                {"id": r["id"], "label": r["label"], "probabilities": r["probabilities"]}
-                for r in records
-            ],
-        }
-
-    @app.post("/v1/feedback", status_code=201, response_model=FeedbackResponse)
-    def give_feedback(body: FeedbackRequest, who: Annotated[Principal, Depends(principal)]) -> Any:
-        with ws.engine.begin() as conn:
-            row = conn.execute(
-                select(
-                    predictions.c.tenant_id, predictions.c.subject, predictions.c.probabilities
-                ).where(predictions.c.id == body.prediction_id)
-            ).first()
-            if row is None or row.tenant_id != who.tenant_id:  # another tenant's: not found
-                raise NotFoundError(f"no prediction {body.prediction_id!r}", where="prediction_id")
-            if body.label is not None and body.label not in row.probabilities:
-                raise UsageError(
-                    f"unknown label {body.label!r}",
-                    where="label",
-                    hint=f"one of {', '.join(row.probabilities)}",
-                )
-            feedback_id = uuid.uuid4().hex
             conn.execute(
                 insert(feedback).values(
                     id=feedback_id,
                     prediction_id=body.prediction_id,
                     tenant_id=who.tenant_id,
-                    subject=row.subject,
+                    subject=found.subject,
                     label=body.label,
                     issue=body.issue,
-                    comment=body.comment,
+                    comment=comment,
                     rating=body.rating,
                     created_at=now_iso(),
                 )
             )
-            record_usage(conn, tenant_id=who.tenant_id, endpoint="feedback", rows=1)
+        service.writer.meter(who.tenant_id, "feedback", 1)
         return {"id": feedback_id}
+
+    def _find_prediction(prediction_id: str, who: Principal) -> Any:
+        service.writer.flush()  # this worker's recent predictions are in the database
+        for attempt in range(2):
+            with ws.engine.connect() as conn:
+                row = conn.execute(
+                    select(
+                        predictions.c.tenant_id,
+                        predictions.c.subject,
+                        predictions.c.probabilities,
+                        predictions.c.shadow,
+                    ).where(predictions.c.id == prediction_id)
+                ).first()
+            if row is not None:
+                break
+            if attempt == 0:  # another worker may still hold it in its write-behind queue
+                time.sleep(3 * config.serve.log_flush_ms / 1000)
+        if row is None or row.tenant_id != who.tenant_id or row.shadow:
+            raise NotFoundError(f"no prediction {prediction_id!r}", where="prediction_id")
+        return row
+
+    @app.get("/v1/models", summary="Model versions, their stages, and what this server serves")
+    def models(_who: Annotated[Principal, Depends(caller("models"))]) -> Any:
+        served = service.holder.current()[0]
+        shadow = service.holder.shadow()
+        return {
+            "serving": {"champion": served, "shadow": shadow[0] if shadow else None},
+            "versions": [
+                {
+                    "id": v.id,
+                    "stage": v.stage,
+                    "created_at": v.created_at,
+                    "stage_changed_at": v.stage_changed_at,
+                    "metrics": v.metrics,
+                    "input_schema": v.input_schema,
+                }
+                for v in list_versions(ws)
+            ],
+        }
+
+    @app.get("/v1/usage", summary="The caller's tenant: this month's usage and remaining quota")
+    def tenant_usage(who: Annotated[Principal, Depends(caller("usage"))]) -> Any:
+        service.writer.flush()
+        month = current_month(service.clocks.wall())
+        metered = month_usage(ws, tenant_id=who.tenant_id, month=month)
+        plan = config.serve.plans.get(who.plan)
+        quota = plan.monthly_quota if plan else 0
+        leased = service.limiter.leased_quota(who.tenant_id, month)
+        remaining = max(0, quota - int(metered["quota_rows_reserved"]) + leased)  # type: ignore[call-overload]
+        return {
+            "tenant": who.tenant,
+            "plan": who.plan,
+            "month": month,
+            "requests_per_minute": plan.requests_per_minute if plan else 0,
+            "quota": {"rows": quota, "used": metered["quota_rows_used"], "remaining": remaining},
+            "endpoints": metered["totals"],
+            "days": metered["days"],
+        }
+
+    @app.get("/healthz", summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="A model is loaded and the database answers")
+    def readyz() -> Any:
+        try:
+            with ws.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            served = service.holder.current()[0]
+        except Exception as exc:  # not ready, whatever the cause: the body says which
+            raise Unavailable(f"not ready: {type(exc).__name__}") from None
+        return {"status": "ready", "model_version": served}
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    def metrics() -> Response:
+        served = service.holder.current()[0]
+        service.metrics.models = {"champion": served}
+        shadow = service.holder.shadow()
+        if shadow:
+            service.metrics.models["shadow"] = shadow[0]
+        return PlainTextResponse(
+            service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     return app

@@ -20,6 +20,10 @@ def build() -> FastAPI:
     """Workers share state only through the database, so any number can run side by side."""
     from pathlib import Path
 
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker: intra-op threads only add contention here
+
     project_file = Path(os.environ[PROJECT_ENV])
     config = load_config(project_file, check_source=False)
     ws = Workspace.open(os.environ[WORKSPACE_ENV], key_dir=project_file.parent, actor="api")

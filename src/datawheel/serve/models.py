@@ -1,21 +1,29 @@
-"""The served champion: loaded once, swapped live when the registry names a new one."""
+"""The served champion (and shadow): loaded once, swapped live when the registry changes."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
+from datawheel.errors import NotFoundError
 from datawheel.registry import get_version, load_version_model
 from datawheel.store.workspace import Workspace
 from datawheel.train.bundle import TrainedModel
 
 __all__ = ["ModelHolder"]
 
+log = logging.getLogger(__name__)
+
 
 class ModelHolder:
     """Checks the registry at most every ``refresh_seconds``; a promotion or rollback is served
-    from the next request on, with no restart and no request failing in between."""
+    from the next batch on, with no restart and no request failing in between.
+
+    ``start()`` moves the check to a background thread, so requests never wait on the registry.
+    The pair (version, model) is replaced in one assignment: a batch sees the old or the new.
+    """
 
     def __init__(
         self,
@@ -31,19 +39,52 @@ class ModelHolder:
         self._clock = clock
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
-        self._version: str | None = None
-        self._model: TrainedModel | None = None
+        self._served: tuple[str, TrainedModel] | None = None
+        self._shadow: tuple[str, TrainedModel] | None = None
+        self._polling = False
+        self._stop = threading.Event()
 
     def current(self) -> tuple[str, TrainedModel]:
         """(version id, model) — the registry's current champion, loading it if it changed."""
-        now = self._clock()
-        if self._model is None or now - self._checked_at >= self._refresh:
-            with self._lock:
-                if self._model is None or now - self._checked_at >= self._refresh:
-                    version = get_version(self._ws, self._stage)
-                    if version.id != self._version:
-                        self._model = load_version_model(self._ws, version)
-                        self._version = version.id
-                    self._checked_at = now
-        assert self._model is not None and self._version is not None
-        return self._version, self._model
+        if not self._polling and self._clock() - self._checked_at >= self._refresh:
+            self.refresh()
+        served = self._served
+        if served is None:
+            self.refresh()
+            served = self._served
+        assert served is not None
+        return served
+
+    def shadow(self) -> tuple[str, TrainedModel] | None:
+        """The version in stage ``shadow`` (run beside the champion, never returned), if any."""
+        return self._shadow
+
+    def refresh(self) -> None:
+        with self._lock:
+            version = get_version(self._ws, self._stage)
+            if self._served is None or version.id != self._served[0]:
+                self._served = (version.id, load_version_model(self._ws, version))
+            try:
+                shadow = get_version(self._ws, "shadow")
+            except NotFoundError:
+                self._shadow = None
+            else:
+                if self._shadow is None or shadow.id != self._shadow[0]:
+                    self._shadow = (shadow.id, load_version_model(self._ws, shadow))
+            self._checked_at = self._clock()
+
+    def start(self) -> ModelHolder:
+        """Refresh in a daemon thread every ``refresh_seconds``."""
+        self._polling = True
+        threading.Thread(target=self._poll, name="datawheel-models", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._refresh):
+            try:
+                self.refresh()
+            except Exception:  # keep serving the last good model; try again next tick
+                log.exception("model refresh failed")

@@ -62,6 +62,9 @@ class BackgroundServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._socket.close()
+        service = getattr(self.app.state, "service", None)
+        if service is not None:  # lifespan is off here: flush logs, hand back quota leases
+            service.close()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

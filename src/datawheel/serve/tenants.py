@@ -5,28 +5,44 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
-from datawheel.errors import NotFoundError, Unauthenticated, UsageError
+from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
 from datawheel.store.db import api_keys, now_iso, tenants
 from datawheel.store.workspace import Workspace
 
 __all__ = [
+    "PERMISSIONS",
     "ROLES",
     "ApiKey",
+    "AuthCache",
     "Principal",
     "authenticate",
     "create_key",
     "create_tenant",
     "list_tenants",
+    "require",
     "revoke_key",
 ]
 
 ROLES = ("admin", "engineer", "analyst", "service")
 KEY_PREFIX = "dw"
+
+# What each role may call. Services (the customer's systems) predict, explain and send feedback;
+# analysts only read; engineers predict, explain and read; admins do everything.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "predict": frozenset({"admin", "engineer", "service"}),
+    "explain": frozenset({"admin", "engineer", "service"}),
+    "feedback": frozenset({"admin", "service"}),
+    "models": frozenset({"admin", "engineer", "analyst"}),
+    "usage": frozenset({"admin", "engineer", "analyst"}),
+}
 
 
 @dataclass(frozen=True)
@@ -137,3 +153,44 @@ def authenticate(ws: Workspace, presented: str) -> Principal:
     if row is None or not valid or row.revoked_at is not None or not row.active:
         raise Unauthenticated("invalid or revoked API key")
     return Principal(row.id, row.tenant_id, row.name, row.plan, row.role)
+
+
+def require(principal: Principal, action: str) -> None:
+    """Raise ``PermissionDenied`` unless the caller's role may perform ``action``."""
+    if principal.role not in PERMISSIONS[action]:
+        allowed = ", ".join(sorted(PERMISSIONS[action]))
+        raise PermissionDenied(
+            f"role {principal.role!r} may not call {action}",
+            hint=f"use a key with one of the roles: {allowed}",
+        )
+
+
+class AuthCache:
+    """``authenticate`` with the verdicts of valid keys remembered for ``ttl`` seconds.
+
+    A revoked key (or a deactivated tenant) is refused at the latest ``ttl`` seconds after the
+    change, by every worker. Unknown and invalid keys are not cached: they always hit the
+    database. Entries are keyed by the SHA-256 of the key, never by the key itself.
+    """
+
+    def __init__(
+        self, ws: Workspace, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._ws = ws
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, presented: str) -> Principal:
+        digest = _hash(presented)
+        entry = self._entries.get(digest)
+        now = self._clock()
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        principal = authenticate(self._ws, presented)
+        with self._lock:
+            if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
+                self._entries.clear()
+            self._entries[digest] = (now + self._ttl, principal)
+        return principal

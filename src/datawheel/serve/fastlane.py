@@ -1,0 +1,150 @@
+"""The outermost ASGI layer: body-size limit for every request, metrics for every request, and
+the hot endpoints (``POST /v1/predict``, ``/v1/explain``) served without the framework's
+per-request machinery. FastAPI still declares those routes, so OpenAPI documents them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from datawheel.errors import DatawheelError
+from datawheel.serve.errors import PayloadTooLarge, error_body, error_response
+from datawheel.serve.service import Service
+
+__all__ = ["FastLane"]
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_ENDPOINTS = {
+    "/v1/predict": "predict",
+    "/v1/explain": "explain",
+    "/v1/feedback": "feedback",
+    "/v1/models": "models",
+    "/v1/usage": "usage",
+    "/healthz": "healthz",
+    "/readyz": "readyz",
+    "/metrics": "metrics",
+}
+_JSON = (b"content-type", b"application/json")
+
+
+class FastLane:
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+        self.max_body = service.config.serve.max_body_bytes
+        self.handlers = {"/v1/predict": service.predict, "/v1/explain": service.explain}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+        endpoint = _ENDPOINTS.get(path, "other")
+        status = 500
+        try:
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                body = await self._read_body(scope, receive)
+                handler = self.handlers.get(path) if scope["method"] == "POST" else None
+                if handler is not None:
+                    payload = await handler(_authorization(scope), body)
+                    status = 200
+                    await _send(send, 200, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY))
+                    return
+                receive = _replay(body, receive)
+            status = await self._inner(scope, receive, send)
+        except DatawheelError as exc:
+            status, payload, headers = error_response(exc)
+            self.service.metrics.error(endpoint, orjson.loads(payload)["error"]["code"])
+            await _send(send, status, payload, headers)
+        except Exception:
+            log.exception("unhandled error on %s", path)
+            status = 500
+            self.service.metrics.error(endpoint, "internal")
+            await _send(send, 500, orjson.dumps(error_body("internal", "internal server error")))
+        finally:
+            self.service.metrics.request(endpoint, status, time.perf_counter() - started)
+
+    async def _inner(self, scope: Scope, receive: Receive, send: Send) -> int:
+        seen = {"status": 500}
+
+        async def tap(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, tap)
+        if seen["status"] >= 400:
+            self.service.metrics.error(_ENDPOINTS.get(scope["path"], "other"), str(seen["status"]))
+        return seen["status"]
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        """The whole body, refused with 413 as soon as it is known to be too large: from
+        Content-Length before reading, or while reading a chunked body."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_body:
+                    raise PayloadTooLarge(
+                        f"the body is {declared} bytes; the limit is {self.max_body}",
+                        hint="send fewer rows per request",
+                    )
+                break
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLarge(
+                    f"the body is over the limit of {self.max_body} bytes",
+                    hint="send fewer rows per request",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send(
+    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    raw = [_JSON, (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

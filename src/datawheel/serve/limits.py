@@ -1,0 +1,223 @@
+"""Per-tenant admission: a token-bucket rate limit and a monthly row quota, shared by every
+worker through the database and spent locally from small leases.
+
+Each worker holds, per tenant, a *lease*: units it reserved atomically in the database (one
+short write transaction: SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``SELECT … FOR UPDATE``) and may
+spend without asking again. The database counter only ever grows by what it granted and never
+past the limit, so N workers can never overrun a quota together; a lease left unspent when a
+worker stops is handed back, and one lost in a crash only under-serves. Lease sizes shrink as
+the remainder shrinks (at most 1/8 of it), so near the limit every worker reserves row by row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from datawheel.serve.errors import TooManyRequests
+from datawheel.store.db import quota_counters, rate_buckets
+
+__all__ = ["Grant", "Limiter", "current_month", "reserve_quota", "reserve_tokens"]
+
+
+@dataclass(frozen=True)
+class Grant:
+    units: int  # reserved for this worker (0: refused)
+    retry_after: float = 0.0  # seconds until ``need`` units could be granted
+    remaining: int = 0  # what the database still holds after this grant
+
+
+def current_month(now: float | None = None) -> str:
+    when = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
+    return when.strftime("%Y-%m")
+
+
+def _insert(conn: Connection):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+
+
+def _lock_row(conn: Connection, stmt):
+    return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
+
+
+def reserve_quota(
+    engine: Engine, *, tenant_id: str, month: str, quota: int, need: int, lease: int
+) -> Grant:
+    """Reserve ``need`` rows (plus up to ``lease`` more) of this month's quota, or none."""
+    with engine.begin() as conn:
+        conn.execute(
+            _insert(conn)(quota_counters)
+            .values(tenant_id=tenant_id, month=month, reserved=0)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "month"])
+        )
+        key = (quota_counters.c.tenant_id == tenant_id, quota_counters.c.month == month)
+        reserved = conn.execute(_lock_row(conn, select(quota_counters.c.reserved).where(*key)))
+        left = quota - reserved.scalar_one()
+        if left < need:
+            return Grant(0, retry_after=_seconds_to_next_month(), remaining=max(0, left))
+        units = min(left, max(need, min(lease, left // 8)))
+        conn.execute(
+            update(quota_counters).where(*key).values(reserved=quota_counters.c.reserved + units)
+        )
+    return Grant(units, remaining=left - units)
+
+
+def release_quota(engine: Engine, *, tenant_id: str, month: str, units: int) -> None:
+    """Give back an unspent lease (a worker stopping)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(quota_counters)
+            .where(quota_counters.c.tenant_id == tenant_id, quota_counters.c.month == month)
+            .values(reserved=quota_counters.c.reserved - units)
+        )
+
+
+def reserve_tokens(
+    engine: Engine, *, tenant_id: str, per_minute: int, now: float, need: int, lease: int
+) -> Grant:
+    """Take ``need`` tokens (plus up to ``lease`` more) from the tenant's bucket, or none.
+
+    The bucket holds at most ``per_minute`` tokens and refills at ``per_minute / 60`` a second.
+    """
+    rate = per_minute / 60.0
+    with engine.begin() as conn:
+        conn.execute(
+            _insert(conn)(rate_buckets)
+            .values(tenant_id=tenant_id, tokens=float(per_minute), updated_at=now)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        where = rate_buckets.c.tenant_id == tenant_id
+        row = conn.execute(
+            _lock_row(conn, select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(where))
+        ).one()
+        tokens = min(float(per_minute), row.tokens + max(0.0, now - row.updated_at) * rate)
+        if tokens < need:
+            units = 0
+            retry_after = (need - tokens) / rate
+        else:
+            units = max(need, min(lease, int(tokens) // 4))
+            retry_after = 0.0
+        conn.execute(
+            update(rate_buckets).where(where).values(tokens=tokens - units, updated_at=now)
+        )
+    return Grant(units, retry_after=retry_after, remaining=int(tokens) - units)
+
+
+def _seconds_to_next_month() -> float:
+    now = datetime.now(UTC)
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    return (datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()
+
+
+class _Pool:
+    """Units leased to this worker for one key; refills are serialized per key."""
+
+    def __init__(self) -> None:
+        self.units = 0
+        self.refill = asyncio.Lock()
+
+
+class Limiter:
+    """Admission for one worker: ``await admit(tenant, plan, rows)`` or ``TooManyRequests``.
+
+    ``clock`` is wall-clock seconds shared by every worker (injected in tests: STYLE.md #6).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        quota_lease: int,
+        rate_lease: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._engine = engine
+        self._quota_lease = quota_lease
+        self._rate_lease = rate_lease
+        self._clock = clock
+        self._quota: dict[tuple[str, str], _Pool] = {}
+        self._rate: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+
+    async def admit(self, tenant_id: str, *, per_minute: int, quota: int, rows: int) -> None:
+        """One request (a rate token) of ``rows`` rows (quota), or raise ``TooManyRequests``."""
+        if rows > quota:
+            raise TooManyRequests(
+                f"{rows} rows exceed the plan's monthly quota of {quota}",
+                retry_after=3600,
+                code="quota_exceeded",
+            )
+        now = self._clock()
+        await self._take(
+            self._rate.setdefault(tenant_id, _Pool()),
+            1,
+            lambda: reserve_tokens(
+                self._engine,
+                tenant_id=tenant_id,
+                per_minute=per_minute,
+                now=now,
+                need=1,
+                lease=min(self._rate_lease, max(1, per_minute // 100)),
+            ),
+            lambda g: TooManyRequests(
+                f"rate limit of {per_minute} requests per minute reached",
+                retry_after=math.ceil(g.retry_after),
+                code="rate_limited",
+            ),
+        )
+        month = current_month(now)
+        await self._take(
+            self._quota.setdefault((tenant_id, month), _Pool()),
+            rows,
+            lambda: reserve_quota(
+                self._engine,
+                tenant_id=tenant_id,
+                month=month,
+                quota=quota,
+                need=rows,
+                lease=self._quota_lease,
+            ),
+            lambda g: TooManyRequests(
+                f"monthly quota of {quota} rows reached ({g.remaining} left, {rows} asked)",
+                retry_after=math.ceil(g.retry_after),
+                code="quota_exceeded",
+                hint="upgrade the plan, or wait for next month",
+            ),
+        )
+
+    def leased_quota(self, tenant_id: str, month: str) -> int:
+        pool = self._quota.get((tenant_id, month))
+        return pool.units if pool else 0
+
+    async def _take(
+        self,
+        pool: _Pool,
+        need: int,
+        reserve: Callable[[], Grant],
+        refused: Callable[[Grant], TooManyRequests],
+    ) -> None:
+        if pool.units >= need:  # the hot path: no await, no database
+            pool.units -= need
+            return
+        async with pool.refill:  # one refill at a time; the others then find the new units
+            if pool.units >= need:
+                pool.units -= need
+                return
+            grant = await asyncio.to_thread(reserve)
+            if grant.units == 0:
+                raise refused(grant)
+            pool.units += grant.units - need
+
+    def release(self) -> None:
+        """Hand unspent quota leases back to the database (a worker stopping)."""
+        for (tenant_id, month), pool in list(self._quota.items()):
+            if pool.units > 0:
+                release_quota(self._engine, tenant_id=tenant_id, month=month, units=pool.units)
+                pool.units = 0

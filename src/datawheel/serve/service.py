@@ -1,0 +1,231 @@
+"""What the endpoints do, free of any web framework: authenticate, admit, validate, anonymize,
+predict (micro-batched), log (write-behind), meter. The fast lane and FastAPI both call it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from datawheel.config import ProjectConfig
+from datawheel.errors import PermissionDenied, Unauthenticated
+from datawheel.privacy.anonymize import Anonymizer
+from datawheel.serve.batching import MicroBatcher
+from datawheel.serve.errors import MalformedBody, Unavailable
+from datawheel.serve.limits import Limiter
+from datawheel.serve.metrics import Metrics
+from datawheel.serve.models import ModelHolder
+from datawheel.serve.schema import RowValidator
+from datawheel.serve.tenants import AuthCache, Principal, require
+from datawheel.serve.writer import WriteBehind
+from datawheel.store.db import now_iso
+from datawheel.store.workspace import Workspace
+
+__all__ = ["Clocks", "Service"]
+
+
+@dataclass
+class Clocks:
+    """Side effects of time, injectable (STYLE.md #6): ``wall`` is shared by all workers (rate
+    buckets live in the database), ``monotonic`` is this process's (caches)."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class _Batch:
+    version: str
+    classes: list[str]
+    proba: np.ndarray  # [rows, n_classes] for one request
+    latency_ms: float  # forward cost per row
+
+
+@dataclass
+class _ShadowQueue:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    items: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+
+
+class Service:
+    """One per worker process; all state shared with other workers lives in the database."""
+
+    def __init__(
+        self,
+        config: ProjectConfig,
+        ws: Workspace,
+        *,
+        refresh_seconds: float = 0.5,
+        clocks: Clocks | None = None,
+    ) -> None:
+        serve = config.serve
+        self.config = config
+        self.ws = ws
+        self.clocks = clocks or Clocks()
+        self.metrics = Metrics()
+        self.holder = ModelHolder(ws, refresh_seconds=refresh_seconds)
+        _version, model = self.holder.current()
+        self.holder.start()
+        self.id_column = config.data.id
+        optional = [*config.privacy.columns, *([self.id_column] if self.id_column else [])]
+        self.optional_fields = optional
+        self.validator = RowValidator(
+            model.input_schema, optional, max_rows=serve.max_rows_per_request
+        )
+        self.anonymizer = Anonymizer(config.privacy, ws.secret_key(), id_column=self.id_column)
+        self.auth = AuthCache(ws, ttl=serve.auth_cache_seconds, clock=self.clocks.monotonic)
+        self.limiter = Limiter(
+            ws.engine,
+            quota_lease=serve.quota_lease_rows,
+            rate_lease=serve.rate_lease_requests,
+            clock=self.clocks.wall,
+        )
+        self._shadow = _ShadowQueue()
+        self.writer = WriteBehind(
+            ws.engine, interval_s=serve.log_flush_ms / 1000, before_flush=self._shadow_pass
+        )
+        self.batcher: MicroBatcher[_Batch] = MicroBatcher(
+            self._forward,
+            max_rows=serve.batch_max_rows,
+            max_wait_s=serve.batch_max_wait_ms / 1000,
+            on_batch=self.metrics.batch,
+        )
+        self.timeout = serve.request_timeout_seconds
+        self._closed = False
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def principal(self, authorization: str | None, action: str) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated("missing API key", hint="send Authorization: Bearer <key>")
+        who = self.auth.authenticate(authorization[7:].strip())
+        require(who, action)
+        return who
+
+    async def _admit(self, who: Principal, rows: int) -> None:
+        plan = self.config.serve.plans.get(who.plan)
+        if plan is None:
+            raise PermissionDenied(
+                f"tenant {who.tenant!r} is on plan {who.plan!r}, which serve.plans lacks",
+                hint="add the plan to the project file or move the tenant",
+            )
+        await self.limiter.admit(
+            who.tenant_id,
+            per_minute=plan.requests_per_minute,
+            quota=plan.monthly_quota,
+            rows=rows,
+        )
+
+    def parse(self, body: bytes) -> list[dict[str, Any]]:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedBody("the body is not valid JSON") from None
+        return self.validator(parsed)
+
+    # -- predict ------------------------------------------------------------------------------
+
+    async def predict(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+        who = self.principal(authorization, "predict")
+        rows = self.parse(body)
+        await self._admit(who, len(rows))
+        anonymized = [self.anonymizer.row(r) for r in rows]
+        batch = await self.batcher.submit(anonymized)
+        created = now_iso()
+        tenant_id, id_column, classes = who.tenant_id, self.id_column, batch.classes
+        records, out = [], []
+        for row, p in zip(anonymized, batch.proba.tolist(), strict=True):
+            probabilities = dict(zip(classes, p, strict=True))
+            label = classes[p.index(max(p))]
+            prediction_id = uuid.uuid4().hex
+            out.append({"id": prediction_id, "label": label, "probabilities": probabilities})
+            subject = row.get(id_column) if id_column else None
+            records.append(
+                (prediction_id, tenant_id, batch.version, subject, row, label, probabilities,
+                 batch.latency_ms, False, created)
+            )  # fmt: skip
+        self.writer.log(records)
+        self.writer.meter(tenant_id, "predict", len(rows))
+        self.metrics.rows["predict"] += len(rows)
+        if self.holder.shadow() is not None:
+            with self._shadow.lock:
+                self._shadow.items.append((tenant_id, anonymized))
+        return {"model_version": batch.version, "predictions": out}
+
+    def _forward(self, rows: list[dict[str, Any]], sizes: list[int]) -> list[_Batch]:
+        """One pass over the rows of several requests; one slice per request."""
+        version, model = self.holder.current()
+        started = time.perf_counter()
+        proba = model.predict_proba(rows)  # [n, n_classes]
+        per_row = (time.perf_counter() - started) * 1000 / len(rows)
+        out, start = [], 0
+        for size in sizes:
+            out.append(_Batch(version, model.classes, proba[start : start + size], per_row))
+            start += size
+        return out
+
+    def _shadow_pass(self) -> None:
+        """On the writer thread: the shadow model over every row served since the last flush,
+        in one pass, logged with ``shadow=True``; never returned to a caller."""
+        with self._shadow.lock:
+            items, self._shadow.items = self._shadow.items, []
+        shadow = self.holder.shadow()
+        if not items or shadow is None:
+            return
+        version, model = shadow
+        rows = [row for _, batch in items for row in batch]
+        started = time.perf_counter()
+        proba = model.predict_proba(rows).tolist()
+        per_row = (time.perf_counter() - started) * 1000 / len(rows)
+        created, classes, records, i = now_iso(), model.classes, [], 0
+        for tenant_id, batch in items:
+            for row in batch:
+                p = proba[i]
+                i += 1
+                subject = row.get(self.id_column) if self.id_column else None
+                records.append(
+                    (uuid.uuid4().hex, tenant_id, version, subject, row,
+                     classes[p.index(max(p))], dict(zip(classes, p, strict=True)), per_row, True,
+                     created)
+                )  # fmt: skip
+        self.writer.log(records)
+
+    # -- explain ------------------------------------------------------------------------------
+
+    async def explain(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+        who = self.principal(authorization, "explain")
+        rows = self.parse(body)
+        await self._admit(who, len(rows))
+        anonymized = [self.anonymizer.row(r) for r in rows]
+        version, model = self.holder.current()
+        try:
+            explanations = await asyncio.wait_for(
+                asyncio.to_thread(model.explain, anonymized), self.timeout
+            )
+        except ImportError:
+            raise Unavailable(
+                "explanations are not available in this build", retry_after=60
+            ) from None
+        except TimeoutError:
+            raise Unavailable(f"the explanation took longer than {self.timeout:g} s") from None
+        self.writer.meter(who.tenant_id, "explain", len(rows))
+        self.metrics.rows["explain"] += len(rows)
+        return {"model_version": version, "explanations": explanations}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the write-behind and hand unspent quota leases back (a worker stopping)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.holder.stop()
+        self.writer.close()
+        self.limiter.release()

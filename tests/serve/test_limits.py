@@ -1,0 +1,124 @@
+"""Quota, rate limit, metering and usage under real concurrency, over one or two servers
+sharing a database (two servers stand in for ``--workers 2``)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from datawheel.errors import UsageError
+from datawheel.serve.service import Clocks
+from datawheel.store.db import quota_counters
+
+from .conftest import ROW, FakeClock
+
+
+def _burst(urls: list[str], key: str, n: int) -> list[httpx.Response]:
+    """``n`` concurrent single-row predictions from ``n`` threads, spread over ``urls``."""
+
+    def one(i: int) -> httpx.Response:
+        return httpx.post(
+            f"{urls[i % len(urls)]}/v1/predict",
+            json={"rows": [{**ROW, "age": 20 + i % 50}]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_quota_when_100_concurrent_requests_for_50_rows_then_exactly_50_served(make_api):
+    api = make_api()
+    responses = _burst([api.url], api.keys["metered"].secret, 100)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 50 and statuses.count(429) == 50
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert int(refused.headers["retry-after"]) >= 1
+    with api.client("metered-analyst") as client:
+        usage = client.get("/v1/usage").json()
+    assert usage["quota"] == {"rows": 50, "used": 50, "remaining": 0}
+    assert usage["endpoints"]["predict"] == {"requests": 50, "rows": 50}
+
+
+def test_quota_when_two_workers_share_it_then_never_overrun(make_api):
+    api = make_api()
+    api.start()  # a second worker process's state, same database
+    responses = _burst([s.url for s in api.servers], api.keys["metered"].secret, 100)
+    served = sum(r.status_code == 200 for r in responses)
+    assert sum(r.status_code == 429 for r in responses) == 100 - served
+    # never more than the quota; at most a few rows stranded in the other worker's lease
+    assert 45 <= served <= 50
+    api.stop()  # stopping hands unspent leases back: reserved == served
+    with api.ws.engine.connect() as conn:
+        assert conn.execute(sa.select(quota_counters.c.reserved)).scalar() == served
+
+
+def test_quota_when_request_bigger_than_remaining_then_429_and_nothing_spent(make_api):
+    api = make_api()
+    with api.client("metered") as client:
+        assert client.post("/v1/predict", json={"rows": [ROW] * 45}).status_code == 200
+        too_many = client.post("/v1/predict", json={"rows": [ROW] * 6})
+        assert too_many.status_code == 429
+        assert client.post("/v1/predict", json={"rows": [ROW] * 5}).status_code == 200
+
+
+def test_rate_limit_when_bucket_empty_then_429_until_the_clock_refills_it(make_api):
+    clock = FakeClock()
+    api = make_api(clocks=Clocks(wall=clock))  # plan "tiny": 6 requests per minute
+    with api.client("tiny") as client:
+        statuses = [client.post("/v1/predict", json={"rows": [ROW]}).status_code for _ in range(6)]
+        assert statuses == [200] * 6
+        refused = client.post("/v1/predict", json={"rows": [ROW]})
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert refused.headers["retry-after"] == "10"  # one token per 10 s
+        clock.advance(9.0)
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 429
+        clock.advance(1.0)
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+    with api.client("acme") as client:  # other tenants are unaffected
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+
+
+def test_usage_when_tenant_predicts_then_own_numbers_and_remaining_quota(api):
+    with api.client("acme") as client:
+        for _ in range(3):
+            assert client.post("/v1/predict", json={"rows": [ROW, ROW]}).status_code == 200
+    with api.client("globex") as client:
+        client.post("/v1/predict", json={"rows": [ROW]})
+    with api.client("analyst") as client:  # an acme key: sees acme only
+        usage = client.get("/v1/usage").json()
+    assert usage["tenant"] == "acme" and usage["plan"] == "pro"
+    assert usage["endpoints"]["predict"] == {"requests": 3, "rows": 6}
+    assert usage["quota"] == {"rows": 10_000_000, "used": 6, "remaining": 10_000_000 - 6}
+
+
+def test_usage_export_when_month_given_then_billing_csv(api, tmp_path):
+    from datawheel.cli.main import app as cli
+
+    with api.client("acme") as client:
+        client.post("/v1/predict", json={"rows": [ROW, ROW]})
+    api.flush()
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    out = tmp_path / "usage.csv"
+    result = CliRunner().invoke(
+        cli,
+        ["usage", "export", "--month", month, "-o", str(out), "-c", str(api.project.path)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert rows == [
+        {"tenant": "acme", "plan": "pro", "endpoint": "predict", "day": rows[0]["day"],
+         "requests": "1", "rows": "2"}
+    ]  # fmt: skip
+    assert rows[0]["day"].startswith(month)
+    bad = CliRunner().invoke(cli, ["usage", "export", "--month", "2026-13", "-o", str(out),
+                                   "-c", str(api.project.path)])  # fmt: skip
+    assert bad.exit_code != 0 and isinstance(bad.exception, UsageError)

@@ -1,0 +1,224 @@
+"""Serving the model: micro-batching gives each caller its own answer, hot swap and rollback
+under concurrent traffic, shadow traffic, /v1/models, /metrics, /v1/explain."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from datawheel.registry import (
+    get_version,
+    load_model,
+    promote,
+    register_model,
+    rollback,
+    set_stage,
+)
+from datawheel.serve.batching import MicroBatcher
+from datawheel.store.db import predictions
+
+from .conftest import ROW
+
+
+def _rows(n: int) -> list[dict]:
+    return [
+        {**ROW, "age": 18 + i % 60, "hours_per_week": 10 + (7 * i) % 60,
+         "sex": ("Male", "Female")[i % 2], "education_num": 1 + i % 16,
+         "capital_gain": (i * 977) % 20000}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_microbatcher_when_concurrent_submits_then_one_pass_and_own_slices():
+    calls: list[list[int]] = []
+
+    def run(rows, sizes):
+        calls.append(sizes)
+        values = [r["x"] * 10 for r in rows]
+        out, start = [], 0
+        for size in sizes:
+            out.append(values[start : start + size])
+            start += size
+        return out
+
+    async def main():
+        batcher = MicroBatcher(run, max_rows=1000, max_wait_s=0)
+        return await asyncio.gather(*(batcher.submit([{"x": i}] * (1 + i % 3)) for i in range(20)))
+
+    results = asyncio.run(main())
+    assert len(calls) == 1 and sum(calls[0]) == sum(1 + i % 3 for i in range(20))
+    assert results == [[i * 10] * (1 + i % 3) for i in range(20)]
+
+
+def test_microbatcher_when_one_request_fails_then_only_it_fails():
+    def run(rows, sizes):
+        if any(r.get("bad") for r in rows):
+            raise ValueError("bad row")
+        return [[r["x"] for r in rows]] if len(sizes) == 1 else [[0]] * len(sizes)
+
+    async def main():
+        batcher = MicroBatcher(run, max_rows=1000, max_wait_s=0)
+        jobs = [batcher.submit([{"x": 1}]), batcher.submit([{"bad": True}]),
+                batcher.submit([{"x": 3}])]  # fmt: skip
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    ok1, failed, ok3 = asyncio.run(main())
+    assert ok1 == [1] and ok3 == [3] and isinstance(failed, ValueError)
+
+
+def test_predict_when_many_concurrent_distinct_rows_then_each_gets_its_own_probabilities(api):
+    rows = _rows(64)
+    model = load_model("v1", workspace=api.ws.root)
+    anonymizer = api.service().anonymizer
+    expected = model.predict_proba([anonymizer.row(r) for r in rows])  # [64, n_classes]
+
+    def one(i: int) -> dict:
+        response = httpx.post(
+            f"{api.url}/v1/predict",
+            json={"rows": [rows[i]]},
+            headers={"Authorization": f"Bearer {api.keys['acme'].secret}"},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        return response.json()["predictions"][0]["probabilities"]
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        got = list(pool.map(one, range(len(rows))))
+    got_array = np.array([[p[c] for c in model.classes] for p in got])
+    np.testing.assert_allclose(got_array, expected, atol=1e-5)
+    assert len({round(p[model.classes[0]], 6) for p in got}) > 10  # rows really differ
+    batches = api.service().metrics.batch_requests
+    assert sum(batches.counts) >= 1
+
+
+def test_hot_swap_when_promoted_and_rolled_back_under_concurrent_traffic_then_no_failure(make_api):
+    api = make_api(refresh_seconds=0.1)
+    ws = api.ws
+    v1 = get_version(ws, "v1")
+    v2 = register_model(ws, load_model("v1", workspace=ws.root), dataset_id=v1.dataset_id,
+                        eval_dataset_id=None, metrics={}, fairness={})  # fmt: skip
+    seen: list[tuple[float, str]] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with api.client() as client:
+            while not stop.is_set():
+                response = client.post("/v1/predict", json={"rows": [ROW]})
+                if response.status_code != 200:
+                    failures.append(response.text)
+                else:
+                    seen.append((time.monotonic(), response.json()["model_version"]))
+
+    threads = [threading.Thread(target=traffic) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        promote(ws, v2.id)
+        _wait_for(lambda: seen and seen[-1][1] == "v2")
+        rolled_back_at = time.monotonic()
+        assert rollback(ws).id == "v1"
+        _wait_for(lambda: seen[-1][1] == "v1" and seen[-1][0] > rolled_back_at + 0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not failures
+    versions = [v for _, v in seen]
+    assert {"v1", "v2"} <= set(versions)
+    assert versions[-1] == "v1" and len(versions) > 30
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
+    api = make_api(refresh_seconds=0.1)
+    ws = api.ws
+    v1 = get_version(ws, "v1")
+    v2 = register_model(ws, load_model("v1", workspace=ws.root), dataset_id=v1.dataset_id,
+                        eval_dataset_id=None, metrics={}, fairness={})  # fmt: skip
+    set_stage(ws, v2.id, "shadow", reason="test")
+    _wait_for(lambda: api.service().holder.shadow() is not None)
+    with api.client() as client:
+        body = client.post("/v1/predict", json={"rows": _rows(3)}).json()
+    with api.client("analyst") as client:
+        models = client.get("/v1/models")
+    assert body["model_version"] == "v1" and len(body["predictions"]) == 3
+    assert models.json()["serving"] == {"champion": "v1", "shadow": "v2"}
+
+    def logged():
+        api.flush()
+        with ws.engine.connect() as conn:
+            return conn.execute(
+                sa.select(predictions.c.model_version, predictions.c.shadow, predictions.c.features)
+            ).all()
+
+    _wait_for(lambda: len(logged()) == 6)
+    rows = logged()
+    assert (
+        sorted((r.model_version, r.shadow) for r in rows)
+        == [("v1", False)] * 3 + [("v2", True)] * 3
+    )
+    assert "Ada Lovelace" not in repr(rows)
+
+
+def test_metrics_when_traffic_then_prometheus_text(api):
+    with api.client() as client:
+        client.post("/v1/predict", json={"rows": [ROW]})
+        client.post("/v1/predict", content=b"{oops")
+    text = httpx.get(f"{api.url}/metrics")
+    assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
+    body = text.text
+    sample = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+]+$')
+    for line in body.splitlines():
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or sample.match(line), line
+    assert 'datawheel_requests_total{endpoint="predict",status="200"} 1' in body
+    assert 'datawheel_errors_total{endpoint="predict",code="malformed_json"} 1' in body
+    assert 'datawheel_request_duration_seconds_bucket{endpoint="predict",le="+Inf"} 2' in body
+    assert 'datawheel_rows_total{endpoint="predict"} 1' in body
+    assert "datawheel_batch_rows_count 1" in body
+    assert 'datawheel_model_info{stage="champion",version="v1"} 1' in body
+
+
+def test_models_when_analyst_then_versions_listed(api):
+    with api.client("analyst") as client:
+        body = client.get("/v1/models").json()
+    assert body["serving"]["champion"] == "v1"
+    assert [v["id"] for v in body["versions"]] == ["v1"]
+    assert body["versions"][0]["stage"] == "champion"
+
+
+def test_explain_when_rows_then_attributions_sum_to_probability(api):
+    pytest.importorskip(
+        "datawheel.evaluate.explain",
+        reason="evaluate/explain.py (model.explain) is still being written by a colleague",
+    )
+    with api.client() as client:
+        response = client.post("/v1/explain", json={"rows": [ROW]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == "v1"
+    explanation = body["explanations"][0]
+    probabilities = (
+        api.service().holder.current()[1].predict_proba([api.service().anonymizer.row(ROW)])[0]
+    )
+    classes = api.service().holder.current()[1].classes
+    total = explanation["base_value"] + sum(explanation["values"].values())
+    assert abs(total - probabilities[classes.index(explanation["label"])]) < 1e-3
+    with api.client("analyst") as client:
+        usage = client.get("/v1/usage").json()
+    assert usage["endpoints"]["explain"] == {"requests": 1, "rows": 1}
