@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from datawheel.config import ProjectConfig
 from datawheel.data.schema import feature_columns, infer_schema
+from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment, assess, latency_p99_ms
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
 from datawheel.train import FeatureColumns, TrainedModel, TrainResult, train_classifier
+from datawheel.train.checkpoint import checkpoint_key
+from datawheel.train.distributed import dist_info
+from datawheel.train.export import ExportReport
+from datawheel.train.tracking import MlflowTracker
 
-__all__ = ["Candidate", "model_features", "train_candidate"]
+__all__ = ["Candidate", "checkpoint_path", "export_version", "model_features", "train_candidate"]
 
 
 @dataclass
@@ -27,10 +33,35 @@ class Candidate:
 
 
 def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns:
-    """Numeric and categorical feature columns: never the target, id, PII, text or ignored."""
+    """The model's inputs by ``model.kind``: never the target, id, PII or ignored columns.
+
+    ``tabular`` uses numeric and categorical columns, ``text`` only the text columns,
+    ``multimodal`` both, and ``auto`` whatever the table has.
+    """
     schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
     numeric, categorical = feature_columns(schema)
-    return FeatureColumns(numeric=numeric, categorical=categorical)
+    text = [name for name, info in schema.items() if info.role == "text"]
+    kind = config.model.kind
+    if kind in ("text", "multimodal") and not text:
+        raise UsageError(
+            f"model.kind is {kind!r} but the data has no text column",
+            hint="list free-text columns in data.text, or use model.kind: tabular",
+        )
+    if kind == "tabular":
+        text = []
+    elif kind == "text":
+        numeric, categorical = [], []
+    return FeatureColumns(numeric=numeric, categorical=categorical, text=text)
+
+
+def checkpoint_path(ws: Workspace, config: ProjectConfig, fingerprints: list[str]) -> Path:
+    """``<workspace>/checkpoints/<key>/last.pt``; the key hashes the data and the settings.
+
+    Device and precision are left out of the key: a run may resume on other hardware.
+    """
+    train = config.train.model_dump(exclude={"device", "precision"})
+    key = checkpoint_key(fingerprints, config.model.model_dump(), train)
+    return ws.root / "checkpoints" / key / "last.pt"
 
 
 def train_candidate(
@@ -44,17 +75,40 @@ def train_candidate(
     kind: str = "train",
     progress: bool = False,
     params: dict[str, Any] | None = None,
-) -> Candidate:
-    """Fit on ``train`` (early stopping on ``val``), score on ``test``, track it as a run."""
+    fingerprints: list[str] | None = None,
+    resume: bool = False,
+) -> Candidate | None:
+    """Fit on ``train`` (early stopping on ``val``), score on ``test``, track it as a run.
+
+    ``fingerprints`` (of the train and val datasets) turn on per-epoch checkpoints under the
+    workspace when ``train.checkpoint`` is set; ``resume`` continues a matching one. Under DDP
+    every rank trains, but only rank 0 writes the run and assesses: other ranks get None.
+    """
+    dist = dist_info()
     features = model_features(config, train)
+    fingerprint = ",".join(fingerprints or [])
+    ckpt = (
+        checkpoint_path(ws, config, fingerprints)
+        if fingerprints and config.train.checkpoint
+        else None
+    )
     run_params = {
         "model": config.model.model_dump(),
         "train": config.train.model_dump(),
-        "features": {"numeric": features.numeric, "categorical": features.categorical},
+        "features": {
+            "numeric": features.numeric,
+            "categorical": features.categorical,
+            "text": features.text,
+        },
         "rows": {"train": train.height, "val": val.height, "test": test.height},
+        "dataset_fingerprint": fingerprint,
+        "world_size": dist.world_size,
         **(params or {}),
     }
-    run_id = start_run(ws, kind=kind, params=run_params, dataset_id=dataset_id)
+    run_id = (
+        start_run(ws, kind=kind, params=run_params, dataset_id=dataset_id) if dist.is_main else ""
+    )
+    tracker = MlflowTracker.start(config.name, kind, run_params) if dist.is_main else None
     try:
         result = train_classifier(
             train,
@@ -64,31 +118,92 @@ def train_candidate(
             model_config=config.model,
             train_config=config.train,
             progress=progress,
+            checkpoint_path=ckpt,
+            resume=resume,
+            fingerprint=fingerprint,
+            on_epoch=tracker.log_epoch if tracker else None,
         )
+        if not dist.is_main:
+            return None
         assessment = assess(
             result.model, test, target=config.data.target, sensitive=config.data.sensitive
         )
         latency = latency_p99_ms(result.model, test)
     except BaseException:
-        finish_run(ws, run_id, status="failed", metrics={}, history=[])
+        if dist.is_main:
+            finish_run(ws, run_id, status="failed", metrics={}, history=[])
+            if tracker:
+                tracker.end("FAILED", {})
         raise
+    metrics = {
+        **_headline(assessment.metrics),
+        "fairness_gap": assessment.gap,
+        "latency_p99_ms": latency,
+        "best_epoch": result.best_epoch,
+        "seconds": result.seconds,
+        "resumed_from_epoch": result.resumed_from,
+    }
     finish_run(
         ws,
         run_id,
         status="finished",
-        metrics={
-            **_headline(assessment.metrics),
-            "fairness_gap": assessment.gap,
-            "latency_p99_ms": latency,
-            "best_epoch": result.best_epoch,
-            "seconds": result.seconds,
-        },
+        metrics=metrics,
         history=result.history,
-        extra_env={"device": result.device, "precision": result.precision},
+        extra_env={
+            "device": result.device,
+            "precision": result.precision,
+            "world_size": result.world_size,
+        },
     )
+    if tracker:
+        tracker.end("FINISHED", metrics)
     return Candidate(result.model, assessment, latency, run_id, result)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("accuracy", "balanced_accuracy", "f1", "macro_f1", "roc_auc", "log_loss", "n")
     return {k: metrics[k] for k in keys if k in metrics}
+
+
+def export_version(
+    ws: Workspace,
+    ref: str,
+    directory: str | Path,
+    *,
+    int8: bool = False,
+    config: ProjectConfig | None = None,
+) -> ExportReport:
+    """Export model version ``ref`` with its model card, compared on its held-out set."""
+    from datawheel.registry import get_version, load_version_model
+    from datawheel.store.datasets import load_frame
+    from datawheel.train.export import export_bundle
+
+    version = get_version(ws, ref)
+    model = load_version_model(ws, version)
+    holdout = load_frame(ws, version.eval_dataset_id) if version.eval_dataset_id else None
+    card = _card(version, model, holdout, config) if holdout is not None else None
+    return export_bundle(model, directory, int8=int8, holdout=holdout, card_html=card)
+
+
+def _card(
+    version: Any, model: TrainedModel, holdout: pl.DataFrame, config: ProjectConfig | None
+) -> str | None:
+    """The evaluation's model card for the version; None (a simple page) if it cannot be drawn."""
+    from datawheel.evaluate.assess import positive_label
+    from datawheel.evaluate.card import model_card_html
+
+    if "confusion_matrix" not in version.metrics:
+        return None
+    return model_card_html(
+        model_id=version.id,
+        metrics=version.metrics,
+        fairness=version.fairness,
+        y_true=holdout.get_column(model.target).cast(pl.String).to_list(),
+        proba=model.predict_proba(holdout),
+        classes=model.classes,
+        positive=positive_label(model.classes),
+        data_summary={"training dataset": version.dataset_id, "held-out rows": holdout.height},
+        gates=config.gates.model_dump() if config else None,
+        intended_use=config.card.intended_use if config else "",
+        limitations=config.card.limitations if config else "",
+    )

@@ -10,19 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 
-from datawheel.candidate import train_candidate
+from datawheel.candidate import model_features, train_candidate
 from datawheel.config import PROJECT_FILE, ProjectConfig, load_config
 from datawheel.data.clean import clean_frame
 from datawheel.data.schema import feature_columns, infer_schema, validate
 from datawheel.data.split import split_frame
+from datawheel.errors import UsageError
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer, subject_token
 from datawheel.registry import register_model
-from datawheel.store.datasets import DatasetRecord, save_dataset
+from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
+from datawheel.train.distributed import broadcast_object, init_distributed
 
-__all__ = ["Project", "RunReport"]
+__all__ = ["PreparedData", "Project", "RunReport", "TuneReport"]
 
 
 @dataclass
@@ -72,15 +75,73 @@ class Project:
         progress: bool = False,
         on_stage: Callable[[str], None] | None = None,
         ws: Workspace | None = None,
-    ) -> RunReport:
-        """The whole offline pipeline; the first model version becomes the champion."""
+        resume: bool = False,
+    ) -> RunReport | None:
+        """The whole offline pipeline; the first model version becomes the champion.
+
+        ``resume`` continues training from the checkpoint of an interrupted run on the same
+        data and settings. Under torchrun (``RANK``/``WORLD_SIZE`` set) rank 0 prepares and
+        saves the splits, every rank trains, rank 0 registers; the other ranks return None.
+        """
+        dist = init_distributed()
+        stage = on_stage or (lambda _: None)
+        if not dist.is_main:
+            return _run_follower(self, progress=progress, resume=resume)
         own = ws is None
         ws = ws or self.open_workspace()
         try:
-            return _run_pipeline(self, ws, progress=progress, on_stage=on_stage or (lambda _: None))
+            return _run_pipeline(self, ws, progress=progress, on_stage=stage, resume=resume)
         finally:
             if own:
                 ws.close()
+
+    def prepare(
+        self, ws: Workspace, *, on_stage: Callable[[str], None] | None = None
+    ) -> PreparedData:
+        """Ingest → clean → anonymize → split, saving each dataset: what training starts from."""
+        return _prepare(self, ws, on_stage=on_stage or (lambda _: None))
+
+    def tune(
+        self,
+        *,
+        trials: int,
+        on_stage: Callable[[str], None] | None = None,
+        on_trial: Callable[[dict[str, Any]], None] | None = None,
+    ) -> TuneReport:
+        """Search hyper-parameters on the project's splits (each trial a run of kind ``tune``)
+        and write the best to ``<stem>.tuned.yaml``, which ``load_config`` merges from then on.
+        """
+        from datawheel.train.tune import tune_hyperparameters
+
+        if trials < 1:
+            raise UsageError(f"trials must be >= 1, got {trials}")
+        ws = self.open_workspace()
+        try:
+            prepared = _prepare(self, ws, on_stage=on_stage or (lambda _: None))
+            result = tune_hyperparameters(
+                prepared.train,
+                prepared.val,
+                features=model_features(self.config, prepared.train),
+                target=self.config.data.target,
+                model_config=self.config.model,
+                train_config=self.config.train,
+                trials=trials,
+                ws=ws,
+                dataset_id=prepared.records["train"].id,
+                on_trial=on_trial,
+            )
+        finally:
+            ws.close()
+        path = self.path.with_name(self.path.stem + ".tuned.yaml")
+        header = f"# written by `datawheel tune --trials {trials}`; merged over {self.path.name}\n"
+        path.write_text(header + yaml.safe_dump(result.best_overlay, sort_keys=False))
+        return TuneReport(
+            path=str(path),
+            best=result.best_overlay,
+            best_val_loss=result.best_value,
+            best_val_accuracy=result.best_accuracy,
+            trials=result.trials,
+        )
 
 
 @contextmanager
@@ -109,9 +170,128 @@ def _schema_json(config: ProjectConfig, frame: pl.DataFrame) -> dict[str, Any]:
     return {name: {"dtype": info.dtype, "role": info.role} for name, info in schema.items()}
 
 
+@dataclass
+class TuneReport:
+    """What ``datawheel tune`` found and where it wrote it."""
+
+    path: str  # the tuned overlay, datawheel.tuned.yaml
+    best: dict[str, Any]
+    best_val_loss: float
+    best_val_accuracy: float
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PreparedData:
+    """The saved splits a training run reads, and what the stages before it did."""
+
+    train: pl.DataFrame
+    val: pl.DataFrame
+    test: pl.DataFrame
+    records: dict[str, DatasetRecord]  # kind → saved dataset
+    timings: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    cleaning: dict[str, Any] = field(default_factory=dict)
+    anonymized_columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """Train and val content hashes: the data part of the checkpoint key."""
+        return [self.records["train"].fingerprint, self.records["val"].fingerprint]
+
+
+def _run_follower(project: Project, *, progress: bool, resume: bool) -> None:
+    """A DDP rank other than 0: wait for rank 0's splits, load them, train, write nothing."""
+    ids = broadcast_object(None)
+    if "error" in ids:
+        raise UsageError(f"rank 0 failed before training: {ids['error']}")
+    ws = project.open_workspace()
+    try:
+        frames = {kind: load_frame(ws, ids[kind]) for kind in ("train", "val", "test")}
+        fingerprints = [get_dataset(ws, ids[k]).fingerprint for k in ("train", "val")]
+        train_candidate(
+            ws,
+            project.config,
+            train=frames["train"],
+            val=frames["val"],
+            test=frames["test"],
+            dataset_id=ids["train"],
+            progress=progress,
+            fingerprints=fingerprints,
+            resume=resume,
+        )
+    finally:
+        ws.close()
+
+
 def _run_pipeline(
-    project: Project, ws: Workspace, *, progress: bool, on_stage: Callable[[str], None]
+    project: Project,
+    ws: Workspace,
+    *,
+    progress: bool,
+    on_stage: Callable[[str], None],
+    resume: bool = False,
 ) -> RunReport:
+    config = project.config
+    try:
+        prepared = _prepare(project, ws, on_stage=on_stage)
+    except BaseException as exc:
+        broadcast_object({"error": str(exc)})  # release the other ranks (no-op alone)
+        raise
+    broadcast_object({kind: record.id for kind, record in prepared.records.items()})
+    records, timings = prepared.records, prepared.timings
+    train, val, test = prepared.train, prepared.val, prepared.test
+
+    with _timed(timings, "train", on_stage):
+        candidate = train_candidate(
+            ws,
+            config,
+            train=train,
+            val=val,
+            test=test,
+            dataset_id=records["train"].id,
+            progress=progress,
+            params={"val_dataset": records["val"].id, "test_dataset": records["test"].id},
+            fingerprints=prepared.fingerprints,
+            resume=resume,
+        )
+        assert candidate is not None  # rank 0 always assesses
+
+    with _timed(timings, "register", on_stage):
+        version = register_model(
+            ws,
+            candidate.model,
+            dataset_id=records["train"].id,
+            eval_dataset_id=records["test"].id,
+            run_id=candidate.run_id,
+            metrics={
+                **candidate.assessment.metrics,
+                "latency_p99_ms": candidate.latency_p99_ms,
+                "fairness_gap": candidate.assessment.gap,
+            },
+            fairness=candidate.assessment.fairness,
+        )
+
+    return RunReport(
+        project=config.name,
+        model_version=version.id,
+        stage=version.stage,
+        metrics=candidate.assessment.metrics,
+        fairness=candidate.assessment.fairness,
+        fairness_gap=candidate.assessment.gap,
+        datasets={kind: record.id for kind, record in records.items()},
+        timings=timings,
+        rows=prepared.rows,
+        cleaning=prepared.cleaning,
+        anonymized_columns=prepared.anonymized_columns,
+        run_id=candidate.run_id,
+    )
+
+
+def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]) -> PreparedData:
     config, data = project.config, project.config.data
     timings: dict[str, float] = {}
     rows: dict[str, int] = {}
@@ -198,44 +378,13 @@ def _run_pipeline(
             )
         rows["split"] = train.height
 
-    with _timed(timings, "train", on_stage):
-        candidate = train_candidate(
-            ws,
-            config,
-            train=train,
-            val=val,
-            test=test,
-            dataset_id=records["train"].id,
-            progress=progress,
-            params={"val_dataset": records["val"].id, "test_dataset": records["test"].id},
-        )
-
-    with _timed(timings, "register", on_stage):
-        version = register_model(
-            ws,
-            candidate.model,
-            dataset_id=records["train"].id,
-            eval_dataset_id=records["test"].id,
-            run_id=candidate.run_id,
-            metrics={
-                **candidate.assessment.metrics,
-                "latency_p99_ms": candidate.latency_p99_ms,
-                "fairness_gap": candidate.assessment.gap,
-            },
-            fairness=candidate.assessment.fairness,
-        )
-
-    return RunReport(
-        project=config.name,
-        model_version=version.id,
-        stage=version.stage,
-        metrics=candidate.assessment.metrics,
-        fairness=candidate.assessment.fairness,
-        fairness_gap=candidate.assessment.gap,
-        datasets={kind: record.id for kind, record in records.items()},
+    return PreparedData(
+        train=train,
+        val=val,
+        test=test,
+        records=records,
         timings=timings,
         rows=rows,
         cleaning=stats,
         anonymized_columns=anon_stats.columns,
-        run_id=candidate.run_id,
     )

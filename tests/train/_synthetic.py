@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
 from datawheel.config import ModelConfig, TrainConfig
 from datawheel.train import FeatureColumns, TrainResult, train_classifier
+from datawheel.train.trainer import EpochCallback
 
 FEATURES = FeatureColumns(numeric=["age", "income"], categorical=["color", "size"])
 
@@ -46,7 +49,16 @@ def make_frame(n: int, *, seed: int, flip: float = 0.0, missing: float = 0.0) ->
 
 
 def fit(
-    train: pl.DataFrame, val: pl.DataFrame, *, progress: bool = False, **train_options: object
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    *,
+    progress: bool = False,
+    dropout: float = 0.1,
+    checkpoint_path: Path | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    on_epoch: EpochCallback | None = None,
+    **train_options: object,
 ) -> TrainResult:
     """Train on the synthetic features with small defaults that keep the suite fast."""
     options = {"epochs": 10, "batch_size": 128, "lr": 3e-3, **train_options}
@@ -55,7 +67,11 @@ def fit(
         val,
         features=FEATURES,
         target="label",
-        model_config=ModelConfig(hidden=[32, 16], dropout=0.1),
+        model_config=ModelConfig(hidden=[32, 16], dropout=dropout),
         train_config=TrainConfig(**options),
         progress=progress,
+        checkpoint_path=checkpoint_path,
+        resume=resume,
+        fingerprint=fingerprint,
+        on_epoch=on_epoch,
     )

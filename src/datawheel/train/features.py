@@ -1,4 +1,4 @@
-"""The fitted preprocessing of tabular features: standardized numerics and category indices."""
+"""The fitted preprocessing of features: standardized numerics, category indices, text bags."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from datawheel.errors import DataError, NotFittedError, UsageError
+from datawheel.train.text import TEXT_ENCODERS, encode_texts, text_width
 
 __all__ = ["FeatureColumns", "Preprocessor"]
 
@@ -21,24 +22,25 @@ SPEC_VERSION = 1
 
 @dataclass
 class FeatureColumns:
-    """Which input columns are numeric and which are categorical (the order is kept)."""
+    """Which input columns are numeric, categorical or free text (the order is kept)."""
 
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        names = [*self.numeric, *self.categorical]
+        names = [*self.numeric, *self.categorical, *self.text]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise UsageError(
                 f"feature columns listed twice: {', '.join(duplicates)}",
-                hint="give each column one role, numeric or categorical",
+                hint="give each column one role: numeric, categorical or text",
             )
 
     @property
     def all(self) -> list[str]:
-        """Every feature column: numeric first, then categorical."""
-        return [*self.numeric, *self.categorical]
+        """Every feature column: numeric first, then categorical, then text."""
+        return [*self.numeric, *self.categorical, *self.text]
 
 
 def _as_category(value: Any) -> str | None:
@@ -110,15 +112,35 @@ class Preprocessor:
     1..n in sorted order. Categories seen fewer than ``min_frequency`` times in training
     fold into 0.
 
-    Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_)]`` and
-    ``categorical`` int64 ``[n, len(categorical)]``.
+    Text columns become fixed-width float blocks appended to the numeric array: a hashed
+    character/word n-gram bag (``text_encoder="hashed"``, ``text_buckets`` wide, any language)
+    or frozen MiniLM sentence vectors (``"minilm"``, 384 wide, the optional ``text`` extra).
+    A missing text is the empty string.
+
+    Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_) + text widths]``
+    and ``categorical`` int64 ``[n, len(categorical)]``.
     """
 
-    def __init__(self, columns: FeatureColumns, *, min_frequency: int = 1) -> None:
+    def __init__(
+        self,
+        columns: FeatureColumns,
+        *,
+        min_frequency: int = 1,
+        text_encoder: str = "hashed",
+        text_buckets: int = 1024,
+    ) -> None:
         if min_frequency < 1:
             raise UsageError(f"min_frequency must be >= 1, got {min_frequency}")
+        if text_encoder not in TEXT_ENCODERS:
+            raise UsageError(
+                f"unknown text encoder {text_encoder!r}", hint=f"use one of {TEXT_ENCODERS}"
+            )
+        if text_buckets < 1:
+            raise UsageError(f"text_buckets must be >= 1, got {text_buckets}")
         self.columns = columns
         self.min_frequency = min_frequency
+        self.text_encoder = text_encoder
+        self.text_buckets = text_buckets
 
     # -- fitting ------------------------------------------------------------------------------
 
@@ -170,9 +192,18 @@ class Preprocessor:
 
     @property
     def n_numeric_features(self) -> int:
-        """Width of the numeric array: standardized columns plus missing indicators."""
+        """Width of the numeric array: standardized columns, missing indicators, text blocks."""
         self._check_fitted()
+        return self._n_tabular + len(self.columns.text) * self.text_width
+
+    @property
+    def _n_tabular(self) -> int:
         return len(self.columns.numeric) + len(self.missing_indicator_)
+
+    @property
+    def text_width(self) -> int:
+        """Width of one text column's block in the numeric array."""
+        return text_width(self.text_encoder, self.text_buckets)
 
     @property
     def cardinalities(self) -> list[int]:
@@ -186,6 +217,7 @@ class Preprocessor:
             self.columns.numeric, "number"
         )
         schema.update(dict.fromkeys(self.columns.categorical, "string"))
+        schema.update(dict.fromkeys(self.columns.text, "string"))
         return schema
 
     # -- transforming -------------------------------------------------------------------------
@@ -202,7 +234,8 @@ class Preprocessor:
             .to_numpy()
             for name, vocab in ((n, self.vocabulary_[n]) for n in self.columns.categorical)
         ]
-        return self._assemble(raw, codes, frame.height)
+        texts = [frame.get_column(n).cast(pl.String).to_list() for n in self.columns.text]
+        return self._assemble(raw, codes, frame.height, texts)
 
     def transform_records(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Dict rows → the same arrays as ``transform``, without building a DataFrame.
@@ -217,7 +250,8 @@ class Preprocessor:
             index = self._index(name)
             values = self._field(rows, name)
             codes.append(np.fromiter((index.get(_as_category(v), 0) for v in values), np.int64))
-        return self._assemble(raw, codes, len(rows))
+        texts = [self._field(rows, n) for n in self.columns.text]
+        return self._assemble(raw, codes, len(rows), texts)
 
     def _field(self, rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
         try:
@@ -240,9 +274,13 @@ class Preprocessor:
         return cache[name]
 
     def _assemble(
-        self, raw: list[np.ndarray], codes: list[np.ndarray], n: int
+        self, raw: list[np.ndarray], codes: list[np.ndarray], n: int, texts: list[list[Any]]
     ) -> tuple[np.ndarray, np.ndarray]:
         numeric = np.zeros((n, self.n_numeric_features), dtype=np.float32)
+        width, offset = self.text_width, self._n_tabular
+        for j, values in enumerate(texts):
+            block = encode_texts(values, encoder=self.text_encoder, buckets=self.text_buckets)
+            numeric[:, offset + j * width : offset + (j + 1) * width] = block  # [n, width]
         if raw:
             values = np.stack(raw, axis=1)  # [n, len(numeric)]
             missing = ~np.isfinite(values)
@@ -270,6 +308,9 @@ class Preprocessor:
             "std": [float(x) for x in self.std_],
             "missing_indicator": list(self.missing_indicator_),
             "vocabulary": {name: list(v) for name, v in self.vocabulary_.items()},
+            "text": list(self.columns.text),
+            "text_encoder": self.text_encoder,
+            "text_buckets": self.text_buckets,
         }
 
     @classmethod
@@ -281,9 +322,16 @@ class Preprocessor:
                 f"format={spec.get('format')!r}, version={spec.get('version')!r}"
             )
         columns = FeatureColumns(
-            numeric=list(spec["numeric"]), categorical=list(spec["categorical"])
+            numeric=list(spec["numeric"]),
+            categorical=list(spec["categorical"]),
+            text=list(spec.get("text", [])),  # specs written before text support have none
         )
-        self = cls(columns, min_frequency=int(spec["min_frequency"]))
+        self = cls(
+            columns,
+            min_frequency=int(spec["min_frequency"]),
+            text_encoder=str(spec.get("text_encoder", "hashed")),
+            text_buckets=int(spec.get("text_buckets", 1024)),
+        )
         self.mean_ = np.asarray(spec["mean"], dtype=np.float64)
         self.std_ = np.asarray(spec["std"], dtype=np.float64)
         self.missing_indicator_ = list(spec["missing_indicator"])

@@ -1,13 +1,15 @@
-"""The training loop of the tabular classifier: one function that reads top to bottom."""
+"""The training loop: one function that reads top to bottom, from one CPU to DDP on GPUs."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ from torch.nn import functional as F
 from datawheel.config import ModelConfig, TrainConfig
 from datawheel.errors import DataError, UsageError
 from datawheel.train.bundle import TrainedModel
+from datawheel.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.model import TabularMLP
 
@@ -40,6 +44,12 @@ class TrainResult:
     seconds: float = 0.0  # wall time of the whole call
     device: str = "cpu"
     precision: str = "fp32"
+    resumed_from: int = 0  # the checkpoint's epoch when the run was resumed, else 0
+    stopped: bool = False  # stopped by ``on_epoch`` (e.g. a pruned tuning trial)
+    world_size: int = 1  # processes that trained together (DDP)
+
+
+EpochCallback = Callable[[dict[str, float]], bool | None]
 
 
 def train_classifier(
@@ -51,8 +61,18 @@ def train_classifier(
     model_config: ModelConfig,
     train_config: TrainConfig,
     progress: bool = True,
+    checkpoint_path: Path | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
     """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
+
+    ``checkpoint_path``: where rank 0 writes a resumable checkpoint after every epoch; with
+    ``resume`` an existing one is continued, bit for bit (same data, settings and threads).
+    ``on_epoch`` sees each epoch's history row; returning True stops training (pruning).
+    Under DDP (``torch.distributed`` initialized) every rank trains on its stride of each
+    global batch and gradients are averaged, so the result matches one process.
 
     Threads: this function leaves torch's global thread settings alone; the caller (the CLI)
     pins them. Results are deterministic for a seed on CPU with a fixed thread count; on CUDA,
@@ -60,12 +80,15 @@ def train_classifier(
     """
     started = time.perf_counter()
     cfg = train_config
+    dist = dist_info()
 
     # -- setup: seed, device, precision -------------------------------------------------------
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # also seeds every CUDA device
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and dist.active:
+        device = torch.device("cuda", dist.local_rank)
     precision = resolve_precision(cfg.precision, device)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     autocast = (
@@ -75,36 +98,70 @@ def train_classifier(
 
     # -- data: preprocessing fitted on train only, tensors built once --------------------------
     classes = _check_inputs(train, val, features, target)
-    preprocessor = Preprocessor(features).fit(train)
+    state = _load_resume(checkpoint_path, fingerprint) if resume else None
+    if state is not None:  # the checkpoint's preprocessing: resumed runs see identical inputs
+        preprocessor = Preprocessor.from_json(state["preprocessor"])
+    else:
+        preprocessor = Preprocessor(
+            features,
+            text_encoder=model_config.text_encoder,
+            text_buckets=model_config.text_buckets,
+        ).fit(train)
     x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device)
     v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device)
-    n, batch_size = len(y), cfg.batch_size
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
+    n, batch_size, accumulate = len(y), cfg.batch_size, cfg.grad_accumulation
+    n_batches = math.ceil(n / batch_size)
+    if dist.active and n % batch_size and n % batch_size < dist.world_size:
+        n_batches -= 1  # a last batch smaller than the world would leave a rank without rows
+    steps_per_epoch = math.ceil(n_batches / accumulate)
+    total_steps = max(1, cfg.epochs * steps_per_epoch)
 
     # -- model, optimizer, loss, schedule -----------------------------------------------------
-    model = TabularMLP(
+    raw_model = TabularMLP(
         preprocessor.n_numeric_features,
         preprocessor.cardinalities,
         len(classes),
         hidden=model_config.hidden,
         dropout=model_config.dropout,
     ).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     scheduler = _scheduler(optimizer, cfg, total_steps)
+    generator = torch.Generator().manual_seed(cfg.seed)  # batch order, apart from dropout's RNG
+
+    history: list[dict[str, float]] = []
+    best_loss, best_epoch, stale, first_epoch, done = math.inf, 0, 0, 1, False
+    best_state = _copy_state(raw_model)
+    if state is not None:
+        raw_model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        restore_rng(state["rng"], generator)
+        history = json.loads(state["history"])
+        best_loss, best_epoch, stale = state["best_metric"], state["best_epoch"], state["stale"]
+        best_state = {k: v.to(device) for k, v in state["best_state"].items()}
+        first_epoch, done = state["epoch"] + 1, bool(state["done"])
+    model: nn.Module = raw_model
+    if dist.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(
+            raw_model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     @torch.no_grad()
     def estimate_val() -> tuple[float, float]:
         """Plain cross-entropy (no smoothing, no weights) and accuracy on the validation set."""
-        model.eval()
+        raw_model.eval()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         for start in range(0, len(v_y), EVAL_BATCH):
             sl = slice(start, start + EVAL_BATCH)
             with autocast:
-                logits = model(v_num[sl], v_cat[sl]).float()  # [B, n_classes]
+                logits = raw_model(v_num[sl], v_cat[sl]).float()  # [B, n_classes]
             # labels unseen in train are -100: ignored by the loss, counted wrong in accuracy
             loss_sum += F.cross_entropy(logits, v_y[sl], ignore_index=-100, reduction="sum")
             correct += (logits.argmax(dim=1) == v_y[sl]).sum()
@@ -112,63 +169,107 @@ def train_classifier(
         val_loss = loss_sum.item() / known if known else math.nan
         return val_loss, correct.item() / len(v_y)
 
+    def checkpoint(epoch: int, finished: bool) -> None:
+        if checkpoint_path is None or not dist.is_main:
+            return
+        save_checkpoint(
+            checkpoint_path,
+            {
+                "model": _copy_state(raw_model, cpu=True),  # unwrapped: no DDP `.module.`
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict(),
+                "rng": rng_state(generator),
+                "epoch": epoch,
+                "done": finished,
+                "best_metric": best_loss,
+                "best_epoch": best_epoch,
+                "best_state": {k: v.cpu() for k, v in best_state.items()},
+                "stale": stale,
+                "history": json.dumps(history),
+                "model_config": json.dumps(model_config.model_dump()),
+                "train_config": json.dumps(cfg.model_dump()),
+                "preprocessor": preprocessor.to_json(),
+                "classes": list(classes),
+                "fingerprint": fingerprint,
+            },
+        )
+
     # -- the loop -----------------------------------------------------------------------------
-    generator = torch.Generator().manual_seed(cfg.seed)  # batch order, apart from dropout's RNG
-    history: list[dict[str, float]] = []
-    best_loss, best_epoch, stale = math.inf, 0, 0
-    best_state = _copy_state(model)
-    with _progress_bar(progress, cfg.epochs) as advance:
-        for epoch in range(1, cfg.epochs + 1):
+    stopped = False
+    epochs = range(first_epoch, cfg.epochs + 1) if not done else range(0)
+    with _progress_bar(progress and dist.is_main, cfg.epochs, first_epoch - 1) as advance:
+        for epoch in epochs:
             epoch_start = time.perf_counter()
             model.train()
-            order = torch.randperm(n, generator=generator).to(device)  # [n]
+            order = torch.randperm(n, generator=generator).to(device)  # [n], same on every rank
             loss_sum = torch.zeros((), device=device)  # summed on device: no sync per step
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]  # [B]
-                with autocast:
-                    logits = model(x_num[idx], x_cat[idx])  # [B, n_classes]
-                    loss = loss_fn(logits.float(), y[idx])
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+            seen = 0
+            for b in range(n_batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]  # [B]
+                if dist.active:
+                    idx = idx[dist.rank :: dist.world_size]  # [B / world]: this rank's stride
+                group_start = b - b % accumulate
+                group = min(accumulate, n_batches - group_start)  # micro-batches in this step
+                last_micro = b == group_start + group - 1
+                sync = nullcontext() if last_micro or not dist.active else model.no_sync()
+                with sync:
+                    with autocast:
+                        logits = model(x_num[idx], x_cat[idx])  # [B, n_classes]
+                        loss = loss_fn(logits.float(), y[idx])
+                    scaler.scale(loss / group if group > 1 else loss).backward()
+                loss_sum += loss.detach() * len(idx)
+                seen += len(idx)
+                if not last_micro:
+                    continue
                 if cfg.grad_clip > 0:
                     scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
+                optimizer.zero_grad(set_to_none=True)
                 if scheduler is not None:
                     scheduler.step()
-                loss_sum += loss.detach() * len(idx)
 
-            train_loss = loss_sum.item() / n
+            if dist.active:
+                import torch.distributed as tdist
+
+                totals = torch.stack([loss_sum, torch.tensor(float(seen), device=device)])  # [2]
+                tdist.all_reduce(totals)
+                loss_sum, seen = totals[0], int(totals[1].item())
+            train_loss = loss_sum.item() / max(seen, 1)
             val_loss, val_accuracy = estimate_val()
-            history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "val_accuracy": val_accuracy,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "seconds": time.perf_counter() - epoch_start,
-                }
-            )
+            row = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_accuracy": val_accuracy,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - epoch_start,
+            }
+            history.append(row)
             advance(
                 f"epoch {epoch}/{cfg.epochs}  train loss {train_loss:.4f}  "
-                f"val acc {val_accuracy:.3f}"
+                f"val loss {val_loss:.4f}  val acc {val_accuracy:.3f}"
             )
 
             # early stopping on validation loss; NaN never counts as progress
             if val_loss < best_loss - MIN_DELTA or best_epoch == 0:
                 best_loss, best_epoch, stale = val_loss, epoch, 0
-                best_state = _copy_state(model)
+                best_state = _copy_state(raw_model)
             else:
                 stale += 1
-                if cfg.early_stopping and stale >= cfg.early_stopping:
-                    break
+            finish = bool(cfg.early_stopping and stale >= cfg.early_stopping)
+            if on_epoch is not None and on_epoch(dict(row)):
+                stopped = finish = True
+            checkpoint(epoch, finish or epoch == cfg.epochs)
+            if finish:
+                break
 
-    model.load_state_dict(best_state)
+    raw_model.load_state_dict(best_state)
     trained = TrainedModel(
         preprocessor,
-        model,
+        raw_model,
         classes,
         target=target,
         model_config=model_config.model_dump(),
@@ -181,7 +282,23 @@ def train_classifier(
         seconds=time.perf_counter() - started,
         device=str(device),
         precision=precision,
+        resumed_from=first_epoch - 1,
+        stopped=stopped,
+        world_size=dist.world_size,
     )
+
+
+def _load_resume(path: Path | None, fingerprint: str) -> dict[str, Any] | None:
+    """The checkpoint to continue, or None to start fresh (none there yet)."""
+    if path is None or not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    if fingerprint and state.get("fingerprint") != fingerprint:
+        raise UsageError(
+            f"checkpoint {path} was written for other training data",
+            hint="train without --resume to start over",
+        )
+    return state
 
 
 def _background(
@@ -317,12 +434,15 @@ def _scheduler(
     return None
 
 
-def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def _copy_state(model: nn.Module, *, cpu: bool = False) -> dict[str, torch.Tensor]:
+    return {
+        k: (v.detach().cpu().clone() if cpu else v.detach().clone())
+        for k, v in model.state_dict().items()
+    }
 
 
 @contextmanager
-def _progress_bar(enabled: bool, epochs: int) -> Iterator[Any]:
+def _progress_bar(enabled: bool, epochs: int, done: int = 0) -> Iterator[Any]:
     """Yield ``advance(description)``: one call per finished epoch, relabeling the bar.
 
     Advanced per epoch, not per step: rich's lock costs more than a small step.
@@ -334,7 +454,7 @@ def _progress_bar(enabled: bool, epochs: int) -> Iterator[Any]:
 
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("training", total=epochs)
+        task = bar.add_task("training", total=epochs, completed=done)
 
         def advance(description: str) -> None:
             bar.update(task, advance=1, description=description)

@@ -1,0 +1,127 @@
+"""Predict with an exported datawheel model, using onnxruntime and numpy only.
+
+Usage: python predict.py INPUT.jsonl|INPUT.json|- [--model model.int8.onnx]
+
+INPUT holds rows as JSON objects (one per line, a JSON list, or {"rows": [...]}). Prints one
+JSON line per row: {"index", "label", "probabilities": {class: p}}.
+"""
+
+import argparse
+import json
+import math
+import re
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+HERE = Path(__file__).resolve().parent
+_WORD = re.compile(r"\w+")
+_SPACE = re.compile(r"\s+")
+
+
+def _as_category(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)
+
+
+def _as_float(value, column):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SystemExit(f"column {column!r} is numeric but holds {value!r}") from None
+
+
+def _ngrams(text, sizes):
+    text = _SPACE.sub(" ", text.lower()).strip()
+    units = [text[i : i + n] for n in sizes for i in range(len(text) - n + 1)]
+    units.extend("w:" + word for word in _WORD.findall(text))
+    return units
+
+
+def _hashed_bag(texts, buckets, sizes):
+    out = np.zeros((len(texts), buckets), dtype=np.float32)
+    for row, value in enumerate(texts):
+        if value is None:
+            continue
+        for unit in _ngrams(str(value), sizes):
+            out[row, zlib.crc32(unit.encode("utf-8")) % buckets] += 1.0
+    np.log1p(out, out=out)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+def transform(spec, rows):
+    """Dict rows → (numeric float32 [n, d], categorical int64 [n, c]), as datawheel does."""
+    n = len(rows)
+    numeric_cols, mean, std = spec["numeric"], np.array(spec["mean"]), np.array(spec["std"])
+    texts, buckets = spec.get("text", []), int(spec.get("text_buckets", 0))
+    width = len(numeric_cols) + len(spec["missing_indicator"]) + len(texts) * buckets
+    numeric = np.zeros((n, width), dtype=np.float32)
+    if numeric_cols:
+        values = np.array(
+            [[_as_float(row.get(c), c) for c in numeric_cols] for row in rows], dtype=np.float64
+        ).reshape(n, len(numeric_cols))
+        missing = ~np.isfinite(values)
+        values = np.where(missing, mean, values)
+        numeric[:, : len(numeric_cols)] = (values - mean) / std
+        for j, name in enumerate(spec["missing_indicator"]):
+            numeric[:, len(numeric_cols) + j] = missing[:, numeric_cols.index(name)]
+    offset = len(numeric_cols) + len(spec["missing_indicator"])
+    sizes = tuple(spec.get("char_ngrams", (1, 2, 3)))
+    for j, name in enumerate(texts):
+        block = _hashed_bag([row.get(name) for row in rows], buckets, sizes)
+        numeric[:, offset + j * buckets : offset + (j + 1) * buckets] = block
+    codes = []
+    for name in spec["categorical"]:
+        index = {value: i + 1 for i, value in enumerate(spec["vocabulary"][name])}
+        codes.append([index.get(_as_category(row.get(name)), 0) for row in rows])
+    categorical = np.array(codes, dtype=np.int64).T.reshape(n, len(codes))
+    return numeric, categorical
+
+
+def read_rows(path):
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in stripped):
+        data = json.loads(text)
+        return data["rows"] if isinstance(data, dict) and "rows" in data else list(data)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def predict_proba(rows, spec, session):
+    numeric, categorical = transform(spec, rows)
+    feeds = {"numeric": numeric, "categorical": categorical}
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, {name: feeds[name] for name in names})[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input", help="rows as JSONL, a JSON list, or - for stdin")
+    parser.add_argument("--model", help="ONNX file in this folder (default: the spec's)")
+    args = parser.parse_args()
+    spec = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
+    model = HERE / (args.model or spec["onnx_model"])
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    rows = read_rows(args.input)
+    proba = predict_proba(rows, spec, session)
+    classes = spec["classes"]
+    for i, p in enumerate(proba):
+        label = classes[int(np.argmax(p))]
+        scores = {c: float(v) for c, v in zip(classes, p, strict=True)}
+        print(json.dumps({"index": i, "label": label, "probabilities": scores}))
+
+
+if __name__ == "__main__":
+    main()
