@@ -25,6 +25,7 @@ LAYERS = {
     "serve": 5,
     "loop": 5,
     "pipeline": 6,
+    "server": 6,
     "demo": 6,
     "demo_report": 6,
     "demo_print": 6,
@@ -34,6 +35,7 @@ LAYERS = {
     "__main__": 6,
     "__init__": 6,
     "examples": 6,
+    "evaluation": 6,
 }
 
 

@@ -46,7 +46,7 @@ def serve(
     import uvicorn
 
     from datawheel.registry import get_version
-    from datawheel.serve.factory import PROJECT_ENV, WORKSPACE_ENV
+    from datawheel.server import PROJECT_ENV, WORKSPACE_ENV
 
     project = load_project(config, workspace)
     ws = project.open_workspace()
@@ -60,7 +60,7 @@ def serve(
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
     console.print(f"Serving {project.config.name} at http://{host}:{port} (docs: /docs)")
     uvicorn.run(
-        "datawheel.serve.factory:build",
+        "datawheel.server:build",
         factory=True,
         host=host,
         port=port,

@@ -6,6 +6,7 @@ models, health and metrics. Handlers only translate HTTP to ``Service`` calls.""
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -83,8 +84,13 @@ def create_app(
     *,
     refresh_seconds: float = 0.5,
     clocks: Clocks | None = None,
+    extra_metrics: Callable[[], Iterable[str]] | None = None,
 ) -> FastAPI:
-    """The app for one project and workspace; ``app.state.service`` holds its worker state."""
+    """The app for one project and workspace; ``app.state.service`` holds its worker state.
+
+    ``extra_metrics`` adds Prometheus lines computed elsewhere (e.g. drift, by the offline
+    half), so serve never imports loop.
+    """
     service = Service(config, ws, refresh_seconds=refresh_seconds, clocks=clocks)
 
     @asynccontextmanager
@@ -261,8 +267,10 @@ def create_app(
         shadow = service.holder.shadow()
         if shadow:
             service.metrics.models["shadow"] = shadow[0]
-        return PlainTextResponse(
-            service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+        body = service.metrics.render()
+        if extra_metrics is not None:
+            lines = "\n".join(extra_metrics())
+            body = body.rstrip("\n") + ("\n" + lines if lines else "") + "\n"
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
