@@ -143,7 +143,7 @@ def _pairs(labels: np.ndarray) -> np.ndarray:
 
 
 def _true_jaccard(texts: list[str], keys: np.ndarray) -> np.ndarray:
-    from datawheel.data._minhash import exact_jaccard
+    from datawheel.data._lsh import exact_jaccard
     from datawheel.data.dedup import shingle_hashes
 
     n = len(texts)

@@ -24,12 +24,16 @@ from datawheel.errors import DataError
 __all__ = [
     "SUPPORTED_EXTENSIONS",
     "IngestReport",
+    "check_encoding",
     "fingerprint",
     "frame_from_parquet_bytes",
     "frame_to_parquet_bytes",
+    "parse_csv_block",
+    "parse_jsonl_block",
     "read_table",
     "read_table_with_report",
     "scan_table",
+    "table_format",
     "write_table",
 ]
 
@@ -96,13 +100,15 @@ def _read_bytes(path: Path, gz: bool) -> bytes:
     return raw
 
 
-def _decode(data: bytes, encoding: str, where: str) -> str:
-    """Decode, reporting the byte offset, line and column of the first undecodable byte."""
+def _decode(data: bytes, encoding: str, where: str, line_offset: int = 0) -> str:
+    """Decode, reporting the byte offset, line and column of the first undecodable byte.
+
+    ``line_offset`` is added to line numbers (a block of a file streamed in pieces)."""
     codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1 + line_offset
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise DataError(
             f"not valid {encoding} text: byte 0x{data[exc.start]:02x} at byte offset "
@@ -163,12 +169,14 @@ def _check_header(header: list[str], where: str) -> None:
         seen.add(name)
 
 
-def _polars_csv(data: bytes, infer_rows: int | None) -> pl.DataFrame:
+def _polars_csv(data: bytes, infer_rows: int | None, as_text: bool = False) -> pl.DataFrame:
+    if as_text:  # every column a String: the streaming reader picks dtypes over the whole file
+        return pl.read_csv(data, infer_schema=False, null_values=[""], raise_if_empty=False)
     return pl.read_csv(data, infer_schema_length=infer_rows, null_values=[""], raise_if_empty=False)
 
 
 def _csv_records(
-    text: str, where: str, on_bad_lines: OnBadLines
+    text: str, where: str, on_bad_lines: OnBadLines, line_offset: int = 0
 ) -> tuple[str, list[tuple[int, str]]]:
     """Re-emit well-formed records as clean CSV; return them and the bad (line, raw text) pairs.
 
@@ -189,7 +197,7 @@ def _csv_records(
     line = 1  # physical line where the next record starts
     try:
         for record in reader:
-            start, raw = line, "".join(consumed)
+            start, raw = line + line_offset, "".join(consumed)
             consumed.clear()
             line = reader.line_num + 1
             if not record:  # blank line
@@ -209,29 +217,36 @@ def _csv_records(
                 continue
             writer.writerow(record)
     except csv.Error as exc:
-        raise DataError(f"malformed CSV: {exc}", where=f"{where}:{line}", hint=_SKIP_HINT) from None
+        at = f"{where}:{line + line_offset}"
+        raise DataError(f"malformed CSV: {exc}", where=at, hint=_SKIP_HINT) from None
     if expected < 0:
         raise DataError("file is empty (no header row)", where=where, hint="add a header row")
     return out.getvalue(), bad
 
 
 def _read_csv(
-    data: bytes, where: str, encoding: str, on_bad_lines: OnBadLines
+    data: bytes,
+    where: str,
+    encoding: str,
+    on_bad_lines: OnBadLines,
+    line_offset: int = 0,
+    as_text: bool = False,
 ) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """Fast path: polars straight on the bytes; exact csv-module path only when needed."""
     if codecs.lookup(encoding).name != "utf-8":
-        data = _decode(data, encoding, where).encode("utf-8")
+        data = _decode(data, encoding, where, line_offset).encode("utf-8")
     if _csv_shape_ok(data):
         try:
-            frame = _polars_csv(data, INFER_SCHEMA_ROWS)
+            frame = _polars_csv(data, INFER_SCHEMA_ROWS, as_text)
         except pl.exceptions.PolarsError:
             pass  # e.g. invalid UTF-8 or a late dtype change: the exact path says which
         else:
             _check_header(_header(data), where)
             return frame, []
-    clean, bad = _csv_records(_decode(data, "utf-8", where), where, on_bad_lines)
+    text = _decode(data, "utf-8", where, line_offset)
+    clean, bad = _csv_records(text, where, on_bad_lines, line_offset)
     try:
-        return _polars_csv(clean.encode("utf-8"), None), bad
+        return _polars_csv(clean.encode("utf-8"), None, as_text), bad
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read CSV: {_polars_message(exc)}", where=where) from None
 
@@ -240,19 +255,24 @@ def _read_csv(
 
 
 def _read_jsonl(
-    data: bytes, where: str, encoding: str, on_bad_lines: OnBadLines
+    data: bytes,
+    where: str,
+    encoding: str,
+    on_bad_lines: OnBadLines,
+    line_offset: int = 0,
+    allow_empty: bool = False,
 ) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """Polars first; on failure, json.loads line by line to name the broken line."""
     if codecs.lookup(encoding).name != "utf-8":
-        data = _decode(data, encoding, where).encode("utf-8")
+        data = _decode(data, encoding, where, line_offset).encode("utf-8")
     try:
         return pl.read_ndjson(data, infer_schema_length=None), []
     except pl.exceptions.PolarsError:
         pass
-    text = _decode(data, "utf-8", where)
+    text = _decode(data, "utf-8", where, line_offset)
     good: list[str] = []
     bad: list[tuple[int, str]] = []
-    for number, raw in enumerate(io.StringIO(text, newline=""), start=1):
+    for number, raw in enumerate(io.StringIO(text, newline=""), start=1 + line_offset):
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
@@ -273,11 +293,56 @@ def _read_jsonl(
         else:
             bad.append((number, raw))
     if not good:
+        if allow_empty:
+            return pl.DataFrame(), bad
         raise DataError("file holds no JSON objects", where=where, hint="one object per line")
     try:
         return pl.read_ndjson("\n".join(good).encode("utf-8"), infer_schema_length=None), bad
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read JSON lines: {_polars_message(exc)}", where=where) from None
+
+
+# --- blocks of a file (the streaming reader in datawheel.data.stream) -----------------------
+
+
+def table_format(path: str | Path) -> tuple[Format, bool]:
+    """The format ("csv", "parquet", "jsonl") and whether the file is gzip, from its name."""
+    return _format(Path(path))
+
+
+def check_encoding(encoding: str) -> None:
+    """Raise a DataError for an encoding Python does not know."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, latin-1") from None
+
+
+def parse_csv_block(
+    data: bytes,
+    *,
+    where: str,
+    encoding: str = "utf-8",
+    on_bad_lines: OnBadLines = "error",
+    line_offset: int = 0,
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Parse a header line plus whole records as all-String columns; return the frame and the
+    bad (line, raw text) pairs. Line numbers count from the header line + ``line_offset``."""
+    return _read_csv(data, where, encoding, on_bad_lines, line_offset, as_text=True)
+
+
+def parse_jsonl_block(
+    data: bytes,
+    *,
+    where: str,
+    encoding: str = "utf-8",
+    on_bad_lines: OnBadLines = "error",
+    line_offset: int = 0,
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """Parse whole JSON lines; a block whose lines are all skipped gives an empty frame."""
+    if not data.strip():
+        return pl.DataFrame(), []
+    return _read_jsonl(data, where, encoding, on_bad_lines, line_offset, allow_empty=True)
 
 
 # --- public reading ------------------------------------------------------------------------

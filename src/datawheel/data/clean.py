@@ -1,15 +1,23 @@
-"""Cleaning steps (exact dedup, missing values, outliers, rules), each a small counted class."""
+"""Cleaning steps (exact and near dedup, missing values, outliers, rules, text normalization),
+each a small counted class."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import polars as pl
 
-from datawheel.config import CleanConfig, MissingConfig, OutliersConfig, RuleConfig
+from datawheel.config import (
+    CleanConfig,
+    MissingConfig,
+    NearDedupConfig,
+    OutliersConfig,
+    RuleConfig,
+)
+from datawheel.data.dedup import Sketcher, check_dedup_args, resolve_clusters
 from datawheel.data.normalize import normalize_text
 from datawheel.data.rules import apply_rules
 from datawheel.errors import DataError
@@ -18,10 +26,15 @@ __all__ = [
     "CleanStats",
     "ExactDedup",
     "MissingValues",
+    "NearDedup",
+    "NormalizeText",
     "Outliers",
     "Rules",
     "Step",
     "clean_frame",
+    "mode_of_counts",
+    "numeric_fill",
+    "row_keys",
 ]
 
 
@@ -80,21 +93,72 @@ class ExactDedup:
 
     def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
         stats = CleanStats()
-        keys = []
-        for name, dtype in frame.schema.items():
-            if name in self.ignore:
-                continue
-            if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
-                keys.append(normalize_text(pl.col(name).cast(pl.String)))
-            else:
-                keys.append(pl.col(name))
+        keys = row_keys(frame.schema, self.ignore)
         if not keys or frame.is_empty():
             return frame, stats
         keep = frame.select(pl.struct(keys).is_first_distinct()).to_series()
         return _drop(frame, keep, "exact_duplicate", stats), stats
 
 
-def _numeric_fill(series: pl.Series, strategy: str, fill_value: Any) -> Any:
+def row_keys(schema: Mapping[str, pl.DataType], ignore: Sequence[str] = ()) -> list[pl.Expr]:
+    """What exact dedup compares: every column but ``ignore``, text normalized."""
+    keys = []
+    for name, dtype in schema.items():
+        if name in ignore:
+            continue
+        if dtype == pl.String or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+            keys.append(normalize_text(pl.col(name).cast(pl.String)))
+        else:
+            keys.append(pl.col(name))
+    return keys
+
+
+class NearDedup:
+    """Drop rows whose text in a ``fields`` column is a near duplicate of an earlier row's.
+
+    Fields are taken in turn. Rows with a missing or blank text are never compared; texts equal
+    after normalization count as near duplicates here (whole-row duplicates are ExactDedup's).
+    """
+
+    def __init__(self, config: NearDedupConfig):
+        self.config = config
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        stats = CleanStats()
+        for name in self.config.fields:
+            check_dedup_args(frame.columns, frame.schema.get(name), name, self.config.threshold)
+            column = frame.get_column(name).cast(pl.String)
+            sketcher = Sketcher(ngram=self.config.ngram, exact_only=False)
+            sketcher.add(column)
+            found = resolve_clusters(
+                *sketcher.finish(),
+                threshold=self.config.threshold,
+                fetch_texts=column.gather,
+                ngram=self.config.ngram,
+                active=comparable_text(column).to_numpy(),
+            )
+            frame = _drop(frame, pl.Series(found.keep), "near_duplicate", stats)
+        return frame, stats
+
+
+def comparable_text(column: pl.Series) -> pl.Series:
+    """Texts near-dedup compares: present and not blank."""
+    return column.str.strip_chars().str.len_chars().fill_null(0) > 0
+
+
+class NormalizeText:
+    """NFKC, trimmed, whitespace-collapsed (and optionally lower-cased) text columns."""
+
+    def __init__(self, columns: Sequence[str], *, lowercase: bool = False):
+        self.columns, self.lowercase = list(columns), lowercase
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        present = [c for c in self.columns if frame.schema.get(c) == pl.String]
+        exprs = [normalize_text(pl.col(c), lowercase=self.lowercase) for c in present]
+        return (frame.with_columns(exprs) if exprs else frame), CleanStats()
+
+
+def numeric_fill(series: pl.Series, strategy: str, fill_value: Any) -> Any:
     """The value that fills a numeric column, or None when there is nothing to learn from."""
     if strategy == "constant":
         return fill_value
@@ -114,15 +178,21 @@ def _numeric_fill(series: pl.Series, strategy: str, fill_value: Any) -> Any:
 
 def _most_frequent(values: pl.Series) -> Any:
     """The mode; ties go to the smallest value so the result does not depend on row order."""
-    counts = values.value_counts(name="_n")
-    return counts.sort(["_n", values.name], descending=[True, False])[values.name][0]
+    return mode_of_counts(values.value_counts(name="_n"), values.name)
+
+
+def mode_of_counts(counts: pl.DataFrame, name: str) -> Any:
+    """The most frequent value of a (value ``name``, count ``_n``) frame; ties to the smallest."""
+    return counts.sort(["_n", name], descending=[True, False])[name][0]
 
 
 class MissingValues:
     """Fill or drop missing cells per MissingConfig; rows without a target are always dropped.
 
     Text columns are filled with "" (an empty text is a valid input to a text model). Fill
-    values are learned from the frame given, and recorded in ``fill_values`` for serving.
+    values are learned from the frame given, and recorded in ``fill_values`` for serving —
+    unless ``fill_values`` is passed (learned over a whole file streamed in batches); a column
+    absent from it is left alone. ``ffill`` carries the last value from one call to the next.
     """
 
     def __init__(
@@ -133,10 +203,13 @@ class MissingValues:
         categorical: Sequence[str] = (),
         text: Sequence[str] = (),
         target: str | None = None,
+        fill_values: Mapping[str, Any] | None = None,
     ):
         self.config = config
         self.numeric, self.categorical, self.text = list(numeric), list(categorical), list(text)
         self.target = target
+        self.fill_values = fill_values
+        self._carry: dict[str, Any] = {}  # ffill: the last value seen, for the next batch
 
     def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
         stats = CleanStats()
@@ -186,20 +259,35 @@ class MissingValues:
             if not nulls:
                 continue
             if strategy == "ffill":
-                frame = frame.with_columns(pl.col(name).forward_fill())
+                frame = self._forward_fill(frame, name)
             else:
                 frame = self._fill_constant(frame, name, strategy, stats)
             filled = nulls - frame[name].null_count()
             if filled:
                 stats.imputed[name] = filled
+        if strategy == "ffill":  # remember the last value even in batches without nulls
+            for name in present:
+                last = frame[name].drop_nulls()
+                if last.len():
+                    self._carry[name] = last[-1]
         return frame
+
+    def _forward_fill(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        filled = pl.col(name).forward_fill()
+        if self._carry.get(name) is not None:
+            filled = filled.fill_null(pl.lit(self._carry[name], dtype=frame.schema[name]))
+        return frame.with_columns(filled)
 
     def _fill_constant(
         self, frame: pl.DataFrame, name: str, strategy: str, stats: CleanStats
     ) -> pl.DataFrame:
         series = frame[name]
-        if series.dtype.is_numeric():
-            value = _numeric_fill(series, strategy, self.config.fill_value)
+        if self.fill_values is not None:
+            value = self.fill_values.get(name)
+            if value is None:
+                return frame  # nothing was learned (the reason is recorded where it was learned)
+        elif series.dtype.is_numeric():
+            value = numeric_fill(series, strategy, self.config.fill_value)
         elif strategy == "constant":
             value = self.config.fill_value
         else:
@@ -230,7 +318,9 @@ class Outliers:
     outside the fences, and clipping would flatten the feature to a constant. Likewise a
     column with more than ``max_share`` of its values beyond the bounds is skipped: a spiky
     distribution (hours_per_week: 40 for half the rows) is its shape, not its outliers.
-    Bounds are computed on the frame given, all columns at once, before anything changes.
+    Bounds are computed on the frame given, all columns at once, before anything changes —
+    unless ``bounds`` is passed (column -> (low, high), or why it is skipped), as learned over a
+    whole file streamed in batches with :meth:`column_bounds`.
     """
 
     def __init__(
@@ -238,11 +328,29 @@ class Outliers:
         config: OutliersConfig,
         *,
         numeric: Sequence[str] = (),
-        max_share: float = MAX_OUTLIER_SHARE,
+        max_share: float | None = None,
+        bounds: Mapping[str, tuple[float, float] | str] | None = None,
     ):
         self.config = config
         self.numeric = list(numeric)
-        self.max_share = max_share
+        self.max_share = config.max_share if max_share is None else max_share
+        self.bounds = bounds
+
+    def column_bounds(self, series: pl.Series) -> tuple[float, float] | str:
+        """(low, high) for a column's values, or why the column is left alone."""
+        bounds = self._bounds(series)
+        if isinstance(bounds, str):
+            return bounds
+        low, high = bounds
+        values = series.cast(pl.Float64)
+        count = int(((values < low) | (values > high)).fill_null(False).sum())
+        share = count / max(series.count(), 1)
+        if share > self.max_share:
+            return (
+                f"{share:.1%} of values lie beyond [{low:g}, {high:g}], more than "
+                f"{self.max_share:.0%}; that is the distribution's shape, not outliers"
+            )
+        return low, high
 
     def _bounds(self, series: pl.Series) -> tuple[float, float] | str:
         """(low, high), or why the column is skipped."""
@@ -271,7 +379,10 @@ class Outliers:
         outside: dict[str, pl.Expr] = {}
         updates: list[pl.Expr] = []
         for name in (c for c in self.numeric if c in frame.columns):
-            bounds = self._bounds(frame[name])
+            if self.bounds is not None:
+                bounds = self.bounds.get(name, "no bounds learned")
+            else:
+                bounds = self.column_bounds(frame[name])
             if isinstance(bounds, str):
                 stats.skipped[name] = f"outliers: {bounds}"
                 continue
@@ -279,13 +390,6 @@ class Outliers:
             column = pl.col(name)
             beyond = ((column < low) | (column > high)).fill_null(False)
             count = int(frame.select(beyond.sum()).item())
-            share = count / max(frame[name].count(), 1)
-            if share > self.max_share:
-                stats.skipped[name] = (
-                    f"outliers: {share:.1%} of values lie beyond [{low:g}, {high:g}], more than "
-                    f"{self.max_share:.0%}; that is the distribution's shape, not outliers"
-                )
-                continue
             stats.outlier_bounds[name] = (low, high)
             stats.outliers[name] = count
             outside[name] = beyond
@@ -325,14 +429,18 @@ def clean_frame(
     text: Sequence[str] = (),
     target: str | None = None,
 ) -> tuple[pl.DataFrame, CleanStats]:
-    """Run exact dedup -> missing values -> outliers -> rules, counting every removed row.
+    """Run exact dedup -> near dedup -> missing values -> outliers -> rules -> text
+    normalization, counting every removed row by reason.
 
-    Near-duplicate removal (``config.dedup.near``) and augmentation are separate steps
-    (``datawheel.data.dedup``, ``datawheel.data.augment``): the caller runs them.
+    Near-duplicate removal runs when ``config.dedup.near.fields`` is not empty; text
+    normalization when ``config.normalize.text``. Augmentation is separate
+    (``datawheel.data.augment``, training split only): the caller runs it.
     """
     steps: list[Step] = []
     if config.dedup.exact:
         steps.append(ExactDedup(ignore_for_dedup))
+    if config.dedup.near.fields:
+        steps.append(NearDedup(config.dedup.near))
     steps.append(
         MissingValues(
             config.missing, numeric=numeric, categorical=categorical, text=text, target=target
@@ -341,6 +449,8 @@ def clean_frame(
     steps.append(Outliers(config.outliers, numeric=numeric))
     if config.rules:
         steps.append(Rules(config.rules))
+    if config.normalize.text:
+        steps.append(NormalizeText(text, lowercase=config.normalize.lowercase))
     stats = CleanStats(rows_in=frame.height)
     for step in steps:
         frame, step_stats = step.apply(frame)

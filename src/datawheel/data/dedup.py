@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from datawheel.data._minhash import (
+from datawheel.data._lsh import (
     EMPTY,
     candidate_pairs,
     estimated_jaccard,
     exact_jaccard,
-    features,
     lsh_params,
     minhash_signatures,
-    prepare,
-    shingle_hashes,
 )
+from datawheel.data._shingles import features, prepare, shingle_hashes
 from datawheel.errors import DataError, UsageError
 
 __all__ = [
+    "Clusters",
     "DedupStats",
+    "Sketcher",
     "candidate_pairs",
+    "check_dedup_args",
     "dedup",
     "dedup_with_stats",
     "lsh_params",
     "minhash_signatures",
+    "resolve_clusters",
     "shingle_hashes",
 ]
 
@@ -101,53 +104,124 @@ def dedup_with_stats(
     cluster (clusters[i] == i for a kept row).
     """
     started = time.perf_counter()
-    _check(frame, text, threshold, num_perm, ngram)
-    n = frame.height
+    check_dedup_args(frame.columns, frame.schema.get(text), text, threshold, num_perm, ngram)
     column = frame.get_column(text).cast(pl.String)
-    keys = np.empty(n, dtype=np.uint64)
-    signatures = None if exact_only else np.empty((n, num_perm), dtype=np.uint32)
-    for s in range(0, n, _BATCH):
-        batch = features(prepare(column.slice(s, _BATCH)), ngram, seed)
-        keys[s : s + _BATCH] = batch.exact_keys
-        if signatures is not None:
-            signatures[s : s + _BATCH] = minhash_signatures(
-                batch.hashes, batch.offsets, num_perm, seed=seed
-            )
-        del batch
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    first_of = first[inverse].astype(np.int64)  # first row with the same normalized text
-    cluster = first_of
-    candidates = 0
-    if signatures is not None and n:
-        unique = np.flatnonzero(first_of == np.arange(n))
-        pairs, candidates = _near_pairs(column, signatures, unique, threshold, ngram, seed, verify)
-        roots = _components(n, pairs)  # smallest row of each component
-        cluster = roots[first_of]
-    keep = cluster == np.arange(n)
-    kept = frame.filter(pl.Series(keep))
-    exact = int(n - (first_of == np.arange(n)).sum())
-    sizes = np.bincount(cluster, minlength=n)
+    sketcher = Sketcher(num_perm=num_perm, ngram=ngram, seed=seed, exact_only=exact_only)
+    sketcher.add(column)
+    found = resolve_clusters(
+        *sketcher.finish(),
+        threshold=threshold,
+        fetch_texts=column.gather if verify else None,
+        ngram=ngram,
+        seed=seed,
+    )
+    keep = found.keep
     stats = DedupStats(
-        rows_in=n,
+        rows_in=frame.height,
         kept=int(keep.sum()),
-        exact_duplicates=exact,
-        near_duplicates=int(n - keep.sum()) - exact,
-        clusters=int((sizes > 1).sum()),
-        candidate_pairs=candidates,
+        exact_duplicates=found.exact_duplicates,
+        near_duplicates=int(frame.height - keep.sum()) - found.exact_duplicates,
+        clusters=found.clusters,
+        candidate_pairs=found.candidate_pairs,
         seconds=time.perf_counter() - started,
     )
-    return kept, cluster.tolist(), stats
+    return frame.filter(pl.Series(keep)), found.cluster.tolist(), stats
 
 
-def _check(
-    frame: pl.DataFrame, text: str, threshold: float, num_perm: int, ngram: int | None
+class Sketcher:
+    """Exact keys (8 bytes per row) and MinHash signatures (num_perm x 4 bytes per row) of texts
+    fed batch by batch; the texts themselves are not kept."""
+
+    def __init__(
+        self, *, num_perm: int = 128, ngram: int | None = None, seed: int = 1, exact_only: bool
+    ):
+        self.num_perm, self.ngram, self.seed, self.exact_only = num_perm, ngram, seed, exact_only
+        self._keys: list[np.ndarray] = []
+        self._signatures: list[np.ndarray] = []
+
+    def add(self, texts: pl.Series) -> None:
+        """Sketch the next rows (null counts as "")."""
+        texts = texts.cast(pl.String)
+        for s in range(0, texts.len(), _BATCH):
+            batch = features(prepare(texts.slice(s, _BATCH)), self.ngram, self.seed)
+            self._keys.append(batch.exact_keys)
+            if not self.exact_only:
+                self._signatures.append(
+                    minhash_signatures(batch.hashes, batch.offsets, self.num_perm, seed=self.seed)
+                )
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(exact keys uint64 [n], signatures uint32 [n, num_perm] or None when exact only)."""
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.uint64)
+        if self.exact_only:
+            return keys, None
+        if not self._signatures:
+            return keys, np.zeros((0, self.num_perm), dtype=np.uint32)
+        return keys, np.concatenate(self._signatures)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Duplicate clusters of n rows; rows outside ``active`` are their own cluster."""
+
+    cluster: np.ndarray  # int64 [n]: the first (kept) row of each row's cluster
+    exact_duplicates: int  # active rows whose normalized text equals an earlier active row's
+    candidate_pairs: int  # LSH candidate pairs before verification
+    pairs: np.ndarray  # [m, 2] verified near-duplicate pairs (row indices, i < j)
+
+    @property
+    def keep(self) -> np.ndarray:
+        return self.cluster == np.arange(len(self.cluster))
+
+    @property
+    def clusters(self) -> int:
+        """Clusters with more than one row."""
+        return int((np.bincount(self.cluster, minlength=len(self.cluster)) > 1).sum())
+
+
+def resolve_clusters(
+    keys: np.ndarray,
+    signatures: np.ndarray | None,
+    *,
+    threshold: float,
+    fetch_texts: Callable[[np.ndarray], pl.Series] | None,
+    ngram: int | None = None,
+    seed: int = 1,
+    active: np.ndarray | None = None,
+) -> Clusters:
+    """Clusters from exact keys and (unless None) signatures: equal keys, then LSH candidates
+    verified on exact shingle sets of the texts ``fetch_texts(sorted row indices)`` returns, or
+    on the sketch estimate when ``fetch_texts`` is None. ``active`` (bool [n]) limits the rows
+    compared; the others stay alone."""
+    n = len(keys)
+    rows = np.arange(n)
+    first_of = rows.copy()  # first active row with the same normalized text
+    idx = rows if active is None else np.flatnonzero(active)
+    _, first, inverse = np.unique(keys[idx], return_index=True, return_inverse=True)
+    first_of[idx] = idx[first[inverse]]
+    exact = int((first_of[idx] != idx).sum())
+    cluster, candidates, pairs = first_of, 0, np.zeros((0, 2), dtype=np.int64)
+    if signatures is not None and n:
+        unique = idx[first_of[idx] == idx]
+        pairs, candidates = _near_pairs(signatures, unique, threshold, fetch_texts, ngram, seed)
+        cluster = _components(n, pairs)[first_of]  # smallest row of each component
+    return Clusters(cluster, exact, candidates, pairs)
+
+
+def check_dedup_args(
+    columns: list[str],
+    dtype: pl.DataType | None,
+    text: str,
+    threshold: float,
+    num_perm: int = 128,
+    ngram: int | None = None,
 ) -> None:
-    if text not in frame.columns:
+    """Raise on a missing or non-text column (naming the available ones) or a bad parameter."""
+    if text not in columns:
         raise DataError(
             f"no text column {text!r}",
-            hint=f"available columns: {', '.join(frame.columns) or '(none)'}",
+            hint=f"available columns: {', '.join(columns) or '(none)'}",
         )
-    dtype = frame.schema[text]
     if dtype not in (pl.String, pl.Categorical, pl.Null):
         raise DataError(
             f"column {text!r} must hold text, got {dtype}",
@@ -165,13 +239,12 @@ def _check(
 
 
 def _near_pairs(
-    column: pl.Series,
     signatures: np.ndarray,
     unique: np.ndarray,
     threshold: float,
+    fetch_texts: Callable[[np.ndarray], pl.Series] | None,
     ngram: int | None,
     seed: int,
-    verify: bool,
 ) -> tuple[np.ndarray, int]:
     """Near-duplicate pairs (row indices) among the rows ``unique``, and the LSH candidate count."""
     active = np.zeros(len(signatures), dtype=bool)
@@ -180,11 +253,11 @@ def _near_pairs(
         threshold, signatures.shape[1], fp_weight=_FP_WEIGHT, fn_weight=_FN_WEIGHT
     )
     pairs = candidate_pairs(signatures, bands, rows, active=active)
-    if len(pairs) == 0 or not verify:
+    if len(pairs) == 0 or fetch_texts is None:
         return pairs[estimated_jaccard(signatures, pairs) >= threshold], len(pairs)
     # Re-shingle only the rows in candidate pairs: memory stays bounded by the signatures.
     rows_needed, local = np.unique(pairs, return_inverse=True)
-    batch = features(prepare(column.gather(rows_needed)), ngram, seed)
+    batch = features(prepare(fetch_texts(rows_needed)), ngram, seed)
     similar = exact_jaccard(batch.hashes, batch.offsets, local.reshape(-1, 2)) >= threshold
     return pairs[similar], len(pairs)
 

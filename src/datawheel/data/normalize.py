@@ -14,18 +14,14 @@ __all__ = ["Scaler", "normalize_text"]
 T = TypeVar("T", pl.Expr, pl.Series)
 
 
-def normalize_text(value: T) -> T:
+def normalize_text(value: T, *, lowercase: bool = True) -> T:
     """NFKC, trim, collapse inner whitespace, lower-case: equal text compares equal.
 
     NFKC folds full-width and compatibility forms ('Ｈｅｌｌｏ' -> 'Hello'). Lower-casing is
     Unicode ``to_lowercase``, close to but not exactly ``str.casefold`` ('ß' stays 'ß').
     """
-    return (
-        value.str.normalize("NFKC")
-        .str.strip_chars()
-        .str.replace_all(r"\s+", " ")
-        .str.to_lowercase()
-    )
+    out = value.str.normalize("NFKC").str.strip_chars().str.replace_all(r"\s+", " ")
+    return out.str.to_lowercase() if lowercase else out
 
 
 class Scaler:

@@ -17,6 +17,7 @@ __all__ = [
     "feature_columns",
     "infer_schema",
     "is_numeric_dtype",
+    "require_columns",
     "type_issues",
     "validate",
 ]
@@ -124,6 +125,14 @@ def _missing_column(key: str, column: str, available: list[str], source: str) ->
     )
 
 
+def require_columns(available: list[str], named: Iterable[tuple[str, str]], *, source: str) -> None:
+    """Raise for the first (config key, column) whose column is not in ``available``; the error
+    lists the available columns and suggests the closest name."""
+    for key, column in named:
+        if column not in available:
+            raise _missing_column(key, column, available, source)
+
+
 def validate(frame: pl.DataFrame, data: DataConfig, *, source: str) -> None:
     """Check the table against the data config; raise on the first problem.
 
@@ -136,9 +145,7 @@ def validate(frame: pl.DataFrame, data: DataConfig, *, source: str) -> None:
         named.append(("data.id", data.id))
     for key in ("text", "sensitive", "ignore"):
         named.extend((f"data.{key}", column) for column in getattr(data, key))
-    for key, column in named:
-        if column not in available:
-            raise _missing_column(key, column, available, source)
+    require_columns(available, named, source=source)
     target = frame[data.target]
     if target.null_count() == target.len():
         raise DataError(

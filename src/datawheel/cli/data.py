@@ -1,0 +1,194 @@
+"""Data commands: clean and dedup, over files of any size (streamed in batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from datawheel.cli.common import DEFAULT_CONFIG, console, err_console
+
+InputArg = Annotated[
+    Path, typer.Argument(help="Input table: .csv .parquet .jsonl, optionally .gz.")
+]
+OutputOption = Annotated[
+    Path, typer.Option("--output", "-o", help="Output table; the format follows the extension.")
+]
+EncodingOption = Annotated[str, typer.Option(help="Text encoding of a CSV or JSONL input.")]
+OnBadLinesOption = Annotated[
+    str,
+    typer.Option(
+        help="A malformed line: 'error' stops and names it; 'skip' counts it and copies it to "
+        "the bad-lines file."
+    ),
+]
+BadLinesOption = Annotated[
+    Path | None,
+    typer.Option("--bad-lines", help="Where skipped lines go (default: OUTPUT.bad-lines.csv)."),
+]
+BatchOption = Annotated[int, typer.Option(help="Rows per streamed batch.")]
+
+
+def clean(
+    input_path: InputArg,
+    output: OutputOption,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Project file (its clean: and data: sections).")
+    ] = DEFAULT_CONFIG,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML data-quality report here.")
+    ] = None,
+    encoding: EncodingOption = "utf-8",
+    on_bad_lines: OnBadLinesOption = "error",
+    bad_lines: BadLinesOption = None,
+    batch_rows: BatchOption = 100_000,
+) -> None:
+    """Clean a table: exact and near duplicates, missing values, outliers, rules.
+
+    Uses the clean: section of the project file when there is one (roles from its data:
+    section); otherwise the defaults, with column roles inferred and no target.
+
+    Example: datawheel clean data/raw.csv -o data/clean.parquet --report quality.html
+    """
+    from datawheel.config import CleanConfig, load_config
+    from datawheel.data.clean_file import clean_file
+
+    clean_config, data, pii = CleanConfig(), None, []
+    if config.is_file():
+        project = load_config(config, check_source=False)
+        clean_config, data, pii = project.clean, project.data, list(project.privacy.columns)
+    elif config != DEFAULT_CONFIG:
+        from datawheel.errors import ConfigError
+
+        raise ConfigError("project file not found", where=str(config), hint="check -c")
+    with _progress() as progress:
+        result = clean_file(
+            input_path,
+            output,
+            config=clean_config,
+            data=data,
+            pii_columns=pii,
+            report=report,
+            batch_rows=batch_rows,
+            encoding=encoding,
+            on_bad_lines=_on_bad_lines(on_bad_lines),
+            bad_lines_path=bad_lines or _side_file(output),
+            progress=progress,
+        )
+    for line in result.type_issues.values():
+        err_console.print(f"[yellow]warning:[/] mixed types in {line}")
+    s = result.stats
+    console.print(
+        f"rows in {s.rows_in:,} · rows out {s.rows_out:,} · {result.seconds:.2f} s → {output}"
+    )
+    _print_removed(s.dropped)
+    if result.read.bad_lines_path:
+        console.print(f"malformed lines copied to {result.read.bad_lines_path}")
+    if result.report:
+        console.print(f"report: {result.report}")
+
+
+def dedup(
+    input_path: InputArg,
+    output: OutputOption,
+    text_field: Annotated[str, typer.Option("--text-field", help="The text column compared.")],
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard similarity of shingle sets at which rows match.")
+    ] = 0.8,
+    exact_only: Annotated[
+        bool, typer.Option("--exact-only", help="Only texts equal after normalization.")
+    ] = False,
+    clusters: Annotated[
+        Path | None,
+        typer.Option(help='Write {"index": i, "cluster": c} per input row (JSON lines).'),
+    ] = None,
+    encoding: EncodingOption = "utf-8",
+    on_bad_lines: OnBadLinesOption = "error",
+    bad_lines: BadLinesOption = None,
+    batch_rows: BatchOption = 100_000,
+) -> None:
+    """Remove duplicate rows by one text column: the first row of each cluster is kept.
+
+    Exact duplicates match after NFKC, case and whitespace folding; near duplicates by MinHash
+    + LSH on word (or, for Chinese, character) 5-grams, verified on the shingle sets.
+
+    Example: datawheel dedup docs.jsonl -o unique.jsonl --text-field text --clusters c.jsonl
+    """
+    from datawheel.data.dedup_file import dedup_file
+
+    with _progress() as progress:
+        result = dedup_file(
+            input_path,
+            output,
+            text=text_field,
+            threshold=threshold,
+            exact_only=exact_only,
+            clusters=clusters,
+            batch_rows=batch_rows,
+            encoding=encoding,
+            on_bad_lines=_on_bad_lines(on_bad_lines),
+            bad_lines_path=bad_lines or _side_file(output),
+            progress=progress,
+        )
+    s = result.stats
+    console.print(
+        f"rows in {s.rows_in:,} · exact {s.exact_duplicates:,} · near {s.near_duplicates:,} · "
+        f"kept {s.kept:,} · {s.seconds:.2f} s → {output}"
+    )
+    removed = {"exact_duplicate": s.exact_duplicates, "near_duplicate": s.near_duplicates}
+    _print_removed({**removed, "bad_line": result.read.bad_lines})
+    if result.read.bad_lines_path:
+        console.print(f"malformed lines copied to {result.read.bad_lines_path}")
+
+
+def _on_bad_lines(value: str) -> Any:
+    if value not in ("error", "skip"):
+        from datawheel.errors import UsageError
+
+        raise UsageError(f"--on-bad-lines must be 'error' or 'skip', got {value!r}")
+    return value
+
+
+def _side_file(output: Path) -> Path:
+    return output.with_name(output.name + ".bad-lines.csv")
+
+
+def _print_removed(dropped: dict[str, int]) -> None:
+    shown = {k: v for k, v in dropped.items() if v}
+    if shown:
+        console.print("rows removed: " + ", ".join(f"{k} {v:,}" for k, v in shown.items()))
+    else:
+        console.print("rows removed: none")
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A rich progress bar per stage (shown on a terminal only), as a progress callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(clean)
+    app.command()(dedup)
