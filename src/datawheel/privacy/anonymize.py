@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ import polars as pl
 from datawheel.config import PrivacyConfig
 from datawheel.errors import DataError
 from datawheel.privacy.operators import Operator, make_operator, pseudonym
+from datawheel.privacy.text import SpanRecord, anonymize_text, text_operator
 from datawheel.secret import SecretKey
 
 __all__ = ["AnonymizeStats", "Anonymizer", "pii_tag", "subject_token"]
@@ -49,13 +50,28 @@ class AnonymizeStats:
     columns: dict[str, str] = field(default_factory=dict)  # column → operator applied
     cells: dict[str, int] = field(default_factory=dict)  # column → non-null cells transformed
     dropped_columns: list[str] = field(default_factory=list)
+    text_spans: dict[str, dict[str, int]] = field(default_factory=dict)  # text column → type → n
 
 
 class Anonymizer:
     """The operators for one project, built once and applied to frames or request rows."""
 
-    def __init__(self, privacy: PrivacyConfig, key: SecretKey, *, id_column: str | None = None):
+    def __init__(
+        self,
+        privacy: PrivacyConfig,
+        key: SecretKey,
+        *,
+        id_column: str | None = None,
+        text_columns: Sequence[str] = (),
+    ):
         self.id_column = id_column
+        self._key = key
+        self.text = privacy.text
+        text_operator(privacy.text.operator, key=key)  # an unknown operator fails here, early
+        # Free-text columns (``data.text``) without a column rule get span-level anonymization.
+        self.text_columns = [
+            c for c in text_columns if c not in privacy.columns and privacy.text.entities != []
+        ]
         self.operators: dict[str, Operator] = {
             column: make_operator(rule, column=column, tag=pii_tag(column), key=key)
             for column, rule in privacy.columns.items()
@@ -89,7 +105,46 @@ class Anonymizer:
                 series.replace_strict(mapping, default=None, return_dtype=pl.String).alias(column)
             )
         out = frame.with_columns(replacements).drop(stats.dropped_columns)
+        if self.text_columns:
+            out, records = self.text_frame(out)
+            for column, per_row in records.items():
+                stats.columns[column] = f"text:{self.text.operator}"
+                counts: dict[str, int] = {}
+                for rec in (r for row in per_row for r in row):
+                    counts[rec.type] = counts.get(rec.type, 0) + 1
+                stats.text_spans[column] = counts
+                stats.cells[column] = sum(1 for row in per_row if row)
         return out, stats
+
+    def text_frame(
+        self, frame: pl.DataFrame
+    ) -> tuple[pl.DataFrame, dict[str, list[list[SpanRecord]]]]:
+        """Anonymize the spans of each free-text column; per column, one record list per row."""
+        missing = [c for c in self.text_columns if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data.text names columns not in the data: {', '.join(missing)}",
+                where="data.text",
+                hint=f"available: {', '.join(frame.columns)}",
+            )
+        records: dict[str, list[list[SpanRecord]]] = {}
+        replacements = []
+        for column in self.text_columns:
+            values = frame[column].cast(pl.String, strict=False).to_list()
+            texts, records[column] = self._text(values, column)
+            replacements.append(pl.Series(column, texts, dtype=pl.String))
+        return frame.with_columns(replacements), records
+
+    def _text(
+        self, values: list[str | None], column: str
+    ) -> tuple[list[str | None], list[list[SpanRecord]]]:
+        return anonymize_text(
+            values,
+            key=self._key,
+            operator=self.text.operator,
+            entities=self.text.entities,
+            column=column,
+        )
 
     def row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Anonymize one request row exactly as training data was (absent fields stay absent)."""
@@ -101,4 +156,7 @@ class Anonymizer:
                 del out[column]
             else:
                 out[column] = op.apply(out[column])
+        for column in self.text_columns:
+            if isinstance(out.get(column), str):
+                out[column] = self._text([out[column]], column)[0][0]
         return out

@@ -1,4 +1,4 @@
-"""Anonymization operators by name: pseudonymize, redact, mask, generalize, encrypt, drop.
+"""Anonymization operators by name: pseudonymize, redact, mask, generalize, encrypt, drop, keep.
 
 Each operator maps one value to its replacement. ``pseudonymize`` is keyed (HMAC-SHA256 under the
 pseudonym key) and type-tagged, so the same e-mail gives the same token in every dataset and in the
@@ -8,23 +8,29 @@ API — joins survive, dictionary attacks without the key do not.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from datawheel.errors import ConfigError, PermissionDenied
+from datawheel.errors import ConfigError
+from datawheel.privacy.roles import check as check_role
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
 
 __all__ = [
+    "DATE_UNITS",
     "ENCRYPTED_PREFIX",
     "OPERATORS",
+    "REDACTED",
     "Operator",
     "decrypt_value",
+    "encrypt_value",
     "make_operator",
     "pseudonym",
 ]
@@ -71,6 +77,73 @@ def _generalize_number(value: Any, width: float) -> str | None:
     return f"[{low:g}, {low + width:g})"
 
 
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2}))?")
+DATE_UNITS = ("year", "month")
+
+
+def _generalize_date(value: Any, unit: str) -> str | None:
+    """``2023`` (year) or ``2023-04`` (month) from a date, datetime or ISO-8601 string.
+
+    A value that is not a date becomes None: what cannot be generalized must not leak.
+    """
+    if isinstance(value, dt.date):  # datetime is a date too
+        year, month = value.year, value.month
+    else:
+        match = _ISO_DATE.match(str(value)) if value is not None else None
+        if match is None:
+            return None
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            return None
+    return f"{year:04d}" if unit == "year" else f"{year:04d}-{month:02d}"
+
+
+def _generalize_prefix(value: Any, keep: int) -> str | None:
+    """The first ``keep`` characters, the rest as ``*`` (``94110`` → ``941**``)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text[:keep] + "*" * max(len(text) - keep, 0)
+
+
+def _generalizer(arg: Any, column: str) -> Callable[[Any], Any]:
+    """``5`` / ``{width: 5}``: numeric bins; ``year`` / ``month``: dates; ``{prefix: 3}``."""
+    where = f"privacy.columns.{column}"
+    if isinstance(arg, dict):
+        if len(arg) != 1 or next(iter(arg)) not in ("width", "prefix", "date"):
+            raise ConfigError(
+                f"generalize takes one of width, prefix, date; got {arg!r}",
+                where=where,
+                hint="e.g. {generalize: {prefix: 3}} or {generalize: month}",
+            )
+        (kind, value), arg = next(iter(arg.items())), None
+        if kind == "prefix":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"generalize prefix must be an integer >= 0, got {value!r}",
+                                  where=where)  # fmt: skip
+            return lambda v: _generalize_prefix(v, value)
+        arg = value
+    if isinstance(arg, str) and not _is_number(arg):
+        if arg not in DATE_UNITS:
+            raise ConfigError(
+                f"generalize date unit must be year or month, got {arg!r}", where=where
+            )
+        unit = arg
+        return lambda v: _generalize_date(v, unit)
+    width = float(10 if arg is None else arg)
+    if width <= 0:
+        raise ConfigError(f"generalize width must be > 0, got {arg}", where=where)
+    return lambda v: _generalize_number(v, width)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def encrypt_value(key: SecretKey, value: Any, *, column: str) -> str | None:
     """Reversible AES-256-GCM under the field key, bound to the column name."""
     if value is None:
@@ -81,8 +154,7 @@ def encrypt_value(key: SecretKey, value: Any, *, column: str) -> str | None:
 
 def decrypt_value(key: SecretKey, value: Any, *, column: str, role: str) -> Any:
     """Inverse of ``encrypt`` — for the admin role only."""
-    if role != "admin":
-        raise PermissionDenied(f"role {role!r} cannot reveal encrypted values", hint="ask an admin")
+    check_role(role, "reveal")
     if not isinstance(value, str) or not value.startswith(ENCRYPTED_PREFIX):
         return value
     blob = base64.urlsafe_b64decode(value[len(ENCRYPTED_PREFIX) :])
@@ -114,12 +186,7 @@ def make_operator(rule: str | dict[str, Any], *, column: str, tag: str, key: Sec
         keep_last = 4 if arg is None else int(arg)
         return Operator(name, lambda v: _mask(v, keep_last))
     if name == "generalize":
-        width = float(arg or 10)
-        if width <= 0:
-            raise ConfigError(
-                f"generalize width must be > 0, got {arg}", where=f"privacy.columns.{column}"
-            )
-        return Operator(name, lambda v: _generalize_number(v, width))
+        return Operator(name, _generalizer(arg, column))
     if name == "encrypt":
         return Operator(name, lambda v: encrypt_value(key, v, column=column))
     if name == "drop":

@@ -1,0 +1,100 @@
+"""Rewriting stored datasets in place (same dataset id, new artifact) inside one DB transaction.
+
+Erasure and key rotation both replace a dataset's table: the new artifact is written (and its
+data key inserted) within the caller's transaction, the old artifact's wrapped key is deleted in
+that same transaction (crypto-shredding: without the key the old file is noise), and the old file
+is unlinked only after the commit. If the transaction fails, the new files are removed and the
+workspace is exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, delete, insert, select, update
+
+from datawheel.secret import SecretKey
+from datawheel.store import crypto
+from datawheel.store.artifacts import atomic_write
+from datawheel.store.datasets import DatasetRecord, parquet_bytes
+from datawheel.store.db import artifact_keys, datasets, model_versions
+from datawheel.store.workspace import Workspace
+
+__all__ = ["StoreRewrite"]
+
+
+class StoreRewrite:
+    """Collects the files one transaction creates and retires; see the module docstring."""
+
+    def __init__(self, ws: Workspace, key: SecretKey):
+        self.ws = ws
+        self.key = key  # the key new artifacts are wrapped with
+        self.created: list[Path] = []
+        self.retired: list[str] = []  # old digests, unlinked by `finish`
+
+    def put(self, conn: Connection, data: bytes, *, encrypt: bool) -> str:
+        """Store bytes as an artifact whose key row belongs to ``conn``'s transaction."""
+        if not encrypt:
+            digest = hashlib.sha256(data).hexdigest()
+            path = self.ws.artifacts.path(digest)
+            if not path.exists():
+                atomic_write(path, data)
+                self.created.append(path)
+            return digest
+        data_key = crypto.new_data_key()
+        stored = crypto.encrypt(data_key, data, context=b"datawheel/artifact")
+        digest = hashlib.sha256(stored).hexdigest()
+        path = self.ws.artifacts.path(digest)
+        atomic_write(path, stored)
+        self.created.append(path)
+        conn.execute(
+            insert(artifact_keys).values(
+                digest=digest,
+                wrapped_key=crypto.wrap_key(self.key.key_encryption_key, data_key),
+                key_fingerprint=self.key.fingerprint,
+            )
+        )
+        return digest
+
+    def replace(self, conn: Connection, record: DatasetRecord, frame: pl.DataFrame) -> str:
+        """Store ``frame`` as the new table of ``record`` (same id); returns the new digest."""
+        data = parquet_bytes(frame)
+        digest = self.put(conn, data, encrypt=record.encrypted)
+        conn.execute(
+            update(datasets)
+            .where(datasets.c.id == record.id)
+            .values(
+                artifact=digest, rows=frame.height, fingerprint=hashlib.sha256(data).hexdigest()
+            )
+        )
+        if record.artifact and record.artifact != digest:
+            conn.execute(delete(artifact_keys).where(artifact_keys.c.digest == record.artifact))
+            self.retired.append(record.artifact)
+        return digest
+
+    def discard(self) -> None:
+        """After a failed transaction: remove the files it wrote (their keys were never kept)."""
+        for path in self.created:
+            path.unlink(missing_ok=True)
+        self.created.clear()
+
+    def finish(self) -> None:
+        """After the commit: unlink retired files nothing refers to any more."""
+        with self.ws.engine.connect() as conn:
+            for digest in self.retired:
+                used = (
+                    conn.execute(
+                        select(datasets.c.id).where(datasets.c.artifact == digest).limit(1)
+                    ).first()
+                    or conn.execute(
+                        select(model_versions.c.id)
+                        .where(model_versions.c.artifact == digest)
+                        .limit(1)
+                    ).first()
+                )
+                if used is None:
+                    self.ws.artifacts.path(digest).unlink(missing_ok=True)
+        self.retired.clear()
+        self.created.clear()
