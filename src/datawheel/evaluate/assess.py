@@ -64,9 +64,18 @@ def fairness_gap(
 
 
 def assess(
-    model: ProbabilisticModel, frame: pl.DataFrame, *, target: str, sensitive: list[str]
+    model: ProbabilisticModel,
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    sensitive: list[str],
+    intersections: bool = False,
 ) -> Assessment:
-    """Score ``model`` on ``frame`` (which holds the true ``target``)."""
+    """Score ``model`` on ``frame`` (which holds the true ``target``).
+
+    ``intersections`` adds each pair of sensitive columns to the fairness report; they are
+    reported only, the gated gap stays per column.
+    """
     classes = list(model.classes)
     proba = model.predict_proba(frame)
     y_true = frame[target].cast(pl.String).to_list()
@@ -74,7 +83,11 @@ def assess(
     metrics = classification_metrics(y_true, proba, classes, positive=positive)
     y_pred = [classes[i] for i in proba.argmax(axis=1)]
     groups = {c: frame[c].to_list() for c in sensitive if c in frame.columns}
-    fairness = fairness_report(y_true, y_pred, groups, positive=positive) if groups else {}
+    fairness = (
+        fairness_report(y_true, y_pred, groups, positive=positive, intersections=intersections)
+        if groups
+        else {}
+    )
     gap, column = fairness_gap(fairness)
     return Assessment(metrics=metrics, fairness=fairness, gap=gap, gap_column=column)
 

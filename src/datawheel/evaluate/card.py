@@ -19,9 +19,10 @@ _SCALARS = (
     "accuracy", "balanced_accuracy", "f1", "precision", "recall", "macro_f1",
     "roc_auc", "log_loss", "brier", "ece",
 )  # fmt: skip
-_WITH_CI = ("accuracy", "f1")
+_WITH_CI = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "macro_f1")
 _RATES = ("selection_rate", "tpr", "fpr", "accuracy")
 _TOP_FEATURES = 25
+_NOT_METRICS = ("lr", "learning_rate", "seconds", "time", "duration")
 
 
 def model_card_html(
@@ -39,6 +40,8 @@ def model_card_html(
     limitations: str = "",
     history: Sequence[Mapping[str, Any]] | None = None,
     importance: Mapping[str, float] | None = None,
+    importance_label: str = "importance",
+    gated_gap: float | None = None,
 ) -> str:
     """Render the model card for one model version as a complete HTML page.
 
@@ -47,13 +50,18 @@ def model_card_html(
     bootstrap intervals and the calibration curve. Fairness rows whose largest gap to another
     group exceeds ``gates["max_fairness_gap"]`` are flagged, since those groups would fail the
     promotion gate. ``history`` (one dict per epoch) adds training curves; ``importance``
-    (feature → global importance) adds a bar chart.
+    (feature → global importance, its axis titled ``importance_label``) adds a bar chart.
+    ``gated_gap`` is the number the promotion gate compares (``assess``'s equalized-odds gap
+    over well-measured groups); when given, the overview's pass/FAIL follows it rather than
+    the largest raw gap.
     """
     classes = [str(c) for c in classes]
     proba = np.asarray(proba, dtype=float)
     gate = (gates or {}).get("max_fairness_gap")
     sections = [
-        Section("Overview", _overview(model_id, metrics, fairness, classes, positive, gates)),
+        Section(
+            "Overview", _overview(model_id, metrics, fairness, classes, positive, gates, gated_gap)
+        ),
         Section("Data", kv_table(data_summary) if data_summary else "<p>No summary given.</p>"),
         _metrics_section(metrics, y_true, proba, classes, positive),
         Section(
@@ -75,7 +83,7 @@ def model_card_html(
         )
     sections.append(_fairness_section(fairness, gate))
     if importance:
-        sections.append(_importance_section(importance))
+        sections.append(_importance_section(importance, importance_label))
     if history:
         sections.append(_history_section(history))
     sections += [
@@ -92,6 +100,7 @@ def _overview(
     classes: list[str],
     positive: str | None,
     gates: Mapping[str, Any] | None,
+    gated_gap: float | None = None,
 ) -> str:
     facts: dict[str, Any] = {
         "model": model_id,
@@ -101,8 +110,11 @@ def _overview(
         "largest fairness gap": max_gap(fairness) if fairness else None,
     }
     gate = (gates or {}).get("max_fairness_gap")
+    if gated_gap is not None:
+        facts["gated fairness gap (equalized odds)"] = gated_gap
     if gate is not None and fairness:
-        facts["fairness gate"] = "pass" if max_gap(fairness) <= gate else "FAIL"
+        compared = max_gap(fairness) if gated_gap is None else gated_gap
+        facts["fairness gate"] = "pass" if compared <= gate else "FAIL"
     html = kv_table(facts)
     if gates:
         html += "<p><strong>Gates</strong></p>" + kv_table(gates)
@@ -178,13 +190,13 @@ def _fairness_section(fairness: Mapping[str, Any], gate: float | None) -> Sectio
     return Section("Fairness", "".join(parts), note=note)
 
 
-def _importance_section(importance: Mapping[str, float]) -> Section:
+def _importance_section(importance: Mapping[str, float], label: str) -> Section:
     ranked = sorted(importance.items(), key=lambda kv: abs(kv[1]), reverse=True)[:_TOP_FEATURES]
     chart = plots.bar_chart(
         [k for k, _ in ranked],
         [v for _, v in ranked],
         title="Global feature importance",
-        xlabel="importance",
+        xlabel=label,
         horizontal=True,
     )
     note = f"Top {len(ranked)} of {len(importance)} features by absolute importance."
@@ -199,12 +211,17 @@ def _history_section(history: Sequence[Mapping[str, Any]]) -> Section:
         if k not in ("epoch", "step") and all(_is_number(row.get(k)) for row in history)
     ]
     losses = {k: [row[k] for row in history] for k in keys if "loss" in k}
-    others = {k: [row[k] for row in history] for k in keys if "loss" not in k}
+    others = {
+        k: [row[k] for row in history]
+        for k in keys
+        if "loss" not in k and k not in _NOT_METRICS  # a learning rate or a duration
+    }
     charts = []
     if losses:
         charts.append(plots.line_chart(x, losses, title="Loss", xlabel="epoch", ylabel="loss"))
     if others:
-        charts.append(plots.line_chart(x, others, title="Metrics", xlabel="epoch", ylabel="value"))
+        ylabel = next(iter(others)) if len(others) == 1 else "value"  # one line has no legend
+        charts.append(plots.line_chart(x, others, title="Metrics", xlabel="epoch", ylabel=ylabel))
     body = "".join(_figure(c) for c in charts) or "<p>No numeric history.</p>"
     return Section("Training", body, note=f"{len(history)} epochs.")
 

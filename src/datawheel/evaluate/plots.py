@@ -71,7 +71,7 @@ def bar_chart(
             ax.grid(axis="y", visible=False)
         else:
             ax.bar(pos, values, color=colors)
-            ax.set_xticks(pos, names, rotation=30 if len(names) > 6 else 0, ha="right")
+            _category_ticks(ax, pos, names)
             ax.grid(axis="x", visible=False)
         _labels(ax, title, xlabel, ylabel)
         return _svg(fig)
@@ -91,7 +91,7 @@ def grouped_bar_chart(
         pos = np.arange(len(cats))
         for i, (name, values) in enumerate(series.items()):
             ax.bar(pos + (i - (len(series) - 1) / 2) * width, values, width, label=_txt(name))
-        ax.set_xticks(pos, cats, rotation=30 if len(cats) > 6 else 0)
+        _category_ticks(ax, pos, cats)
         ax.grid(axis="x", visible=False)
         # below the axes: inside, the legend would hide the bars it names
         fig.legend(loc="outside lower center", ncols=min(len(series), 4), frameon=False)
@@ -113,6 +113,10 @@ def line_chart(
             ax.plot(x, values, marker="o" if len(x) <= 30 else None, ms=3, label=_txt(name))
         if len(series) > 1:
             ax.legend(frameon=False, fontsize=8)
+        if all(float(v).is_integer() for v in x):  # epochs: no 1.25, 1.5, … ticks
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _labels(ax, title, xlabel, ylabel)
         return _svg(fig)
 
@@ -201,6 +205,15 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", metadata=_NO_METADATA)
     text = buf.getvalue()
     return text[text.index("<svg") :].strip()
+
+
+def _category_ticks(ax: Any, pos: np.ndarray, names: list[str]) -> None:
+    """Category names under bars; slanted, anchored at their bar, when they would collide."""
+    crowded = len(names) > 6 or sum(len(n) for n in names) > 48
+    if crowded:
+        ax.set_xticks(pos, names, rotation=30, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(pos, names)
 
 
 def _labels(ax: Any, title: str, xlabel: str | None, ylabel: str | None) -> None:

@@ -1,0 +1,197 @@
+"""Layer 6: evaluate a model version on held-out or given data, write its card, explain files."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from datawheel.data.schema import infer_schema
+from datawheel.errors import DataError, UsageError
+from datawheel.evaluate.assess import assess, positive_label
+from datawheel.evaluate.card import model_card_html
+from datawheel.evaluate.explain import METHODS, global_importance
+from datawheel.evaluate.html import write_page
+from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
+from datawheel.io import read_table
+from datawheel.pipeline import Project
+from datawheel.privacy.anonymize import Anonymizer
+from datawheel.registry import get_version, load_version_model
+from datawheel.store.datasets import load_frame
+from datawheel.store.runs import get_run
+from datawheel.store.workspace import Workspace
+
+__all__ = ["EvaluationReport", "anonymize_rows", "evaluate_model", "explain_file"]
+
+CARD_EXPLAIN_ROWS = 200  # held-out rows behind the card's global importance
+_EXPLAIN_CHUNK = 512  # input rows explained (and held in memory) at a time
+
+
+@dataclass
+class EvaluationReport:
+    """What ``datawheel evaluate`` measured; intervals are 95% percentile bootstrap."""
+
+    model_version: str
+    data: str  # "dataset ds_…" (the held-out split) or the file read
+    rows: int
+    metrics: dict[str, Any]
+    intervals: dict[str, tuple[float, float]]
+    fairness: dict[str, Any]
+    fairness_gap: float  # the gated gap: equalized odds over well-measured groups
+    fairness_gap_column: str | None
+    importance: dict[str, float] = field(default_factory=dict)
+    report_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def anonymize_rows(project: Project, ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:
+    """Apply the project's privacy rules to the columns ``frame`` has, as training did."""
+    privacy = project.config.privacy
+    present = {c: rule for c, rule in privacy.columns.items() if c in frame.columns}
+    id_column = project.config.data.id
+    anonymizer = Anonymizer(
+        privacy.model_copy(update={"columns": present}),
+        ws.secret_key(),
+        id_column=id_column if id_column in frame.columns else None,
+    )
+    return anonymizer.frame(frame)[0]
+
+
+def evaluate_model(
+    project: Project,
+    ws: Workspace,
+    *,
+    model: str = "champion",
+    data: str | os.PathLike[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+) -> EvaluationReport:
+    """Assess a version on ``data`` (raw rows, anonymized here) or its held-out split.
+
+    Metrics carry bootstrap intervals; fairness covers each sensitive column and each pair.
+    ``report`` writes the model card (with mean |SHAP| importance on up to 200 rows).
+    """
+    config = project.config
+    version = get_version(ws, model)
+    trained = load_version_model(ws, version)
+    if data is not None:
+        frame = anonymize_rows(project, ws, read_table(data))
+        source = str(data)
+    elif version.eval_dataset_id:
+        frame, source = (
+            load_frame(ws, version.eval_dataset_id),
+            f"dataset {version.eval_dataset_id}",
+        )
+    else:
+        raise UsageError(
+            f"{version.id} has no held-out dataset recorded", hint="pass --data FILE"
+        )  # fmt: skip
+    target = config.data.target
+    if target not in frame.columns:
+        raise DataError(f"the data has no target column {target!r}", where=str(source),
+                        hint="evaluate on labelled rows")  # fmt: skip
+    frame = frame.filter(pl.col(target).is_not_null())
+    if frame.height == 0:
+        raise DataError("no labelled rows to evaluate", where=str(source))
+    result = assess(trained, frame, target=target, sensitive=config.data.sensitive,
+                    intersections=True)  # fmt: skip
+    y_true = frame[target].cast(pl.String).to_list()
+    proba = trained.predict_proba(frame)
+    classes = trained.classes
+    positive = positive_label(classes) if len(classes) == 2 else None
+    intervals = {
+        name: bootstrap_ci(y_true, proba, classes, name, positive=positive)
+        for name in BOOTSTRAP_METRICS
+    }
+    out = EvaluationReport(
+        model_version=version.id,
+        data=source,
+        rows=frame.height,
+        metrics=result.metrics,
+        intervals=intervals,
+        fairness=result.fairness,
+        fairness_gap=result.gap,
+        fairness_gap_column=result.gap_column,
+    )
+    if report is not None:
+        out.importance = global_importance(trained, frame, max_rows=CARD_EXPLAIN_ROWS)
+        html = model_card_html(
+            model_id=f"{config.name} {version.id}",
+            metrics=result.metrics,
+            fairness=result.fairness,
+            y_true=y_true,
+            proba=proba,
+            classes=classes,
+            positive=positive,
+            data_summary=_data_summary(project, frame, source, version.dataset_id),
+            gates=config.gates.model_dump(),
+            intended_use=config.card.intended_use,
+            limitations=config.card.limitations,
+            history=get_run(ws, version.run_id).history if version.run_id else None,
+            importance=out.importance,
+            importance_label="mean |SHAP value| (probability of the predicted class)",
+            gated_gap=result.gap,
+        )
+        out.report_path = str(write_page(report, html))
+    return out
+
+
+def _data_summary(
+    project: Project, frame: pl.DataFrame, source: str, train_dataset: str
+) -> dict[str, Any]:
+    config = project.config
+    schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
+    roles: dict[str, list[str]] = {}
+    for info in schema.values():
+        roles.setdefault(info.role, []).append(info.name)
+    counts = frame[config.data.target].cast(pl.String).value_counts(sort=True)
+    balance = {
+        str(label): f"{count} ({count / frame.height:.1%})"
+        for label, count in counts.iter_rows()
+    }  # fmt: skip
+    return {
+        "evaluated on": source,
+        "trained on": f"dataset {train_dataset}",
+        "rows": f"{frame.height:,}",
+        "columns": str(len(frame.columns)),
+        **{f"{role} columns": names for role, names in sorted(roles.items())},
+        "class balance": balance,
+    }
+
+
+def explain_file(
+    project: Project,
+    ws: Workspace,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    model: str = "champion",
+    method: str = "shap",
+) -> int:
+    """Explain every row of a table into JSON lines ``{"index", "label", "base_value",
+    "values"}``; rows are anonymized with the project's rules first. Returns the row count."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+    trained = load_version_model(ws, get_version(ws, model))
+    frame = anonymize_rows(project, ws, read_table(input_path))
+    target = Path(output_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for start in range(0, frame.height, _EXPLAIN_CHUNK):
+                chunk = frame.slice(start, _EXPLAIN_CHUNK)
+                for i, entry in enumerate(trained.explain(chunk, method=method)):
+                    line = {"index": start + i, **entry}
+                    f.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return frame.height
