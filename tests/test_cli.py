@@ -106,3 +106,14 @@ def test_models_and_audit_when_trained_project_then_listed_and_verified(trained_
     assert listing.returncode == 0 and "champion" in listing.stdout
     audit = _run("audit", "verify", cwd=trained_project.parent)
     assert audit.returncode == 0 and "verifies" in audit.stdout
+
+
+def test_audit_verify_when_chain_edited_then_exit_1(project_copy: Path):
+    import sqlite3
+
+    db = project_copy.parent / ".datawheel" / "datawheel.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit SET details = '{}' WHERE seq = 2")
+    result = _run("audit", "verify", cwd=project_copy.parent)
+    assert result.returncode == 1
+    assert "entry 2" in result.stderr and "Traceback" not in result.stderr

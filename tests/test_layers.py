@@ -16,6 +16,7 @@ LAYERS = {
     "io": 0,
     "secret": 0,
     "store": 1,
+    "report": 0,
     "data": 2,
     "privacy": 2,
     "train": 3,

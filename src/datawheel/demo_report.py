@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datawheel.evaluate.html import Section, escape, kv_table, render_page, table, write_page
-from datawheel.evaluate.plots import bar_chart, grouped_bar_chart
+from datawheel.report.html import Section, escape, kv_table, render_page, table, write_page
+from datawheel.report.plots import bar_chart, grouped_bar_chart
 
 if TYPE_CHECKING:
     from datawheel.demo import DemoReport

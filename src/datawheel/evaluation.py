@@ -16,12 +16,12 @@ from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.assess import assess, positive_label
 from datawheel.evaluate.card import model_card_html
 from datawheel.evaluate.explain import METHODS, global_importance
-from datawheel.evaluate.html import write_page
 from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
 from datawheel.io import read_table
 from datawheel.pipeline import Project
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.registry import get_version, load_version_model
+from datawheel.report.html import write_page
 from datawheel.store.datasets import load_frame
 from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace

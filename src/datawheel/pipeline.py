@@ -339,7 +339,9 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         rows["clean"] = cleaned.height
 
     with _timed(timings, "anonymize", on_stage):
-        anonymizer = Anonymizer(config.privacy, ws.secret_key(), id_column=data.id)
+        anonymizer = Anonymizer(
+            config.privacy, ws.secret_key(), id_column=data.id, text_columns=data.text
+        )
         anonymized, anon_stats = anonymizer.frame(cleaned)
         records["anonymized"] = save_dataset(
             ws,

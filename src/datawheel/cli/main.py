@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     from datawheel.errors import DatawheelError
 
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        # outside standalone mode click returns a command's exit code instead of exiting
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except DatawheelError as exc:
         typer.echo(f"Error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)

@@ -6,12 +6,13 @@ duplicate examples, and a near-dedup field that looks like PII gets a note inste
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from datawheel.report import html, plots
 
 if TYPE_CHECKING:
     from datawheel.data.clean_file import CleanFileResult
@@ -26,19 +27,10 @@ _GRID = (
 )
 TOP_K = 10  # categories shown per categorical column
 
-# Layer note: the page and chart helpers live in evaluate/ (layer 3) but import nothing from
-# datawheel; they are loaded by name until they move to a lower layer (see docs/data.md).
-_HTML, _PLOTS = "datawheel.evaluate.html", "datawheel.evaluate.plots"
-
-
-def _kit() -> tuple[Any, Any]:
-    return importlib.import_module(_HTML), importlib.import_module(_PLOTS)
-
 
 def quality_report_html(result: CleanFileResult) -> str:
     """The report page: summary, rows removed by reason, columns, distributions, outliers,
     duplicates (with a few examples), PII-looking columns and type issues."""
-    html, _ = _kit()
     sections = [
         html.Section("Summary", html.kv_table(_summary(result)), note=_summary_note(result)),
         _removed(result),
@@ -58,7 +50,6 @@ def quality_report_html(result: CleanFileResult) -> str:
 
 def write_quality_report(result: CleanFileResult, path: str | os.PathLike[str]) -> Path:
     """Render and write the report atomically."""
-    html, _ = _kit()
     return html.write_page(path, quality_report_html(result))
 
 
@@ -90,7 +81,6 @@ def _summary_note(r: CleanFileResult) -> str | None:
 
 
 def _removed(r: CleanFileResult) -> Any:
-    html, plots = _kit()
     reasons = {k: v for k, v in r.stats.dropped.items() if v}
     if not reasons:
         return html.Section("Rows removed", "<p>No rows were removed.</p>")
@@ -104,7 +94,6 @@ def _removed(r: CleanFileResult) -> Any:
 
 
 def _columns(r: CleanFileResult) -> Any:
-    html, _ = _kit()
     rows = r.stats.rows_in - r.read.bad_lines
     table = [
         {
@@ -128,7 +117,6 @@ def _columns(r: CleanFileResult) -> Any:
 
 
 def _distributions(r: CleanFileResult) -> Any:
-    html, plots = _kit()
     charts: list[str] = []
     for p in r.columns.values():
         if len(charts) >= MAX_CHARTS or p.name in r.pii_columns:
@@ -162,7 +150,6 @@ def _distributions(r: CleanFileResult) -> Any:
 
 
 def _outliers(r: CleanFileResult) -> Any:
-    html, _ = _kit()
     s = r.stats
     rows = [
         {"column": c, "low": lo, "high": hi, "values beyond": s.outliers.get(c, 0)}
@@ -181,7 +168,6 @@ def _outliers(r: CleanFileResult) -> Any:
 
 
 def _missing(r: CleanFileResult) -> Any:
-    html, _ = _kit()
     s = r.stats
     rows = [
         {"column": c, "cells filled": n, "fill value": _short(s.fill_values.get(c))}
@@ -193,7 +179,6 @@ def _missing(r: CleanFileResult) -> Any:
 
 
 def _duplicates(r: CleanFileResult) -> Any:
-    html, _ = _kit()
     d = r.stats.dropped
     counts = {
         "exact duplicates removed": d.get("exact_duplicate", 0),
@@ -222,7 +207,6 @@ def _duplicates(r: CleanFileResult) -> Any:
 
 
 def _pii(r: CleanFileResult) -> Any:
-    html, _ = _kit()
     if not r.pii_columns:
         return html.Section("PII-looking columns", "<p>None found.</p>")
     body = html.table([{"column": c, "looks like": t} for c, t in r.pii_columns.items()])

@@ -11,13 +11,13 @@ from datawheel.evaluate.explain import (
     global_importance,
 )
 from datawheel.evaluate.fairness import MISSING_GROUP, fairness_report, group_gaps, max_gap
-from datawheel.evaluate.html import Section, escape, fmt, kv_table, render_page, table, write_page
 from datawheel.evaluate.metrics import (
     BOOTSTRAP_METRICS,
     bootstrap_ci,
     classification_metrics,
     expected_calibration_error,
 )
+from datawheel.report.html import Section, escape, fmt, kv_table, render_page, table, write_page
 
 __all__ = [
     "BOOTSTRAP_METRICS",

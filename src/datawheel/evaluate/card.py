@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from datawheel.evaluate import plots
 from datawheel.evaluate.fairness import group_gaps, max_gap
-from datawheel.evaluate.html import Section, escape, kv_table, render_page, table
 from datawheel.evaluate.metrics import bootstrap_ci
+from datawheel.report import plots
+from datawheel.report.html import Section, escape, kv_table, render_page, table
 
 __all__ = ["model_card_html"]
 

@@ -79,7 +79,12 @@ class Service:
         self.validator = RowValidator(
             model.input_schema, optional, max_rows=serve.max_rows_per_request
         )
-        self.anonymizer = Anonymizer(config.privacy, ws.secret_key(), id_column=self.id_column)
+        self.anonymizer = Anonymizer(
+            config.privacy,
+            ws.secret_key(),
+            id_column=self.id_column,
+            text_columns=config.data.text,
+        )
         self.auth = AuthCache(ws, ttl=serve.auth_cache_seconds, clock=self.clocks.monotonic)
         self.limiter = Limiter(
             ws.engine,

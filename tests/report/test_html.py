@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from datawheel.evaluate import plots
-from datawheel.evaluate.html import Section, escape, kv_table, render_page, table, write_page
+from datawheel.report import plots
+from datawheel.report.html import Section, escape, kv_table, render_page, table, write_page
 
 
 def _urls_outside_xmlns(page: str) -> list[str]:

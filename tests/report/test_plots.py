@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from datawheel.evaluate import plots
+from datawheel.report import plots
 
 CHARTS: list[tuple[str, Callable[[], str]]] = [
     ("bar", lambda: plots.bar_chart(["a", "b"], [1.0, 2.0], title="t", highlight=["b"])),
