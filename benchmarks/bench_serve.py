@@ -67,10 +67,15 @@ def free_port() -> int:
 
 
 def start(cmd: list[str], env: dict, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    # Server logs go to a file: an unread pipe fills up and blocks a server that logs every
+    # request (Werkzeug does), which would measure the pipe, not the server.
+    log = tempfile.NamedTemporaryFile(prefix="dw-bench-server-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
         cmd, env={**os.environ, **env}, cwd=cwd, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -91,7 +96,8 @@ def wait_ready(url: str, body: bytes, headers: dict, proc: subprocess.Popen, tim
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            tail = Path(proc.log_path).read_text(errors="replace")[-2000:]  # type: ignore[attr-defined]
+            raise RuntimeError(f"server exited: {tail}")
         try:
             if httpx.post(url, content=body, headers=headers, timeout=5).status_code == 200:
                 return
