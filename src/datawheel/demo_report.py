@@ -100,7 +100,11 @@ def write_demo_report(report: DemoReport, path: Path, *, champion: str) -> Path:
         Section(
             "Fairness of the first model (test split)",
             table(_fairness_rows(report)),
-            note="Gaps across groups of each sensitive column.",
+            note=(
+                "Gaps across all groups of each sensitive column. The gate uses the "
+                "equalized-odds gap of groups with at least 30 positives and 30 negatives; "
+                "smaller groups are reported, not gated."
+            ),
         )
     )
     issues = report.feedback_by_issue
@@ -113,7 +117,7 @@ def write_demo_report(report: DemoReport, path: Path, *, champion: str) -> Path:
                 title="Feedback count by issue",
                 horizontal=True,
             )
-            + table(issues),
+            + table(issues, columns=["group", "count", "share", "labeled", "mean_rating", "trend"]),
         )
     )
     sections.append(Section("Model versions", table(report.versions)))

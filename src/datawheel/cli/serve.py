@@ -38,8 +38,10 @@ def serve(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Serve the champion over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/models,
-    /v1/usage, /healthz, /readyz, /metrics, /docs. Workers share state only through the database.
+    """Serve the champion over HTTP to the tenants' API keys.
+
+    Endpoints: /v1/predict, /v1/explain, /v1/feedback, /v1/models, /v1/usage, /healthz,
+    /readyz, /metrics, /docs. Workers share state only through the database.
 
     Example: datawheel serve --port 8000 --workers 2
     """

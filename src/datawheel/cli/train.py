@@ -85,8 +85,10 @@ def export(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export a model version: ONNX, preprocessing JSON, predict.py (onnxruntime + numpy only),
-    model.pt, model card and LICENSE.
+    """Export a model version as a portable bundle that predicts without datawheel.
+
+    The folder holds the ONNX model, the preprocessing as JSON, predict.py (onnxruntime + numpy
+    only), model.pt, the model card and the LICENSE.
 
     Example: datawheel export champion -o bundle --int8
     """
@@ -126,8 +128,9 @@ def tune(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Search lr, width, dropout and weight decay with Optuna (extra `tune`); the best settings
-    go to datawheel.tuned.yaml, which train, run and the loop then use.
+    """Search learning rate, width, dropout and weight decay with Optuna (extra `tune`).
+
+    The best settings go to datawheel.tuned.yaml, which train, run and the loop then use.
 
     Example: datawheel tune --trials 20
     """
