@@ -12,6 +12,7 @@ from datawheel.config import ProjectConfig
 from datawheel.data.schema import feature_columns, infer_schema
 from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment, assess, latency_p99_ms
+from datawheel.privacy.roles import require
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
 from datawheel.train import FeatureColumns, TrainedModel, TrainResult, train_classifier
@@ -84,6 +85,7 @@ def train_candidate(
     workspace when ``train.checkpoint`` is set; ``resume`` continues a matching one. Under DDP
     every rank trains, but only rank 0 writes the run and assesses: other ranks get None.
     """
+    require(ws, "train")
     dist = dist_info()
     features = model_features(config, train)
     fingerprint = ",".join(fingerprints or [])

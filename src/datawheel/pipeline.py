@@ -14,12 +14,14 @@ import yaml
 
 from datawheel.candidate import model_features, train_candidate
 from datawheel.config import PROJECT_FILE, ProjectConfig, load_config
+from datawheel.data.augment import augment
 from datawheel.data.clean import clean_frame
 from datawheel.data.schema import feature_columns, infer_schema, validate
 from datawheel.data.split import split_frame
 from datawheel.errors import UsageError
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer, subject_token
+from datawheel.privacy.roles import role_from_env
 from datawheel.registry import register_model
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
@@ -66,8 +68,11 @@ class Project:
         config = load_config(path)
         return cls(config, path, resolve_workspace_dir(path.parent, workspace))
 
-    def open_workspace(self, *, actor: str = "cli", role: str = "admin") -> Workspace:
-        return Workspace.open(self.workspace_dir, key_dir=self.dir, actor=actor, role=role)
+    def open_workspace(self, *, actor: str = "cli", role: str | None = None) -> Workspace:
+        """The workspace, acting as ``role`` (default: ``DATAWHEEL_ROLE``, else admin)."""
+        return Workspace.open(
+            self.workspace_dir, key_dir=self.dir, actor=actor, role=role or role_from_env()
+        )
 
     def run(
         self,
@@ -364,6 +369,19 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
             test_fraction=config.train.test_fraction,
             seed=config.train.seed,
         )
+        rows["split"] = train.height
+        if config.clean.augment.copies:  # the training split only: copies must not reach eval
+            numeric_columns = feature_columns(
+                infer_schema(train, data, pii_columns=config.privacy.columns)
+            )[0]
+            train = augment(
+                train,
+                config.clean.augment,
+                numeric=numeric_columns,
+                text=data.text,
+                seed=config.train.seed,
+            )
+            rows["augment"] = train.height
         for kind, part in (("val", val), ("test", test), ("train", train)):
             links = (
                 {"val": records["val"].id, "test": records["test"].id} if kind == "train" else {}
@@ -378,7 +396,6 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
                 subjects=_subjects(ws, part, data.id, raw=False),
                 stats=links,
             )
-        rows["split"] = train.height
 
     return PreparedData(
         train=train,

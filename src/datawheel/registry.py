@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from datawheel.errors import NotFoundError, UsageError
+from datawheel.privacy.roles import require
 from datawheel.store.db import gate_decisions, model_versions, now_iso, stage_events
 from datawheel.store.workspace import Workspace
 
@@ -175,6 +176,7 @@ def set_stage(ws: Workspace, ref: str, stage: str, *, reason: str) -> ModelVersi
 
 def promote(ws: Workspace, ref: str, *, reason: str = "promoted by hand") -> ModelVersion:
     """Make ``ref`` the champion; the old champion is archived. Servers pick it up live."""
+    require(ws, "promote")
     version = get_version(ws, ref)
     if version.stage == "tainted":
         raise UsageError(
@@ -195,6 +197,7 @@ def promote(ws: Workspace, ref: str, *, reason: str = "promoted by hand") -> Mod
 
 def rollback(ws: Workspace, *, reason: str = "rollback") -> ModelVersion:
     """Restore the champion before the current one (skipping tainted versions)."""
+    require(ws, "promote")
     current = champion(ws)
     if current is None:
         raise NotFoundError("there is no champion to roll back from")

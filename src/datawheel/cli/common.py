@@ -50,7 +50,9 @@ def open_workspace(config: Path, workspace: Path | None) -> Any:
             where=str(config),
             hint="run inside a project, or pass -c / --workspace",
         )
-    return Workspace.open(root, key_dir=config.parent.resolve())
+    from datawheel.privacy.roles import role_from_env
+
+    return Workspace.open(root, key_dir=config.parent.resolve(), role=role_from_env())
 
 
 def print_json(value: Any) -> None:
