@@ -25,7 +25,6 @@ __all__ = [
     "list_versions",
     "load_model",
     "promote",
-    "record_gate_decision",
     "register_model",
     "rollback",
     "set_stage",
@@ -216,38 +215,6 @@ def rollback(ws: Workspace, *, reason: str = "rollback") -> ModelVersion:
         if candidate != current.id and stages.get(candidate) not in ("tainted", None):
             return promote(ws, candidate, reason=f"{reason}: back from {current.id}")
     raise UsageError(f"{current.id} has no earlier champion to roll back to")
-
-
-def record_gate_decision(
-    ws: Workspace,
-    *,
-    challenger: str,
-    champion_id: str | None,
-    decision: str,
-    reasons: list[str],
-    comparison: dict[str, Any],
-) -> None:
-    with ws.engine.begin() as conn:
-        conn.execute(
-            insert(gate_decisions).values(
-                challenger=challenger,
-                champion=champion_id,
-                decision=decision,
-                reasons=reasons,
-                comparison=comparison,
-                created_at=now_iso(),
-            )
-        )
-        ws.record(
-            conn,
-            "gate.decision",
-            challenger,
-            {
-                "champion": champion_id,
-                "decision": decision,
-                "reasons": reasons,
-            },
-        )
 
 
 def conclude_gate(
