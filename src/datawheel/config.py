@@ -151,6 +151,17 @@ class ModelConfig(_Strict):
     # hashed: character/word n-gram bag, any language; minilm: frozen MiniLM vectors (extra `text`)
     text_encoder: Literal["hashed", "minilm"] = "hashed"
     text_buckets: Annotated[int, Field(ge=16)] = 1024  # hashed bag width per text column
+    # minilm only: train the transformer with the head (else frozen vectors, cached on disk)
+    finetune: bool = False
+    encoder_lr: Annotated[float, Field(gt=0.0)] = 2e-5  # the transformer's learning rate
+    max_length: Annotated[int, Field(ge=8, le=512)] = 128  # tokens kept per text when fine-tuned
+
+    @field_validator("finetune")
+    @classmethod
+    def _finetune_needs_minilm(cls, value: bool, info: Any) -> bool:
+        if value and info.data.get("text_encoder") != "minilm":
+            raise ValueError("finetune: true needs text_encoder: minilm")
+        return value
 
 
 class TrainConfig(_Strict):

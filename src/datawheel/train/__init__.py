@@ -2,6 +2,7 @@
 
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.features import FeatureColumns, Preprocessor
+from datawheel.train.finetune import FinetunedTextMLP
 from datawheel.train.model import TabularMLP, embedding_dim
 from datawheel.train.trainer import (
     TrainResult,
@@ -12,6 +13,7 @@ from datawheel.train.trainer import (
 
 __all__ = [
     "FeatureColumns",
+    "FinetunedTextMLP",
     "Preprocessor",
     "TabularMLP",
     "TrainResult",

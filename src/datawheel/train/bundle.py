@@ -13,6 +13,7 @@ import torch
 
 from datawheel.errors import DataError, UsageError
 from datawheel.train.features import Preprocessor
+from datawheel.train.finetune import FINETUNE_KIND, FinetunedTextMLP
 from datawheel.train.model import TabularMLP
 
 __all__ = ["TrainedModel"]
@@ -28,12 +29,16 @@ class TrainedModel:
 
     The network lives on the CPU in eval mode and runs in fp32, whatever device and precision
     trained it, so served probabilities are the ones the evaluation saw.
+
+    A fine-tuned MiniLM model (``network`` a FinetunedTextMLP) carries its transformer weights
+    and tokenizes the raw text at predict time; it has no array form of its text, so
+    ``predict_proba_arrays``, ``explain`` and ONNX export raise a UsageError for it.
     """
 
     def __init__(
         self,
         preprocessor: Preprocessor,
-        network: TabularMLP,
+        network: TabularMLP | FinetunedTextMLP,
         classes: Sequence[str],
         *,
         target: str,
@@ -68,8 +73,21 @@ class TrainedModel:
             )
         return self.preprocessor.transform_records(rows)
 
+    @property
+    def finetuned(self) -> bool:
+        """True when the text encoder was fine-tuned with the network (no array-only path)."""
+        return isinstance(self.network, FinetunedTextMLP)
+
+    def _no_arrays(self, what: str) -> None:
+        if self.finetuned:
+            raise UsageError(
+                f"{what} is not available for a model with a fine-tuned MiniLM text encoder",
+                hint="train with model.finetune: false (frozen MiniLM) or the hashed encoder",
+            )
+
     def predict_proba_arrays(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """Already-transformed arrays → class probabilities float32 [n, n_classes]."""
+        self._no_arrays("prediction from transformed arrays (explanations, export)")
         with torch.inference_mode():
             x_num = torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32))  # [n, d]
             x_cat = torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64))  # [n, c]
@@ -78,7 +96,17 @@ class TrainedModel:
 
     def predict_proba(self, rows: Rows) -> np.ndarray:
         """Class probabilities [n, n_classes], columns in the order of ``classes``."""
-        return self.predict_proba_arrays(*self.transform(rows))
+        if not self.finetuned:
+            return self.predict_proba_arrays(*self.transform(rows))
+        assert isinstance(self.network, FinetunedTextMLP)
+        numeric, categorical = self.transform(rows)
+        with torch.inference_mode():
+            logits = self.network.predict_logits(
+                torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32)),  # [n, d]
+                torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64)),  # [n, c]
+                self.preprocessor.texts(rows),
+            )  # [n, n_classes]
+            return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, rows: Rows) -> list[str]:
         """The most probable class per row."""
@@ -89,6 +117,8 @@ class TrainedModel:
         """Per-row attributions: ``{"label", "base_value", "values": {feature: v}}``, where
         base value + sum of values = the model's probability for that label."""
         from datawheel.evaluate.explain import explain_rows
+
+        self._no_arrays("explain")
 
         return explain_rows(self, rows, method=method, **options)
 
@@ -128,7 +158,12 @@ class TrainedModel:
                 f"model file version {payload.get('version')!r} is not supported",
                 hint=f"this datawheel reads version {BUNDLE_VERSION}; retrain or upgrade",
             )
-        network = TabularMLP.from_architecture(json.loads(payload["architecture"]))
+        architecture = json.loads(payload["architecture"])
+        network: TabularMLP | FinetunedTextMLP
+        if architecture.get("kind") == FINETUNE_KIND:  # the pretrained shape, then our weights
+            network = FinetunedTextMLP.from_architecture(architecture)
+        else:
+            network = TabularMLP.from_architecture(architecture)
         network.load_state_dict(payload["state_dict"])
         background = None
         if "background_numeric" in payload:

@@ -117,7 +117,13 @@ def export_bundle(
     quantized ``model.int8.onnx`` that ``predict.py`` then uses.
 
     ``holdout`` (raw rows with the target) measures ONNX against torch and int8's accuracy.
+    A model with a fine-tuned MiniLM encoder cannot be exported (UsageError).
     """
+    if model.finetuned:
+        raise UsageError(
+            "export is not available for a model with a fine-tuned MiniLM text encoder",
+            hint="serve its model.pt with datawheel, or retrain with model.finetune: false",
+        )
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401

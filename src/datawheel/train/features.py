@@ -115,7 +115,8 @@ class Preprocessor:
     Text columns become fixed-width float blocks appended to the numeric array: a hashed
     character/word n-gram bag (``text_encoder="hashed"``, ``text_buckets`` wide, any language)
     or frozen MiniLM sentence vectors (``"minilm"``, 384 wide, the optional ``text`` extra).
-    A missing text is the empty string.
+    A missing text is the empty string. With ``text_finetune`` (MiniLM fine-tuned with the
+    network) text columns add no block: the network reads the raw strings (``texts``).
 
     Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_) + text widths]``
     and ``categorical`` int64 ``[n, len(categorical)]``.
@@ -128,6 +129,7 @@ class Preprocessor:
         min_frequency: int = 1,
         text_encoder: str = "hashed",
         text_buckets: int = 1024,
+        text_finetune: bool = False,
     ) -> None:
         if min_frequency < 1:
             raise UsageError(f"min_frequency must be >= 1, got {min_frequency}")
@@ -137,10 +139,15 @@ class Preprocessor:
             )
         if text_buckets < 1:
             raise UsageError(f"text_buckets must be >= 1, got {text_buckets}")
+        if text_finetune and text_encoder != "minilm":
+            raise UsageError(
+                "fine-tuning needs the MiniLM text encoder", hint="set model.text_encoder: minilm"
+            )
         self.columns = columns
         self.min_frequency = min_frequency
         self.text_encoder = text_encoder
         self.text_buckets = text_buckets
+        self.text_finetune = text_finetune
 
     # -- fitting ------------------------------------------------------------------------------
 
@@ -202,8 +209,8 @@ class Preprocessor:
 
     @property
     def text_width(self) -> int:
-        """Width of one text column's block in the numeric array."""
-        return text_width(self.text_encoder, self.text_buckets)
+        """Width of one text column's block in the numeric array (0 when fine-tuned)."""
+        return 0 if self.text_finetune else text_width(self.text_encoder, self.text_buckets)
 
     @property
     def cardinalities(self) -> list[int]:
@@ -253,6 +260,16 @@ class Preprocessor:
         texts = [self._field(rows, n) for n in self.columns.text]
         return self._assemble(raw, codes, len(rows), texts)
 
+    def texts(self, rows: Sequence[Mapping[str, Any]] | pl.DataFrame) -> list[list[str]]:
+        """The raw text columns per row, ``[n][len(text)]``, a missing text as ``""``."""
+        if isinstance(rows, pl.DataFrame):
+            self._check_columns(rows.columns)
+            columns = [rows.get_column(n).cast(pl.String).to_list() for n in self.columns.text]
+        else:
+            columns = [self._field(rows, n) for n in self.columns.text]
+        n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+        return [["" if c[i] is None else str(c[i]) for c in columns] for i in range(n)]
+
     def _field(self, rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
         try:
             return [row[name] for row in rows]
@@ -278,7 +295,7 @@ class Preprocessor:
     ) -> tuple[np.ndarray, np.ndarray]:
         numeric = np.zeros((n, self.n_numeric_features), dtype=np.float32)
         width, offset = self.text_width, self._n_tabular
-        for j, values in enumerate(texts):
+        for j, values in enumerate(texts if width else []):
             block = encode_texts(values, encoder=self.text_encoder, buckets=self.text_buckets)
             numeric[:, offset + j * width : offset + (j + 1) * width] = block  # [n, width]
         if raw:
@@ -311,6 +328,7 @@ class Preprocessor:
             "text": list(self.columns.text),
             "text_encoder": self.text_encoder,
             "text_buckets": self.text_buckets,
+            "text_finetune": self.text_finetune,
         }
 
     @classmethod
@@ -331,6 +349,7 @@ class Preprocessor:
             min_frequency=int(spec["min_frequency"]),
             text_encoder=str(spec.get("text_encoder", "hashed")),
             text_buckets=int(spec.get("text_buckets", 1024)),
+            text_finetune=bool(spec.get("text_finetune", False)),
         )
         self.mean_ = np.asarray(spec["mean"], dtype=np.float64)
         self.std_ = np.asarray(spec["std"], dtype=np.float64)

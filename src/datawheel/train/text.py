@@ -1,21 +1,39 @@
-"""Text features: a hashed character/word n-gram bag for any language, or frozen MiniLM vectors."""
+"""Text features: a hashed character/word n-gram bag for any language, or frozen MiniLM vectors.
+
+Frozen MiniLM vectors are cached on disk (``EmbeddingCache``), keyed by sha256(model + text), so
+re-training and re-evaluating the same texts never re-encodes them.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sqlite3
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from datawheel.errors import MissingDependencyError, UsageError
 
-__all__ = ["MINILM_DIM", "TEXT_ENCODERS", "encode_texts", "hashed_bag", "minilm_embed"]
+__all__ = [
+    "MINILM_DIM",
+    "MINILM_NAME",
+    "TEXT_ENCODERS",
+    "EmbeddingCache",
+    "default_cache",
+    "encode_texts",
+    "hashed_bag",
+    "minilm_embed",
+]
 
 TEXT_ENCODERS = ("hashed", "minilm")
 MINILM_DIM = 384  # all-MiniLM-L6-v2 sentence vectors
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # part of every cache key
+CACHE_ENV = "DATAWHEEL_EMBED_CACHE"  # a directory, or "off" to disable the cache
 CHAR_NGRAMS = (1, 2, 3)  # character n-grams: the only unit that works unsegmented (zh, ja, th)
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
@@ -74,17 +92,118 @@ def minilm_encoder(device: str | None = None) -> Any:
     return _ENCODER[key]
 
 
-def minilm_embed(texts: Sequence[Any], *, batch_size: int = 64) -> np.ndarray:
-    """Texts → float32 ``[n, 384]`` unit-length sentence vectors from the frozen encoder."""
+class EmbeddingCache:
+    """Sentence vectors on disk: one SQLite file, key sha256(model name + NUL + text).
+
+    Values are the float32 bytes the encoder returned, so a hit is bit-identical to the miss
+    that filled it. ``encode_calls`` / ``encoded`` count encoder calls and texts sent to it
+    (this process), ``hits`` the texts served from disk. Safe for several processes (WAL,
+    ``INSERT OR IGNORE``): DDP ranks may share one directory.
+    """
+
+    def __init__(self, directory: str | Path, *, model: str = MINILM_NAME) -> None:
+        self.directory = Path(directory).expanduser()
+        self.model = model
+        self.encode_calls = 0
+        self.encoded = 0
+        self.hits = 0
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "embeddings.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, value BLOB)")
+            self._db = db
+        return self._db
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.model}\0{text}".encode()).digest()
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        db, found = self._connect(), {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, value FROM vectors WHERE key IN ({marks})"
+            for key, value in db.execute(query, chunk):
+                found[bytes(key)] = np.frombuffer(value, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[bytes, np.ndarray]) -> None:
+        db = self._connect()
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in items.items()]
+        with db:
+            db.executemany("INSERT OR IGNORE INTO vectors (key, value) VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+_CACHES: dict[str, EmbeddingCache] = {}
+
+
+def default_cache() -> EmbeddingCache | None:
+    """The process-wide cache: ``$DATAWHEEL_EMBED_CACHE`` or ``~/.cache/datawheel/minilm``.
+
+    ``DATAWHEEL_EMBED_CACHE=off`` (or ``0``, ``none``) disables caching.
+    """
+    where = os.environ.get(CACHE_ENV, "~/.cache/datawheel/minilm")
+    if where.strip().lower() in ("", "off", "0", "none", "false"):
+        return None
+    if where not in _CACHES:
+        _CACHES[where] = EmbeddingCache(where)
+    return _CACHES[where]
+
+
+def _encode_frozen(texts: list[str], batch_size: int) -> np.ndarray:
     import torch
 
-    encoder = minilm_encoder()
-    clean = ["" if t is None else str(t) for t in texts]
     with torch.inference_mode():
-        vectors = encoder.encode(
-            clean, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+        vectors = minilm_encoder().encode(
+            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
         )
-    return np.asarray(vectors, dtype=np.float32).reshape(len(clean), MINILM_DIM)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), MINILM_DIM)
+
+
+def minilm_embed(
+    texts: Sequence[Any],
+    *,
+    batch_size: int = 64,
+    cache: EmbeddingCache | bool | None = True,
+) -> np.ndarray:
+    """Texts → float32 ``[n, 384]`` unit-length sentence vectors from the frozen encoder.
+
+    ``cache``: True = ``default_cache()``, False/None = always encode, or an EmbeddingCache.
+    Only texts missing from the cache are encoded (once each, duplicates folded).
+    """
+    clean = ["" if t is None else str(t) for t in texts]
+    store = default_cache() if cache is True else (cache or None)
+    if store is None:
+        return _encode_frozen(clean, batch_size)
+    keys = [store.key(t) for t in clean]
+    found = store.get_many(keys)
+    missing = {k: t for k, t in zip(keys, clean, strict=True) if k not in found}
+    store.hits += len(clean) - sum(k in missing for k in keys)
+    if missing:
+        vectors = _encode_frozen(list(missing.values()), batch_size)  # [m, 384]
+        store.encode_calls += 1
+        store.encoded += len(missing)
+        fresh = dict(zip(missing, vectors, strict=True))
+        store.put_many(fresh)
+        found.update(fresh)
+    out = np.empty((len(clean), MINILM_DIM), dtype=np.float32)
+    for row, key in enumerate(keys):
+        out[row] = found[key]
+    return out
 
 
 def encode_texts(texts: Sequence[Any], *, encoder: str, buckets: int) -> np.ndarray:

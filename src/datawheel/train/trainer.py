@@ -24,6 +24,7 @@ from datawheel.train.bundle import TrainedModel
 from datawheel.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
+from datawheel.train.finetune import FinetunedTextMLP
 from datawheel.train.model import TabularMLP
 
 BACKGROUND_ROWS = 100  # rows kept with the model as the explainers' baseline
@@ -31,6 +32,7 @@ BACKGROUND_ROWS = 100  # rows kept with the model as the explainers' baseline
 __all__ = ["TrainResult", "resolve_device", "resolve_precision", "train_classifier"]
 
 EVAL_BATCH = 8192  # rows per validation forward pass; bounds memory, not results
+FINETUNE_EVAL_BATCH = 64  # the same with a transformer in the forward pass
 MIN_DELTA = 1e-4  # a validation loss must beat the best by this much to count as progress
 
 
@@ -68,6 +70,9 @@ def train_classifier(
 ) -> TrainResult:
     """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
 
+    With ``model_config.finetune`` the network is a FinetunedTextMLP: MiniLM trained with the
+    head (``encoder_lr`` for the transformer), text tokenized per batch in the loop.
+
     ``checkpoint_path``: where rank 0 writes a resumable checkpoint after every epoch; with
     ``resume`` an existing one is continued, bit for bit (same data, settings and threads).
     ``on_epoch`` sees each epoch's history row; returning True stops training (pruning).
@@ -98,6 +103,12 @@ def train_classifier(
 
     # -- data: preprocessing fitted on train only, tensors built once --------------------------
     classes = _check_inputs(train, val, features, target)
+    finetune = model_config.finetune
+    if finetune and not features.text:
+        raise UsageError(
+            "model.finetune needs at least one text column",
+            hint="declare data.text columns, or set model.finetune: false",
+        )
     state = _load_resume(checkpoint_path, fingerprint) if resume else None
     if state is not None:  # the checkpoint's preprocessing: resumed runs see identical inputs
         preprocessor = Preprocessor.from_json(state["preprocessor"])
@@ -106,9 +117,13 @@ def train_classifier(
             features,
             text_encoder=model_config.text_encoder,
             text_buckets=model_config.text_buckets,
+            text_finetune=finetune,
         ).fit(train)
     x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device)
     v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device)
+    # fine-tuning: raw strings, tokenized per batch inside the loop
+    x_text = preprocessor.texts(train) if finetune else []
+    v_text = preprocessor.texts(val) if finetune else []
     n, batch_size, accumulate = len(y), cfg.batch_size, cfg.grad_accumulation
     n_batches = math.ceil(n / batch_size)
     if dist.active and n % batch_size and n % batch_size < dist.world_size:
@@ -117,14 +132,40 @@ def train_classifier(
     total_steps = max(1, cfg.epochs * steps_per_epoch)
 
     # -- model, optimizer, loss, schedule -----------------------------------------------------
-    raw_model = TabularMLP(
-        preprocessor.n_numeric_features,
-        preprocessor.cardinalities,
-        len(classes),
-        hidden=model_config.hidden,
-        dropout=model_config.dropout,
-    ).to(device)
-    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raw_model: TabularMLP | FinetunedTextMLP
+    if finetune:
+        raw_model = FinetunedTextMLP(
+            preprocessor.n_numeric_features,
+            preprocessor.cardinalities,
+            len(classes),
+            n_text=len(features.text),
+            max_length=model_config.max_length,
+            hidden=model_config.hidden,
+            dropout=model_config.dropout,
+        ).to(device)
+        groups = [  # the head at ``lr``, the pretrained transformer gently at ``encoder_lr``
+            {"params": list(raw_model.head.parameters()), "lr": cfg.lr},
+            {"params": list(raw_model.encoder.parameters()), "lr": model_config.encoder_lr},
+        ]
+    else:
+        raw_model = TabularMLP(
+            preprocessor.n_numeric_features,
+            preprocessor.cardinalities,
+            len(classes),
+            hidden=model_config.hidden,
+            dropout=model_config.dropout,
+        ).to(device)
+        groups = [{"params": list(raw_model.parameters()), "lr": cfg.lr}]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def text_inputs(texts: list[list[str]], rows: torch.Tensor | slice) -> list[torch.Tensor]:
+        """The token tensors of some rows when fine-tuning; nothing for the plain MLP."""
+        if not finetune:
+            return []
+        assert isinstance(raw_model, FinetunedTextMLP)
+        picked = texts[rows] if isinstance(rows, slice) else [texts[i] for i in rows.tolist()]
+        return [t.to(device) for t in raw_model.tokenize(picked)]  # ids, mask [B, T, L]
+
     weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     scheduler = _scheduler(optimizer, cfg, total_steps)
@@ -158,10 +199,11 @@ def train_classifier(
         raw_model.eval()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
-        for start in range(0, len(v_y), EVAL_BATCH):
-            sl = slice(start, start + EVAL_BATCH)
+        step = FINETUNE_EVAL_BATCH if finetune else EVAL_BATCH
+        for start in range(0, len(v_y), step):
+            sl = slice(start, start + step)
             with autocast:
-                logits = raw_model(v_num[sl], v_cat[sl]).float()  # [B, n_classes]
+                logits = raw_model(v_num[sl], v_cat[sl], *text_inputs(v_text, sl)).float()
             # labels unseen in train are -100: ignored by the loss, counted wrong in accuracy
             loss_sum += F.cross_entropy(logits, v_y[sl], ignore_index=-100, reduction="sum")
             correct += (logits.argmax(dim=1) == v_y[sl]).sum()
@@ -215,7 +257,8 @@ def train_classifier(
                 sync = nullcontext() if last_micro or not dist.active else model.no_sync()
                 with sync:
                     with autocast:
-                        logits = model(x_num[idx], x_cat[idx])  # [B, n_classes]
+                        tokens = text_inputs(x_text, idx)  # fine-tuning only
+                        logits = model(x_num[idx], x_cat[idx], *tokens)  # [B, n_classes]
                         loss = loss_fn(logits.float(), y[idx])
                     scaler.scale(loss / group if group > 1 else loss).backward()
                 loss_sum += loss.detach() * len(idx)
@@ -273,7 +316,8 @@ def train_classifier(
         classes,
         target=target,
         model_config=model_config.model_dump(),
-        background=_background(x_num, x_cat, seed=cfg.seed),
+        # a fine-tuned model's text is not a column of the arrays: no explainer baseline
+        background=None if finetune else _background(x_num, x_cat, seed=cfg.seed),
     )
     return TrainResult(
         model=trained,
@@ -429,7 +473,7 @@ def _scheduler(
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=total_steps
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total_steps
         )
     return None
 
