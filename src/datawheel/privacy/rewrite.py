@@ -15,10 +15,11 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, delete, insert, select, update
 
+from datawheel.io import frame_to_parquet_bytes
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.artifacts import atomic_write
-from datawheel.store.datasets import DatasetRecord, parquet_bytes
+from datawheel.store.datasets import DatasetRecord
 from datawheel.store.db import artifact_keys, datasets, model_versions
 from datawheel.store.workspace import Workspace
 
@@ -60,7 +61,7 @@ class StoreRewrite:
 
     def replace(self, conn: Connection, record: DatasetRecord, frame: pl.DataFrame) -> str:
         """Store ``frame`` as the new table of ``record`` (same id); returns the new digest."""
-        data = parquet_bytes(frame)
+        data = frame_to_parquet_bytes(frame)
         digest = self.put(conn, data, encrypt=record.encrypted)
         conn.execute(
             update(datasets)

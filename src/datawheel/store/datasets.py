@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import polars as pl
 from sqlalchemy import insert, select
 
 from datawheel.errors import NotFoundError
+from datawheel.io import frame_from_parquet_bytes, frame_to_parquet_bytes
 from datawheel.store.db import datasets, lineage, now_iso
 from datawheel.store.workspace import Workspace
 
@@ -35,13 +35,6 @@ class DatasetRecord:
     created_at: str
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
-    """Deterministic Parquet bytes (no timestamps, fixed compression) for hashing and storage."""
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", statistics=False)
-    return buffer.getvalue()
-
-
 def save_dataset(
     ws: Workspace,
     frame: pl.DataFrame,
@@ -56,7 +49,7 @@ def save_dataset(
     subjects: Iterable[str] = (),
 ) -> DatasetRecord:
     """Store ``frame`` (encrypted when it may hold PII) and record it with its subjects."""
-    data = parquet_bytes(frame)
+    data = frame_to_parquet_bytes(frame)
     digest = ws.artifacts.put(data, encrypt=encrypted)
     record = DatasetRecord(
         id=f"ds_{uuid.uuid4().hex[:12]}",
@@ -120,4 +113,4 @@ def load_frame(ws: Workspace, dataset: str | DatasetRecord) -> pl.DataFrame:
     record = get_dataset(ws, dataset) if isinstance(dataset, str) else dataset
     if record.artifact is None:
         raise NotFoundError(f"dataset {record.id} has no stored table (it was erased)")
-    return pl.read_parquet(io.BytesIO(ws.artifacts.get(record.artifact)))
+    return frame_from_parquet_bytes(ws.artifacts.get(record.artifact))
