@@ -48,6 +48,7 @@ def serve(
     import uvicorn
 
     from datawheel.registry import get_version
+    from datawheel.serve.server import http_stack
     from datawheel.server import PROJECT_ENV, WORKSPACE_ENV
 
     project = load_project(config, workspace)
@@ -60,15 +61,27 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see docs/serving.md)
     os.environ[PROJECT_ENV] = str(project.path)
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
-    console.print(f"Serving {project.config.name} at http://{host}:{port} (docs: /docs)")
+    http, loop = http_stack()
+    console.print(
+        f"Serving {project.config.name} at http://{host}:{port} (docs: /docs; "
+        f"{workers} worker{'s' if workers > 1 else ''}, {http} + {loop})"
+    )
+    if http == "h11" or loop == "asyncio":
+        console.print(
+            "[yellow]warning:[/] uvicorn's fast parser or loop is missing; "
+            "pip install 'uvicorn[standard]' for several times the throughput"
+        )
     uvicorn.run(
         "datawheel.server:build",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        http=http,
+        loop=loop,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the API never reads the client address; skip the rewrite layer
     )
 
 
