@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from datawheel.errors import NotFoundError, UsageError
 from datawheel.privacy.roles import require
-from datawheel.store.db import gate_decisions, model_versions, now_iso, stage_events
+from datawheel.store.db import gate_decisions, model_versions, now_iso, reading, stage_events
 from datawheel.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def get_version(ws: Workspace, ref: str) -> ModelVersion:
     else:
         ref = f"v{ref}" if ref.isdigit() else ref
         stmt = stmt.where(model_versions.c.id == ref)
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         row = conn.execute(stmt.limit(1)).first()
     if row is None:
         raise NotFoundError(
@@ -158,7 +158,7 @@ def champion(ws: Workspace) -> ModelVersion | None:
 
 
 def list_versions(ws: Workspace) -> list[ModelVersion]:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(select(model_versions).order_by(model_versions.c.number)).all()
     return [_to_version(r) for r in rows]
 
@@ -200,7 +200,7 @@ def rollback(ws: Workspace, *, reason: str = "rollback") -> ModelVersion:
     current = champion(ws)
     if current is None:
         raise NotFoundError("there is no champion to roll back from")
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         events = (
             conn.execute(
                 select(stage_events.c.version)
@@ -298,7 +298,7 @@ def start_shadow(ws: Workspace, ref: str, *, reason: str = "shadowed by hand") -
 
 
 def gate_history(ws: Workspace) -> list[dict[str, Any]]:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(select(gate_decisions).order_by(gate_decisions.c.id)).all()
     return [dict(r._mapping) for r in rows]
 

@@ -28,7 +28,7 @@ from datawheel.config import LoopConfig
 from datawheel.loop.window import since
 from datawheel.registry import ModelVersion, list_versions
 from datawheel.store.datasets import get_dataset, load_frame
-from datawheel.store.db import drift_references, now_iso, predictions
+from datawheel.store.db import drift_references, now_iso, predictions, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -204,7 +204,7 @@ def reference_for(
     ws: Workspace, version: ModelVersion, *, text: Iterable[str] = ()
 ) -> dict[str, Any]:
     """The version's training reference: read from the store, or computed once and stored."""
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         stored = conn.execute(
             select(drift_references.c.reference).where(drift_references.c.version == version.id)
         ).scalar()
@@ -241,7 +241,7 @@ def recent_features(
     cutoff = since(window, now)
     if cutoff:
         stmt = stmt.where(predictions.c.created_at >= cutoff)
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         return [r[0] for r in conn.execute(stmt)]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Integer, func, select
 
 from datawheel.errors import UsageError
 from datawheel.loop.window import since, utc_now
-from datawheel.store.db import feedback, predictions, tenants
+from datawheel.store.db import feedback, predictions, reading, tenants
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -72,7 +72,7 @@ def feedback_stats(
     cutoff = since(window, now)
     if cutoff:
         stmt = stmt.where(feedback.c.created_at >= cutoff)
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(stmt).all()
     last_start = (now - timedelta(days=TREND_DAYS - 1)).date().isoformat()
     prev_start = (now - timedelta(days=2 * TREND_DAYS - 1)).date().isoformat()
@@ -149,7 +149,7 @@ def live_accuracy(
     cutoff = since(window, now)
     if cutoff:
         stmt = stmt.where(feedback.c.created_at >= cutoff)
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         row = conn.execute(stmt).first()
     n, ok = int(row.n or 0), int(row.ok or 0)
     if n == 0:
@@ -178,7 +178,7 @@ def labeled_feedback(ws: Workspace) -> list[dict[str, Any]]:
         .where(feedback.c.label.is_not(None), predictions.c.shadow.is_(False))
         .order_by(feedback.c.created_at, feedback.c.id)
     )
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(stmt).all()
     latest: dict[str, dict[str, Any]] = {}
     for r in rows:

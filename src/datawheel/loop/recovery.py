@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from datawheel.loop.window import utc_now
 from datawheel.registry import list_versions, set_stage
-from datawheel.store.db import gate_decisions
+from datawheel.store.db import gate_decisions, reading
 from datawheel.store.runs import RunRecord, finish_run, list_runs
 from datawheel.store.workspace import Workspace
 
@@ -86,7 +86,7 @@ def reap_interrupted(ws: Workspace, now: datetime | None = None) -> list[str]:
             )
             notes.append(f"run {run.id}: its process died; marked failed")
     retrain_runs = {r.id: r for r in list_runs(ws) if r.kind == "retrain"}
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         decided = set(conn.execute(select(gate_decisions.c.challenger)).scalars())
     for version in list_versions(ws):
         run = retrain_runs.get(version.run_id or "")

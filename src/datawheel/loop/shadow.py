@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from datawheel.loop.feedback import wilson_interval
 from datawheel.registry import ModelVersion
-from datawheel.store.db import feedback, predictions
+from datawheel.store.db import feedback, predictions, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = ["PAIR_SECONDS", "ShadowResult", "judge_shadow", "shadow_pairs"]
@@ -60,7 +60,7 @@ def _labeled_champion_rows(ws: Workspace, champion_id: str, after: str) -> list[
         )
         .order_by(feedback.c.created_at, feedback.c.id)
     )
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         latest = {r.id: r for r in conn.execute(stmt)}  # the latest label per prediction
     return list(latest.values())
 
@@ -70,7 +70,7 @@ def shadow_pairs(
 ) -> list[tuple[str, str, str]]:
     """(shadow label, champion label, true label) for each labeled request both answered."""
     after = shadow.stage_changed_at
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         shadow_rows = conn.execute(
             select(
                 predictions.c.request_id,

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 
 from datawheel.config import LoopConfig
-from datawheel.store.db import erased_subjects
+from datawheel.store.db import erased_subjects, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = ["CONFIDENT", "TenantAgreement", "erased", "suspicious_tenants", "tenant_agreement"]
@@ -29,7 +29,7 @@ CONFIDENT = 0.8
 
 def erased(ws: Workspace) -> set[str]:
     """Pseudonyms of every erased subject."""
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         return set(conn.execute(select(erased_subjects.c.subject)).scalars())
 
 

@@ -34,6 +34,7 @@ from datawheel.store.db import (
     model_versions,
     now_iso,
     predictions,
+    reading,
     stage_events,
 )
 from datawheel.store.workspace import Workspace
@@ -93,7 +94,7 @@ def _subject_rows(
     ws: Workspace, id_column: str | None, token: str, key: SecretKey
 ) -> list[tuple[DatasetRecord, pl.DataFrame, pl.Series]]:
     """Every stored dataset that may hold the subject, with its table and the subject's rows."""
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         stmt = select(lineage.c.dataset_id).where(lineage.c.subject == token)
         listed_ids = set(conn.execute(stmt).scalars())
     out = []
@@ -277,7 +278,7 @@ def export_subject(ws: Workspace, subject: str, *, id_column: str | None) -> dic
             }
         )
     sets = {r.id: r for r in list_datasets(ws)}
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         out["lineage"] = [
             r[0]
             for r in conn.execute(select(lineage.c.dataset_id).where(lineage.c.subject == token))

@@ -20,7 +20,7 @@ from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.artifacts import atomic_write
 from datawheel.store.datasets import DatasetRecord
-from datawheel.store.db import artifact_keys, datasets, model_versions
+from datawheel.store.db import artifact_keys, datasets, model_versions, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = ["StoreRewrite"]
@@ -83,7 +83,7 @@ class StoreRewrite:
 
     def finish(self) -> None:
         """After the commit: unlink retired files nothing refers to any more."""
-        with self.ws.engine.connect() as conn:
+        with reading(self.ws.engine) as conn:
             for digest in self.retired:
                 used = (
                     conn.execute(

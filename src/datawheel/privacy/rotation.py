@@ -48,6 +48,7 @@ from datawheel.store.db import (
     meta,
     model_versions,
     predictions,
+    reading,
 )
 from datawheel.store.workspace import Workspace
 
@@ -174,7 +175,7 @@ def _check_env_and_file(ws: Workspace, key_file: Path) -> None:
             hint=f"put the current key in {KEY_FILE} (mode 600), unset {KEY_ENV}, run "
             f"`datawheel secret rotate`, then set {KEY_ENV} to the new {KEY_FILE} contents",
         )
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_fingerprint")).scalar()
     pending = key_file.with_name(key_file.name + ".new")
     if pending.is_file():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
-from datawheel.store.db import api_keys, now_iso, tenants
+from datawheel.store.db import api_keys, now_iso, reading, tenants
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -88,7 +88,7 @@ def create_tenant(ws: Workspace, name: str, *, plan: str, plans: list[str]) -> s
 
 
 def list_tenants(ws: Workspace) -> list[dict[str, object]]:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         return [dict(r._mapping) for r in conn.execute(select(tenants).order_by(tenants.c.name))]
 
 
@@ -133,7 +133,7 @@ def authenticate(ws: Workspace, presented: str) -> Principal:
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthenticated("malformed API key", hint="expected dw_<id>_<secret>")
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         row = conn.execute(
             select(
                 api_keys.c.id,

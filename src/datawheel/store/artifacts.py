@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from datawheel.errors import IntegrityError, NotFoundError
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
-from datawheel.store.db import artifact_keys
+from datawheel.store.db import artifact_keys, reading
 
 __all__ = ["ArtifactStore", "atomic_write"]
 
@@ -79,7 +79,7 @@ class ArtifactStore:
             raise IntegrityError(
                 f"artifact {digest[:12]} does not match its hash", where=str(target)
             )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             wrapped = conn.execute(
                 select(artifact_keys.c.wrapped_key).where(artifact_keys.c.digest == digest)
             ).scalar()
@@ -89,7 +89,7 @@ class ArtifactStore:
         return crypto.decrypt(data_key, stored, context=b"datawheel/artifact", what="an artifact")
 
     def is_encrypted(self, digest: str) -> bool:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return (
                 conn.execute(
                     select(artifact_keys.c.digest).where(artifact_keys.c.digest == digest)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from datawheel.store.db import audit, meta, now_iso
+from datawheel.store.db import audit, meta, now_iso, reading
 
 __all__ = ["AuditEntry", "ChainReport", "append", "entries", "verify"]
 
@@ -89,7 +89,7 @@ def entries(
     stmt = select(audit).order_by(audit.c.seq)
     if action:
         stmt = stmt.where(audit.c.action == action)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(stmt).all()
     if limit is not None:
         rows = rows[-limit:]
@@ -100,7 +100,7 @@ def entries(
 
 def verify(engine: Engine) -> ChainReport:
     """Recompute the chain; an edited, inserted, reordered or deleted row breaks it."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
         head = conn.execute(select(meta.c.value).where(meta.c.key == _HEAD)).scalar()
     prev = GENESIS

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from datawheel.errors import NotFoundError
 from datawheel.io import frame_from_parquet_bytes, frame_to_parquet_bytes
-from datawheel.store.db import datasets, lineage, now_iso
+from datawheel.store.db import datasets, lineage, now_iso, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = ["DatasetRecord", "get_dataset", "list_datasets", "load_frame", "save_dataset"]
@@ -93,7 +93,7 @@ def _to_record(row: Any) -> DatasetRecord:
 
 
 def get_dataset(ws: Workspace, dataset_id: str) -> DatasetRecord:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
     if row is None:
         raise NotFoundError(f"no dataset {dataset_id!r}", hint="`datawheel status` lists them")
@@ -104,7 +104,7 @@ def list_datasets(ws: Workspace, *, kind: str | None = None) -> list[DatasetReco
     stmt = select(datasets).order_by(datasets.c.created_at)
     if kind:
         stmt = stmt.where(datasets.c.kind == kind)
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         return [_to_record(r) for r in conn.execute(stmt).all()]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from datawheel.errors import NotFoundError
-from datawheel.store.db import now_iso, runs
+from datawheel.store.db import now_iso, reading, runs
 from datawheel.store.workspace import Workspace
 
 __all__ = ["RunRecord", "environment", "finish_run", "get_run", "list_runs", "start_run"]
@@ -97,7 +97,7 @@ def _to_record(row: Any) -> RunRecord:
 
 
 def get_run(ws: Workspace, run_id: str) -> RunRecord:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
     if row is None:
         raise NotFoundError(f"no run {run_id!r}", hint="`datawheel runs list` shows them")
@@ -105,5 +105,5 @@ def get_run(ws: Workspace, run_id: str) -> RunRecord:
 
 
 def list_runs(ws: Workspace) -> list[RunRecord]:
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         return [_to_record(r) for r in conn.execute(select(runs).order_by(runs.c.started_at))]

@@ -1,0 +1,49 @@
+"""The workspace database's transaction modes on SQLite: reads take a snapshot and never queue
+behind a writer; ids for logged rows sort by time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+
+from datawheel.store.db import meta, ordered_id, reading
+from datawheel.store.workspace import Workspace
+
+
+def test_reading_when_a_writer_holds_the_lock_then_reads_a_snapshot_at_once(tmp_path):
+    ws = Workspace.open(tmp_path / "ws", key_dir=tmp_path)
+    holding, read_done = threading.Event(), threading.Event()
+    read_finished_first: list[bool] = []
+
+    def writer() -> None:
+        with ws.engine.begin() as conn:  # BEGIN IMMEDIATE: holds the write lock until commit
+            conn.execute(sa.insert(meta).values(key="probe", value="written"))
+            holding.set()
+            read_done.wait(10)
+            read_finished_first.append(read_done.is_set())
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    with reading(ws.engine) as conn:  # would wait for the commit if it took the write lock
+        value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "probe")).scalar()
+    read_done.set()
+    thread.join()
+    assert read_finished_first == [True]
+    assert value is None  # the snapshot from before the uncommitted write
+    with reading(ws.engine) as conn:
+        assert conn.execute(sa.select(meta.c.value).where(meta.c.key == "probe")).scalar() == (
+            "written"
+        )
+    ws.close()
+
+
+def test_ordered_id_when_made_later_then_sorts_later_and_stays_unique():
+    first = [ordered_id() for _ in range(1000)]
+    time.sleep(0.002)
+    second = [ordered_id() for _ in range(1000)]
+    assert max(first) < min(second)  # a later millisecond always sorts after
+    assert len(set(first + second)) == 2000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
