@@ -14,7 +14,7 @@ import torch
 from datawheel.errors import DataError, UsageError
 from datawheel.train.features import Preprocessor
 from datawheel.train.finetune import FINETUNE_KIND, FinetunedTextMLP
-from datawheel.train.model import TabularMLP
+from datawheel.train.model import SMALL_BATCH, FoldedMLP, TabularMLP
 
 __all__ = ["TrainedModel"]
 
@@ -88,11 +88,24 @@ class TrainedModel:
     def predict_proba_arrays(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """Already-transformed arrays → class probabilities float32 [n, n_classes]."""
         self._no_arrays("prediction from transformed arrays (explanations, export)")
+        numeric = np.ascontiguousarray(numeric, dtype=np.float32)  # [n, d]
+        categorical = np.ascontiguousarray(categorical, dtype=np.int64)  # [n, c]
+        folded = self._inference_network()
+        if len(numeric) <= SMALL_BATCH:  # a server's micro-batch: numpy's fixed cost is lower
+            return folded.predict_proba_numpy(numeric, categorical)  # [n, n_classes]
         with torch.inference_mode():
-            x_num = torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32))  # [n, d]
-            x_cat = torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64))  # [n, c]
-            logits = self.network(x_num, x_cat)  # [n, n_classes]
+            logits = folded(torch.from_numpy(numeric), torch.from_numpy(categorical))
             return torch.softmax(logits, dim=1).numpy()  # [n, n_classes]
+
+    def _inference_network(self) -> FoldedMLP:
+        """The network with its embeddings folded into the first layer (``FoldedMLP``), built
+        on first use and rebuilt if ``network`` is replaced; the weights are taken as frozen."""
+        cached = self.__dict__.get("_folded")
+        if cached is None or cached[0] is not self.network:
+            assert isinstance(self.network, TabularMLP)
+            cached = (self.network, self.network.folded().eval())
+            self.__dict__["_folded"] = cached
+        return cached[1]
 
     def predict_proba(self, rows: Rows) -> np.ndarray:
         """Class probabilities [n, n_classes], columns in the order of ``classes``."""

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["TabularMLP", "embedding_dim"]
+__all__ = ["SMALL_BATCH", "FoldedMLP", "TabularMLP", "embedding_dim"]
+
+# Up to this many rows, FoldedMLP.predict_proba_numpy beats torch on one core (16 vs 76 µs for
+# one row, 67 vs 109 µs for 64: torch's per-call overhead); past a few hundred, torch wins.
+SMALL_BATCH = 128
 
 
 def embedding_dim(cardinality: int) -> int:
@@ -80,3 +86,84 @@ class TabularMLP(nn.Module):
             parts.append(embedding(categorical[:, j]))  # [B, embedding_dim(card_j)]
         x = torch.cat(parts, dim=1)  # [B, n_numeric + sum(embedding dims)]
         return self.mlp(x)  # [B, n_classes]
+
+    def folded(self) -> FoldedMLP:
+        """The same function for inference, with each embedding folded into the first layer."""
+        return FoldedMLP(self)
+
+
+class FoldedMLP(nn.Module):
+    """Inference-only ``TabularMLP``: embeddings folded into the first linear layer.
+
+    The first layer sees ``[numeric, E_1[i_1], …, E_c[i_c]]``, so its output is
+    ``W_num·numeric + Σ_j (E_j W_jᵀ)[i_j] + b``. Each ``E_j W_jᵀ`` is a table of first-layer
+    contributions per category; stacked, one ``embedding_bag`` sums them. A forward pass is then
+    ~6 kernel calls instead of one embedding per column plus a concat (about 4x faster for the
+    single rows a server sees), and equals the original up to float rounding. Dropout, off in
+    eval mode, is dropped. Built from a frozen network: retraining needs a new fold.
+
+    ``predict_proba_numpy`` runs the same arithmetic in numpy for small batches, where torch's
+    fixed cost per call dominates (see ``SMALL_BATCH``).
+    """
+
+    def __init__(self, network: TabularMLP) -> None:
+        super().__init__()
+        self.n_classes = network.n_classes
+        layers = list(network.mlp)
+        first = layers[0]
+        assert isinstance(first, nn.Linear)
+        with torch.no_grad():
+            weight = first.weight.detach()  # [h, n_numeric + Σ dims]
+            self.numeric_weight = nn.Parameter(weight[:, : network.n_numeric].clone())
+            self.bias = nn.Parameter(first.bias.detach().clone())  # [h]
+            tables, start = [], network.n_numeric
+            for embedding in network.embeddings:
+                dim = embedding.embedding_dim
+                tables.append(embedding.weight.detach() @ weight[:, start : start + dim].T)
+                start += dim  # each table: [card_j, h]
+            width = weight.shape[0]
+            table = torch.cat(tables) if tables else torch.zeros(0, width)
+            self.table = nn.Parameter(table)  # [Σ card, h]
+        cards = torch.tensor([0, *network.cardinalities[:-1]], dtype=torch.int64)
+        self.register_buffer("offsets", torch.cumsum(cards, 0))  # [n_cat]
+        # TabularMLP's layers are Linear → ReLU → Dropout …, Linear: a ReLU after every linear
+        # layer but the last. Called as functions, not modules (module calls cost ~5 µs each).
+        self.linears = nn.ModuleList(m for m in layers[1:] if isinstance(m, nn.Linear))
+        self.has_numeric = network.n_numeric > 0
+        self.has_categorical = len(network.cardinalities) > 0
+        self.requires_grad_(False)
+        self._arrays = (  # float32 copies, laid out for x @ W
+            self.numeric_weight.numpy().T.copy(),  # [n_numeric, h]
+            self.bias.numpy().copy(),  # [h]
+            self.table.numpy().copy(),  # [Σ card, h]
+            self.offsets.numpy().copy(),  # [n_cat]
+            [(m.weight.numpy().T.copy(), m.bias.numpy().copy()) for m in self.linears],
+        )
+
+    def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        """numeric float [B, n_numeric], categorical int64 [B, n_cat] → logits [B, n_classes]."""
+        if self.has_numeric:
+            x = F.linear(numeric, self.numeric_weight, self.bias)  # [B, h]
+        else:
+            x = self.bias.expand(categorical.shape[0], -1)  # [B, h]
+        if self.has_categorical:
+            x = x + F.embedding_bag(categorical + self.offsets, self.table, mode="sum")  # [B, h]
+        for layer in self.linears:
+            x = F.linear(torch.relu(x), layer.weight, layer.bias)  # [B, next width]
+        return x  # [B, n_classes]
+
+    def predict_proba_numpy(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """numeric float32 [B, n_numeric], categorical int64 [B, n_cat] → softmax float32
+        [B, n_classes], in numpy: the same function as ``forward`` + softmax."""
+        numeric_weight, bias, table, offsets, linears = self._arrays
+        x = numeric @ numeric_weight + bias  # [B, h]
+        if self.has_categorical:
+            x += table[categorical + offsets].sum(axis=1)  # [B, n_cat, h] → [B, h]
+        for weight, layer_bias in linears:
+            np.maximum(x, 0, out=x)
+            x = x @ weight  # [B, next width]
+            x += layer_bias
+        x -= x.max(axis=1, keepdims=True)
+        np.exp(x, out=x)
+        x /= x.sum(axis=1, keepdims=True)
+        return x  # [B, n_classes]
