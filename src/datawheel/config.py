@@ -209,8 +209,8 @@ class ServeConfig(_Strict):
     batch_max_rows: Annotated[int, Field(ge=1)] = 64  # rows in one micro-batched forward pass
     batch_max_wait_ms: Annotated[float, Field(ge=0.0)] = 2.0  # wait for more rows (under load)
     log_flush_ms: Annotated[float, Field(gt=0.0)] = 5.0  # write-behind of predictions and usage
-    quota_lease_rows: Annotated[int, Field(ge=1)] = 1000  # most quota rows a worker leases at once
-    rate_lease_requests: Annotated[int, Field(ge=1)] = 200  # most rate tokens a worker leases
+    quota_lease_rows: Annotated[int, Field(ge=1)] = 10_000  # most quota rows leased at once
+    rate_lease_requests: Annotated[int, Field(ge=1)] = 2_000  # most rate tokens a worker leases
     request_timeout_seconds: Annotated[float, Field(gt=0.0)] = 10.0  # then 503, Retry-After
 
 

@@ -164,7 +164,13 @@ def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
         api.flush()
         with ws.engine.connect() as conn:
             return conn.execute(
-                sa.select(predictions.c.model_version, predictions.c.shadow, predictions.c.features)
+                sa.select(
+                    predictions.c.id,
+                    predictions.c.model_version,
+                    predictions.c.shadow,
+                    predictions.c.features,
+                    predictions.c.request_id,
+                )
             ).all()
 
     _wait_for(lambda: len(logged()) == 6)
@@ -174,6 +180,10 @@ def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
         == [("v1", False)] * 3 + [("v2", True)] * 3
     )
     assert "Ada Lovelace" not in repr(rows)
+    # each shadow row names the served prediction it shadows, so the loop pairs them exactly
+    served = {p["id"] for p in body["predictions"]}
+    assert {r.request_id for r in rows if r.shadow} == served
+    assert all(r.request_id == r.id for r in rows if not r.shadow)
 
 
 def test_metrics_when_traffic_then_prometheus_text(api):

@@ -21,13 +21,13 @@ from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError, UsageError
 from datawheel.registry import list_versions
 from datawheel.serve.errors import Unavailable, install_error_handlers
-from datawheel.serve.fastlane import FastLane
+from datawheel.serve.fastlane import LanedApp
 from datawheel.serve.limits import current_month
 from datawheel.serve.metering import month_usage
 from datawheel.serve.schema import rows_model
 from datawheel.serve.service import Clocks, Service
 from datawheel.serve.tenants import Principal
-from datawheel.store.db import feedback, now_iso, predictions
+from datawheel.store.db import feedback, now_iso, predictions, reading
 from datawheel.store.workspace import Workspace
 
 __all__ = ["create_app", "scrub_comment"]
@@ -98,7 +98,7 @@ def create_app(
         yield
         service.close()
 
-    app = FastAPI(
+    app = LanedApp(
         title=f"datawheel — {config.name}",
         version=__version__,
         lifespan=lifespan,
@@ -107,7 +107,7 @@ def create_app(
     )
     app.state.service = service
     install_error_handlers(app)
-    app.add_middleware(FastLane, service=service)
+    app.attach(service)
     bearer = HTTPBearer(auto_error=False)
     version = service.holder.current()[0]
     request_model = rows_model(
@@ -191,7 +191,7 @@ def create_app(
     def _find_prediction(prediction_id: str, who: Principal) -> Any:
         service.writer.flush()  # this worker's recent predictions are in the database
         for attempt in range(2):
-            with ws.engine.connect() as conn:
+            with reading(ws.engine) as conn:
                 row = conn.execute(
                     select(
                         predictions.c.tenant_id,
@@ -253,7 +253,7 @@ def create_app(
     @app.get("/readyz", summary="A model is loaded and the database answers")
     def readyz() -> Any:
         try:
-            with ws.engine.connect() as conn:
+            with reading(ws.engine) as conn:
                 conn.execute(text("SELECT 1"))
             served = service.holder.current()[0]
         except Exception as exc:  # not ready, whatever the cause: the body says which

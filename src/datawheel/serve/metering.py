@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from datawheel.errors import UsageError
 from datawheel.store.artifacts import atomic_write
-from datawheel.store.db import quota_counters, tenants, usage
+from datawheel.store.db import quota_counters, reading, tenants, usage
 from datawheel.store.workspace import Workspace
 
-__all__ = ["QUOTA_ENDPOINTS", "export_usage", "month_usage", "record_usage"]
+__all__ = ["QUOTA_ENDPOINTS", "export_usage", "month_usage", "record_usage", "record_usage_many"]
 
 QUOTA_ENDPOINTS = ("predict", "explain")  # their rows count against the monthly quota
 
@@ -32,15 +33,34 @@ def record_usage(
     """Add ``requests`` requests and ``rows`` rows to a day's counter, in the caller's
     transaction."""
     day = day or datetime.now(UTC).strftime("%Y-%m-%d")
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    record_usage_many(
+        conn,
+        [{"tenant_id": tenant_id, "endpoint": endpoint, "day": day, "requests": requests,
+          "rows": rows}],
+    )  # fmt: skip
+
+
+def record_usage_many(conn: Connection, counters: list[dict[str, object]]) -> None:
+    """Add several counters (dicts of tenant_id, endpoint, day, requests, rows) in one
+    statement, in the caller's transaction: the write-behind calls this on every flush."""
+    if counters:
+        conn.execute(_upsert(conn.dialect.name), counters)
+
+
+@functools.cache
+def _upsert(dialect_name: str):
+    """Built once per dialect with bound parameters, so SQLAlchemy compiles it once (a statement
+    with literal values is rebuilt and re-keyed on every call: ~0.5 ms a flush)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(usage).values(
-        tenant_id=tenant_id, endpoint=endpoint, day=day, requests=requests, rows=rows
+        {name: bindparam(name) for name in ("tenant_id", "endpoint", "day", "requests", "rows")}
     )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "endpoint", "day"],
-            set_={"requests": usage.c.requests + requests, "rows": usage.c.rows + rows},
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "endpoint", "day"],
+        set_={
+            "requests": usage.c.requests + stmt.excluded.requests,
+            "rows": usage.c.rows + stmt.excluded.rows,
+        },
     )
 
 
@@ -50,7 +70,7 @@ def export_usage(ws: Workspace, *, month: str, output: Path) -> int:
         datetime.strptime(month, "%Y-%m")
     except ValueError:
         raise UsageError(f"month must be YYYY-MM, got {month!r}", where="--month") from None
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(
             select(
                 tenants.c.name,
@@ -74,7 +94,7 @@ def export_usage(ws: Workspace, *, month: str, output: Path) -> int:
 
 def month_usage(ws: Workspace, *, tenant_id: str, month: str) -> dict[str, object]:
     """A tenant's metered usage for ``YYYY-MM``: per endpoint and day, totals, quota reserved."""
-    with ws.engine.connect() as conn:
+    with reading(ws.engine) as conn:
         rows = conn.execute(
             select(usage.c.endpoint, usage.c.day, usage.c.requests, usage.c.rows)
             .where(usage.c.tenant_id == tenant_id, usage.c.day.like(f"{month}-%"))

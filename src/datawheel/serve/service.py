@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from datawheel.serve.models import ModelHolder
 from datawheel.serve.schema import RowValidator
 from datawheel.serve.tenants import AuthCache, Principal, require
 from datawheel.serve.writer import WriteBehind
-from datawheel.store.db import now_iso
+from datawheel.store.db import now_iso, ordered_id
 from datawheel.store.workspace import Workspace
 
 __all__ = ["Clocks", "Service"]
@@ -51,7 +50,8 @@ class _Batch:
 @dataclass
 class _ShadowQueue:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    items: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    # (tenant, anonymized rows, the champion's prediction ids for them)
+    items: list[tuple[str, list[dict[str, Any]], list[str]]] = field(default_factory=list)
 
 
 class Service:
@@ -86,15 +86,20 @@ class Service:
             text_columns=config.data.text,
         )
         self.auth = AuthCache(ws, ttl=serve.auth_cache_seconds, clock=self.clocks.monotonic)
+        write_gate = threading.Lock()  # one database writer at a time in this process
         self.limiter = Limiter(
             ws.engine,
             quota_lease=serve.quota_lease_rows,
             rate_lease=serve.rate_lease_requests,
             clock=self.clocks.wall,
+            write_gate=write_gate,
         )
         self._shadow = _ShadowQueue()
         self.writer = WriteBehind(
-            ws.engine, interval_s=serve.log_flush_ms / 1000, before_flush=self._shadow_pass
+            ws.engine,
+            interval_s=serve.log_flush_ms / 1000,
+            before_flush=self._shadow_pass,
+            write_gate=write_gate,
         )
         self.batcher: MicroBatcher[_Batch] = MicroBatcher(
             self._forward,
@@ -149,19 +154,19 @@ class Service:
         for row, p in zip(anonymized, batch.proba.tolist(), strict=True):
             probabilities = dict(zip(classes, p, strict=True))
             label = classes[p.index(max(p))]
-            prediction_id = uuid.uuid4().hex
+            prediction_id = ordered_id()
             out.append({"id": prediction_id, "label": label, "probabilities": probabilities})
             subject = row.get(id_column) if id_column else None
             records.append(
                 (prediction_id, tenant_id, batch.version, subject, row, label, probabilities,
-                 batch.latency_ms, False, created)
+                 batch.latency_ms, False, created, prediction_id)
             )  # fmt: skip
         self.writer.log(records)
         self.writer.meter(tenant_id, "predict", len(rows))
         self.metrics.rows["predict"] += len(rows)
         if self.holder.shadow() is not None:
             with self._shadow.lock:
-                self._shadow.items.append((tenant_id, anonymized))
+                self._shadow.items.append((tenant_id, anonymized, [o["id"] for o in out]))
         return {"model_version": batch.version, "predictions": out}
 
     def _forward(self, rows: list[dict[str, Any]], sizes: list[int]) -> list[_Batch]:
@@ -185,20 +190,20 @@ class Service:
         if not items or shadow is None:
             return
         version, model = shadow
-        rows = [row for _, batch in items for row in batch]
+        rows = [row for _, batch, _ in items for row in batch]
         started = time.perf_counter()
         proba = model.predict_proba(rows).tolist()
         per_row = (time.perf_counter() - started) * 1000 / len(rows)
         created, classes, records, i = now_iso(), model.classes, [], 0
-        for tenant_id, batch in items:
-            for row in batch:
+        for tenant_id, batch, request_ids in items:
+            for row, request_id in zip(batch, request_ids, strict=True):
                 p = proba[i]
                 i += 1
                 subject = row.get(self.id_column) if self.id_column else None
                 records.append(
-                    (uuid.uuid4().hex, tenant_id, version, subject, row,
+                    (ordered_id(), tenant_id, version, subject, row,
                      classes[p.index(max(p))], dict(zip(classes, p, strict=True)), per_row, True,
-                     created)
+                     created, request_id)
                 )  # fmt: skip
         self.writer.log(records)
 

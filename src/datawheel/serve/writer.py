@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, insert
 
-from datawheel.serve.metering import record_usage
+from datawheel.serve.metering import record_usage_many
 from datawheel.store.db import predictions
 
 __all__ = ["PREDICTION_COLUMNS", "WriteBehind"]
@@ -36,6 +36,7 @@ PREDICTION_COLUMNS = (
     "latency_ms",
     "shadow",
     "created_at",
+    "request_id",  # the champion's prediction id, shared by the shadow's row for that request
 )
 _PARAM = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
@@ -58,8 +59,10 @@ class WriteBehind:
         *,
         interval_s: float = 0.005,
         before_flush: Callable[[], None] | None = None,
+        write_gate: threading.Lock | None = None,
     ) -> None:
         self._engine = engine
+        self._gate = write_gate or threading.Lock()  # shared with the quota leases (limits)
         self._before_flush = before_flush
         self._interval = interval_s
         self._records: list[tuple[Any, ...]] = []
@@ -71,6 +74,7 @@ class WriteBehind:
         self._written = 0  # flush generation counters
         self._queued = 0
         self._stop = False
+        self._day: tuple[int, str] = (-1, "")
         dialect = engine.dialect
         mark = _PARAM.get(dialect.paramstyle)
         self._raw_sql = (
@@ -91,7 +95,10 @@ class WriteBehind:
             self._queued += 1
 
     def meter(self, tenant_id: str, endpoint: str, rows: int) -> None:
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        second = int(time.time())
+        if self._day[0] != second:  # one date format a second, not one a request
+            self._day = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d"))
+        day = self._day[1]
         with self._lock:
             self._usage[(tenant_id, endpoint, day)] += rows
             self._requests[(tenant_id, endpoint, day)] += 1
@@ -143,7 +150,8 @@ class WriteBehind:
                 requests, self._requests = self._requests, Counter()
                 generation = self._queued
             try:
-                self._write(records, usage, requests)
+                with self._gate:
+                    self._write(records, usage, requests)
             except Exception:
                 log.exception("write-behind failed; %d prediction logs lost", len(records))
             with self._lock:
@@ -169,12 +177,11 @@ class WriteBehind:
                     insert(predictions),
                     [dict(zip(PREDICTION_COLUMNS, r, strict=True)) for r in records],
                 )
-            for (tenant_id, endpoint, day), rows in usage.items():
-                record_usage(
-                    conn,
-                    tenant_id=tenant_id,
-                    endpoint=endpoint,
-                    rows=rows,
-                    requests=requests[(tenant_id, endpoint, day)],
-                    day=day,
-                )
+            record_usage_many(
+                conn,
+                [
+                    {"tenant_id": tenant_id, "endpoint": endpoint, "day": day,
+                     "requests": requests[(tenant_id, endpoint, day)], "rows": rows}
+                    for (tenant_id, endpoint, day), rows in usage.items()
+                ],
+            )  # fmt: skip
