@@ -5,8 +5,11 @@ and BentoML 1.4, on the same MLP, over loopback, one after the other.
 
 Load: ``wrk -t1 -c16 -d15s --latency`` (16 closed-loop connections, keep-alive), each request one
 row. datawheel runs as ``datawheel serve --workers 2`` with a key, rate limit, monthly quota,
-metering and the prediction log all on; the peers do none of that. BentoML needs its own venv
-(``--bento-python``, default /tmp/bentovenv/bin/python) because its pins clash with ours.
+metering and the prediction log all on; the peers do none of that. datawheel is measured twice:
+with keep-alive, and with ``Connection: close`` (a new connection per request, so the kernel
+spreads them over both workers; with keep-alive it may land them unevenly). BentoML needs its
+own venv (``--bento-python``, default /tmp/bentovenv/bin/python) because its pins clash with
+ours.
 """
 
 from __future__ import annotations
@@ -208,6 +211,10 @@ def main() -> None:
             wrk(url, body, headers, 3)  # warm-up
             results[name] = wrk(url, body, headers, args.duration)
             print(f"{name}: {results[name]}", flush=True)
+            if name == "datawheel":
+                closing = {**headers, "Connection": "close"}
+                results["datawheel (close)"] = wrk(url, body, closing, args.duration)
+                print(f"datawheel (close): {results['datawheel (close)']}", flush=True)
         except Exception as exc:  # report the others even if one peer fails
             print(f"{name}: FAILED {exc}", flush=True)
         finally:
@@ -217,12 +224,12 @@ def main() -> None:
     print(f"forward pass in-process: {single:.0f} µs per single-row call; "
           f"{batched:.1f} µs per row in batches of 16 (limit ≈ {1e6 / single:,.0f} req/s "
           "per core unbatched)")  # fmt: skip
-    print(f"{'server':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+    print(f"{'server':<19}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
           f"{'dw ×':>7}")  # fmt: skip
     dw = results.get("datawheel", {}).get("rps")
     for name, r in results.items():
         ratio = f"{dw / r['rps']:.2f}" if dw else "-"
-        print(f"{name:<12}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['non2xx']:>9}"
+        print(f"{name:<19}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['non2xx']:>9}"
               f"{ratio:>7}")  # fmt: skip
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
