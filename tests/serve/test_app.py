@@ -210,3 +210,22 @@ def test_health_readiness_and_docs(api):
     row = schema["components"]["schemas"]["PredictRow"]
     assert {"age", "sex", "hours_per_week"} <= set(row["required"])
     assert "email" in row["properties"] and "email" not in row["required"]
+
+
+def test_unhandled_error_on_a_framework_route_then_one_json_500_logged_and_counted(api, caplog):
+    """The fast lane sits outside FastAPI's error middleware: it must log and count the error
+    without answering a second time, so the client gets the JSON 500 FastAPI sent."""
+
+    def boom() -> None:
+        raise RuntimeError("a bug in a handler")
+
+    api.servers[0].app.add_api_route("/boom", boom)
+    with httpx.Client(base_url=api.url, timeout=10) as client:
+        failed = client.get("/boom")
+        after = client.get("/healthz")
+        metrics = client.get("/metrics").text
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] == "internal"
+    assert after.status_code == 200
+    assert 'datawheel_errors_total{endpoint="other",code="internal"} 1' in metrics
+    assert "a bug in a handler" in caplog.text

@@ -5,6 +5,7 @@ limit, low-rate plans) are never renewed ahead, so nothing is stranded in a work
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -77,3 +78,20 @@ def test_lease_when_small_near_the_quota_then_never_reserved_ahead(tmp_path):
     assert limiter.leased_quota("t1", month) == 1  # nothing reserved beyond the small lease
     limiter.release()
     assert _reserved(ws, month) == 9  # exactly what was served
+
+
+def test_lease_when_released_while_a_renewal_is_in_flight_then_every_unit_handed_back(tmp_path):
+    ws, limiter, clock = _database(tmp_path)
+    month = current_month(clock())
+
+    async def stop_mid_renewal() -> None:
+        for _ in range(50):  # the 50th admission starts a renewal
+            await limiter.admit("t1", per_minute=BIG, quota=BIG, rows=1)
+        await asyncio.sleep(0)  # the renewal takes its lock and hands the reservation to a thread
+        time.sleep(0.5)  # the loop is busy (as in a shutdown): the thread reserves meanwhile
+        limiter.release()  # before the renewal's units reach the pool
+        await _settle(limiter)
+
+    asyncio.run(stop_mid_renewal())
+    assert _reserved(ws, month) == 50  # exactly what was served: nothing stranded
+    assert limiter.leased_quota("t1", month) == 0

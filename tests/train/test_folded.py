@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from datawheel.errors import DataError
 from datawheel.train.model import SMALL_BATCH, TabularMLP
 
 from ._synthetic import make_frame
@@ -54,3 +55,39 @@ def test_folded_when_served_then_trained_model_uses_it_and_matches(trained, rows
     torch.testing.assert_close(
         torch.from_numpy(proba), torch.softmax(logits, dim=1), atol=1e-6, rtol=1e-5
     )
+
+
+def test_folded_when_built_then_the_trained_network_is_untouched() -> None:
+    network = TabularMLP(3, [4, 5], 2, hidden=[8, 4])
+    network.folded()
+    assert all(p.requires_grad for p in network.parameters())  # still trainable
+
+
+def test_folded_when_an_index_is_outside_its_vocabulary_then_data_error_names_the_column(
+    trained,
+) -> None:
+    model = trained.model
+    numeric, categorical = model.transform(make_frame(4, seed=5, missing=0.0))
+    categorical[2, 1] = model.network.cardinalities[1]  # one past the end of column 1
+    with pytest.raises(DataError, match=model.preprocessor.columns.categorical[1]):
+        model.predict_proba_arrays(numeric, categorical)
+    categorical[2, 1] = -1
+    with pytest.raises(DataError, match="outside"):
+        model.predict_proba_arrays(numeric, categorical)
+
+
+def test_folded_when_the_tables_would_be_huge_then_the_network_serves_unfolded(
+    trained, monkeypatch
+) -> None:
+    from datawheel.train import bundle
+
+    model = trained.model
+    monkeypatch.setattr(bundle, "FOLD_LIMIT_BYTES", 0)
+    model.__dict__.pop("_folded", None)
+    numeric, categorical = model.transform(make_frame(8, seed=6, missing=0.1))
+    proba = model.predict_proba_arrays(numeric, categorical)
+    assert model.__dict__["_folded"][1] is None
+    with torch.inference_mode():
+        logits = model.network(torch.from_numpy(numeric), torch.from_numpy(categorical))
+    torch.testing.assert_close(torch.from_numpy(proba), torch.softmax(logits, dim=1))
+    model.__dict__.pop("_folded", None)  # the shared fixture folds again for later tests

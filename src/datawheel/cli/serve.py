@@ -81,7 +81,6 @@ def serve(
         loop=loop,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,  # the API never reads the client address; skip the rewrite layer
     )
 
 

@@ -20,7 +20,7 @@ from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.artifacts import atomic_write
 from datawheel.store.datasets import DatasetRecord
-from datawheel.store.db import artifact_keys, datasets, model_versions, reading
+from datawheel.store.db import artifact_keys, datasets, model_versions
 from datawheel.store.workspace import Workspace
 
 __all__ = ["StoreRewrite"]
@@ -82,8 +82,9 @@ class StoreRewrite:
         self.created.clear()
 
     def finish(self) -> None:
-        """After the commit: unlink retired files nothing refers to any more."""
-        with reading(self.ws.engine) as conn:
+        """After the commit: unlink retired files nothing refers to any more (under the write
+        lock, so no row can start pointing at a file between the check and the unlink)."""
+        with self.ws.engine.begin() as conn:
             for digest in self.retired:
                 used = (
                     conn.execute(

@@ -125,6 +125,12 @@ def install_error_handlers(app: FastAPI) -> None:
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
         return _json(error_body("invalid_input", str(first.get("msg")), field), 422)
 
+    @app.exception_handler(Exception)
+    async def _internal_error(_request: Request, _exc: Exception) -> Response:
+        # Starlette's error middleware answers with this, then re-raises for the logs: the
+        # fast lane (outside it) logs and records the 500 but must not answer a second time.
+        return _json(error_body("internal", "internal server error"), 500)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

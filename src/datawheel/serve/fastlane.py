@@ -4,7 +4,8 @@ per-request machinery. FastAPI still declares those routes, so OpenAPI documents
 
 ``LanedApp`` puts the lane *outside* FastAPI's own middleware stack (error, telemetry and
 body-limit layers, about 40 µs a request under uvloop): as a plain ``add_middleware`` it would
-sit inside them."""
+sit inside them. Middleware added to the app with ``add_middleware`` therefore sees every route
+but the two hot ones; wrap the app itself (it is plain ASGI) to see those too."""
 
 from __future__ import annotations
 
@@ -99,17 +100,25 @@ class FastLane:
             self.service.metrics.request(endpoint, status, time.perf_counter() - started)
 
     async def _inner(self, scope: Scope, receive: Receive, send: Send) -> int:
-        seen = {"status": 500}
+        seen = {"status": 0}
 
         async def tap(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
             await send(message)
 
-        await self.app(scope, receive, tap)
+        try:
+            await self.app(scope, receive, tap)
+        except Exception:
+            if not seen["status"]:
+                raise  # nothing answered yet: __call__ sends the JSON 500
+            # FastAPI already answered (its error handler) and re-raised for the logs
+            log.exception("unhandled error on %s", scope["path"])
+            self.service.metrics.error(_ENDPOINTS.get(scope["path"], "other"), "internal")
+            return seen["status"]
         if seen["status"] >= 400:
             self.service.metrics.error(_ENDPOINTS.get(scope["path"], "other"), str(seen["status"]))
-        return seen["status"]
+        return seen["status"] or 500
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         """The whole body, refused with 413 as soon as it is known to be too large: from

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from datawheel.serve.errors import TooManyRequests
+from datawheel.serve.errors import TooManyRequests, Unavailable
 from datawheel.store.db import quota_counters, rate_buckets
 
 __all__ = ["Grant", "Limiter", "current_month", "reserve_quota", "reserve_tokens"]
@@ -131,6 +131,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self.units = 0
+        self.in_flight = 0  # reserved in the database, not yet in ``units`` (see Limiter._gated)
         self.last_grant = 0
         self.refill = asyncio.Lock()
         self.ahead: asyncio.Task[None] | None = None  # a refill started before the pool ran dry
@@ -154,6 +155,7 @@ class Limiter:
     ) -> None:
         self._engine = engine
         self._gate = write_gate or threading.Lock()
+        self._released = False  # release() ran: reserve nothing more, keep nothing more
         self._quota_lease = quota_lease
         self._rate_lease = rate_lease
         self._clock = clock
@@ -229,18 +231,37 @@ class Limiter:
             if pool.units >= need:
                 pool.units -= need
                 return
-            grant = await asyncio.to_thread(self._gated, reserve, need)
+            grant = await asyncio.to_thread(self._gated, pool, reserve, need, need)
+            if grant is None:
+                raise Unavailable("the server is stopping", retry_after=1)
             if grant.units == 0:
                 raise refused(grant)
-            pool.units += grant.units - need
+            self._pool_add(pool, grant.units - need)
             pool.last_grant = grant.units
 
-    def _gated(self, reserve: Callable[[int], Grant], need: int) -> Grant:
-        """A reservation, queued behind this process's other writers in Python: on SQLite a
-        writer that finds the database locked sleeps in steps of up to 100 ms, so two writers of
-        one process must not meet there (other processes still do, rarely)."""
+    def _gated(
+        self, pool: _Pool, reserve: Callable[[int], Grant], need: int, spent: int
+    ) -> Grant | None:
+        """A reservation, on a worker thread, queued behind this process's other writers in
+        Python: on SQLite a writer that finds the database locked sleeps in steps of up to
+        100 ms, so two writers of one process must not meet there (other processes still do,
+        rarely). What the pool will receive is counted in ``in_flight`` under the same lock, so
+        ``release`` hands back every unit reserved, even one still on its way to the pool.
+        ``spent``: units the waiting request takes at once. None once released."""
         with self._gate:
-            return reserve(need)
+            if self._released:
+                return None
+            grant = reserve(need)
+            if grant.units:
+                pool.in_flight += grant.units - spent
+            return grant
+
+    def _pool_add(self, pool: _Pool, units: int) -> None:
+        """On the event loop: a reservation's units arrive (unless release() took them back)."""
+        if self._released:
+            return
+        pool.in_flight -= units
+        pool.units += units
 
     def _maybe_renew(self, pool: _Pool, reserve: Callable[[int], Grant]) -> None:
         if (
@@ -256,17 +277,24 @@ class Limiter:
         is left to the request that finds the pool empty (it asks again and reports it)."""
         try:
             async with pool.refill:
-                grant = await asyncio.to_thread(self._gated, reserve, 1)
-                pool.units += grant.units
-                pool.last_grant = grant.units
+                if pool.units > pool.last_grant // 2:  # a request refilled it meanwhile
+                    return
+                grant = await asyncio.to_thread(self._gated, pool, reserve, 1, 0)
+                if grant is not None and grant.units:
+                    self._pool_add(pool, grant.units)
+                    pool.last_grant = grant.units
         except Exception:
             log.exception("renewing a lease ahead failed; the next request will retry")
         finally:
             pool.ahead = None
 
     def release(self) -> None:
-        """Hand unspent quota leases back to the database (a worker stopping)."""
-        for (tenant_id, month), pool in list(self._quota.items()):
-            if pool.units > 0:
-                release_quota(self._engine, tenant_id=tenant_id, month=month, units=pool.units)
-                pool.units = 0
+        """Hand unspent quota leases back to the database (a worker stopping), including units
+        a renewal reserved that have not reached the pool yet; reserve nothing afterwards."""
+        with self._gate:
+            self._released = True
+            for (tenant_id, month), pool in list(self._quota.items()):
+                units = pool.units + pool.in_flight
+                if units > 0:
+                    release_quota(self._engine, tenant_id=tenant_id, month=month, units=units)
+                pool.units = pool.in_flight = 0

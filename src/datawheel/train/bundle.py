@@ -16,6 +16,10 @@ from datawheel.train.features import Preprocessor
 from datawheel.train.finetune import FINETUNE_KIND, FinetunedTextMLP
 from datawheel.train.model import SMALL_BATCH, FoldedMLP, TabularMLP
 
+# Fold embeddings only while the folded tables (Σ cardinality × first-layer width, float32) stay
+# this small: a 200k-category column would otherwise cost ~100 MB per served model.
+FOLD_LIMIT_BYTES = 64 * 2**20
+
 __all__ = ["TrainedModel"]
 
 BUNDLE_FORMAT = "datawheel.trained_model"
@@ -90,20 +94,45 @@ class TrainedModel:
         self._no_arrays("prediction from transformed arrays (explanations, export)")
         numeric = np.ascontiguousarray(numeric, dtype=np.float32)  # [n, d]
         categorical = np.ascontiguousarray(categorical, dtype=np.int64)  # [n, c]
+        assert isinstance(self.network, TabularMLP)
+        self._check_indices(categorical)
         folded = self._inference_network()
-        if len(numeric) <= SMALL_BATCH:  # a server's micro-batch: numpy's fixed cost is lower
+        if folded is not None and len(numeric) <= SMALL_BATCH:  # numpy's fixed cost is lower
             return folded.predict_proba_numpy(numeric, categorical)  # [n, n_classes]
         with torch.inference_mode():
-            logits = folded(torch.from_numpy(numeric), torch.from_numpy(categorical))
+            network = folded if folded is not None else self.network
+            logits = network(torch.from_numpy(numeric), torch.from_numpy(categorical))
             return torch.softmax(logits, dim=1).numpy()  # [n, n_classes]
 
-    def _inference_network(self) -> FoldedMLP:
+    def _check_indices(self, categorical: np.ndarray) -> None:
+        """Category indices within each column's vocabulary (0 = unknown): the folded tables
+        are stacked, so an index past its column's end would read the next column's table."""
+        assert isinstance(self.network, TabularMLP)
+        cardinalities = np.asarray(self.network.cardinalities, dtype=np.int64)  # [c]
+        if categorical.shape[1:] != cardinalities.shape:
+            raise DataError(
+                f"expected {len(cardinalities)} categorical columns, got {categorical.shape[1:]}"
+            )
+        bad = (categorical < 0) | (categorical >= cardinalities)  # [n, c]
+        if bad.any():
+            row, column = map(int, np.argwhere(bad)[0])
+            name = self.preprocessor.columns.categorical[column]
+            raise DataError(
+                f"row {row}: index {int(categorical[row, column])} is outside column {name!r}'s "
+                f"vocabulary (0..{int(cardinalities[column]) - 1})",
+                where=name,
+                hint="pass arrays from model.transform(rows)",
+            )
+
+    def _inference_network(self) -> FoldedMLP | None:
         """The network with its embeddings folded into the first layer (``FoldedMLP``), built
-        on first use and rebuilt if ``network`` is replaced; the weights are taken as frozen."""
+        on first use and rebuilt if ``network`` is replaced; the weights are taken as frozen.
+        None when the folded tables would exceed ``FOLD_LIMIT_BYTES`` (huge vocabularies)."""
         cached = self.__dict__.get("_folded")
         if cached is None or cached[0] is not self.network:
             assert isinstance(self.network, TabularMLP)
-            cached = (self.network, self.network.folded().eval())
+            small = self.network.folded_bytes() <= FOLD_LIMIT_BYTES
+            cached = (self.network, self.network.folded().eval() if small else None)
             self.__dict__["_folded"] = cached
         return cached[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,6 +92,12 @@ class TabularMLP(nn.Module):
         """The same function for inference, with each embedding folded into the first layer."""
         return FoldedMLP(self)
 
+    def folded_bytes(self) -> int:
+        """Memory the folded tables would take: Σ cardinality × first-layer width × 4."""
+        first = self.mlp[0]
+        assert isinstance(first, nn.Linear)
+        return sum(self.cardinalities) * first.out_features * 4
+
 
 class FoldedMLP(nn.Module):
     """Inference-only ``TabularMLP``: embeddings folded into the first linear layer.
@@ -128,16 +135,18 @@ class FoldedMLP(nn.Module):
         self.register_buffer("offsets", torch.cumsum(cards, 0))  # [n_cat]
         # TabularMLP's layers are Linear → ReLU → Dropout …, Linear: a ReLU after every linear
         # layer but the last. Called as functions, not modules (module calls cost ~5 µs each).
-        self.linears = nn.ModuleList(m for m in layers[1:] if isinstance(m, nn.Linear))
+        self.linears = nn.ModuleList(  # copies: freezing them must not touch the network
+            copy.deepcopy(m) for m in layers[1:] if isinstance(m, nn.Linear)
+        )
         self.has_numeric = network.n_numeric > 0
         self.has_categorical = len(network.cardinalities) > 0
         self.requires_grad_(False)
-        self._arrays = (  # float32 copies, laid out for x @ W
-            self.numeric_weight.numpy().T.copy(),  # [n_numeric, h]
-            self.bias.numpy().copy(),  # [h]
-            self.table.numpy().copy(),  # [Σ card, h]
-            self.offsets.numpy().copy(),  # [n_cat]
-            [(m.weight.numpy().T.copy(), m.bias.numpy().copy()) for m in self.linears],
+        self._arrays = (  # numpy views of the same memory (transposed views: x @ W)
+            self.numeric_weight.numpy().T,  # [n_numeric, h]
+            self.bias.numpy(),  # [h]
+            self.table.numpy(),  # [Σ card, h]
+            self.offsets.numpy(),  # [n_cat]
+            [(m.weight.numpy().T, m.bias.numpy()) for m in self.linears],
         )
 
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
