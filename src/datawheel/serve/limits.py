@@ -280,9 +280,9 @@ class Limiter:
                 if pool.units > pool.last_grant // 2:  # a request refilled it meanwhile
                     return
                 grant = await asyncio.to_thread(self._gated, pool, reserve, 1, 0)
-                if grant is not None and grant.units:
+                if grant is not None:
                     self._pool_add(pool, grant.units)
-                    pool.last_grant = grant.units
+                    pool.last_grant = grant.units  # 0 (refused): no more renewals ahead
         except Exception:
             log.exception("renewing a lease ahead failed; the next request will retry")
         finally:
