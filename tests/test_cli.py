@@ -117,3 +117,21 @@ def test_audit_verify_when_chain_edited_then_exit_1(project_copy: Path):
     result = _run("audit", "verify", cwd=project_copy.parent)
     assert result.returncode == 1
     assert "entry 2" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--bogus"], "No such option: --bogus"),
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
+        (["serve", "--workers", "0"], "Invalid value for '--workers'"),
+        (["status", "extra-arg"], "unexpected extra argument"),
+    ],
+)
+def test_usage_error_when_options_are_wrong_then_exit_2_with_usage_not_internal_error(
+    tmp_path: Path, args: list[str], message: str
+):
+    done = _run(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message.lower() in done.stderr.lower()
+    assert "Internal error" not in done.stderr

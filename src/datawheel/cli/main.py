@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(1)
-    except Exception as exc:  # click's usage errors
+    except Exception as exc:  # usage errors: click's, or the copy of click newer typer ships
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         if isinstance(exc, KeyboardInterrupt):
             sys.exit(130)
         if os.environ.get("DATAWHEEL_DEBUG"):
