@@ -25,14 +25,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import polars as pl
 from sqlalchemy import insert
 
-from datawheel.candidate import train_candidate
 from datawheel.evaluate.assess import assess
 from datawheel.io import read_table, write_table
 from datawheel.loop.runner import run_once
-from datawheel.pipeline import Project
 from datawheel.privacy.anonymize import Anonymizer
-from datawheel.registry import get_version, load_version_model
-from datawheel.scaffold import init_project
+from datawheel.project.pipeline import Project
+from datawheel.project.scaffold import init_project
+from datawheel.registry.candidate import train_candidate
+from datawheel.registry.versions import get_version, load_version_model
 from datawheel.store.datasets import get_dataset, load_frame
 from datawheel.store.db import feedback, now_iso, predictions, tenants
 

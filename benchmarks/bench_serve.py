@@ -39,8 +39,8 @@ BENCH_PLAN = "    bench: {requests_per_minute: 100000000, monthly_quota: 1000000
 def build_project(root: Path) -> tuple[Path, dict, str]:
     """The income example trained briefly (as in the tests); a tenant on a bench plan; a key."""
     from datawheel.io import read_table, write_table
-    from datawheel.pipeline import Project
-    from datawheel.scaffold import init_project
+    from datawheel.project.pipeline import Project
+    from datawheel.project.scaffold import init_project
     from datawheel.serve.tenants import create_key, create_tenant
 
     project_file = init_project(root / "income")
@@ -56,7 +56,7 @@ def build_project(root: Path) -> tuple[Path, dict, str]:
     create_tenant(ws, "bench", plan="bench", plans=list(project.config.serve.plans))
     key = create_key(ws, tenant="bench", role="service").secret
     ws.close()
-    from datawheel.registry import load_model
+    from datawheel.registry.versions import load_model
 
     model = load_model("champion", workspace=project.workspace_dir)
     row = {k: v for k, v in frame.row(0, named=True).items() if k in model.input_schema}
@@ -138,7 +138,7 @@ def forward_cost(project_file: Path, row: dict) -> tuple[float, float]:
     """µs per single-row predict_proba call, and µs per row in a batch of 16 (in-process)."""
     import torch
 
-    from datawheel.registry import load_model
+    from datawheel.registry.versions import load_model
 
     torch.set_num_threads(1)
     model = load_model("champion", workspace=project_file.parent / ".datawheel")

@@ -73,8 +73,8 @@ def sqlite_workspace(tmp_path: Path, secret_key: SecretKey) -> Iterator[Workspac
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The income example, trained once for the session (3 epochs, 2,000 rows): v1 champion."""
     from datawheel.io import read_table, write_table
-    from datawheel.pipeline import Project
-    from datawheel.scaffold import init_project
+    from datawheel.project.pipeline import Project
+    from datawheel.project.scaffold import init_project
 
     directory = tmp_path_factory.mktemp("trained") / "income"
     project_file = init_project(directory)

@@ -86,7 +86,7 @@ def test_load_config_when_tuned_overlay_present_then_merged(tmp_path: Path):
 
 
 def test_example_project_file_is_valid():
-    from datawheel.scaffold import example_dir
+    from datawheel.project.scaffold import example_dir
 
     config = load_config(example_dir("income") / "datawheel.yaml")
     assert config.data.target == "income"

@@ -15,29 +15,24 @@ LAYERS = {
     "config": 0,
     "io": 0,
     "secret": 0,
-    "store": 1,
     "report": 0,
+    "store": 1,
     "data": 2,
     "privacy": 2,
     "train": 3,
     "evaluate": 3,
     "registry": 4,
-    "candidate": 4,
     "serve": 5,
     "loop": 5,
-    "pipeline": 6,
-    "server": 6,
-    "demo": 6,
-    "demo_report": 6,
-    "demo_print": 6,
-    "status": 6,
-    "scaffold": 6,
+    "project": 6,
     "cli": 6,
+    "examples": 6,
     "__main__": 6,
     "__init__": 6,
-    "examples": 6,
-    "evaluation": 6,
 }
+
+# Only layer-0 modules (and the package's own entry points) may sit loose at the package root.
+LOOSE = {"errors", "config", "io", "secret", "__init__", "__main__"}
 
 
 def _unit(path: Path) -> str:
@@ -61,6 +56,17 @@ FILES = sorted(p for p in SRC.rglob("*.py"))
 
 def test_every_module_has_a_layer():
     assert {_unit(p) for p in FILES} <= set(LAYERS)
+
+
+def test_package_root_when_listed_then_holds_only_layer_zero_modules():
+    loose = {p.stem for p in SRC.glob("*.py")}
+    assert loose <= LOOSE, f"move {sorted(loose - LOOSE)} into the package of its layer"
+
+
+def test_module_names_when_compared_then_never_collide_with_a_package():
+    """A module name says which room you are in: no `x.py` beside an `x/` anywhere in src."""
+    for path in FILES:
+        assert not (path.parent / path.stem).is_dir(), f"{path} collides with a package"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))

@@ -16,7 +16,7 @@ class Predictor:
     def __init__(self) -> None:
         import torch
 
-        from datawheel.registry import load_model
+        from datawheel.registry.versions import load_model
 
         torch.set_num_threads(1)
         self.model = load_model("champion", workspace=os.environ["DW_BENCH_WORKSPACE"])

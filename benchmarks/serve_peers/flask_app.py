@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from flask import Flask, jsonify, request
 
-from datawheel.registry import load_model
+from datawheel.registry.versions import load_model
 
 torch.set_num_threads(1)
 model = load_model("champion", workspace=os.environ["DW_BENCH_WORKSPACE"])

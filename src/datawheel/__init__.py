@@ -11,9 +11,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Project": "datawheel.pipeline",
-    "RunReport": "datawheel.pipeline",
-    "load_model": "datawheel.registry",
+    "Project": "datawheel.project.pipeline",
+    "RunReport": "datawheel.project.pipeline",
+    "load_model": "datawheel.registry.versions",
     "dedup": "datawheel.data.dedup",
     "scan_pii": "datawheel.privacy.scan",
     "load_config": "datawheel.config",

@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 from datawheel.config import CleanConfig, DataConfig
 from datawheel.data.clean import clean_frame
 from datawheel.data.clean_file import clean_file
-from datawheel.data.report import quality_report_html
+from datawheel.data.quality_report import quality_report_html
 from datawheel.data.schema import feature_columns, infer_schema
 from datawheel.io import read_table, write_table
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.pipeline import Project
+from datawheel.project.pipeline import Project
 from datawheel.store.workspace import Workspace
 
 

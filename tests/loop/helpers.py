@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from datawheel.config import ProjectConfig
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer
-from datawheel.registry import get_version, load_version_model
+from datawheel.registry.versions import get_version, load_version_model
 from datawheel.store.db import feedback, predictions, tenants
 from datawheel.store.workspace import Workspace
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from datawheel.loop.drift import build_reference, compare, feature_drift, prometheus_drift_lines
-from datawheel.registry import get_version
+from datawheel.registry.versions import get_version
 from datawheel.store.db import drift_references
 
 from .helpers import income_rows, serve_and_label

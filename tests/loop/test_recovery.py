@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from datawheel.loop.recovery import reap_interrupted
 from datawheel.loop.runner import run_once
-from datawheel.registry import (
+from datawheel.registry.versions import (
     champion,
     conclude_gate,
     get_version,

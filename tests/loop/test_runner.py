@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from datawheel.candidate import Candidate
 from datawheel.evaluate.assess import assess
 from datawheel.loop import runner
 from datawheel.loop.runner import run_once
-from datawheel.registry import (
+from datawheel.registry.candidate import Candidate
+from datawheel.registry.versions import (
     gate_history,
     get_version,
     list_versions,

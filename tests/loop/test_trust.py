@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from datawheel.config import LoopConfig
 from datawheel.loop.retrain import base_dataset, prepare_retrain_data
 from datawheel.loop.trust import TenantAgreement, suspicious_tenants, tenant_agreement
-from datawheel.registry import get_version, load_version_model, register_model, set_stage
+from datawheel.registry.versions import get_version, load_version_model, register_model, set_stage
 from datawheel.store.datasets import load_frame, save_dataset
 from datawheel.store.db import erased_subjects
 

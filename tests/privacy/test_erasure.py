@@ -10,7 +10,7 @@ from datawheel.errors import SecretKeyError
 from datawheel.privacy.anonymize import subject_token
 from datawheel.privacy.erasure import erase_subject, export_subject
 from datawheel.privacy.operators import pseudonym
-from datawheel.registry import get_version
+from datawheel.registry.versions import get_version
 from datawheel.secret import SecretKey
 from datawheel.store.audit import entries, verify
 from datawheel.store.datasets import get_dataset

@@ -10,7 +10,7 @@ from datawheel.errors import SecretKeyError, UsageError
 from datawheel.privacy.anonymize import subject_token
 from datawheel.privacy.operators import decrypt_value, encrypt_value, pseudonym
 from datawheel.privacy.rotation import rotate_key
-from datawheel.registry import get_version
+from datawheel.registry.versions import get_version
 from datawheel.secret import SecretKey, generate_key_file, load_secret_key
 from datawheel.store.audit import verify
 from datawheel.store.datasets import list_datasets, load_frame

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 
 from datawheel.io import read_table
-from datawheel.pipeline import Project
 from datawheel.privacy.anonymize import subject_token
 from datawheel.privacy.operators import pseudonym
-from datawheel.registry import champion
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import champion
 from datawheel.serve.app import create_app
-from datawheel.serve.server import BackgroundServer
+from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
 from datawheel.store.datasets import list_datasets, load_frame
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from datawheel.config import PlanConfig
-from datawheel.pipeline import Project
+from datawheel.project.pipeline import Project
 from datawheel.serve.app import create_app
-from datawheel.serve.server import BackgroundServer
+from datawheel.serve.background import BackgroundServer
 from datawheel.serve.service import Clocks
 from datawheel.serve.tenants import ApiKey, create_key, create_tenant
 from datawheel.store.workspace import Workspace

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from datawheel.registry import (
+from datawheel.registry.versions import (
     get_version,
     load_model,
     promote,

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import sqlalchemy as sa
 
-from datawheel.serve.server import bind_socket
+from datawheel.serve.background import bind_socket
 from datawheel.store.db import predictions, quota_counters
 
 from .conftest import ROW

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from datawheel.config import ModelConfig, TrainConfig
-from datawheel.registry import load_model
+from datawheel.registry.versions import load_model
 from datawheel.train import FeatureColumns, TrainedModel, train_classifier
 from datawheel.train.export import export_bundle
 

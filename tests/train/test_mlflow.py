@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.pipeline import Project
+from datawheel.project.pipeline import Project
 
 mlflow = pytest.importorskip("mlflow", reason="the MLflow mirror needs mlflow (or mlflow-skinny)")
 

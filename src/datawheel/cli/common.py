@@ -30,7 +30,7 @@ DEFAULT_CONFIG = Path(PROJECT_FILE)
 
 
 def load_project(config: Path, workspace: Path | None) -> Any:
-    from datawheel.pipeline import Project
+    from datawheel.project.pipeline import Project
 
     return Project.load(config, workspace=workspace)
 
@@ -50,7 +50,7 @@ def open_workspace(config: Path, workspace: Path | None) -> Any:
             where=str(config),
             hint="run inside a project, or pass -c / --workspace",
         )
-    from datawheel.privacy.roles import role_from_env
+    from datawheel.store.roles import role_from_env
 
     return Workspace.open(root, key_dir=config.parent.resolve(), role=role_from_env())
 

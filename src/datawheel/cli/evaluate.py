@@ -39,7 +39,7 @@ def evaluate(
 
     Example: datawheel evaluate champion --report card.html
     """
-    from datawheel.evaluation import evaluate_model
+    from datawheel.project.evaluation import evaluate_model
 
     project = load_project(config, workspace)
     ws = project.open_workspace()
@@ -109,7 +109,7 @@ def explain(
     Example: datawheel explain champion rows.csv -o explanations.jsonl --method shap
     """
     from datawheel.errors import UsageError
-    from datawheel.evaluation import explain_file
+    from datawheel.project.evaluation import explain_file
 
     if len(paths) not in (1, 2):
         raise UsageError(

@@ -90,7 +90,7 @@ def feedback_accuracy_cmd(
     from dataclasses import asdict
 
     from datawheel.loop.feedback import live_accuracy
-    from datawheel.registry import list_versions
+    from datawheel.registry.versions import list_versions
 
     ws = open_workspace(config, workspace)
     try:

@@ -36,7 +36,7 @@ def models_list(
 
     Example: datawheel models list --json
     """
-    from datawheel.registry import list_versions
+    from datawheel.registry.versions import list_versions
 
     ws = open_workspace(config, workspace)
     try:
@@ -72,7 +72,7 @@ def models_show(
 
     Example: datawheel models show champion
     """
-    from datawheel.registry import get_version
+    from datawheel.registry.versions import get_version
 
     ws = open_workspace(config, workspace)
     try:
@@ -91,7 +91,7 @@ def models_promote(
 
     Example: datawheel models promote v2
     """
-    from datawheel.registry import promote
+    from datawheel.registry.versions import promote
 
     ws = open_workspace(config, workspace)
     try:
@@ -109,7 +109,7 @@ def models_rollback(
 
     Example: datawheel models rollback
     """
-    from datawheel.registry import rollback
+    from datawheel.registry.versions import rollback
 
     ws = open_workspace(config, workspace)
     try:

@@ -34,7 +34,7 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _workspace(config: Path, workspace: Path | None) -> Any:
-    from datawheel.privacy.roles import role_from_env
+    from datawheel.store.roles import role_from_env
 
     role = role_from_env()
     ws = open_workspace(config, workspace)
@@ -43,7 +43,7 @@ def _workspace(config: Path, workspace: Path | None) -> Any:
 
 
 def _project(config: Path, workspace: Path | None) -> tuple[Any, Any]:
-    from datawheel.privacy.roles import role_from_env
+    from datawheel.store.roles import role_from_env
 
     project = load_project(config, workspace)
     return project, project.open_workspace(role=role_from_env())
@@ -98,7 +98,7 @@ def anonymize(
     Example: datawheel anonymize data/new.csv -o anonymized.parquet -c datawheel.yaml
     """
     from datawheel.privacy.files import anonymize_file
-    from datawheel.privacy.roles import require
+    from datawheel.store.roles import require
 
     project, ws = _project(config, workspace)
     try:

@@ -31,7 +31,7 @@ def init(
 
     Example: datawheel init income-project
     """
-    from datawheel.scaffold import init_project
+    from datawheel.project.scaffold import init_project
 
     project_file = init_project(directory, example=example, force=force)
     console.print(f"Created {project_file} with sample data and a secret key (datawheel.key).")
@@ -83,7 +83,7 @@ def status(
 
     Example: datawheel status
     """
-    from datawheel.status import project_status
+    from datawheel.project.status import project_status
 
     project = load_project(config, workspace)
     ws = project.open_workspace()
@@ -176,8 +176,8 @@ def demo(
 
     Example: datawheel demo --workspace /tmp/dw-demo
     """
-    from datawheel.demo import run_demo
-    from datawheel.demo_print import print_demo
+    from datawheel.cli.demo_print import print_demo
+    from datawheel.project.demo import run_demo
 
     with console.status("demo: starting…") as status:
         report, server = run_demo(

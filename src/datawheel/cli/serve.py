@@ -47,9 +47,9 @@ def serve(
     """
     import uvicorn
 
-    from datawheel.registry import get_version
-    from datawheel.serve.server import http_stack
-    from datawheel.server import PROJECT_ENV, WORKSPACE_ENV
+    from datawheel.project.app_factory import PROJECT_ENV, WORKSPACE_ENV
+    from datawheel.registry.versions import get_version
+    from datawheel.serve.background import http_stack
 
     project = load_project(config, workspace)
     ws = project.open_workspace()
@@ -72,7 +72,7 @@ def serve(
             "pip install 'uvicorn[standard]' for several times the throughput"
         )
     uvicorn.run(
-        "datawheel.server:build",
+        "datawheel.project.app_factory:build",
         factory=True,
         host=host,
         port=port,

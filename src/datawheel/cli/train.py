@@ -92,7 +92,7 @@ def export(
 
     Example: datawheel export champion -o bundle --int8
     """
-    from datawheel.candidate import export_version
+    from datawheel.registry.export import export_version
 
     project_config = load_project(config, workspace).config if config.is_file() else None
     ws = open_workspace(config, workspace)

@@ -151,7 +151,7 @@ def clean_file(
         approximate=[c for c, p in plan.columns.items() if p.values and not p.values.exact],
     )
     if report is not None:
-        from datawheel.data.report import write_quality_report
+        from datawheel.data.quality_report import write_quality_report
 
         result.report = Path(report)
         result.seconds = time.perf_counter() - started

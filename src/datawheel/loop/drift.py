@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from datawheel.config import LoopConfig
 from datawheel.loop.window import since
-from datawheel.registry import ModelVersion, list_versions
+from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.store.datasets import get_dataset, load_frame
 from datawheel.store.db import drift_references, now_iso, predictions, reading
 from datawheel.store.workspace import Workspace

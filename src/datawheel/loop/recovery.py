@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from datawheel.loop.window import utc_now
-from datawheel.registry import list_versions, set_stage
+from datawheel.registry.versions import list_versions, set_stage
 from datawheel.store.db import gate_decisions, reading
 from datawheel.store.runs import RunRecord, finish_run, list_runs
 from datawheel.store.workspace import Workspace

@@ -12,7 +12,7 @@ from datawheel.config import ProjectConfig
 from datawheel.errors import UsageError
 from datawheel.loop.feedback import labeled_feedback
 from datawheel.loop.trust import erased, suspicious_tenants, tenant_agreement
-from datawheel.registry import ModelVersion
+from datawheel.registry.versions import ModelVersion
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.workspace import Workspace
 

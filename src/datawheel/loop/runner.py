@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from datawheel.candidate import train_candidate
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
 from datawheel.evaluate.assess import assess
@@ -19,7 +18,8 @@ from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
 from datawheel.loop.retrain import RetrainData, prepare_retrain_data
 from datawheel.loop.shadow import judge_shadow
 from datawheel.loop.window import utc_now
-from datawheel.registry import (
+from datawheel.registry.candidate import train_candidate
+from datawheel.registry.versions import (
     ModelVersion,
     champion,
     conclude_gate,

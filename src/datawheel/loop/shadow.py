@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from datawheel.loop.feedback import wilson_interval
-from datawheel.registry import ModelVersion
+from datawheel.registry.versions import ModelVersion
 from datawheel.store.db import feedback, predictions, reading
 from datawheel.store.workspace import Workspace
 

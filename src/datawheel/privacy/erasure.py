@@ -23,7 +23,6 @@ from datawheel.errors import UsageError
 from datawheel.privacy.anonymize import subject_token
 from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value
 from datawheel.privacy.rewrite import StoreRewrite
-from datawheel.privacy.roles import require
 from datawheel.secret import SecretKey
 from datawheel.store.datasets import DatasetRecord, list_datasets, load_frame
 from datawheel.store.db import (
@@ -37,6 +36,7 @@ from datawheel.store.db import (
     reading,
     stage_events,
 )
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = ["ErasureReceipt", "erase_subject", "export_subject", "resolve_subject"]

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from datawheel.errors import ConfigError
-from datawheel.privacy.roles import check as check_role
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
+from datawheel.store.roles import check as check_role
 
 __all__ = [
     "DATE_UNITS",

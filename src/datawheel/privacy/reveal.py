@@ -10,7 +10,7 @@ import polars as pl
 
 from datawheel.errors import DataError
 from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value
-from datawheel.privacy.roles import require
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = ["RevealReport", "reveal_frame"]

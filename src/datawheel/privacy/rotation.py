@@ -35,7 +35,6 @@ from datawheel.privacy.anonymize import SUBJECT_TAG, pii_tag
 from datawheel.privacy.erasure import RAW_KINDS, TOKEN_RE
 from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value, encrypt_value, pseudonym
 from datawheel.privacy.rewrite import StoreRewrite
-from datawheel.privacy.roles import require
 from datawheel.privacy.scan import scan_pii
 from datawheel.secret import KEY_ENV, KEY_FILE, SecretKey, generate_key_file
 from datawheel.store import crypto
@@ -50,6 +49,7 @@ from datawheel.store.db import (
     predictions,
     reading,
 )
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = ["RotationReport", "rotate_key"]

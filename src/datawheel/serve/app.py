@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, text
 from datawheel import __version__
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError, UsageError
-from datawheel.registry import list_versions
+from datawheel.registry.versions import list_versions
 from datawheel.serve.errors import Unavailable, install_error_handlers
 from datawheel.serve.fastlane import LanedApp
 from datawheel.serve.limits import current_month

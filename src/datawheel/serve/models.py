@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from datawheel.errors import NotFoundError
-from datawheel.registry import get_version, load_version_model
+from datawheel.registry.versions import get_version, load_version_model
 from datawheel.store.workspace import Workspace
 from datawheel.train.bundle import TrainedModel
 

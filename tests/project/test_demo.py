@@ -6,9 +6,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from datawheel.demo import run_demo
-from datawheel.pipeline import Project
-from datawheel.registry import gate_history, list_versions
+from datawheel.project.demo import run_demo
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import gate_history, list_versions
 from datawheel.store.audit import entries, verify
 from datawheel.store.db import feedback, predictions
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from datawheel.cli.main import main
-from datawheel.evaluation import anonymize_rows, evaluate_model
 from datawheel.io import read_table, write_table
-from datawheel.pipeline import Project
-from datawheel.registry import get_version, load_version_model
+from datawheel.project.evaluation import anonymize_rows, evaluate_model
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import get_version, load_version_model
 
 PII = ("name", "email", "phone", "address", "ssn")
 

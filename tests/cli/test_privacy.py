@@ -12,7 +12,7 @@ import typer
 
 from datawheel.cli.main import app, main
 from datawheel.privacy.operators import encrypt_value
-from datawheel.scaffold import init_project
+from datawheel.project.scaffold import init_project
 from datawheel.secret import load_secret_key
 
 PRIVACY_COMMANDS = [

@@ -12,7 +12,6 @@ from typing import Any
 import polars as pl
 import yaml
 
-from datawheel.candidate import model_features, train_candidate
 from datawheel.config import PROJECT_FILE, ProjectConfig, load_config
 from datawheel.data.augment import augment
 from datawheel.data.clean import clean_frame
@@ -21,9 +20,10 @@ from datawheel.data.split import split_frame
 from datawheel.errors import UsageError
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer, subject_token
-from datawheel.privacy.roles import role_from_env
-from datawheel.registry import register_model
+from datawheel.registry.candidate import model_features, train_candidate
+from datawheel.registry.versions import register_model
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
+from datawheel.store.roles import role_from_env
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
 from datawheel.train.distributed import broadcast_object, init_distributed
 

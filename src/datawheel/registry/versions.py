@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from datawheel.errors import NotFoundError, UsageError
-from datawheel.privacy.roles import require
 from datawheel.store.db import gate_decisions, model_versions, now_iso, reading, stage_events
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from datawheel.pipeline import Project
-from datawheel.serve.server import BackgroundServer
-from datawheel.server import PROJECT_ENV, WORKSPACE_ENV, build
+from datawheel.project.app_factory import PROJECT_ENV, WORKSPACE_ENV, build
+from datawheel.project.pipeline import Project
+from datawheel.serve.background import BackgroundServer
 
 
 def test_build_when_served_then_metrics_include_drift_gauges(project_copy: Path, monkeypatch):

@@ -17,7 +17,7 @@ import typer
 from datawheel.cli.main import app, main
 from datawheel.io import read_table, write_table
 
-INCOME = Path(__file__).resolve().parents[1] / "src/datawheel/examples/income"
+INCOME = Path(__file__).resolve().parents[2] / "src/datawheel/examples/income"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

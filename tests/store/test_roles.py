@@ -9,7 +9,7 @@ from datawheel.errors import PermissionDenied, UsageError
 from datawheel.privacy.erasure import erase_subject, export_subject
 from datawheel.privacy.operators import decrypt_value, encrypt_value
 from datawheel.privacy.reveal import reveal_frame
-from datawheel.privacy.roles import ACTIONS, allowed, check, role_from_env
+from datawheel.store.roles import ACTIONS, allowed, check, role_from_env
 
 # (role, actions it may take); every other action is refused
 TABLE = [

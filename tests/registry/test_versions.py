@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from datawheel.errors import NotFoundError, UsageError
-from datawheel.pipeline import Project
-from datawheel.registry import (
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import (
     get_version,
     list_versions,
     load_model,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from datawheel.errors import PermissionDenied
-from datawheel.pipeline import Project
-from datawheel.registry import promote, rollback
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import promote, rollback
 from datawheel.store.datasets import get_dataset
 
 

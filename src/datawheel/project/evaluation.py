@@ -18,9 +18,9 @@ from datawheel.evaluate.card import model_card_html
 from datawheel.evaluate.explain import METHODS, global_importance
 from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
 from datawheel.io import read_table
-from datawheel.pipeline import Project
 from datawheel.privacy.anonymize import Anonymizer
-from datawheel.registry import get_version, load_version_model
+from datawheel.project.pipeline import Project
+from datawheel.registry.versions import get_version, load_version_model
 from datawheel.report.html import write_page
 from datawheel.store.datasets import load_frame
 from datawheel.store.runs import get_run

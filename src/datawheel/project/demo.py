@@ -22,11 +22,11 @@ from datawheel.io import read_table, write_table
 from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import feedback_stats, live_accuracy
 from datawheel.loop.runner import LoopReport, run_once
-from datawheel.pipeline import Project, RunReport
-from datawheel.registry import get_version, list_versions
-from datawheel.scaffold import init_project
+from datawheel.project.pipeline import Project, RunReport
+from datawheel.project.scaffold import init_project
+from datawheel.registry.versions import get_version, list_versions
 from datawheel.serve.app import create_app
-from datawheel.serve.server import BackgroundServer
+from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
 from datawheel.store.audit import verify
 
@@ -193,7 +193,7 @@ def run_demo(
             api_key=key.secret,
         )
         timings["total"] = round(time.perf_counter() - started, 3)
-        from datawheel.demo_report import write_demo_report
+        from datawheel.project.demo_report import write_demo_report
 
         report.report_path = write_demo_report(
             report, directory / "demo-report.html", champion=get_version(ws, "champion").id

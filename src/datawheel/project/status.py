@@ -11,7 +11,7 @@ from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
-from datawheel.registry import ModelVersion, list_versions
+from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.store.audit import verify
 from datawheel.store.workspace import Workspace
 

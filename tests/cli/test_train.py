@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from datawheel.cli.main import app
 from datawheel.io import read_table, write_table
-from datawheel.scaffold import init_project
+from datawheel.project.scaffold import init_project
 from datawheel.store.runs import list_runs
 
 BIN = Path(sys.executable).parent
@@ -46,7 +46,7 @@ def _cli(args: list[str], cwd: Path, *, launcher: list[str] | None = None) -> di
 
 
 def _history(project_file: Path) -> list[tuple[float, float]]:
-    from datawheel.pipeline import Project
+    from datawheel.project.pipeline import Project
 
     ws = Project.load(project_file).open_workspace()
     try:
@@ -100,7 +100,7 @@ def test_train_when_killed_and_resumed_then_same_metrics_as_uninterrupted(tmp_pa
 
     watcher = threading.Thread(target=kill_after_epoch_2)
     watcher.start()
-    from datawheel.pipeline import Project
+    from datawheel.project.pipeline import Project
 
     reference = Project.load(clean / "datawheel.yaml").run()  # uninterrupted, meanwhile
     watcher.join()
@@ -127,14 +127,14 @@ def test_torchrun_when_two_cpu_processes_then_one_version_close_to_single_proces
 
     launcher = [str(BIN / "torchrun"), "--standalone", "--nproc-per-node", "2", "-m"]
     report = _cli(["train", "--no-progress"], ddp, launcher=launcher)
-    from datawheel.pipeline import Project
+    from datawheel.project.pipeline import Project
 
     baseline = Project.load(single).run()
     assert abs(report["metrics"]["accuracy"] - baseline.metrics["accuracy"]) < 0.02
 
     ws = Project.load(ddp / "datawheel.yaml").open_workspace()
     try:
-        from datawheel.registry import list_versions
+        from datawheel.registry.versions import list_versions
 
         assert [v.id for v in list_versions(ws)] == ["v1"]
         runs = list_runs(ws)
@@ -190,7 +190,7 @@ def test_tune_when_trials_then_runs_recorded_and_overlay_used(tmp_path: Path) ->
     config = load_config(project_file)
     assert config.train.lr == report["best"]["train"]["lr"]
     assert config.model.hidden == report["best"]["model"]["hidden"]
-    from datawheel.pipeline import Project
+    from datawheel.project.pipeline import Project
 
     ws = Project.load(project_file).open_workspace()
     try:

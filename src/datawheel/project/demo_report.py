@@ -9,7 +9,7 @@ from datawheel.report.html import Section, escape, kv_table, render_page, table,
 from datawheel.report.plots import bar_chart, grouped_bar_chart
 
 if TYPE_CHECKING:
-    from datawheel.demo import DemoReport
+    from datawheel.project.demo import DemoReport
 
 __all__ = ["write_demo_report"]
 

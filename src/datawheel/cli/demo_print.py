@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from datawheel.demo import DemoReport
+    from datawheel.project.demo import DemoReport
 
 __all__ = ["print_demo"]
 
