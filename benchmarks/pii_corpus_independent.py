@@ -449,7 +449,7 @@ EN_TICKETS = [
 ]
 
 EN_EMAILS = [
-    'From: "{PERSON}" <{EMAIL}>\nTo: support@helpdesk.example\nCc: {PERSON} <{EMAIL}>, {PERSON} <{EMAIL}>\n'
+    'From: "{PERSON}" <{EMAIL}>\nTo: {ROLE_EMAIL}\nCc: {PERSON} <{EMAIL}>, {PERSON} <{EMAIL}>\n'
     "Date: {TIMESTAMP}\nSubject: RE: account locked\n\nStill locked. Tried again from {IPV4}.",
     "From: {PERSON} <{EMAIL}>\nSent: {TIMESTAMP}\nTo: {PERSON}\nSubject: Wire instructions\n\n"
     "Please use {IBAN} for the payment. Call {PHONE} to confirm.",
@@ -628,6 +628,12 @@ def _slots(v: Values, lang: str) -> dict[str, Callable[[], list[Piece]]]:
         "SUFFIXCRED": plain(lambda: r.choice(["MD", "M.D.", "MD, FACC", "DO"])),
         "EMAIL": gold(lambda: v.email("en"), "EMAIL"),
         "ZH_EMAIL": gold(lambda: v.email("zh"), "EMAIL"),
+        "ROLE_EMAIL": gold(
+            lambda: r.choice(
+                ["support@helpdesk.example", "billing@acme-corp.com", "it-help@globex.io"]
+            ),
+            "EMAIL",
+        ),
         "PHONE": phone,
         "CN_PHONE": cn_phone,
         "CREDIT_CARD": gold(v.card, "CREDIT_CARD"),

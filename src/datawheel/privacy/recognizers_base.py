@@ -27,11 +27,13 @@ CONTEXT_WINDOW = 40  # characters before a match searched for a context word
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "PHONE": (
         "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp", "sms", "text me",
+        "reach", "dial", "ring",
         "电话", "手机", "联系", "致电", "号码", "拨打", "座机", "来电", "微信",
     ),
     "CREDIT_CARD": (
-        "card", "credit", "visa", "mastercard", "amex", "unionpay", "debit", "payment", "卡号",
-        "信用卡", "银行卡", "银联", "借记卡", "卡",
+        "card", "credit", "visa", "mastercard", "amex", "unionpay", "debit", "payment", "maestro",
+        "jcb", "diners", "discover", "charged", "billed", "cardholder", "refund", "pan", "卡号",
+        "信用卡", "银行卡", "银联", "借记卡", "卡", "账户", "扣款", "刷卡", "退款",
     ),
     "IBAN": (
         "iban", "bank", "account", "transfer", "wire", "账户", "账号", "银行", "转账", "汇款",

@@ -46,19 +46,46 @@ _URL = re.compile(r"(?<![A-Za-z0-9_])(?:(?:https?|ftp)://|www\.)" + _URL_BODY + 
 _URL_TRAILING = ".,;:!?)]}'\""
 
 
+_URL_IP_HOST = re.compile(
+    r"(?:https?|ftp)://(?:\d{1,3}\.){3}\d{1,3}(?![\w.-])|(?:https?|ftp)://\[", re.I
+)
+
+
 def _score_url(m: re.Match[str]) -> tuple[int, int, float] | None:
     s, e = m.span()
+    if _URL_IP_HOST.match(m.string, s):
+        return None  # "http://10.0.0.7:8080/x": the address is the identifier; IP_ADDRESS has it
     while e > s and m.string[e - 1] in _URL_TRAILING:
         e -= 1
     return s, e, 0.85
 
 
 # --- IP_ADDRESS --------------------------------------------------------------------------------
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
+# A sentence may end right after an address ("from 10.0.0.1."); a fifth dotted number, a letter or
+# "-rc1" / "+build" / "_x" glued on make it something else (a version, a build tag, an OID).
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d|[-+_]?[A-Za-z0-9])")
 _IPV6 = re.compile(
     r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
     r"(?![0-9A-Fa-f:])"
 )
+# Words that make four dotted numbers a version or a section rather than an address, when no IP
+# word ("ip", "from", "client" …) stands nearer to them.
+_VERSION_WORDS = re.compile(
+    r"\b(?:versions?|ver|v|rev|revision|release[sd]?|build|firmware|fw|patch(?:ed)?|update[sd]?"
+    r"|upgraded?|deploy(?:ed|ing)?|tag|sdk|rv|section|oid|chapter|clause)\b|§|版本|固件|章节|条款"
+)
+_IP_WORDS = re.compile(
+    r"\b(?:ip|ipv4|from|client|server|host|src|dst|addr|address|peer|remote|proxy|gateway|dns"
+    r"|listen(?:ing)?|connect(?:ed|ing)?|via|origin)\b|地址|登录|服务器|来自"
+)
+
+
+def _last(pattern: re.Pattern[str], text: str) -> int:
+    """End of the last match of ``pattern`` in ``text``, or -1."""
+    end = -1
+    for m in pattern.finditer(text):
+        end = m.end()
+    return end
 
 
 def _score_ipv4(m: re.Match[str]) -> tuple[int, int, float] | None:
@@ -66,7 +93,19 @@ def _score_ipv4(m: re.Match[str]) -> tuple[int, int, float] | None:
         ipaddress.IPv4Address(m.group())
     except ValueError:
         return None
-    return m.start(), m.end(), 0.75
+    s, text = m.start(), m.string
+    prev = text[s - 1] if s > 0 else " "
+    if (
+        (prev.isascii() and prev.isalpha())
+        or prev == "_"
+        or (prev == "/" and text[s - 2 : s - 1].isalnum())
+    ):
+        return None  # "v2.1.18.247", "AcmeBank/2.1.18.247", "Chrome/120.0.6099.109"
+    before = text[max(0, s - 24) : s].lower()
+    version = _last(_VERSION_WORDS, before)
+    if version >= 0 and version > _last(_IP_WORDS, before):
+        return None  # "Rev. 11.20.19.196", "firmware 10.4.12.5", "section 3.2.1.4"
+    return s, m.end(), 0.75
 
 
 def _score_ipv6(m: re.Match[str]) -> tuple[int, int, float] | None:
@@ -86,7 +125,9 @@ _PHONE = re.compile(
     # mainland mobile: optional +86, 1[3-9] + 9 digits, optionally grouped 3-4-4
     r"(?P<cnm>(?:(?:\+|00)86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2})"
     # mainland landline: 0 + 2-3 digit area code, 7-8 digit number
-    r"|(?P<cnl>(?:(?:\+|00)86[\s-]?)?(?:\(0\d{2,3}\)|0\d{2,3}-)\s?\d{7,8}" + _EXT + r")"
+    r"|(?P<cnl>(?:(?:\+|00)86[\s-]?)?(?:\(0\d{2,3}\)|0\d{2,3}[- ])\s?\d{3,4}[ -]?\d{3,4}"
+    + _EXT
+    + r"(?![-.]?\d))"
     # US / NANP: +1, 1 or 001 prefix, (NXX) or NXX, NXX, XXXX
     r"|(?P<us>(?:\+1[\s.-]?|001[\s.-]|1[\s.-])?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
     + _EXT
@@ -96,6 +137,9 @@ _PHONE = re.compile(
     # ten bare digits (US) scored low unless context says phone
     r"|(?P<bare>\d{10}" + _EXT + r")"
 )
+
+
+_EXT_TAIL = re.compile(r"\s?(?:x|ext\.?|转)\s?\d{1,5}$")
 
 
 def _score_phone(m: re.Match[str]) -> tuple[int, int, float] | None:
@@ -120,7 +164,9 @@ def _score_phone(m: re.Match[str]) -> tuple[int, int, float] | None:
     if kind == "cnm":
         return s, e, 0.75
     if kind == "cnl":
-        return s, e, 0.6
+        national = _digits(_EXT_TAIL.sub("", m.group()))
+        national = national[national.index("0") :]  # drop a +86 / 0086 prefix
+        return (s, e, 0.6) if 10 <= len(national) <= 12 else None
     if kind == "us":
         return s, e, 0.7
     if kind == "intl":
@@ -129,19 +175,70 @@ def _score_phone(m: re.Match[str]) -> tuple[int, int, float] | None:
 
 
 # --- CREDIT_CARD -------------------------------------------------------------------------------
-_CARD = re.compile(
-    r"(?<![\d-])(?:\d{4}[ -]){3}\d{1,7}(?![\d])|(?<![\d-])\d{13,19}(?![\d])"
-    r"|(?<![\d-])\d{4}[ -]\d{6}[ -]\d{4,5}(?![\d])"
-)
-_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|35|6(?:011|5|4[4-9]|2)")
+# A run of digit groups joined by one kind of separator; `_score_card` checks the length (12-19,
+# ISO/IEC 7812), the issuer prefix and the Luhn digit, trying shorter runs of whole groups when
+# the full run fails ("4111 1111 1111 1111 0425" ends in an expiry date).
+_CARD = re.compile(r"(?<![\d+.,/])(?<!\d[ -])\d+(?:[ -]\d+)*(?![\d,]|\.\d)")
+_GROUP_SEP = re.compile(r"[ -]")
+
+
+def _card_base(digits: str) -> float:
+    """The score of a Luhn-valid number by issuer and length: 0.75 where the issuer prints that
+    length as standard, 0.4 for the issuer's rarer lengths (needs a context word), 0 if none."""
+    n = len(digits)
+    for prefixes, standard, allowed in _CARD_ISSUERS:
+        if digits.startswith(prefixes):
+            if n in standard:
+                return 0.75
+            if n in allowed:
+                return 0.4
+    return 0.0
+
+
+# (IIN prefixes, standard lengths, other lengths the scheme allows), most specific first:
+# Visa, Mastercard (51-55, 2221-2720), Amex, Diners, Discover, JCB, UnionPay, Mir, Maestro,
+# RuPay / Verve / Troy and the other 6… debit schemes.
+_MC2 = tuple(str(p) for p in range(2221, 2721))
+_CARD_ISSUERS: list[tuple[tuple[str, ...], frozenset[int], frozenset[int]]] = [
+    (("4",), frozenset({16}), frozenset({13, 19})),
+    (("51", "52", "53", "54", "55", *_MC2), frozenset({16}), frozenset()),
+    (("34", "37"), frozenset({15}), frozenset()),
+    (("36",), frozenset({14}), frozenset(range(15, 20))),
+    (("300", "301", "302", "303", "304", "305", "3095", "38", "39"), frozenset({14, 16}),
+     frozenset(range(15, 20))),
+    (("6011", "644", "645", "646", "647", "648", "649", "65"), frozenset({16}), frozenset({17, 18, 19})),
+    (("35",), frozenset({16}), frozenset({17, 18, 19})),  # JCB 3528-3589; 35… kept broad
+    (("62", "81"), frozenset({16, 19}), frozenset({17, 18})),
+    (("2200", "2201", "2202", "2203", "2204"), frozenset({16}), frozenset({17, 18, 19})),
+    (("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"), frozenset({16, 19}),
+     frozenset(range(12, 20))),
+    (("50", "56", "57", "58", "60", "63", "64", "66", "67", "68", "69"), frozenset({16}),
+     frozenset(range(12, 20))),
+]  # fmt: skip
 
 
 def _score_card(m: re.Match[str]) -> tuple[int, int, float] | None:
-    digits = _digits(m.group())
-    if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits) or not luhn_valid(digits):
-        return None
-    # 17-19 digits are rare card lengths (some Visa, UnionPay): reported only with context
-    return m.start(), m.end(), (0.8 if len(digits) <= 16 else 0.45)
+    text = m.group()
+    seps = set(_GROUP_SEP.findall(text))
+    if len(seps) > 1 or "  " in text:
+        return None  # "1234 5678-9012": two kinds of separator are not one printed number
+    groups = _GROUP_SEP.split(text)
+    for k in range(len(groups), 0, -1):
+        part = groups[:k]
+        digits = "".join(part)
+        if len(digits) < 12:
+            return None
+        if len(digits) > 19 or (k > 1 and not (4 <= len(part[0]) <= 6)):
+            continue
+        if k > 1 and min(map(len, part[1:])) < 3:
+            continue
+        if not luhn_valid(digits):
+            continue
+        base = _card_base(digits)
+        if base:
+            end = m.start() + sum(map(len, part)) + k - 1
+            return m.start(), end, base
+    return None
 
 
 # --- IBAN --------------------------------------------------------------------------------------
@@ -317,9 +414,9 @@ def default_pattern_recognizers() -> list[Any]:
             _CARD,
             _score_card,
             always,
-            boost=0.15,
+            boost=0.3,
             numeric=True,
-            min_digits=13,
+            min_digits=12,
         ),
         r("US_SSN", "us_ssn", _SSN, _score_ssn, always, boost=0.3, numeric=True, min_digits=9),
         r(
