@@ -206,7 +206,8 @@ _CARD_ISSUERS: list[tuple[tuple[str, ...], frozenset[int], frozenset[int]]] = [
     (("36",), frozenset({14}), frozenset(range(15, 20))),
     (("300", "301", "302", "303", "304", "305", "3095", "38", "39"), frozenset({14, 16}),
      frozenset(range(15, 20))),
-    (("6011", "644", "645", "646", "647", "648", "649", "65"), frozenset({16}), frozenset({17, 18, 19})),
+    (("6011", "644", "645", "646", "647", "648", "649", "65"), frozenset({16}),
+     frozenset({17, 18, 19})),
     (("35",), frozenset({16}), frozenset({17, 18, 19})),  # JCB 3528-3589; 35… kept broad
     (("62", "81"), frozenset({16, 19}), frozenset({17, 18})),
     (("2200", "2201", "2202", "2203", "2204"), frozenset({16}), frozenset({17, 18, 19})),
