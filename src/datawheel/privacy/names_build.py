@@ -1,12 +1,17 @@
-"""Regenerate the name and street-suffix lists in ``privacy/data/`` from Faker's providers.
+"""Regenerate the name and street-suffix lists in ``privacy/data/`` from Faker and other packages.
 
-Run ``python -m datawheel.privacy.names_build`` after upgrading Faker; the files are package data,
-so nothing is read from Faker (or downloaded) at scan time.
+Run ``python -m datawheel.privacy.names_build`` (with ``pip install names jieba`` in the build
+environment) after upgrading a source; the files are package data, so nothing is read from these
+packages (or downloaded) at scan time. Sources: Faker's person and address providers (MIT); the
+US Census 1990 first- and last-name files shipped by the ``names`` package (public-domain data,
+MIT package), last names with a frequency of at least 0.001 %; jieba's ``dict.txt`` (MIT) for the
+Chinese words that shadow surnames (`names_zh_build`).
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib import resources
 from pathlib import Path
 
 from datawheel.privacy.recognizers_address import STREET_ABBREVIATIONS
@@ -69,6 +74,22 @@ def _write(name: str, words: set[str]) -> None:
     (DATA / name).write_text("\n".join(sorted(words)) + "\n", encoding="utf-8")
 
 
+def _census() -> tuple[set[str], set[str]]:
+    """US Census 1990 first names (all) and last names with frequency >= 0.001 %, lower-cased."""
+    files = resources.files("names")
+
+    def read(name: str, min_freq: float) -> set[str]:
+        out = set()
+        for line in files.joinpath(name).read_text("ascii").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and float(parts[1]) >= min_freq and parts[0].isalpha():
+                out.add(parts[0].lower())
+        return out
+
+    first = read("dist.male.first", 0.0) | read("dist.female.first", 0.0)
+    return first, read("dist.all.last", 0.001)
+
+
 def build() -> None:
     """Write the lists (sorted, one entry a line) under ``privacy/data/``."""
     first: set[str] = set()
@@ -77,8 +98,9 @@ def build() -> None:
         p = _provider("person", loc)
         first |= {n for n in p.first_names if n.isalpha() or "-" in n or "'" in n}
         last |= {n for n in p.last_names if n.replace("-", "").replace("'", "").isalpha()}
-    _write("names_en_first.txt", {n.lower() for n in first})
-    _write("names_en_last.txt", {n.lower() for n in last})
+    census_first, census_last = _census()
+    _write("names_en_first.txt", {n.lower() for n in first} | census_first)
+    _write("names_en_last.txt", {n.lower() for n in last} | census_last)
 
     zh = _provider("person", "zh_CN")
     tw = _provider("person", "zh_TW")

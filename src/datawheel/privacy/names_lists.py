@@ -1,0 +1,16 @@
+"""The word lists under ``privacy/data/`` that the PERSON recognizers read, loaded once."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+__all__ = ["load_list"]
+
+
+@cache
+def load_list(name: str) -> frozenset[str]:
+    """One of the word lists under ``privacy/data/`` (one entry a line; text after a tab is
+    ignored, so a list may carry a count or a tag)."""
+    text = resources.files("datawheel.privacy.data").joinpath(name).read_text("utf-8")
+    return frozenset(w.split("\t")[0].strip() for w in text.splitlines() if w.strip())
