@@ -74,21 +74,23 @@ _SIGN_OFF = re.compile(
 )
 # Capitalized words that are never part of a name (greetings, headers, common nouns, weekdays).
 # fmt: off
-_STOP_WORDS = """a an the i hi hello hey dear thanks thank please my our your his
-    this that these order account support team customer customers service services ticket subject sent
-    date re fw fwd to from cc bcc monday tuesday wednesday thursday friday saturday sunday
-    january february march july september october november december street avenue road drive
-    suite apt card bank phone email mobile office fax tel regards best sincerely cheers kind
-    can could would will should is are was were yes no ok okay also and or but if when then
-    so we you he she it they hope as at on in by for of with sir madam inc llc ltd co corp
-    company group hr it admin billing sales manager director senior chief head lead partner
-    business care family dental medical clinic hospital verified purchase great two one
-    three stars highly recommend welcome still tried cardholder reporter assignee attn
-    refund request original receipt attached amount note caller agent user name here there
-    what why how who where new old ask see section terms build release version latency
-    checked sale room sorry hope update updated via per api server error info warn debug get
-    post http https reply message mailbox not do jr sr ii iii iv iphone android windows mac
-    chrome firefox safari microsoft apple google amazon paypal teams globex acme street"""
+_STOP_WORDS = """
+    a an the i hi hello hey dear thanks thank please my our your his this that these order
+    account support team customer customers service services ticket subject sent date re
+    fw fwd to from cc bcc monday tuesday wednesday thursday friday saturday sunday january
+    february march july september october november december street avenue road drive suite
+    apt card bank phone email mobile office fax tel regards best sincerely cheers kind can
+    could would will should is are was were yes no ok okay also and or but if when then so
+    we you he she it they hope as at on in by for of with sir madam inc llc ltd co corp
+    company group hr it admin billing sales manager director senior chief head lead
+    partner business care family dental medical clinic hospital verified purchase great
+    two one three stars highly recommend welcome still tried cardholder reporter assignee
+    attn refund request original receipt attached amount note caller agent user name here
+    there what why how who where new old ask see section terms build release version
+    latency checked sale room sorry hope update updated via per api server error info warn
+    debug get post http https reply message mailbox not do jr sr ii iii iv iphone android
+    windows mac chrome firefox safari microsoft apple google amazon paypal teams globex
+    acme street"""
 _STOP = frozenset(_STOP_WORDS.split())
 # fmt: on
 

@@ -1,97 +1,107 @@
-"""Chinese PERSON: a surname and one or two given-name characters, confirmed by context."""
+"""Chinese PERSON: a surname and one or two given-name characters, confirmed by context.
+
+A candidate is a surname (430 single and compound ones) and one or two following characters.
+Context decides, in three strengths:
+- *strong*: a role or kinship word right before ("客服", "快递员", "收款人：", "店长", "我老公"), a
+  title right after ("先生", "女士", "老师", "师傅"), a frame ("和…一起", "跟…说"), or a chat-export
+  speaker line ("孙雪 10:32"). Any characters may then be the given name ("张小娴"), so rare
+  ones are found;
+- *weak*: a function word before ("和", "给", "昨天") or a verb after ("说", "打电话");
+- none: only a very common surname with a listed given name is reported.
+Where the name ends: the second given character is dropped when it starts a frequent word with
+the next character ("和孙雪一起" → 孙雪, "王芳明天" → 王芳) or is a particle ("的", "了").
+Ordinary words that begin with a surname character ("居然", "高中", "幸福", "华为") are rejected
+when their jieba frequency is high, or at all without a strong cue (`names_zh_shadows.txt`,
+built from jieba's dictionary by `names_zh_build`).
+
+Limits: a name with no cue and an uncommon surname or given name is missed; a word absent from
+jieba's dictionary after a role word ("客服小美") is taken for a name.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 
-from datawheel.privacy.names_lists import load_list
+from datawheel.privacy.names_lists import load_counts, load_list
 from datawheel.privacy.spans import Span
 
 __all__ = ["CnPersonRecognizer"]
 
-# fmt: off
-_ZH_BEFORE = (
-    "我叫", "请", "我是", "名叫", "叫做", "姓名", "联系人", "客户", "收件人", "用户", "致",
-    "亲爱的", "经办人", "负责人", "患者", "员工", "同事", "寄件人", "申请人", "本人", "请联系",
-    "找", "转告", "感谢", "谢谢", "：", ":", "叫",
+
+def _words(block: str) -> tuple[str, ...]:
+    return tuple(block.split())
+
+
+# Role, kinship and label words that a name follows directly (optionally after "：" or a space).
+_ROLE_BEFORE = _words(
+    """
+    我叫 我是 名叫 叫做 姓名 本人 联系人 收件人 寄件人 收货人 收款人 付款人 退款人 汇款人 经办人
+    审核人 审批人 负责人 申请人 投诉人 报修人 持卡人 开户人 户名 客户 用户 会员 客服 快递员
+    快递小哥 配送员 骑手 司机 师傅 店长 店员 导购 前台 房东 业主 租客 房客 老师 班主任 教练 医生
+    护士 患者 病人 员工 同事 同学 室友 朋友 邻居 领导 经理 主管 组长 老板 业务员 销售 顾问 专员
+    工程师 维修工 保安 我老公 老公 我老婆 老婆 丈夫 妻子 爱人 我妈 妈妈 我爸 爸爸 儿子 女儿 哥哥
+    姐姐 弟弟 妹妹 爷爷 奶奶 外公 外婆 男朋友 女朋友 亲爱的 致 请联系 转告 抄送
+    """
 )
-# Function words and time words that often stand right before a person (weaker cue).
-_ZH_BEFORE_WEAK = (
-    "和", "跟", "与", "给", "让", "问", "告诉", "通知", "抄送", "被", "昨天", "今天",
-    "刚才", "刚刚", "上午", "下午",
+_TITLE_AFTER = _words(
+    """
+    先生 女士 小姐 老师 同学 经理 师傅 医生 律师 总监 主任 阿姨 叔叔 老板 店长 教授 博士 护士
+    警官 工程师 您好 你好 同志 的订单 的账户 的手机 的电话 的身份证 的邮箱 的地址 的银行卡
+    """
 )
-# fmt: on
-# fmt: off
-_ZH_AFTER = (
-    "先生", "女士", "小姐", "老师", "同学", "经理", "您好", "你好", "师傅", "总监", "医生", "律师",
-    "主任", "阿姨", "叔叔", "老板", "说", "反馈", "来电", "表示", "的订单", "的账户", "的手机",
-    "的电话", "的身份证", "的邮箱", "的地址", "已经",
+_WEAK_BEFORE = _words(
+    """
+    和 跟 与 给 让 问 告诉 通知 被 找 感谢 谢谢 叫 昨天 今天 刚才 刚刚 上午 下午 是
+    """
 )
-# Verbs and particles that often follow a subject (weaker cue); punctuation is weaker still.
-_ZH_AFTER_WEAK = (
-    "在", "打电话", "打来", "发来", "发过来", "把", "和", "跟", "也", "都", "让", "要", "会",
-    "问", "提交", "申请", "负责", "正在",
+_WEAK_AFTER = _words(
+    """
+    说 打电话 打来 发来 发过来 反馈 来电 表示 在 把 也 都 一起 推荐 送 帮 负责 处理 已经 提交
+    申请 回复 态度
+    """
 )
-# fmt: on
-# Ordinary words that begin with a surname character; never a name start.
-# fmt: off
-_ZH_STOP = frozenset(
-    [
-        "高兴", "高速", "高级", "高效", "方便", "方式", "方面", "方法", "方案", "明天", "明白",
-        "明确", "明显", "安全", "安排", "安装", "安心", "周末", "周一", "周二", "周三", "周四",
-        "周五", "周六", "周日", "周年", "马上", "常见", "常用", "金额", "文件", "文字", "文明",
-        "于是", "程序", "时间", "时候", "向你", "和你", "和我", "和平", "平台", "平安", "平时",
-        "成功", "成为", "成本", "关于", "关注", "关系", "关闭", "强烈", "国家", "国际", "华为",
-        "江湖", "海外", "海关", "全部", "全国", "全面", "连接", "连续", "管理", "元旦", "信息",
-        "信用", "信箱", "信号", "路上", "车辆", "项目", "公司", "公众", "公里", "司机", "计划",
-        "计算", "单号", "单位", "任何", "任务", "万一", "钱包", "宁可", "应该", "应用", "原因",
-        "原来", "商品", "商家", "商城", "通知", "付款", "支付", "支持", "解决", "解释", "谢谢",
-        "那边", "那个", "东西", "包裹", "包装", "余额", "丁点", "申请", "易于", "齐全", "季度",
-        "甘心", "卫生", "米饭", "古代", "左右", "左边", "都是", "都有", "花费", "花了", "权利",
-        "权限", "章节", "满意", "满足", "盛情", "晋级", "利用", "利息", "幸好", "幸运", "富有",
-        "展示", "信任", "来电", "来信", "来自", "阳光", "温馨", "温度", "尤其", "白天", "白色",
-        "石头", "龙头", "雷同", "危险", "印象", "慕名", "宣传", "相关", "相同", "初次", "门店",
-        "云端", "容易", "敬请", "普通", "戴上", "邮箱", "邮件", "史上", "史无", "黄金", "曲线",
-        "师傅", "和好", "牛奶", "文档", "文本", "明细", "康复", "齐心", "何时", "何处", "何况",
-        "凌晨", "冷静", "席位", "殷切", "宁愿", "楚楚", "路由", "郎中", "夏天", "秋天", "春天",
-        "冬天", "江苏", "浙江", "广东", "湖北", "湖南", "海南", "海口", "山东", "山西", "河北",
-        "河南", "云南", "贵州", "四川", "福建", "安徽", "江西", "吉林", "辽宁", "宁夏", "青海",
-        "甘肃", "西藏", "新疆", "台湾", "香港", "澳门", "北京", "上海", "天津", "重庆", "黑龙",
-        "内蒙", "广西", "陕西", "文章", "安静",
-    ]
+# Characters that end a name only rarely but often start the next word.
+_NOT_LAST = frozenset(
+    "的了在是说和跟与给也都把被让对向从很就还又才要会能来去到问打送帮已不没太真挺非人"
+    "我你他她它们这那吗呢吧啊呀哦嘛啦么"
 )
-# fmt: on
+_CUE_WORDS = tuple(w for w in _ROLE_BEFORE + _WEAK_BEFORE if len(w) > 1)
+_FRAME_TAILS = ("一起", "一块", "说", "讲", "商量", "联系", "聊")
+_SPEAKER_AFTER = re.compile(r"[ \t]+(?:\d{1,2}:\d{2}|\d{4}[-/年])")
+_LABEL_GAP = re.compile(r"[ \t]?[：:]?")  # matched on the reversed text before a name
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+
+# The most frequent surnames (about 70 % of the population): with a listed given name, a name
+# without any cue is likely enough to report.
+_COMMON = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_SHADOW_ALWAYS = 1000  # a word this frequent in jieba's corpus is a word even after a role word
 
 
 @cache
-def _zh_pattern() -> re.Pattern[str]:
+def _surname_pattern() -> re.Pattern[str]:
     surnames = load_list("names_zh_surnames.txt")
     compound = sorted((s for s in surnames if len(s) > 1), key=len, reverse=True)
     single = "".join(sorted(s for s in surnames if len(s) == 1))
-    given = "".join(sorted(load_list("names_zh_given_chars.txt")))
-    return re.compile(
-        r"(?P<sur>" + "|".join(compound) + r"|[" + single + r"])(?P<given>[" + given + r"]{1,2})"
-    )
-
-
-# The most frequent surnames (about 70 % of the population); with a known given name, a name
-# without a cue is likely enough to report.
-_ZH_COMMON = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-)
+    return re.compile("(?:" + "|".join(compound) + r"|[" + single + r"])(?=[\u4e00-\u9fff])")
 
 
 class CnPersonRecognizer:
-    """Chinese names: surname + 1-2 given-name characters, confirmed by context or frequency."""
+    """Chinese names: surname + 1-2 given-name characters, confirmed by context (module doc)."""
 
     entity = "PERSON"
     name = "person_zh"
 
     def __init__(self) -> None:
+        self.given_chars = load_list("names_zh_given_chars.txt")
         self.given_names = load_list("names_zh_given_names.txt")
-        self.pattern = _zh_pattern()
+        self.shadows = load_counts("names_zh_shadows.txt")
+        self.shadows_nr = load_counts("names_zh_shadows_nr.txt")
+        self.common_words = load_counts("zh_words_common.txt")
+        self.pattern = _surname_pattern()
 
     def trigger(self, text: str) -> bool:
         return _HAN.search(text) is not None
@@ -103,50 +113,98 @@ class CnPersonRecognizer:
             m = self.pattern.search(text, pos)
             if m is None:
                 return out
-            span = self._score(text, m.start(), m.end("sur"), m.end())
+            inside = text[: m.start() + 1].endswith(_CUE_WORDS)  # "我老公陈桂": not "公陈桂"
+            span = None if inside else self._candidate(text, m.start(), m.end())
             if span is None:
                 pos = m.start() + 1  # a rejected start: try from the next character
                 continue
             out.append(span)
             pos = span.end
 
-    def _score(self, text: str, start: int, sur_end: int, end: int) -> Span | None:
-        if text[start:end][:2] in _ZH_STOP:
-            return None
-        given = text[sur_end:end]
-        if (
-            len(given) == 2
-            and given not in self.given_names
-            and (text[end - 1 : end + 1] in _ZH_STOP or _cue_after(text, end - 1) >= 0.3)
-        ):
-            end -= 1  # "王芳明天…", "李伟先生" : the second character starts the next word
-            given = given[:1]
+    def _candidate(self, text: str, start: int, sur_end: int) -> Span | None:
         before = _cue_before(text, start)
-        after = _cue_after(text, end)
-        if start > 0 and _HAN.match(text[start - 1]) and not before and after < 0.3:
+        for n in (2, 1):
+            end = sur_end + n
+            given = text[sur_end:end]
+            if len(given) < n or not all("\u4e00" <= c <= "\u9fff" for c in given):
+                continue
+            if n == 2 and self._ends_early(text, end):
+                continue
+            after = self._cue_after(text, start, end)
+            strong = before >= 0.35 or after >= 0.3 or _in_frame(text, start, end)
+            listed = all(c in self.given_chars for c in given)
+            if not strong and not listed:
+                continue
+            cued = strong or before > 0 or after >= 0.2
+            if self._shadowed(text[start:end], strong, cued):
+                if n == 2 and self._shadowed(text[start : end - 1], strong, cued):
+                    return None  # "高中…": the surname starts an ordinary word
+                continue
+            score = self._score(text, start, sur_end, end, before, after, strong)
+            if score is not None:
+                return Span(start, end, self.entity, score, self.name)
+        return None
+
+    def _ends_early(self, text: str, end: int) -> bool:
+        """Whether the second given character belongs to the next word ("孙雪一起")."""
+        last = text[end - 1]
+        if last in _NOT_LAST:
+            return True
+        nxt = text[end - 1 : end + 1]
+        if len(nxt) == 2 and self.common_words.get(nxt, 0) >= 1000:
+            return text[end - 2 : end] not in self.given_names
+        return text.startswith(_TITLE_AFTER, end - 1) or text.startswith(_WEAK_AFTER, end - 1)
+
+    def _shadowed(self, word: str, strong: bool, cued: bool) -> bool:
+        """An ordinary word: always when very frequent, without a strong cue when listed, and
+        without any cue when jieba tags it as a name ("李娜" is one, "安逸" is not)."""
+        freq = self.shadows.get(word, 0)
+        if freq >= _SHADOW_ALWAYS or (freq > 0 and not strong):
+            return True
+        return not cued and word in self.shadows_nr
+
+    def _cue_after(self, text: str, start: int, end: int) -> float:
+        if text.startswith(_TITLE_AFTER, end):
+            return 0.3
+        line_start = text.rfind("\n", 0, start) + 1
+        if not text[line_start:start].strip() and _SPEAKER_AFTER.match(text, end):
+            return 0.3  # a chat export's speaker line: "孙雪 10:32"
+        if text.startswith(_WEAK_AFTER, end):
+            return 0.2
+        return 0.1 if text[end : end + 1] in ("，", ",", "。", "、", "：", ":") else 0.0
+
+    def _score(
+        self,
+        text: str,
+        start: int,
+        sur_end: int,
+        end: int,
+        before: float,
+        after: float,
+        strong: bool,
+    ) -> float | None:
+        surname, given = text[start:sur_end], text[sur_end:end]
+        if start > 0 and _HAN.match(text[start - 1]) and not before and after < 0.2:
             return None  # inside a run of Chinese text with no cue: likely part of a word
-        surname = text[start:sur_end]
-        score = 0.35 if surname in _ZH_COMMON or len(surname) == 2 else 0.25
+        score = 0.35 if surname in _COMMON or len(surname) == 2 else 0.25
         if given in self.given_names:
             score += 0.15
-        score += before + after
-        if score < 0.5:
-            return None
-        return Span(start, end, self.entity, round(min(score, 0.95), 3), self.name)
+        score += before + after + (0.3 if strong and before < 0.35 and after < 0.3 else 0.0)
+        return round(min(score, 0.95), 3) if score >= 0.5 else None
 
 
 def _cue_before(text: str, start: int) -> float:
-    """Score a cue before a candidate adds: 0.35 strong ("我叫", "联系人"), 0.2 weak ("和")."""
-    before = text[max(0, start - 4) : start]
-    if before.endswith(_ZH_BEFORE):
+    """0.35 for a role word ("收款人：", "客服"), 0.2 for a function word ("和"), else 0."""
+    gap = _LABEL_GAP.match(text[max(0, start - 2) : start][::-1])
+    cut = start - (gap.end() if gap else 0)
+    window = text[max(0, cut - 5) : cut]
+    if window.endswith(_ROLE_BEFORE):
         return 0.35
-    return 0.2 if before.endswith(_ZH_BEFORE_WEAK) else 0.0
-
-
-def _cue_after(text: str, end: int) -> float:
-    """Score a cue after a candidate adds: 0.3 strong ("先生"), 0.2 weak ("打电话"), 0.1 "，"."""
-    if text.startswith(_ZH_AFTER, end) and not text.startswith(("说明", "在线", "已经是"), end):
-        return 0.3
-    if text.startswith(_ZH_AFTER_WEAK, end):
+    if cut == start and window.endswith(_WEAK_BEFORE):
         return 0.2
-    return 0.1 if text[end : end + 1] in ("，", ",", "。", "、") else 0.0
+    return 0.35 if cut < start and text[cut - 1 : cut] in ("人", "名") else 0.0
+
+
+def _in_frame(text: str, start: int, end: int) -> bool:
+    """Whether the candidate sits exactly in "和…一起" / "跟…说"."""
+    return start > 0 and text[start - 1] in "和跟与同" and text.startswith(_FRAME_TAILS, end)
