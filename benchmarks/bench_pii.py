@@ -13,7 +13,8 @@ counted per 100 texts, and Chinese PERSON is also compared with jieba's part-of-
 Presidio runs offline with a blank spaCy pipeline (see /work/shared/PEERS.md): its pattern
 recognizers all run, but PERSON and LOCATION need an NER model that cannot be downloaded here, so
 they find nothing; it has no mainland-China resident id recognizer. Every document goes to
-Presidio with ``language="en"``. Both outputs pass through the same overlap resolution (higher
+Presidio with ``language="en"``. Timing alternates the two on chunks of 100 documents, so both
+see the same load on a shared machine. Both outputs pass through the same overlap resolution (higher
 score, then longer) before scoring. Exact match: same start, end and type. Overlap match: same
 type and overlapping offsets (each gold and each prediction matched at most once).
 """
@@ -83,34 +84,46 @@ def run_datawheel(docs: list[Doc]) -> tuple[list[list[Triple]], float]:
     return [[(s.start, s.end, s.type) for s in doc] for doc in spans], elapsed
 
 
-def run_presidio(docs: list[Doc]) -> tuple[list[list[tuple[int, int, str, float]]], float]:
+def presidio_engine(tmp: str):
+    """Presidio's AnalyzerEngine on a blank spaCy pipeline saved under ``tmp`` (no download)."""
     import spacy
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
+    spacy.blank("en").to_disk(tmp)
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": tmp}],
+        }
+    ).create_engine()
+    return AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+
+
+def run_both(docs: list[Doc], chunk: int = 100) -> tuple[list, float, list, float]:
+    """datawheel and Presidio on the same chunks, alternating, so that both see the same load on
+    a shared machine; returns (datawheel spans, seconds, Presidio raw spans, seconds)."""
+    texts = [d.text for d in docs]
     with tempfile.TemporaryDirectory() as tmp:
-        spacy.blank("en").to_disk(tmp)
-        nlp = NlpEngineProvider(
-            nlp_configuration={
-                "nlp_engine_name": "spacy",
-                "models": [{"lang_code": "en", "model_name": tmp}],
-            }
-        ).create_engine()
-        engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
-        engine.analyze(docs[0].text, language="en")  # warm up outside the timing
-        t0 = time.perf_counter()
-        raw = [engine.analyze(d.text, language="en") for d in docs]
-        elapsed = time.perf_counter() - t0
-    out = []
-    for results in raw:
-        out.append(
-            [
-                (r.start, r.end, PRESIDIO_MAP[r.entity_type], r.score)
-                for r in results
-                if r.entity_type in PRESIDIO_MAP
-            ]
-        )
-    return out, elapsed
+        engine = presidio_engine(tmp)
+        engine.analyze(texts[0], language="en")  # warm up outside the timing
+        scan_pii(texts[:20])
+        dw, raw, dw_t, pr_t = [], [], 0.0, 0.0
+        for i in range(0, len(texts), chunk):
+            part = texts[i : i + chunk]
+            t0 = time.perf_counter()
+            dw += scan_pii(part)
+            t1 = time.perf_counter()
+            raw += [engine.analyze(t, language="en") for t in part]
+            t2 = time.perf_counter()
+            dw_t, pr_t = dw_t + t1 - t0, pr_t + t2 - t1
+    dw_out = [[(s.start, s.end, s.type) for s in doc] for doc in dw]
+    pr_out = [
+        [(r.start, r.end, PRESIDIO_MAP[r.entity_type], r.score) for r in res
+         if r.entity_type in PRESIDIO_MAP]
+        for res in raw
+    ]  # fmt: skip
+    return dw_out, dw_t, pr_out, pr_t
 
 
 def presidio_at(
@@ -230,7 +243,10 @@ def main() -> None:
         f"{sum(support.values())} gold spans"
     )
 
-    dw_pred, dw_time = run_datawheel(docs)
+    if args.skip_peer:
+        dw_pred, dw_time = run_datawheel(docs)
+    else:
+        dw_pred, dw_time, raw, pr_time = run_both(docs)
     dw_pred = [[p for p in doc if p[2] in types] for doc in dw_pred]
     dw_exact, dw_overlap = score(gold, dw_pred, False), score(gold, dw_pred, True)
     if args.errors:
@@ -238,7 +254,6 @@ def main() -> None:
 
     peer = None
     if not args.skip_peer:
-        raw, pr_time = run_presidio(docs)
         thresholds = (0.0, 0.3, 0.5)
         by_th = {th: presidio_at(raw, th) for th in thresholds}
         by_th = {th: [[p for p in doc if p[2] in types] for doc in v] for th, v in by_th.items()}
