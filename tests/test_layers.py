@@ -15,6 +15,7 @@ LAYERS = {
     "config": 0,
     "io": 0,
     "secret": 0,
+    "signing": 0,
     "report": 0,
     "store": 1,
     "data": 2,
@@ -32,7 +33,7 @@ LAYERS = {
 }
 
 # Only layer-0 modules (and the package's own entry points) may sit loose at the package root.
-LOOSE = {"errors", "config", "io", "secret", "__init__", "__main__"}
+LOOSE = {"errors", "config", "io", "secret", "signing", "__init__", "__main__"}
 
 
 def _unit(path: Path) -> str:

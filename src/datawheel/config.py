@@ -164,6 +164,13 @@ class ModelConfig(_Strict):
         return value
 
 
+class TrainPrivacyConfig(_Strict):
+    # DP-SGD (Opacus): the whole run spends at most (epsilon, delta) on the training split
+    epsilon: Annotated[float, Field(gt=0.0)]
+    delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5
+    max_grad_norm: Annotated[float, Field(gt=0.0)] = 1.0  # per-example gradient clip
+
+
 class TrainConfig(_Strict):
     epochs: Annotated[int, Field(ge=1)] = 30
     batch_size: Annotated[int, Field(ge=1)] = 256
@@ -181,6 +188,7 @@ class TrainConfig(_Strict):
     class_weights: bool = False  # weight the loss by inverse class frequency
     grad_accumulation: Annotated[int, Field(ge=1)] = 1  # batches summed per optimizer step
     checkpoint: bool = True  # write a resumable checkpoint every epoch (pipeline runs)
+    privacy: TrainPrivacyConfig | None = None  # differentially private training (DP-SGD)
 
 
 class GatesConfig(_Strict):
@@ -246,6 +254,16 @@ class CardConfig(_Strict):
     limitations: str = ""
 
 
+class DPBudgetConfig(_Strict):
+    # the privacy loss all DP statistics of one dataset may spend together, over its lifetime
+    epsilon: Annotated[float, Field(gt=0.0)] = 3.0
+    delta: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-6
+
+
+class ShareConfig(_Strict):
+    dp_budget: DPBudgetConfig = DPBudgetConfig()
+
+
 class ProjectConfig(_Strict):
     name: str
     data: DataConfig
@@ -257,6 +275,7 @@ class ProjectConfig(_Strict):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     loop: LoopConfig = LoopConfig()
     card: CardConfig = CardConfig()
+    share: ShareConfig = ShareConfig()
 
     def source_path(self, base: Path) -> Path:
         """The raw data file, resolved against the project folder."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from datawheel.errors import SecretKeyError
@@ -48,6 +49,17 @@ class SecretKey:
     def field_key(self) -> bytes:
         """AES-256-GCM key for reversible field encryption (the `encrypt` operator)."""
         return _derive(self._master, "datawheel/field/v1")
+
+    def child(self, purpose: str) -> SecretKey:
+        """An independent key for one purpose (e.g. one partner's releases): its pseudonyms do
+        not join with the workspace's or with another purpose's."""
+        return SecretKey(_derive(self._master, f"datawheel/child/{purpose}"))
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The project's Ed25519 signing key (releases, licenses): derived, so never stored, and
+        replaced by ``secret rotate`` like every other child key."""
+        return Ed25519PrivateKey.from_private_bytes(_derive(self._master, "datawheel/signing/v1"))
 
     @property
     def fingerprint(self) -> str:

@@ -12,7 +12,18 @@ import typer
 from datawheel import __version__
 
 # One module per subsystem, each with ``register(app)``; listed here in help order.
-SUBSYSTEMS = ("project", "data", "privacy", "train", "evaluate", "models", "serve", "loop", "store")
+SUBSYSTEMS = (
+    "project",
+    "data",
+    "privacy",
+    "train",
+    "evaluate",
+    "models",
+    "serve",
+    "loop",
+    "share",
+    "store",
+)
 
 app = typer.Typer(
     name="datawheel",

@@ -47,15 +47,18 @@ def models_list(
         print_json([asdict(v) for v in versions])
         return
     table = Table(title="model versions")
-    for column in ("version", "stage", "accuracy", "f1", "fairness gap", "train set", "created"):
+    columns = ("version", "stage", "accuracy", "f1", "fairness gap", "DP ε", "train set", "created")
+    for column in columns:
         table.add_column(column)
     for v in versions:
+        dp = v.metrics.get("privacy")
         table.add_row(
             v.id,
             v.stage,
             f"{v.metrics.get('accuracy', 0):.4f}",
             f"{v.metrics.get('f1', 0):.4f}",
             f"{v.metrics.get('fairness_gap', 0):.4f}",
+            f"{dp['epsilon']:.2f}" if dp else "—",
             v.dataset_id,
             v.created_at[:19],
         )

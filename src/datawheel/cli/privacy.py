@@ -239,6 +239,31 @@ secret_app = typer.Typer(
 )
 
 
+@secret_app.command("public-key")
+def secret_public_key(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the PEM here (default: print).")
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """The project's Ed25519 public key (PEM): partners and licensees pin it to check signatures.
+
+    The private half is derived from the secret key and never printed.
+
+    Example: datawheel secret public-key -o issuer.pem
+    """
+    from datawheel.secret import load_secret_key
+    from datawheel.signing import key_id, public_key_pem
+
+    public = load_secret_key(config.parent.resolve()).signing_key.public_key()
+    pem = public_key_pem(public)
+    if output is None:
+        typer.echo(pem, nl=False)
+    else:
+        output.write_text(pem, encoding="ascii")
+        err_console.print(f"Public key {key_id(public)} written to {output}.")
+
+
 @secret_app.command("rotate")
 def secret_rotate(
     config: ConfigOption = DEFAULT_CONFIG,
@@ -326,6 +351,12 @@ def erase(
         console.print("tainted: " + ", ".join(receipt.versions_tainted))
     if receipt.champion_needs_retraining:
         console.print(f"champion {receipt.champion_needs_retraining} needs retraining")
+    for release in receipt.releases_not_recalled:
+        console.print(
+            f"[yellow]release {release['release']} to {release['partner']} "
+            f"({release['created_at'][:10]}) held this subject and cannot be recalled:[/] "
+            "ask the partner to delete the subject's rows"
+        )
 
 
 subject_app = typer.Typer(

@@ -37,15 +37,27 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Serve a licensed export bundle alone (no workspace)."),
+    ] = None,
+    revocations: Annotated[
+        Path | None, typer.Option("--revocations", help="With --bundle: a signed revocation list.")
+    ] = None,
 ) -> None:
     """Serve the champion over HTTP to the tenants' API keys.
 
     Endpoints: /v1/predict, /v1/explain, /v1/feedback, /v1/models, /v1/usage, /healthz,
-    /readyz, /metrics, /docs. Workers share state only through the database.
+    /readyz, /metrics, /docs. Workers share state only through the database. With --bundle,
+    a licensed export bundle is served on its own, within its license's terms.
 
     Example: datawheel serve --port 8000 --workers 2
     """
     import uvicorn
+
+    if bundle is not None:
+        _serve_bundle(bundle, revocations, host=host, port=port)
+        return
 
     from datawheel.project.app_factory import PROJECT_ENV, WORKSPACE_ENV
     from datawheel.registry.versions import get_version
@@ -82,6 +94,21 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _serve_bundle(bundle: Path, revocations: Path | None, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from datawheel.serve.bundle_app import BUNDLE_KEY_ENV, create_bundle_app
+
+    app = create_bundle_app(
+        bundle, revocations=revocations, api_key=os.environ.get(BUNDLE_KEY_ENV) or None
+    )
+    auth = (
+        "API key required" if os.environ.get(BUNDLE_KEY_ENV) else f"no API key ({BUNDLE_KEY_ENV})"
+    )
+    console.print(f"Serving the licensed bundle {bundle} at http://{host}:{port} ({auth})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @tenants_app.command("create")

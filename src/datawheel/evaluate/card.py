@@ -82,6 +82,8 @@ def model_card_html(
             )
         )
     sections.append(_fairness_section(fairness, gate))
+    if metrics.get("privacy"):
+        sections.append(_privacy_section(metrics["privacy"]))
     if importance:
         sections.append(_importance_section(importance, importance_label))
     if history:
@@ -238,3 +240,23 @@ def _paragraphs(text: str) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _privacy_section(record: Mapping[str, Any]) -> Section:
+    """DP-SGD's guarantee in words and numbers (``train.privacy``)."""
+    rows = {
+        "ε spent (RDP accountant)": record["epsilon"],
+        "ε targeted": record.get("target_epsilon"),
+        "δ": record["delta"],
+        "per-example gradient clip": record.get("max_grad_norm"),
+        "noise multiplier": record.get("noise_multiplier"),
+        "sampling rate (Poisson)": record.get("sample_rate"),
+        "epochs": record.get("epochs"),
+    }
+    return Section(
+        "Differential privacy",
+        kv_table(rows),
+        note=f"Trained with DP-SGD (Opacus): {record.get('protected', 'the training split')} "
+        "is protected — changing any one row there changes the probability of these weights by "
+        "at most a factor e^ε (except with probability δ).",
+    )

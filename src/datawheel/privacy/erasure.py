@@ -34,6 +34,8 @@ from datawheel.store.db import (
     now_iso,
     predictions,
     reading,
+    release_subjects,
+    releases,
     stage_events,
 )
 from datawheel.store.roles import require
@@ -56,6 +58,9 @@ class ErasureReceipt:
     versions_tainted: list[str] = field(default_factory=list)
     champion_needs_retraining: str | None = None
     already_erased: bool = False
+    # releases handed to partners that held the subject: they cannot be recalled, so the
+    # controller must ask each partner to delete the subject's rows (GDPR art. 17(2))
+    releases_not_recalled: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def nothing_left(self) -> bool:
@@ -228,6 +233,15 @@ def erase_subject(ws: Workspace, subject: str, *, id_column: str | None) -> Eras
                 )
             }
             receipt.deleted = _delete_activity(conn, token, linked)
+            receipt.releases_not_recalled = [
+                {"release": r.id, "partner": r.partner, "created_at": r.created_at}
+                for r in conn.execute(
+                    select(releases.c.id, releases.c.partner, releases.c.created_at)
+                    .join(release_subjects, release_subjects.c.release_id == releases.c.id)
+                    .where(release_subjects.c.subject == token)
+                    .order_by(releases.c.created_at)
+                )
+            ]
             _taint(conn, ws, set(receipt.datasets_rewritten) | listed, sets, receipt)
             known = conn.execute(
                 select(erased_subjects.c.subject).where(erased_subjects.c.subject == token)

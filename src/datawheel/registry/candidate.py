@@ -130,6 +130,8 @@ def train_candidate(
             result.model, test, target=config.data.target, sensitive=config.data.sensitive
         )
         latency = latency_p99_ms(result.model, test)
+        if result.privacy is not None:  # the epsilon spent travels with the version's metrics
+            assessment.metrics["privacy"] = result.privacy
     except BaseException:
         if dist.is_main:
             finish_run(ws, run_id, status="failed", metrics={}, history=[])
@@ -143,6 +145,7 @@ def train_candidate(
         "best_epoch": result.best_epoch,
         "seconds": result.seconds,
         "resumed_from_epoch": result.resumed_from,
+        **({"dp_epsilon": result.privacy["epsilon"]} if result.privacy else {}),
     }
     finish_run(
         ws,

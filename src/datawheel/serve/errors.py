@@ -76,7 +76,7 @@ def _status(exc: DatawheelError) -> tuple[int, str]:
     if isinstance(exc, Unauthenticated):
         return 401, "unauthenticated"
     if isinstance(exc, PermissionDenied):
-        return 403, "forbidden"
+        return 403, getattr(exc, "api_code", "forbidden")
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, UsageError):

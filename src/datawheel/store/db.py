@@ -261,6 +261,73 @@ artifact_keys = Table(
     Column("key_fingerprint", String(16), nullable=False),
 )
 
+# -- sharing and licensing ----------------------------------------------------------------------
+
+signing_keys = Table(  # every public key that ever signed a release or license (rotation-proof)
+    "signing_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("public_key", String(64), nullable=False),  # raw Ed25519, base64
+    Column("first_used_at", _ts, nullable=False),
+)
+
+releases = Table(  # data handed to a partner: what, to whom, under which policy
+    "releases",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("partner", String(200), nullable=False),
+    Column("source", String(400), nullable=False),  # dataset id or file fingerprint
+    Column("rows", Integer, nullable=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("encrypted_to", String(16), nullable=True),  # the partner key's id, if encrypted
+    Column("policy", JSON, nullable=False),
+    Column("created_at", _ts, nullable=False),
+)
+
+release_subjects = Table(  # which subjects (keyed pseudonyms) a release held: erasure lists them
+    "release_subjects",
+    metadata,
+    Column("release_id", String(40), ForeignKey("releases.id"), primary_key=True),
+    Column("subject", String(80), primary_key=True),
+)
+
+dp_budgets = Table(  # the privacy-loss ledger of one dataset: spent never exceeds the budget
+    "dp_budgets",
+    metadata,
+    Column("dataset", String(400), primary_key=True),  # dataset id or file:sha256
+    Column("epsilon_budget", Float, nullable=False),
+    Column("delta_budget", Float, nullable=False),
+    Column("epsilon_spent", Float, nullable=False, default=0.0),
+    Column("delta_spent", Float, nullable=False, default=0.0),
+)
+
+dp_queries = Table(
+    "dp_queries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(400), nullable=False, index=True),
+    Column("epsilon", Float, nullable=False),
+    Column("delta", Float, nullable=False),
+    Column("query", JSON, nullable=False),
+    Column("created_at", _ts, nullable=False),
+)
+
+licenses = Table(  # the register of licenses issued for exported models
+    "licenses",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("licensee", String(200), nullable=False),
+    Column("expires", String(10), nullable=False),  # YYYY-MM-DD, last valid day (UTC)
+    Column("features", JSON, nullable=False),
+    Column("max_rows", Integer, nullable=True),
+    Column("model_sha256", String(64), nullable=False),  # the licensed model file
+    Column("key_id", String(16), nullable=False),
+    Column("issued_at", _ts, nullable=False),
+    Column("revoked_at", _ts, nullable=True),
+    Column("revoked_reason", Text, nullable=True),
+)
+
 
 _READ_ONLY = "datawheel_read_only"
 

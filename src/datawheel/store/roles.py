@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subject_export": frozenset({"admin"}),  # everything held about one subject
     "erase": frozenset({"admin"}),  # remove a subject everywhere
     "rotate": frozenset({"admin"}),  # new secret key, re-encrypt, re-tokenize
+    "share": frozenset({"admin"}),  # releases and DP statistics for partners (data leaves)
+    "license": frozenset({"admin"}),  # issue and revoke model licenses (signed by the project)
 }
 ACTIONS = tuple(PERMISSIONS)
 

@@ -110,11 +110,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", help="rows as JSONL, a JSON list, or - for stdin")
     parser.add_argument("--model", help="ONNX file in this folder (default: the spec's)")
+    parser.add_argument("--revocations", help="a signed revocation list from the licensor")
     args = parser.parse_args()
+    licensed = (HERE / "license.json").is_file()
+    if licensed:  # a licensed bundle: check it before anything is loaded
+        import license_check
+
+        try:
+            terms = license_check.check(HERE, feature="predict", revocations=args.revocations)
+        except license_check.LicenseError as exc:
+            raise SystemExit(f"license: {exc}") from None
     spec = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
     model = HERE / (args.model or spec["onnx_model"])
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     rows = read_rows(args.input)
+    if licensed:
+        try:
+            license_check.charge_rows(HERE, terms, len(rows))
+        except license_check.LicenseError as exc:
+            raise SystemExit(f"license: {exc}") from None
     proba = predict_proba(rows, spec, session)
     classes = spec["classes"]
     for i, p in enumerate(proba):

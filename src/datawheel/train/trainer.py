@@ -49,6 +49,7 @@ class TrainResult:
     resumed_from: int = 0  # the checkpoint's epoch when the run was resumed, else 0
     stopped: bool = False  # stopped by ``on_epoch`` (e.g. a pruned tuning trial)
     world_size: int = 1  # processes that trained together (DDP)
+    privacy: dict[str, Any] | None = None  # DP-SGD: the epsilon spent and how (train.privacy)
 
 
 EpochCallback = Callable[[dict[str, float]], bool | None]
@@ -103,6 +104,18 @@ def train_classifier(
 
     # -- data: preprocessing fitted on train only, tensors built once --------------------------
     classes = _check_inputs(train, val, features, target)
+    if cfg.privacy is not None:  # DP-SGD has its own loop (Poisson batches, per-sample clipping)
+        from datawheel.train.private import train_private
+
+        model_dp, history_dp, record, seconds = train_private(
+            train, val, features=features, target=target, model_config=model_config,
+            train_config=cfg, classes=classes, tensors=_tensors, background=_background,
+            progress_bar=lambda epochs: _progress_bar(progress and dist.is_main, epochs),
+        )  # fmt: skip
+        return TrainResult(
+            model=model_dp, history=history_dp, best_epoch=cfg.epochs, seconds=seconds,
+            device="cpu", precision="fp32", privacy=record,
+        )  # fmt: skip
     finetune = model_config.finetune
     if finetune and not features.text:
         raise UsageError(
