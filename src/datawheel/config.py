@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from datawheel.errors import ConfigError
 
@@ -276,6 +283,15 @@ class ProjectConfig(_Strict):
     loop: LoopConfig = LoopConfig()
     card: CardConfig = CardConfig()
     share: ShareConfig = ShareConfig()
+
+    @model_validator(mode="after")
+    def _private_training_is_possible(self) -> ProjectConfig:
+        if self.train.privacy is not None and self.model.finetune:
+            raise ValueError(
+                "train.privacy cannot train a fine-tuned text encoder (DP-SGD's per-example "
+                "gradients of a transformer); set model.finetune: false"
+            )
+        return self
 
     def source_path(self, base: Path) -> Path:
         """The raw data file, resolved against the project folder."""

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from datawheel import __version__
 from datawheel.errors import DataError, PermissionDenied, Unauthenticated, UsageError
@@ -72,7 +71,6 @@ def create_bundle_app(
     app = FastAPI(
         title=f"datawheel bundle — licensed to {terms['licensee']}",
         version=__version__,
-        default_response_class=ORJSONResponse,
         description=f"License {terms['id']}, valid to {terms['expires']}; grants "
         f"{', '.join(terms['features'])}.",
     )

@@ -94,9 +94,9 @@ def train_private(
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=min(cfg.batch_size, len(dataset)), generator=generator
     )
-    engine = opacus.PrivacyEngine(accountant="rdp")
-    with warnings.catch_warnings():  # Opacus warns about its secure-RNG mode; we state ours
+    with warnings.catch_warnings():  # Opacus warns about its secure-RNG mode; docs state ours
         warnings.simplefilter("ignore")
+        engine = opacus.PrivacyEngine(accountant="rdp")
         model, optimizer, loader = engine.make_private_with_epsilon(
             module=model,
             optimizer=optimizer,
