@@ -149,3 +149,15 @@ def test_serve_bundle_when_licensed_then_serves_within_terms_only(licensed):
     (bundle / "model.pt").write_bytes(b"tampered")
     with pytest.raises(UsageError, match=r"model\.pt was changed"):
         create_bundle_app(bundle)
+
+
+def test_issue_when_workspace_freshly_opened_then_key_check_does_not_lock_sqlite(licensed):
+    from datawheel.store.workspace import Workspace
+
+    ws, bundle, _ = licensed
+    fresh = Workspace.open(ws.root, key_dir=ws.key_dir)  # its key not yet checked
+    try:
+        issue_license(fresh, licensee="Acme", expires=TODAY, bundle=bundle)
+    finally:
+        fresh.close()
+    license_check.check(bundle, feature="predict")

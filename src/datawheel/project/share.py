@@ -232,6 +232,7 @@ def share_dataset(
 ) -> ReleaseReceipt:
     """Write a signed release of ``source`` for ``partner`` into the new folder ``output``."""
     require(ws, "share")
+    ws.secret_key()  # checked now, outside the write transaction that signs
     if not partner.strip():
         raise UsageError("--to needs the partner's name")
     _fresh_dir(output)

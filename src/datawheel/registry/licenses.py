@@ -86,6 +86,7 @@ def issue_license(
 ) -> LicenseRecord:
     """Sign a license for the bundle at ``bundle`` and write it there."""
     require(ws, "license")
+    ws.secret_key()  # checked now, outside the write transaction below
     features = list(features or ["predict"])
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
@@ -162,6 +163,7 @@ def revoke_license(
     """Mark ``license_id`` revoked and return (and write to ``output``) the signed list of every
     revoked license, which bundles honour when given it."""
     require(ws, "license")
+    ws.secret_key()  # checked now, outside the write transaction below
     with ws.engine.begin() as conn:
         row = conn.execute(select(licenses).where(licenses.c.id == license_id)).first()
         if row is None:

@@ -25,7 +25,11 @@ def current_public_key(ws: Workspace) -> Ed25519PublicKey:
 
 
 def sign(ws: Workspace, conn: Connection, body: dict[str, Any]) -> dict[str, Any]:
-    """Sign ``body`` with the workspace's current key, remembering that key (in ``conn``)."""
+    """Sign ``body`` with the workspace's current key, remembering that key (in ``conn``).
+
+    Call ``ws.secret_key()`` before opening ``conn``: its first call checks the key in a
+    transaction of its own, which SQLite would make wait on ``conn``'s write lock.
+    """
     document = sign_document(body, ws.secret_key().signing_key)
     sig = document["signature"]
     known = conn.execute(
