@@ -12,6 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "datawheel"
 # layer of each top-level module or package under datawheel
 LAYERS = {
     "errors": 0,
+    "atomic": 0,
     "config": 0,
     "io": 0,
     "secret": 0,
@@ -33,7 +34,7 @@ LAYERS = {
 }
 
 # Only layer-0 modules (and the package's own entry points) may sit loose at the package root.
-LOOSE = {"errors", "config", "io", "secret", "signing", "__init__", "__main__"}
+LOOSE = {"errors", "config", "io", "secret", "signing", "atomic", "__init__", "__main__"}
 
 
 def _unit(path: Path) -> str:

@@ -8,8 +8,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import DataError
 
 __all__ = [
@@ -388,8 +387,7 @@ def read_table_with_report(
         frame, bad = _read_jsonl(data, where, encoding, on_bad_lines)
     written: Path | None = None
     if bad and bad_lines_path is not None:
-        Path(bad_lines_path).parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(Path(bad_lines_path), "".join(raw for _, raw in bad).encode(encoding))
+        atomic_write(bad_lines_path, "".join(raw for _, raw in bad).encode(encoding))
         written = Path(bad_lines_path)
     report = IngestReport(
         path=path,
@@ -436,21 +434,6 @@ def scan_table(path: str | Path) -> pl.LazyFrame:
 
 
 # --- writing -------------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def frame_to_parquet_bytes(frame: pl.DataFrame) -> bytes:
@@ -507,4 +490,4 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> None:
     payload = buffer.getvalue()
     if gz:
         payload = gzip.compress(payload, mtime=0)  # mtime 0: same frame, same bytes
-    _write_atomic(path, payload)
+    atomic_write(path, payload)

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import SecretKeyError
 
 __all__ = ["KEY_ENV", "KEY_FILE", "SecretKey", "generate_key_file", "load_secret_key"]
@@ -120,13 +121,5 @@ def load_secret_key(project_dir: Path | None) -> SecretKey:
 def generate_key_file(path: Path, key: SecretKey | None = None) -> SecretKey:
     """Write a fresh (or the given) key to ``path`` with mode 0600, atomically."""
     key = key or SecretKey.generate()
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(key.to_text() + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, key.to_text() + "\n", mode=0o600, encoding="ascii")
     return key

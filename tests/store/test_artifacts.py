@@ -62,21 +62,3 @@ def test_rewrap_when_key_rotated_then_data_readable_with_new_key_only(tmp_path, 
     with pytest.raises(SecretKeyError):
         ws.artifacts.get(digest)
     ws.close()
-
-
-def test_atomic_write_when_interrupted_then_no_partial_file(tmp_path, monkeypatch):
-    import os
-
-    from datawheel.store.artifacts import atomic_write
-
-    target = tmp_path / "out.bin"
-    atomic_write(target, b"v1")
-
-    def boom(*_args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        atomic_write(target, b"v2-partial")
-    assert target.read_bytes() == b"v1"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

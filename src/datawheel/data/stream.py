@@ -28,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
+from datawheel.atomic import AtomicFile
 from datawheel.errors import DataError
 from datawheel.io import (
     OnBadLines,
@@ -382,32 +383,22 @@ class _BadLines:
 
     def __init__(self, path: Path | None, encoding: str):
         self.path, self.encoding = path, encoding
-        self._handle: IO[bytes] | None = None
-        self._tmp: str | None = None
+        self._out: AtomicFile | None = None  # opened at the first bad line: none, no file
 
     def write(self, lines: Any) -> None:
         if self.path is None:
             return
         for raw in lines:
-            if self._handle is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, self._tmp = tempfile.mkstemp(
-                    dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-                )
-                self._handle = os.fdopen(fd, "wb")
-            self._handle.write(raw.encode(self.encoding))
+            if self._out is None:
+                self._out = AtomicFile(self.path)
+            self._out.file.write(raw.encode(self.encoding))
 
     def close(self) -> Path | None:
-        if self._handle is None or self._tmp is None or self.path is None:
-            return None
-        self._handle.close()
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._out.commit() if self._out is not None else None
 
     def abort(self) -> None:
-        if self._handle is not None and self._tmp is not None:
-            self._handle.close()
-            Path(self._tmp).unlink(missing_ok=True)
+        if self._out is not None:
+            self._out.abort()
 
 
 class TableWriter:
@@ -418,14 +409,8 @@ class TableWriter:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.format, self.gz = table_format(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._out = AtomicFile(self.path)  # permissions as a plain open() would give
+        self._file: IO[bytes] = self._out.file
         self._sink: IO[bytes] = (
             gzip.GzipFile(filename="", fileobj=self._file, mode="wb", mtime=0)  # type: ignore[assignment]
             if self.gz
@@ -469,11 +454,7 @@ class TableWriter:
             self._parquet.close()
         if self.gz:
             self._sink.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._out.commit()
 
     def abort(self) -> None:
         """Drop the temporary file; ``path`` is left as it was."""
@@ -482,9 +463,8 @@ class TableWriter:
                 self._parquet.close()
             if self.gz:
                 self._sink.close()
-            self._file.close()
         finally:
-            Path(self._tmp).unlink(missing_ok=True)
+            self._out.abort()
 
     def __enter__(self) -> TableWriter:
         return self

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from datawheel.atomic import atomic_write
 from datawheel.config import ProjectConfig
 from datawheel.io import read_table, write_table
 from datawheel.privacy.anonymize import Anonymizer, AnonymizeStats
@@ -23,7 +24,6 @@ from datawheel.privacy.kanon import (
 from datawheel.privacy.reveal import RevealReport, reveal_frame
 from datawheel.privacy.scan import Lang, scan_frame
 from datawheel.secret import SecretKey
-from datawheel.store.artifacts import atomic_write
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -90,8 +90,7 @@ def anonymize_table(frame: pl.DataFrame, config: ProjectConfig, key: SecretKey) 
 
 def _private_write(path: Path, data: bytes) -> None:
     """Write a file only its owner may read (it holds personal data), atomically."""
-    atomic_write(path, data)
-    path.chmod(0o600)
+    atomic_write(path, data, mode=0o600)
 
 
 def scan_file(

@@ -15,10 +15,10 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection, delete, insert, select, update
 
+from datawheel.atomic import atomic_write
 from datawheel.io import frame_to_parquet_bytes
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
-from datawheel.store.artifacts import atomic_write
 from datawheel.store.datasets import DatasetRecord
 from datawheel.store.db import artifact_keys, datasets, model_versions
 from datawheel.store.workspace import Workspace

@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import delete, select, update
 
+from datawheel.atomic import commit_rename
 from datawheel.config import PrivacyConfig
 from datawheel.errors import SecretKeyError, UsageError
 from datawheel.privacy.anonymize import SUBJECT_TAG, pii_tag
@@ -210,7 +211,7 @@ def rotate_key(
     try:
         _check_env_and_file(ws, key_file)
     except _Resume as resume:
-        os.replace(resume.pending, key_file)
+        commit_rename(resume.pending, key_file)
         return RotationReport("", resume.key.fingerprint, str(key_file), resumed=True)
     old = ws.secret_key()  # a wrong key fails here, before anything is written
     if key_file.is_file():
@@ -263,7 +264,7 @@ def rotate_key(
         rewrite.discard()
         pending.unlink(missing_ok=True)
         raise
-    os.replace(pending, key_file)
+    commit_rename(pending, key_file)
     ws._key, ws._key_checked = new, True  # this handle goes on with the new key
     rewrite.finish()
     return report

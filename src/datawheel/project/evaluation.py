@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from datawheel.atomic import AtomicFile
 from datawheel.data.schema import infer_schema
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.assess import assess, positive_label
@@ -180,18 +179,11 @@ def explain_file(
         raise UsageError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
     trained = load_version_model(ws, get_version(ws, model))
     frame = anonymize_rows(project, ws, read_table(input_path))
-    target = Path(output_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for start in range(0, frame.height, _EXPLAIN_CHUNK):
-                chunk = frame.slice(start, _EXPLAIN_CHUNK)
-                for i, entry in enumerate(trained.explain(chunk, method=method)):
-                    line = {"index": start + i, **entry}
-                    f.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(output_path) as out:
+        for start in range(0, frame.height, _EXPLAIN_CHUNK):
+            chunk = frame.slice(start, _EXPLAIN_CHUNK)
+            for i, entry in enumerate(trained.explain(chunk, method=method)):
+                line = {"index": start + i, **entry}
+                out.file.write(json.dumps(line, ensure_ascii=False, allow_nan=False).encode())
+                out.file.write(b"\n")
     return frame.height

@@ -7,11 +7,12 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from datawheel.atomic import atomic_write
 
 __all__ = ["Section", "escape", "fmt", "kv_table", "render_page", "table", "write_page"]
 
@@ -129,21 +130,11 @@ def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None
 
 
 def write_page(path: str | os.PathLike[str], html: str) -> Path:
-    """Write ``html`` atomically: a temp file in the same folder, then ``os.replace``.
+    """Write ``html`` atomically (``datawheel.atomic``): a temp file, then a rename.
 
     A reader (or a browser refreshing the report) never sees a half-written page.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, html)
 
 
 def _cell(value: Any) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import UsageError
-from datawheel.store.artifacts import atomic_write
 from datawheel.store.db import quota_counters, reading, tenants, usage
 from datawheel.store.workspace import Workspace
 

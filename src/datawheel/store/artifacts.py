@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import IntegrityError, NotFoundError
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.db import artifact_keys, reading
 
-__all__ = ["ArtifactStore", "atomic_write"]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+__all__ = ["ArtifactStore"]
 
 
 class ArtifactStore:

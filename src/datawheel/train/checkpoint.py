@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from datawheel.atomic import AtomicFile
 from datawheel.errors import DataError
 
 __all__ = [
@@ -79,13 +79,8 @@ def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write to a temp file in the same folder, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with AtomicFile(path) as out:
+        torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, out.file)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
