@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import polars as pl
 
+from datawheel.atomic import atomic_write
 from datawheel.io import read_table, write_table
 from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import feedback_stats, live_accuracy
@@ -125,7 +126,7 @@ def run_demo(
     traffic = traffic.head(traffic_rows)
     if epochs is not None:
         text = project_file.read_text(encoding="utf-8").replace("epochs: 30", f"epochs: {epochs}")
-        project_file.write_text(text, encoding="utf-8")
+        atomic_write(project_file, text)
 
     project = Project.load(project_file)
     ws = project.open_workspace(actor="demo")

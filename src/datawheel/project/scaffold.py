@@ -6,6 +6,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import UsageError
 from datawheel.secret import KEY_FILE, generate_key_file
 
@@ -35,11 +36,11 @@ def init_project(target: Path, *, example: str = "income", force: bool = False) 
     project_file = target / "datawheel.yaml"
     if project_file.exists() and not force:
         raise UsageError(f"{project_file} already exists", hint="use another folder or --force")
-    shutil.copyfile(source / "datawheel.yaml", project_file)
+    atomic_write(project_file, (source / "datawheel.yaml").read_bytes())
     shutil.copytree(source / "data", target / "data", dirs_exist_ok=True)
     gitignore = target / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text(GITIGNORE, encoding="utf-8")
+        atomic_write(gitignore, GITIGNORE)
     elif KEY_FILE not in gitignore.read_text(encoding="utf-8").split():
         with gitignore.open("a", encoding="utf-8") as handle:
             handle.write("\n" + GITIGNORE)
