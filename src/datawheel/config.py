@@ -19,6 +19,8 @@ from pydantic import (
 from datawheel.errors import ConfigError
 
 __all__ = [
+    "OPERATORS",
+    "TEXT_OPERATORS",
     "AugmentConfig",
     "CleanConfig",
     "DataConfig",
@@ -44,7 +46,13 @@ __all__ = [
 ]
 
 PROJECT_FILE = "datawheel.yaml"
-COLUMN_OPERATORS = ("pseudonymize", "redact", "mask", "encrypt", "drop", "generalize", "keep")
+
+# The anonymization operators by name — the one list. A project file is checked against it when
+# it is loaded; `privacy/operators.py`'s REGISTRY says what each one does (a test keeps the two
+# equal). Every operator works on a column; `generalize` needs a column's values (bins, dates),
+# so free-text spans take the others.
+OPERATORS = ("pseudonymize", "redact", "mask", "generalize", "encrypt", "drop", "keep")
+TEXT_OPERATORS = tuple(name for name in OPERATORS if name != "generalize")
 
 
 class _Strict(BaseModel):
@@ -121,7 +129,14 @@ ColumnRule = str | dict[str, Any]
 
 class TextPrivacyConfig(_Strict):
     entities: Literal["all"] | list[str] = "all"
-    operator: str = "pseudonymize"
+    operator: str = "pseudonymize"  # one of TEXT_OPERATORS, applied to each PII span
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, name: str) -> str:
+        if name not in TEXT_OPERATORS:
+            raise ValueError(f"unknown text operator; use one of {', '.join(TEXT_OPERATORS)}")
+        return name
 
 
 class KAnonymityConfig(_Strict):
@@ -142,10 +157,10 @@ class PrivacyConfig(_Strict):
     def _known_operators(cls, columns: dict[str, ColumnRule]) -> dict[str, ColumnRule]:
         for column, rule in columns.items():
             name = rule if isinstance(rule, str) else (next(iter(rule)) if len(rule) == 1 else "")
-            if name not in COLUMN_OPERATORS:
+            if name not in OPERATORS:
                 raise ValueError(
                     f"column {column!r}: unknown operator {rule!r}; "
-                    f"use one of {', '.join(COLUMN_OPERATORS)}"
+                    f"use one of {', '.join(OPERATORS)}"
                 )
         return columns
 

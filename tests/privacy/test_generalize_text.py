@@ -105,7 +105,10 @@ def test_anonymizer_when_text_columns_then_spans_anonymized_in_frames_and_rows(s
     assert anonymizer.row({"pid": "P1", "note": TEXT})["note"] == out["note"][0]
 
 
-def test_anonymizer_when_unknown_text_operator_then_config_error(secret_key):
-    privacy = PrivacyConfig(text={"operator": "shred"})
+def test_project_file_when_unknown_text_operator_then_config_error_names_the_key():
+    from datawheel.config import parse_config
+
+    raw = {"name": "p", "data": {"source": "d.csv", "target": "y"},
+           "privacy": {"text": {"operator": "shred"}}}  # fmt: skip
     with pytest.raises(ConfigError, match=r"privacy\.text\.operator"):
-        Anonymizer(privacy, secret_key, text_columns=["note"])
+        parse_config(raw)

@@ -94,3 +94,61 @@ def test_anonymizer_when_configured_column_missing_then_lists_available(secret_k
 )
 def test_pii_tag_when_header_then_type(column, tag):
     assert pii_tag(column) == tag
+
+
+def test_registry_when_compared_with_config_then_one_list_of_names():
+    """config.OPERATORS (checked when the project file loads) and the registry never drift."""
+    from datawheel.config import OPERATORS, TEXT_OPERATORS
+    from datawheel.privacy.operators import REGISTRY
+
+    assert tuple(REGISTRY) == OPERATORS
+    assert tuple(n for n, spec in REGISTRY.items() if spec.text is not None) == TEXT_OPERATORS
+
+
+@pytest.mark.parametrize("name", ["pseudonymize", "redact", "mask", "encrypt", "drop", "keep"])
+def test_operator_when_named_in_column_and_text_then_both_hide_the_value(secret_key, name):
+    from datawheel.privacy.operators import text_operator
+
+    column = make_operator(name, column="email", tag="EMAIL", key=secret_key)
+    span = text_operator(name, key=secret_key)("ann@example.com", "EMAIL")
+    if name == "keep":
+        assert column.apply("ann@example.com") == span == "ann@example.com"
+    else:
+        assert "ann@example.com" not in str(column.apply("ann@example.com"))
+        assert "ann@example.com" not in span
+    if name == "pseudonymize":  # a value in a column and in a text joins
+        assert column.apply("ann@example.com") == span
+
+
+def test_text_operator_when_column_only_or_unknown_then_config_error_lists_text_ones(secret_key):
+    from datawheel.errors import ConfigError
+    from datawheel.privacy.operators import text_operator
+
+    for name in ("generalize", "shuffle"):
+        with pytest.raises(ConfigError, match="unknown text operator") as info:
+            text_operator(name, key=secret_key)
+        assert "generalize" not in str(info.value.hint)
+
+
+@pytest.mark.parametrize(
+    ("privacy", "message"),
+    [
+        ({"columns": {"email": "shuffle"}}, "unknown operator"),  # not in config.OPERATORS
+        ({"text": {"operator": "generalize"}}, "unknown text operator"),  # column-only
+    ],
+)
+def test_privacy_config_when_operator_unknown_then_rejected_at_load(privacy, message):
+    from datawheel.config import parse_config
+    from datawheel.errors import ConfigError
+
+    raw = {"name": "p", "data": {"source": "d.csv", "target": "y"}, "privacy": privacy}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("arg", ["four", -1, True])
+def test_mask_when_argument_not_a_count_then_config_error(secret_key, arg):
+    from datawheel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mask takes"):
+        make_operator({"mask": arg}, column="phone", tag="PII", key=secret_key)

@@ -1,4 +1,4 @@
-"""Anonymization operators by name: pseudonymize, redact, mask, generalize, encrypt, drop, keep.
+"""Anonymization operators by name (``REGISTRY``): on column values and on spans of free text.
 
 Each operator maps one value to its replacement. ``pseudonymize`` is keyed (HMAC-SHA256 under the
 pseudonym key) and type-tagged, so the same e-mail gives the same token in every dataset and in the
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from datawheel.config import OPERATORS, TEXT_OPERATORS
 from datawheel.errors import ConfigError
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
@@ -26,13 +27,15 @@ from datawheel.store.roles import check as check_role
 __all__ = [
     "DATE_UNITS",
     "ENCRYPTED_PREFIX",
-    "OPERATORS",
     "REDACTED",
+    "REGISTRY",
     "Operator",
+    "OperatorSpec",
     "decrypt_value",
     "encrypt_value",
     "make_operator",
     "pseudonym",
+    "text_operator",
 ]
 
 ENCRYPTED_PREFIX = "enc:v1:"
@@ -172,29 +175,101 @@ class Operator:
     keeps_type: bool = False  # True when the output has the input's type (e.g. keep)
 
 
-OPERATORS = ("pseudonymize", "redact", "mask", "generalize", "encrypt", "drop", "keep")
+ColumnBuilder = Callable[[Any, str, str, SecretKey], Callable[[Any], Any]]
+SpanBuilder = Callable[[SecretKey, str], Callable[[str, str], str]]
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """What one operator does: on a column's values and, unless None, on spans of free text.
+
+    ``column(arg, column, tag, key)`` builds the value transform for a ``privacy.columns`` rule
+    (``arg`` is the rule's parameter, e.g. 4 in ``{mask: 4}``, else None); ``text(key, column)``
+    builds the span transform ``(value, type) -> replacement`` for ``privacy.text.operator``.
+    """
+
+    column: ColumnBuilder
+    text: SpanBuilder | None
+    drops_column: bool = False
+    keeps_type: bool = False
+
+
+def _masker(arg: Any, column: str) -> Callable[[Any], Any]:
+    """``{mask: N}`` keeps the last N characters (default 4)."""
+    keep_last = 4 if arg is None else arg
+    if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 0:
+        raise ConfigError(
+            f"mask takes the number of characters to keep, an integer >= 0, got {arg!r}",
+            where=f"privacy.columns.{column}",
+            hint="e.g. {mask: 4}",
+        )
+    return lambda v: _mask(v, keep_last)
+
+
+# The one registry of operators; its names are config.OPERATORS (a test keeps them equal).
+REGISTRY: dict[str, OperatorSpec] = {
+    "pseudonymize": OperatorSpec(
+        column=lambda _arg, _column, tag, key: lambda v: pseudonym(key, v, tag=tag),
+        text=lambda key, _column: lambda v, kind: pseudonym(key, v, tag=kind),
+    ),
+    "redact": OperatorSpec(
+        column=lambda *_: lambda v: None if v is None else REDACTED,
+        text=lambda *_: lambda _v, kind: f"[{kind}]",
+    ),
+    "mask": OperatorSpec(
+        column=lambda arg, column, *_: _masker(arg, column),
+        text=lambda *_: lambda v, _kind: _mask(v, 4),
+    ),
+    "generalize": OperatorSpec(
+        column=lambda arg, column, *_: _generalizer(arg, column),
+        text=None,  # bins and dates need a column's values, not a span of prose
+    ),
+    "encrypt": OperatorSpec(
+        column=lambda _arg, column, _tag, key: lambda v: encrypt_value(key, v, column=column),
+        text=lambda key, column: lambda v, _kind: encrypt_value(key, v, column=column),
+    ),
+    "drop": OperatorSpec(
+        column=lambda *_: lambda _v: None,
+        text=lambda *_: lambda _v, _kind: "",
+        drops_column=True,
+    ),
+    "keep": OperatorSpec(
+        column=lambda *_: lambda v: v,
+        text=lambda *_: lambda v, _kind: v,
+        keeps_type=True,
+    ),
+}
 
 
 def make_operator(rule: str | dict[str, Any], *, column: str, tag: str, key: SecretKey) -> Operator:
     """Build the operator a ``privacy.columns`` rule names, e.g. ``{"mask": 4}``."""
     name, arg = (rule, None) if isinstance(rule, str) else next(iter(rule.items()))
-    if name == "pseudonymize":
-        return Operator(name, lambda v: pseudonym(key, v, tag=tag))
-    if name == "redact":
-        return Operator(name, lambda v: None if v is None else REDACTED)
-    if name == "mask":
-        keep_last = 4 if arg is None else int(arg)
-        return Operator(name, lambda v: _mask(v, keep_last))
-    if name == "generalize":
-        return Operator(name, _generalizer(arg, column))
-    if name == "encrypt":
-        return Operator(name, lambda v: encrypt_value(key, v, column=column))
-    if name == "drop":
-        return Operator(name, lambda v: None, drops_column=True)
-    if name == "keep":
-        return Operator(name, lambda v: v, keeps_type=True)
-    raise ConfigError(
-        f"unknown operator {name!r}",
-        where=f"privacy.columns.{column}",
-        hint=f"use one of {', '.join(OPERATORS)}",
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise ConfigError(
+            f"unknown operator {name!r}",
+            where=f"privacy.columns.{column}",
+            hint=f"use one of {', '.join(OPERATORS)}",
+        )
+    return Operator(
+        name,
+        spec.column(arg, column, tag, key),
+        drops_column=spec.drops_column,
+        keeps_type=spec.keeps_type,
     )
+
+
+def text_operator(name: str, *, key: SecretKey, column: str = "text") -> Callable[[str, str], str]:
+    """The span transform for ``privacy.text.operator``: (value, type) → replacement.
+
+    ``pseudonymize`` gives type-tagged keyed tokens (``EMAIL_3f…``) equal to the column
+    operator's, so a value in a column and in a text join; ``redact`` gives ``[TYPE]``.
+    """
+    spec = REGISTRY.get(name)
+    if spec is None or spec.text is None:
+        raise ConfigError(
+            f"unknown text operator {name!r}",
+            where="privacy.text.operator",
+            hint=f"use one of {', '.join(TEXT_OPERATORS)}",
+        )
+    return spec.text(key, column)

@@ -6,15 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from datawheel.errors import ConfigError
-from datawheel.privacy.operators import _mask, encrypt_value, pseudonym
+from datawheel.privacy.operators import text_operator
 from datawheel.privacy.scan import scan_pii
 from datawheel.privacy.spans import Span
 from datawheel.secret import SecretKey
 
-__all__ = ["TEXT_OPERATORS", "SpanRecord", "anonymize_text", "text_operator"]
-
-TEXT_OPERATORS = ("pseudonymize", "redact", "mask", "encrypt", "drop", "keep")
+__all__ = ["SpanRecord", "anonymize_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,31 +30,6 @@ class SpanRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def text_operator(name: str, *, key: SecretKey, column: str = "text") -> Any:
-    """The span transform for ``privacy.text.operator``: (value, type) → replacement.
-
-    ``pseudonymize`` gives type-tagged keyed tokens (``EMAIL_3f…``) equal to the column
-    operator's, so a value in a column and in a text join; ``redact`` gives ``[TYPE]``.
-    """
-    if name == "pseudonymize":
-        return lambda value, kind: pseudonym(key, value, tag=kind)
-    if name == "redact":
-        return lambda _value, kind: f"[{kind}]"
-    if name == "mask":
-        return lambda value, _kind: _mask(value, 4)
-    if name == "encrypt":
-        return lambda value, _kind: encrypt_value(key, value, column=column)
-    if name == "drop":
-        return lambda _value, _kind: ""
-    if name == "keep":
-        return lambda value, _kind: value
-    raise ConfigError(
-        f"unknown text operator {name!r}",
-        where="privacy.text.operator",
-        hint=f"use one of {', '.join(TEXT_OPERATORS)}",
-    )
 
 
 def _replace(text: str, spans: list[Span], op: Any, name: str) -> tuple[str, list[SpanRecord]]:
