@@ -33,7 +33,10 @@ def resolve_workspace_dir(project_dir: Path | None, explicit: str | Path | None 
 
 @dataclass
 class Workspace:
-    """Database engine + artifact store + the secret key (loaded only when first needed)."""
+    """Database engine + artifact store + the secret key (loaded only when first needed).
+
+    ``with Workspace.open(root) as ws:`` closes it at the end of the block, however it ends.
+    """
 
     root: Path
     engine: Engine
@@ -98,4 +101,11 @@ class Workspace:
         )
 
     def close(self) -> None:
+        """Release the database connections (idempotent)."""
         self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
