@@ -64,3 +64,17 @@ def test_model_card_when_history_and_importance_then_charts_added() -> None:
 def test_model_card_when_multiclass_then_renders_without_calibration(classes) -> None:
     page = _card(gate=0.1, classes=classes)
     assert "<h2>Calibration</h2>" not in page and "<h2>Metrics</h2>" in page
+
+
+def test_model_card_when_not_evaluated_then_says_so_and_lists_inputs_and_license() -> None:
+    page = model_card_html(
+        model_id="v3",
+        classes=["<=50K", ">50K"],
+        inputs={"age": "number", "workclass": "string"},
+        license_note="Apache-2.0 (see LICENSE).",
+    )
+    assert "Not evaluated" in page and "none recorded" in page
+    for heading in ("Overview", "Inputs", "Metrics", "Intended use", "Limitations", "License"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "workclass" in page and "&gt;50K" in page
+    assert "Confusion matrix" not in page and "Calibration" not in page

@@ -28,13 +28,13 @@ _NOT_METRICS = ("lr", "learning_rate", "seconds", "time", "duration")
 def model_card_html(
     *,
     model_id: str,
-    metrics: Mapping[str, Any],
-    fairness: Mapping[str, Any],
-    y_true: Sequence[str],
-    proba: np.ndarray,
     classes: Sequence[str],
-    positive: str | None,
-    data_summary: Mapping[str, Any],
+    metrics: Mapping[str, Any] | None = None,
+    fairness: Mapping[str, Any] | None = None,
+    y_true: Sequence[str] = (),
+    proba: np.ndarray | None = None,
+    positive: str | None = None,
+    data_summary: Mapping[str, Any] | None = None,
     gates: Mapping[str, Any] | None = None,
     intended_use: str = "",
     limitations: str = "",
@@ -42,20 +42,29 @@ def model_card_html(
     importance: Mapping[str, float] | None = None,
     importance_label: str = "importance",
     gated_gap: float | None = None,
+    inputs: Mapping[str, str] | None = None,
+    license_note: str = "",
 ) -> str:
-    """Render the model card for one model version as a complete HTML page.
+    """Render the model card for one model version as a complete HTML page — the one card
+    builder: ``datawheel evaluate --report``, ``datawheel export`` and a bare export all use it.
 
     ``metrics`` comes from ``classification_metrics`` and ``fairness`` from ``fairness_report``
     on the same evaluation rows (``y_true``, ``proba``), which are needed again for the
-    bootstrap intervals and the calibration curve. Fairness rows whose largest gap to another
-    group exceeds ``gates["max_fairness_gap"]`` are flagged, since those groups would fail the
-    promotion gate. ``history`` (one dict per epoch) adds training curves; ``importance``
-    (feature → global importance, its axis titled ``importance_label``) adds a bar chart.
-    ``gated_gap`` is the number the promotion gate compares (``assess``'s equalized-odds gap
-    over well-measured groups); when given, the overview's pass/FAIL follows it rather than
-    the largest raw gap.
+    bootstrap intervals and the calibration curve. Without ``metrics`` the card says the model
+    was not evaluated and shows what is known (classes, inputs, use). Fairness rows whose
+    largest gap to another group exceeds ``gates["max_fairness_gap"]`` are flagged, since
+    those groups would fail the promotion gate. ``history`` (one dict per epoch) adds training
+    curves; ``importance`` (feature → global importance, its axis titled ``importance_label``)
+    adds a bar chart. ``gated_gap`` is the number the promotion gate compares (``assess``'s
+    equalized-odds gap over well-measured groups); when given, the overview's pass/FAIL
+    follows it rather than the largest raw gap. ``inputs`` (column → type) lists the model's
+    inputs; ``license_note`` adds a License section.
     """
     classes = [str(c) for c in classes]
+    if metrics is None or proba is None:
+        return _unevaluated_card(model_id, classes, inputs, intended_use, limitations,
+                                 license_note)  # fmt: skip
+    fairness = fairness or {}
     proba = np.asarray(proba, dtype=float)
     gate = (gates or {}).get("max_fairness_gap")
     sections = [
@@ -63,6 +72,7 @@ def model_card_html(
             "Overview", _overview(model_id, metrics, fairness, classes, positive, gates, gated_gap)
         ),
         Section("Data", kv_table(data_summary) if data_summary else "<p>No summary given.</p>"),
+        *([_inputs_section(inputs)] if inputs else []),
         _metrics_section(metrics, y_true, proba, classes, positive),
         Section(
             "Confusion matrix",
@@ -88,11 +98,46 @@ def model_card_html(
         sections.append(_importance_section(importance, importance_label))
     if history:
         sections.append(_history_section(history))
-    sections += [
+    sections += _use_sections(intended_use, limitations, license_note)
+    return render_page(f"Model card — {model_id}", sections, subtitle=f"Model version {model_id}")
+
+
+def _unevaluated_card(
+    model_id: str,
+    classes: list[str],
+    inputs: Mapping[str, str] | None,
+    intended_use: str,
+    limitations: str,
+    license_note: str,
+) -> str:
+    """What can be said of a model with no evaluation at hand: its classes, inputs and use."""
+    facts = {"model": model_id, "classes": classes, "evaluation": "none recorded"}
+    sections = [
+        Section("Overview", kv_table(facts)),
+        *([_inputs_section(inputs)] if inputs else []),
+        Section(
+            "Metrics",
+            "<p>Not evaluated: no held-out rows were at hand when this card was written.</p>",
+            note="`datawheel evaluate MODEL --report FILE.html` writes a card with metrics.",
+        ),
+        *_use_sections(intended_use, limitations, license_note),
+    ]
+    return render_page(f"Model card — {model_id}", sections, subtitle=f"Model version {model_id}")
+
+
+def _inputs_section(inputs: Mapping[str, str]) -> Section:
+    rows = [{"input": name, "type": kind} for name, kind in inputs.items()]
+    return Section("Inputs", table(rows), note=f"{len(rows)} input columns.")
+
+
+def _use_sections(intended_use: str, limitations: str, license_note: str) -> list[Section]:
+    sections = [
         Section("Intended use", _paragraphs(intended_use)),
         Section("Limitations", _paragraphs(limitations)),
     ]
-    return render_page(f"Model card — {model_id}", sections, subtitle=f"Model version {model_id}")
+    if license_note:
+        sections.append(Section("License", _paragraphs(license_note)))
+    return sections
 
 
 def _overview(

@@ -10,19 +10,17 @@ from typing import Any
 import polars as pl
 
 from datawheel.atomic import AtomicFile
-from datawheel.data.schema import infer_schema
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.assess import assess, positive_label
-from datawheel.evaluate.card import model_card_html
 from datawheel.evaluate.explain import METHODS, global_importance
 from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.project.pipeline import Project
+from datawheel.registry.card import version_card_html
 from datawheel.registry.versions import get_version, load_version_model
 from datawheel.report.html import write_page
 from datawheel.store.datasets import load_frame
-from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace
 
 __all__ = ["EvaluationReport", "anonymize_rows", "evaluate_model", "explain_file"]
@@ -120,48 +118,19 @@ def evaluate_model(
     )
     if report is not None:
         out.importance = global_importance(trained, frame, max_rows=CARD_EXPLAIN_ROWS)
-        html = model_card_html(
-            model_id=f"{config.name} {version.id}",
-            metrics=result.metrics,
-            fairness=result.fairness,
-            y_true=y_true,
+        html = version_card_html(
+            ws,
+            version,
+            trained,
+            frame,
+            config=config,
+            source=source,
+            assessment=result,
             proba=proba,
-            classes=classes,
-            positive=positive,
-            data_summary=_data_summary(project, frame, source, version.dataset_id),
-            gates=config.gates.model_dump(),
-            intended_use=config.card.intended_use,
-            limitations=config.card.limitations,
-            history=get_run(ws, version.run_id).history if version.run_id else None,
             importance=out.importance,
-            importance_label="mean |SHAP value| (probability of the predicted class)",
-            gated_gap=result.gap,
         )
         out.report_path = str(write_page(report, html))
     return out
-
-
-def _data_summary(
-    project: Project, frame: pl.DataFrame, source: str, train_dataset: str
-) -> dict[str, Any]:
-    config = project.config
-    schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
-    roles: dict[str, list[str]] = {}
-    for info in schema.values():
-        roles.setdefault(info.role, []).append(info.name)
-    counts = frame[config.data.target].cast(pl.String).value_counts(sort=True)
-    balance = {
-        str(label): f"{count} ({count / frame.height:.1%})"
-        for label, count in counts.iter_rows()
-    }  # fmt: skip
-    return {
-        "evaluated on": source,
-        "trained on": f"dataset {train_dataset}",
-        "rows": f"{frame.height:,}",
-        "columns": str(len(frame.columns)),
-        **{f"{role} columns": names for role, names in sorted(roles.items())},
-        "class balance": balance,
-    }
 
 
 def explain_file(

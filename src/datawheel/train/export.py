@@ -13,15 +13,17 @@ import polars as pl
 import torch
 from torch import nn
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import MissingDependencyError, UsageError
 from datawheel.train._license import APACHE_2_0
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.text import CHAR_NGRAMS
 
-__all__ = ["ExportReport", "export_bundle", "onnx_predict_proba"]
+__all__ = ["BUNDLE_LICENSE_NOTE", "ExportReport", "export_bundle", "onnx_predict_proba"]
 
 OPSET = 18
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+BUNDLE_LICENSE_NOTE = "The files of this bundle are licensed under Apache-2.0 (see LICENSE)."
 
 
 @dataclass
@@ -158,19 +160,17 @@ def export_bundle(
         "onnx_model": onnx_file,
         "inputs": _input_names(model),
     }
-    (out / "preprocessing.json").write_text(
-        json.dumps(spec, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
+    atomic_write(out / "preprocessing.json", json.dumps(spec, indent=1, ensure_ascii=False))
     template = Path(__file__).with_name("_predict_template.py").read_text(encoding="utf-8")
-    (out / "predict.py").write_text(template, encoding="utf-8")
-    (out / "model.pt").write_bytes(model.to_bytes())
-    (out / "LICENSE").write_text(APACHE_2_0, encoding="utf-8")
-    (out / "model_card.html").write_text(card_html or _simple_card(model), encoding="utf-8")
+    atomic_write(out / "predict.py", template)
+    atomic_write(out / "model.pt", model.to_bytes())
+    atomic_write(out / "LICENSE", APACHE_2_0)
+    atomic_write(out / "model_card.html", card_html or _bare_card(model))
 
     if holdout is not None and holdout.height:
         _compare(model, out, holdout, report, int8=int8)
     report.files = sorted(p.name for p in out.iterdir() if p.is_file())
-    (out / "export_report.json").write_text(json.dumps(report.to_dict(), indent=1))
+    atomic_write(out / "export_report.json", json.dumps(report.to_dict(), indent=1))
     report.files = sorted(p.name for p in out.iterdir() if p.is_file())
     return report
 
@@ -191,17 +191,13 @@ def _compare(
         report.accuracy_int8 = float((classes[int8_proba.argmax(1)] == truth).mean())
 
 
-def _simple_card(model: TrainedModel) -> str:
-    """A minimal card when no evaluation is at hand: inputs, classes, version."""
-    from html import escape
+def _bare_card(model: TrainedModel) -> str:
+    """The card of a model exported with no evaluation at hand (the one card builder's)."""
+    from datawheel.evaluate.card import model_card_html
 
-    inputs = "".join(
-        f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in model.input_schema.items()
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Model card</title></head>"
-        f"<body><h1>Model {escape(model.version or '')}: {escape(model.target)}</h1>"
-        f"<p>Classes: {escape(', '.join(model.classes))}</p>"
-        f"<table><tr><th>input</th><th>type</th></tr>{inputs}</table>"
-        "<p>License: Apache-2.0 (see LICENSE).</p></body></html>"
+    return model_card_html(
+        model_id=model.version or "unregistered model",
+        classes=model.classes,
+        inputs=model.input_schema,
+        license_note=BUNDLE_LICENSE_NOTE,
     )

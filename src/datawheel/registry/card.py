@@ -1,0 +1,108 @@
+"""The model card of a registered version: its facts gathered once, for evaluate and export."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from datawheel.config import ProjectConfig
+from datawheel.data.schema import infer_schema
+from datawheel.registry.versions import ModelVersion
+from datawheel.store.runs import get_run
+from datawheel.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from datawheel.evaluate.assess import Assessment
+    from datawheel.train.bundle import TrainedModel
+
+__all__ = ["version_card_html"]
+
+SHAP_LABEL = "mean |SHAP value| (probability of the predicted class)"
+
+
+def version_card_html(
+    ws: Workspace,
+    version: ModelVersion,
+    model: TrainedModel,
+    frame: pl.DataFrame | None,
+    *,
+    config: ProjectConfig | None = None,
+    source: str = "",
+    assessment: Assessment | None = None,
+    proba: np.ndarray | None = None,
+    importance: dict[str, float] | None = None,
+    license_note: str = "",
+) -> str:
+    """The card of ``version``, evaluated on ``frame`` (labelled, anonymized rows; None: a card
+    that says it was not evaluated). ``assessment`` and ``proba`` are computed here unless the
+    caller has them; ``importance`` (mean |SHAP| per feature) adds its chart.
+
+    Without ``config`` the fairness columns are those the version was assessed on at training.
+    """
+    from datawheel.evaluate.assess import assess, positive_label
+    from datawheel.evaluate.card import model_card_html
+
+    model_id = f"{config.name} {version.id}" if config else version.id
+    use = {
+        "intended_use": config.card.intended_use if config else "",
+        "limitations": config.card.limitations if config else "",
+        "license_note": license_note,
+    }
+    if frame is None or frame.height == 0:
+        return model_card_html(
+            model_id=model_id, classes=model.classes, inputs=model.input_schema, **use
+        )
+    target = model.target
+    if assessment is None:
+        sensitive = (
+            config.data.sensitive if config else [c for c in version.fairness if "×" not in c]
+        )
+        assessment = assess(model, frame, target=target, sensitive=sensitive, intersections=True)
+    classes = model.classes
+    return model_card_html(
+        model_id=model_id,
+        classes=classes,
+        metrics=assessment.metrics,
+        fairness=assessment.fairness,
+        y_true=frame[target].cast(pl.String).to_list(),
+        proba=model.predict_proba(frame) if proba is None else proba,
+        positive=positive_label(classes) if len(classes) == 2 else None,
+        data_summary=_data_summary(frame, target, source, version.dataset_id, config),
+        gates=config.gates.model_dump() if config else None,
+        history=get_run(ws, version.run_id).history if version.run_id else None,
+        importance=importance,
+        importance_label=SHAP_LABEL,
+        gated_gap=assessment.gap,
+        inputs=model.input_schema,
+        **use,
+    )
+
+
+def _data_summary(
+    frame: pl.DataFrame,
+    target: str,
+    source: str,
+    train_dataset: str,
+    config: ProjectConfig | None,
+) -> dict[str, Any]:
+    roles: dict[str, list[str]] = {}
+    if config is not None:
+        schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
+        for info in schema.values():
+            roles.setdefault(info.role, []).append(info.name)
+    counts = frame[target].cast(pl.String).value_counts(sort=True)
+    balance = {
+        str(label): f"{count} ({count / frame.height:.1%})"
+        for label, count in counts.iter_rows()
+    }  # fmt: skip
+    return {
+        "evaluated on": source,
+        "trained on": f"dataset {train_dataset}",
+        "rows": f"{frame.height:,}",
+        "columns": str(len(frame.columns)),
+        **{f"{role} columns": names for role, names in sorted(roles.items())},
+        "class balance": balance,
+    }
