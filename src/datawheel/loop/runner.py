@@ -18,13 +18,12 @@ from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
 from datawheel.loop.retrain import RetrainData, prepare_retrain_data
 from datawheel.loop.shadow import judge_shadow
 from datawheel.loop.window import utc_now
-from datawheel.registry.candidate import train_candidate
+from datawheel.registry.candidate import Candidate, register_candidate, train_candidate
 from datawheel.registry.versions import (
     ModelVersion,
     champion,
     conclude_gate,
     load_version_model,
-    register_model,
     shadow_version,
 )
 from datawheel.store.runs import list_runs
@@ -161,7 +160,11 @@ def _audit_check(ws: Workspace, report: LoopReport) -> None:
 
 
 def _gate(
-    ws: Workspace, config: ProjectConfig, current: ModelVersion, data: RetrainData, candidate: Any
+    ws: Workspace,
+    config: ProjectConfig,
+    current: ModelVersion,
+    data: RetrainData,
+    candidate: Candidate,
 ) -> GateResult:
     """The challenger vs the champion on the same held-out rows, and on held-out feedback."""
     champion_model = load_version_model(ws, current)
@@ -213,18 +216,11 @@ def _retrain(
         params={"trigger": report.reason, "champion": current.id, "owner": owner()},
     )
     result = _gate(ws, config, current, data, candidate)
-    version = register_model(
+    version = register_candidate(
         ws,
-        candidate.model,
+        candidate,
         dataset_id=data.train_record.id,
         eval_dataset_id=data.eval_record.id,
-        run_id=candidate.run_id,
-        metrics={
-            **candidate.assessment.metrics,
-            "latency_p99_ms": candidate.latency_p99_ms,
-            "fairness_gap": candidate.assessment.gap,
-        },
-        fairness=candidate.assessment.fairness,
         notes=f"retrained: {report.reason}",
     )
     decision = result.decision

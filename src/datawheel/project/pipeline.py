@@ -20,8 +20,7 @@ from datawheel.data.split import split_frame
 from datawheel.errors import UsageError
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer, subject_token
-from datawheel.registry.candidate import model_features, train_candidate
-from datawheel.registry.versions import register_model
+from datawheel.registry.candidate import model_features, register_candidate, train_candidate
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.roles import role_from_env
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
@@ -266,18 +265,8 @@ def _run_pipeline(
         assert candidate is not None  # rank 0 always assesses
 
     with _timed(timings, "register", on_stage):
-        version = register_model(
-            ws,
-            candidate.model,
-            dataset_id=records["train"].id,
-            eval_dataset_id=records["test"].id,
-            run_id=candidate.run_id,
-            metrics={
-                **candidate.assessment.metrics,
-                "latency_p99_ms": candidate.latency_p99_ms,
-                "fairness_gap": candidate.assessment.gap,
-            },
-            fairness=candidate.assessment.fairness,
+        version = register_candidate(
+            ws, candidate, dataset_id=records["train"].id, eval_dataset_id=records["test"].id
         )
 
     return RunReport(

@@ -1,4 +1,5 @@
-"""Train one candidate model on given splits and assess it — shared by `run` and the loop."""
+"""Train one candidate model on given splits, assess it, register it — shared by `run` and the
+loop, so both record a version the same way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datawheel.config import ProjectConfig
 from datawheel.data.schema import feature_columns, infer_schema
 from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment, assess, latency_p99_ms
+from datawheel.registry.versions import ModelVersion, register_model
 from datawheel.store.roles import require
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
@@ -20,7 +22,13 @@ from datawheel.train.checkpoint import checkpoint_key
 from datawheel.train.distributed import dist_info
 from datawheel.train.tracking import MlflowTracker
 
-__all__ = ["Candidate", "checkpoint_path", "model_features", "train_candidate"]
+__all__ = [
+    "Candidate",
+    "checkpoint_path",
+    "model_features",
+    "register_candidate",
+    "train_candidate",
+]
 
 
 @dataclass
@@ -162,6 +170,33 @@ def train_candidate(
     if tracker:
         tracker.end("FINISHED", metrics)
     return Candidate(result.model, assessment, latency, run_id, result)
+
+
+def register_candidate(
+    ws: Workspace,
+    candidate: Candidate,
+    *,
+    dataset_id: str,
+    eval_dataset_id: str | None,
+    notes: str = "",
+) -> ModelVersion:
+    """Record ``candidate`` as a new model version (champion if there is none, else challenger),
+    with its assessment on the held-out rows: all metrics, the gated fairness gap and the p99
+    latency the promotion gate reads, the fairness report, and its training run."""
+    return register_model(
+        ws,
+        candidate.model,
+        dataset_id=dataset_id,
+        eval_dataset_id=eval_dataset_id,
+        run_id=candidate.run_id,
+        metrics={
+            **candidate.assessment.metrics,
+            "latency_p99_ms": candidate.latency_p99_ms,
+            "fairness_gap": candidate.assessment.gap,
+        },
+        fairness=candidate.assessment.fairness,
+        notes=notes,
+    )
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
