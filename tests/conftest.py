@@ -57,16 +57,14 @@ def secret_key() -> SecretKey:
 
 @pytest.fixture
 def workspace(tmp_path: Path, db_url: str | None, secret_key: SecretKey) -> Iterator[Workspace]:
-    ws = Workspace.open(tmp_path / ".datawheel", db_url=db_url, key=secret_key)
-    yield ws
-    ws.close()
+    with Workspace.open(tmp_path / ".datawheel", db_url=db_url, key=secret_key) as ws:
+        yield ws
 
 
 @pytest.fixture
 def sqlite_workspace(tmp_path: Path, secret_key: SecretKey) -> Iterator[Workspace]:
-    ws = Workspace.open(tmp_path / ".datawheel", key=secret_key)
-    yield ws
-    ws.close()
+    with Workspace.open(tmp_path / ".datawheel", key=secret_key) as ws:
+        yield ws
 
 
 @pytest.fixture(scope="session")

@@ -48,11 +48,8 @@ def _cli(args: list[str], cwd: Path, *, launcher: list[str] | None = None) -> di
 def _history(project_file: Path) -> list[tuple[float, float]]:
     from datawheel.project.pipeline import Project
 
-    ws = Project.load(project_file).open_workspace()
-    try:
+    with Project.load(project_file).open_workspace() as ws:
         run = [r for r in list_runs(ws) if r.status == "finished"][-1]
-    finally:
-        ws.close()
     return [(h["val_loss"], h["val_accuracy"]) for h in run.history]
 
 
@@ -132,15 +129,12 @@ def test_torchrun_when_two_cpu_processes_then_one_version_close_to_single_proces
     baseline = Project.load(single).run()
     assert abs(report["metrics"]["accuracy"] - baseline.metrics["accuracy"]) < 0.02
 
-    ws = Project.load(ddp / "datawheel.yaml").open_workspace()
-    try:
+    with Project.load(ddp / "datawheel.yaml").open_workspace() as ws:
         from datawheel.registry.versions import list_versions
 
         assert [v.id for v in list_versions(ws)] == ["v1"]
         runs = list_runs(ws)
         assert len(runs) == 1 and runs[0].environment["world_size"] == 2
-    finally:
-        ws.close()
     assert len(list((ddp / ".datawheel" / "checkpoints").glob("*/last.pt"))) == 1
 
 
@@ -192,8 +186,5 @@ def test_tune_when_trials_then_runs_recorded_and_overlay_used(tmp_path: Path) ->
     assert config.model.hidden == report["best"]["model"]["hidden"]
     from datawheel.project.pipeline import Project
 
-    ws = Project.load(project_file).open_workspace()
-    try:
+    with Project.load(project_file).open_workspace() as ws:
         assert sum(r.kind == "tune" for r in list_runs(ws)) == 3
-    finally:
-        ws.close()

@@ -22,8 +22,5 @@ class Loop:
 @pytest.fixture
 def loop_env(project_copy: Path) -> Iterator[Loop]:
     project = Project.load(project_copy)
-    ws = project.open_workspace(actor="test")
-    try:
+    with project.open_workspace(actor="test") as ws:
         yield Loop(project, ws, project_copy)
-    finally:
-        ws.close()

@@ -59,8 +59,7 @@ def test_workspace_when_run_and_served_then_no_raw_pii_unencrypted_and_erase_lea
     leaked = [v for v in sample if v.encode() in stored]
     assert not leaked, leaked[:5]
 
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         key = ws.secret_key()
         train = next(r for r in list_datasets(ws) if r.kind == "train")
         in_train = set(load_frame(ws, train)["person_id"].to_list())
@@ -86,5 +85,3 @@ def test_workspace_when_run_and_served_then_no_raw_pii_unencrypted_and_erase_lea
         audit = table_text(ws)["audit"]
         for trace in traces:
             assert trace not in audit
-    finally:
-        ws.close()

@@ -22,8 +22,7 @@ def test_demo_when_run_small_then_two_versions_gate_decision_and_valid_audit(tmp
     html = report.report_path.read_text()
     assert "<svg" in html and "Gate decision" in html
 
-    ws = Project.load(tmp_path / "demo" / "datawheel.yaml").open_workspace()
-    try:
+    with Project.load(tmp_path / "demo" / "datawheel.yaml").open_workspace() as ws:
         versions = list_versions(ws)
         assert [v.id for v in versions] == ["v1", "v2"]
         decisions = gate_history(ws)
@@ -37,5 +36,3 @@ def test_demo_when_run_small_then_two_versions_gate_decision_and_valid_audit(tmp
         actions = {e.action for e in entries(ws.engine)}
         assert {"dataset.create", "model.register", "loop.check", "gate.decision"} <= actions
         assert verify(ws.engine).ok
-    finally:
-        ws.close()

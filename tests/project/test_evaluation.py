@@ -53,12 +53,9 @@ def test_explain_cli_when_rows_with_pii_then_one_line_per_row_that_adds_up(
     assert code == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     project = Project.load(trained_project)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         model = load_version_model(ws, get_version(ws, "champion"))
         proba = model.predict_proba(anonymize_rows(project, ws, read_table(raw_rows)))
-    finally:
-        ws.close()
     assert [line["index"] for line in lines] == list(range(8))
     for line, p in zip(lines, proba, strict=True):
         assert {"index", "label", "base_value", "values"} <= set(line)
@@ -87,11 +84,8 @@ def test_evaluate_when_data_file_with_pii_then_scored_with_intervals(
     data = tmp_path / "labelled.csv"
     write_table(read_table(trained_project.parent / "data" / "adult.csv.gz").slice(1000, 300), data)
     project = Project.load(trained_project)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         result = evaluate_model(project, ws, data=data)
-    finally:
-        ws.close()
     assert result.rows == 300 and result.data == str(data)
     low, high = result.intervals["accuracy"]
     assert low <= result.metrics["accuracy"] <= high

@@ -20,14 +20,11 @@ def test_run_when_role_may_not_train_then_permission_denied(project_copy: Path, 
 
 
 def test_promote_when_analyst_then_permission_denied(project_copy: Path):
-    ws = Project.load(project_copy).open_workspace(role="analyst")
-    try:
+    with Project.load(project_copy).open_workspace(role="analyst") as ws:
         with pytest.raises(PermissionDenied):
             promote(ws, "v1")
         with pytest.raises(PermissionDenied):
             rollback(ws)
-    finally:
-        ws.close()
 
 
 def test_run_when_augment_copies_then_only_training_split_grows(project_copy: Path):
@@ -37,12 +34,9 @@ def test_run_when_augment_copies_then_only_training_split_grows(project_copy: Pa
     )
     project = Project.load(project_copy)
     report = project.run()
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         train = get_dataset(ws, report.datasets["train"])
         val = get_dataset(ws, report.datasets["val"])
         test = get_dataset(ws, report.datasets["test"])
-    finally:
-        ws.close()
     assert train.rows == 2 * report.rows["split"] == report.rows["augment"]
     assert val.rows + test.rows + report.rows["split"] == report.rows["anonymize"]

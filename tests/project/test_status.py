@@ -14,13 +14,10 @@ from datawheel.project.status import project_status
 
 def test_status_when_shifted_traffic_with_labels_then_drift_and_accuracy_shown(project_copy):
     project = Project.load(project_copy)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         rows = income_rows(2000, 8000)
         serve_and_label(ws, project.config, rows.filter(rows["age"] >= 50).head(250))
         state = project_status(ws, project.config)
-    finally:
-        ws.close()
     (v1,) = state["versions"]
     assert v1["labeled"] == 250 and v1["live_window"] == "30d"
     low, high = v1["live_interval"]

@@ -25,17 +25,13 @@ def _ws(project_file: Path):
 
 
 def test_first_version_when_registered_then_champion(trained_project: Path):
-    ws = _ws(trained_project)
-    try:
+    with _ws(trained_project) as ws:
         assert get_version(ws, "champion").id == "v1"
         assert get_version(ws, "1").id == "v1"
-    finally:
-        ws.close()
 
 
 def test_promote_and_rollback_when_second_version_then_stages_follow(project_copy: Path):
-    ws = _ws(project_copy)
-    try:
+    with _ws(project_copy) as ws:
         v1 = get_version(ws, "v1")
         model = load_model("v1", workspace=ws.root)
         v2 = register_model(
@@ -55,13 +51,10 @@ def test_promote_and_rollback_when_second_version_then_stages_follow(project_cop
         actions = [e.action for e in entries(ws.engine)]
         assert actions.count("model.stage") >= 4
         assert verify(ws.engine).ok
-    finally:
-        ws.close()
 
 
 def test_promote_when_tainted_then_refused(project_copy: Path):
-    ws = _ws(project_copy)
-    try:
+    with _ws(project_copy) as ws:
         v1 = get_version(ws, "v1")
         model = load_model("v1", workspace=ws.root)
         v2 = register_model(
@@ -70,17 +63,11 @@ def test_promote_when_tainted_then_refused(project_copy: Path):
         set_stage(ws, v2.id, "tainted", reason="test")
         with pytest.raises(UsageError, match="tainted"):
             promote(ws, v2.id)
-    finally:
-        ws.close()
 
 
 def test_get_version_when_unknown_then_not_found_with_hint(trained_project: Path):
-    ws = _ws(trained_project)
-    try:
-        with pytest.raises(NotFoundError, match="models list"):
-            get_version(ws, "v99")
-    finally:
-        ws.close()
+    with _ws(trained_project) as ws, pytest.raises(NotFoundError, match="models list"):
+        get_version(ws, "v99")
 
 
 def test_load_model_when_champion_then_predicts_rows(trained_project: Path):

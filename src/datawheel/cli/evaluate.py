@@ -42,11 +42,8 @@ def evaluate(
     from datawheel.project.evaluation import evaluate_model
 
     project = load_project(config, workspace)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         result = evaluate_model(project, ws, model=model, data=data, report=report)
-    finally:
-        ws.close()
     if as_json:
         print_json(result.to_dict())
         return
@@ -118,11 +115,8 @@ def explain(
         )
     model, input_path = (paths[0], paths[1]) if len(paths) == 2 else ("champion", paths[0])
     project = load_project(config, workspace)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         count = explain_file(project, ws, input_path, output, model=model, method=method)
-    finally:
-        ws.close()
     console.print(f"Explained {count} rows → {output}")
 
 

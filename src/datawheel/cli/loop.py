@@ -50,11 +50,8 @@ def feedback_stats_cmd(
     """
     from datawheel.loop.feedback import feedback_stats
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         rows = feedback_stats(ws, by=by, window=window)
-    finally:
-        ws.close()
     if as_json:
         print_json(rows)
         return
@@ -92,11 +89,8 @@ def feedback_accuracy_cmd(
     from datawheel.loop.feedback import live_accuracy
     from datawheel.registry.versions import list_versions
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         rows = [asdict(live_accuracy(ws, v.id, window=window)) for v in list_versions(ws)]
-    finally:
-        ws.close()
     if as_json:
         print_json(rows)
         return
@@ -167,14 +161,13 @@ def loop(
         signal.signal(sig, on_signal)
     try:
         while not stop.is_set():
-            ws = project.open_workspace(actor="loop")
-            busy.set()
-            try:
-                with console.status("loop: checking…"):
-                    report = run_once(ws, project.config, force=force)
-            finally:
-                busy.clear()
-                ws.close()
+            with project.open_workspace(actor="loop") as ws:
+                busy.set()
+                try:
+                    with console.status("loop: checking…"):
+                        report = run_once(ws, project.config, force=force)
+                finally:
+                    busy.clear()
             if as_json:
                 print_json(report.to_dict())
             else:

@@ -38,11 +38,8 @@ def models_list(
     """
     from datawheel.registry.versions import list_versions
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         versions = list_versions(ws)
-    finally:
-        ws.close()
     if as_json:
         print_json([asdict(v) for v in versions])
         return
@@ -77,11 +74,8 @@ def models_show(
     """
     from datawheel.registry.versions import get_version
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         print_json(asdict(get_version(ws, model)))
-    finally:
-        ws.close()
 
 
 @models_app.command("promote")
@@ -96,11 +90,8 @@ def models_promote(
     """
     from datawheel.registry.versions import promote
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         version = promote(ws, model, reason="promoted by hand")
-    finally:
-        ws.close()
     console.print(f"{version.id} is now the champion.")
 
 
@@ -114,11 +105,8 @@ def models_rollback(
     """
     from datawheel.registry.versions import rollback
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         version = rollback(ws, reason="rollback by hand")
-    finally:
-        ws.close()
     console.print(f"Rolled back: {version.id} is the champion again.")
 
 
@@ -134,11 +122,8 @@ def runs_list(
     """
     from datawheel.store.runs import list_runs
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         runs = list_runs(ws)
-    finally:
-        ws.close()
     if as_json:
         print_json([asdict(r) for r in runs])
         return
@@ -171,11 +156,8 @@ def runs_show(
     """
     from datawheel.store.runs import get_run
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         print_json(asdict(get_run(ws, run)))
-    finally:
-        ws.close()
 
 
 def register(app: typer.Typer) -> None:

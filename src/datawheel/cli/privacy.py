@@ -101,11 +101,9 @@ def anonymize(
     from datawheel.store.roles import require
 
     project, ws = _project(config, workspace)
-    try:
+    with ws:
         require(ws, "anonymize")
         result = anonymize_file(source, output, project.config, ws.secret_key())
-    finally:
-        ws.close()
     done = ", ".join(f"{c} ({op})" for c, op in result.stats.columns.items()) or "nothing"
     console.print(f"{result.frame.height} rows → {output}; anonymized: {done}")
     if result.undeclared:
@@ -223,11 +221,8 @@ def reveal(
     """
     from datawheel.privacy.files import reveal_file
 
-    ws = _workspace(config, workspace)
-    try:
+    with _workspace(config, workspace) as ws:
         report = reveal_file(ws, source, output, columns=_split(columns))
-    finally:
-        ws.close()
     cells = ", ".join(f"{c} {n}" for c, n in report.cells.items()) or "none"
     console.print(f"decrypted cells: {cells} → {output}")
 
@@ -281,7 +276,7 @@ def secret_rotate(
     from datawheel.privacy.rotation import rotate_key
 
     project, ws = _project(config, workspace)
-    try:
+    with ws:
         report = rotate_key(
             ws,
             privacy=project.config.privacy,
@@ -289,8 +284,6 @@ def secret_rotate(
             text_columns=project.config.data.text,
             key_file=project.dir / "datawheel.key",
         )
-    finally:
-        ws.close()
     if as_json:
         print_json(report.to_dict())
         return
@@ -332,10 +325,8 @@ def erase(
     from datawheel.privacy.erasure import erase_subject
 
     project, ws = _project(config, workspace)
-    try:
+    with ws:
         receipt = erase_subject(ws, subject, id_column=project.config.data.id)
-    finally:
-        ws.close()
     if as_json:
         print_json(receipt.to_dict())
         return
@@ -380,10 +371,8 @@ def subject_export(
     from datawheel.privacy.files import export_subject_file
 
     project, ws = _project(config, workspace)
-    try:
+    with ws:
         counts = export_subject_file(ws, subject, output, id_column=project.config.data.id)
-    finally:
-        ws.close()
     console.print(", ".join(f"{n} {what}" for what, n in counts.items()) + f" → {output}")
 
 

@@ -86,11 +86,8 @@ def status(
     from datawheel.project.status import project_status
 
     project = load_project(config, workspace)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         state = project_status(ws, project.config)
-    finally:
-        ws.close()
     if as_json:
         print_json(state)
         return

@@ -64,12 +64,9 @@ def serve(
     from datawheel.serve.background import http_stack
 
     project = load_project(config, workspace)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         get_version(ws, "champion")  # fail early, with a hint, when nothing is trained yet
         ws.secret_key()
-    finally:
-        ws.close()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see docs/serving.md)
     os.environ[PROJECT_ENV] = str(project.path)
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
@@ -125,11 +122,8 @@ def tenants_create(
     from datawheel.serve.tenants import create_tenant
 
     project = load_project(config, workspace)
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         tenant_id = create_tenant(ws, name, plan=plan, plans=list(project.config.serve.plans))
-    finally:
-        ws.close()
     console.print(f"Created tenant {name} ({tenant_id}) on plan {plan}.")
 
 
@@ -141,11 +135,8 @@ def tenants_list(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     """
     from datawheel.serve.tenants import list_tenants
 
-    ws = load_project(config, workspace).open_workspace()
-    try:
+    with load_project(config, workspace).open_workspace() as ws:
         rows = list_tenants(ws)
-    finally:
-        ws.close()
     table = Table(title="tenants")
     for column in ("name", "id", "plan", "active", "created"):
         table.add_column(column)
@@ -173,11 +164,8 @@ def keys_create(
     """
     from datawheel.serve.tenants import create_key
 
-    ws = load_project(config, workspace).open_workspace()
-    try:
+    with load_project(config, workspace).open_workspace() as ws:
         key = create_key(ws, tenant=tenant, role=role)
-    finally:
-        ws.close()
     console.print(
         f"key id {key.id} ({key.role}, tenant {key.tenant}) — store it now, it is not shown again:",
         highlight=False,
@@ -197,11 +185,8 @@ def keys_revoke(
     """
     from datawheel.serve.tenants import revoke_key
 
-    ws = load_project(config, workspace).open_workspace()
-    try:
+    with load_project(config, workspace).open_workspace() as ws:
         revoke_key(ws, key_id)
-    finally:
-        ws.close()
     console.print(f"Revoked key {key_id}.")
 
 
@@ -218,11 +203,8 @@ def usage_export(
     """
     from datawheel.serve.metering import export_usage
 
-    ws = load_project(config, workspace).open_workspace()
-    try:
+    with load_project(config, workspace).open_workspace() as ws:
         lines = export_usage(ws, month=month, output=output)
-    finally:
-        ws.close()
     console.print(f"Wrote {lines} lines to {output}.")
 
 

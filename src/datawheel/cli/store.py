@@ -25,11 +25,8 @@ def audit_verify(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     """
     from datawheel.store.audit import verify
 
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         report = verify(ws.engine)
-    finally:
-        ws.close()
     if report.ok:
         console.print(f"audit chain verifies: {report.entries} entries")
         return

@@ -95,11 +95,8 @@ def export(
     from datawheel.registry.export import export_version
 
     project_config = load_project(config, workspace).config if config.is_file() else None
-    ws = open_workspace(config, workspace)
-    try:
+    with open_workspace(config, workspace) as ws:
         report = export_version(ws, model, output, int8=int8, config=project_config)
-    finally:
-        ws.close()
     if as_json:
         print_json(report.to_dict())
         return

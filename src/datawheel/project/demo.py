@@ -129,9 +129,8 @@ def run_demo(
         atomic_write(project_file, text)
 
     project = Project.load(project_file)
-    ws = project.open_workspace(actor="demo")
     target = project.config.data.target
-    try:
+    with project.open_workspace(actor="demo") as ws:
         run = project.run(ws=ws, on_stage=lambda s: say(f"pipeline: {s}"))
         timings.update({f"pipeline.{k}": v for k, v in run.timings.items()})
 
@@ -203,5 +202,3 @@ def run_demo(
             return report, server
         server.stop()
         return report, None
-    finally:
-        ws.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +91,8 @@ class Project:
         stage = on_stage or (lambda _: None)
         if not dist.is_main:
             return _run_follower(self, progress=progress, resume=resume)
-        own = ws is None
-        ws = ws or self.open_workspace()
-        try:
-            return _run_pipeline(self, ws, progress=progress, on_stage=stage, resume=resume)
-        finally:
-            if own:
-                ws.close()
+        with nullcontext(ws) if ws is not None else self.open_workspace() as own:
+            return _run_pipeline(self, own, progress=progress, on_stage=stage, resume=resume)
 
     def prepare(
         self, ws: Workspace, *, on_stage: Callable[[str], None] | None = None
@@ -119,8 +114,7 @@ class Project:
 
         if trials < 1:
             raise UsageError(f"trials must be >= 1, got {trials}")
-        ws = self.open_workspace()
-        try:
+        with self.open_workspace() as ws:
             prepared = _prepare(self, ws, on_stage=on_stage or (lambda _: None))
             result = tune_hyperparameters(
                 prepared.train,
@@ -134,8 +128,6 @@ class Project:
                 dataset_id=prepared.records["train"].id,
                 on_trial=on_trial,
             )
-        finally:
-            ws.close()
         path = self.path.with_name(self.path.stem + ".tuned.yaml")
         header = f"# written by `datawheel tune --trials {trials}`; merged over {self.path.name}\n"
         path.write_text(header + yaml.safe_dump(result.best_overlay, sort_keys=False))
@@ -212,8 +204,7 @@ def _run_follower(project: Project, *, progress: bool, resume: bool) -> None:
     ids = broadcast_object(None)
     if "error" in ids:
         raise UsageError(f"rank 0 failed before training: {ids['error']}")
-    ws = project.open_workspace()
-    try:
+    with project.open_workspace() as ws:
         frames = {kind: load_frame(ws, ids[kind]) for kind in ("train", "val", "test")}
         fingerprints = [get_dataset(ws, ids[k]).fingerprint for k in ("train", "val")]
         train_candidate(
@@ -227,8 +218,6 @@ def _run_follower(project: Project, *, progress: bool, resume: bool) -> None:
             fingerprints=fingerprints,
             resume=resume,
         )
-    finally:
-        ws.close()
 
 
 def _run_pipeline(

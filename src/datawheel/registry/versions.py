@@ -326,8 +326,5 @@ def load_model(ref: str = "champion", *, workspace: str | Path = ".datawheel") -
         from datawheel.train.bundle import TrainedModel
 
         return TrainedModel.from_bytes(bundle.read_bytes())
-    ws = Workspace.open(workspace)
-    try:
+    with Workspace.open(workspace) as ws:
         return load_version_model(ws, get_version(ws, ref))
-    finally:
-        ws.close()
