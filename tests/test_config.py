@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datawheel.config import load_config, parse_config
+from datawheel.config import load_config, parse_config, read_tuned, reference_tuned
 from datawheel.errors import ConfigError
 
 BASE = {"name": "p", "data": {"source": "data.csv", "target": "y"}}
@@ -75,14 +75,69 @@ def test_load_config_when_file_missing_then_hint_init(tmp_path: Path):
     assert "datawheel init" in str(info.value)
 
 
-def test_load_config_when_tuned_overlay_present_then_merged(tmp_path: Path):
+def _tuned_project(tmp_path: Path, extra: str = "") -> Path:
     (tmp_path / "data.csv").write_text("x,y\n1,a\n")
     path = tmp_path / "datawheel.yaml"
-    path.write_text("name: p\ndata: {source: data.csv, target: y}\ntrain: {epochs: 7, lr: 0.01}\n")
+    path.write_text(
+        "name: p  # a comment that must survive\ndata: {source: data.csv, target: y}\n"
+        "train: {epochs: 7, lr: 0.01}\n" + extra
+    )
+    return path
+
+
+def test_load_config_when_tuned_file_beside_but_not_named_then_not_merged(tmp_path: Path):
+    path = _tuned_project(tmp_path)
     (tmp_path / "datawheel.tuned.yaml").write_text("train: {lr: 0.003}\n")
+    assert load_config(path).train.lr == 0.01  # no hidden overlay
+    assert read_tuned(path) is None
+
+
+def test_load_config_when_tuned_file_named_then_merged_over_model_and_train(tmp_path: Path):
+    path = _tuned_project(tmp_path, "tuned: tuned/best.yaml\n")
+    (tmp_path / "tuned").mkdir()
+    (tmp_path / "tuned" / "best.yaml").write_text("train: {lr: 0.003}\nmodel: {dropout: 0.2}\n")
     config = load_config(path)
-    assert config.train.lr == 0.003
-    assert config.train.epochs == 7
+    assert (config.train.lr, config.train.epochs, config.model.dropout) == (0.003, 7, 0.2)
+    assert read_tuned(path).flat() == {"train.lr": 0.003, "model.dropout": 0.2}
+
+
+@pytest.mark.parametrize(
+    ("tuned", "message", "where"),
+    [
+        (None, "tuned file not found", "datawheel.yaml: tuned"),  # named, not written yet
+        ("train: {lr: -1}\n", "greater than 0", "best.yaml: train.lr"),  # the tuned file's value
+        ("data: {target: z}\n", "only model: and train:", "best.yaml"),  # not a tuned setting
+    ],
+)
+def test_load_config_when_tuned_file_wrong_then_error_names_it(
+    tmp_path: Path, tuned: str | None, message: str, where: str
+):
+    path = _tuned_project(tmp_path, "tuned: best.yaml\n")
+    if tuned is not None:
+        (tmp_path / "best.yaml").write_text(tuned)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert where in str(info.value.where)
+
+
+def test_reference_tuned_when_added_then_key_appended_and_the_rest_kept(tmp_path: Path):
+    path = _tuned_project(tmp_path)
+    before = path.read_text()
+    (tmp_path / "datawheel.tuned.yaml").write_text("train: {lr: 0.003}\n")
+    reference_tuned(path, "datawheel.tuned.yaml")
+    assert path.read_text().startswith(before)  # comments and layout untouched
+    assert load_config(path).tuned == "datawheel.tuned.yaml"
+    assert load_config(path).train.lr == 0.003
+
+
+def test_reference_tuned_when_flow_style_file_then_asks_to_add_the_line_by_hand(tmp_path: Path):
+    (tmp_path / "data.csv").write_text("x,y\n1,a\n")
+    path = tmp_path / "datawheel.yaml"
+    path.write_text("{name: p, data: {source: data.csv, target: y}}")
+    with pytest.raises(ConfigError, match="cannot add the tuned key") as info:
+        reference_tuned(path, "datawheel.tuned.yaml")
+    assert "tuned: datawheel.tuned.yaml" in str(info.value.hint)
+    assert path.read_text() == "{name: p, data: {source: data.csv, target: y}}"
 
 
 def test_example_project_file_is_valid():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import ConfigError
 
 __all__ = [
@@ -41,11 +43,16 @@ __all__ = [
     "ServeConfig",
     "TextPrivacyConfig",
     "TrainConfig",
+    "TunedSettings",
+    "default_tuned_path",
     "load_config",
     "parse_config",
+    "read_tuned",
+    "reference_tuned",
 ]
 
 PROJECT_FILE = "datawheel.yaml"
+TUNABLE_SECTIONS = ("model", "train")  # what a tuned file may set
 
 # The anonymization operators by name — the one list. A project file is checked against it when
 # it is loaded; `privacy/operators.py`'s REGISTRY says what each one does (a test keeps the two
@@ -298,6 +305,9 @@ class ProjectConfig(_Strict):
     loop: LoopConfig = LoopConfig()
     card: CardConfig = CardConfig()
     share: ShareConfig = ShareConfig()
+    # A file of tuned model:/train: settings (written by `datawheel tune`), relative to this
+    # file, merged over the sections above; `datawheel status` shows what it changes. None: off.
+    tuned: str | None = None
 
     @model_validator(mode="after")
     def _private_training_is_possible(self) -> ProjectConfig:
@@ -381,7 +391,7 @@ def read_yaml(path: Path) -> Any:
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Overlay one config mapping on another (used for tuned settings)."""
+    """Overlay one config mapping on another (the tuned settings on the project file's)."""
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -391,20 +401,93 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+@dataclass(frozen=True)
+class TunedSettings:
+    """The tuned file a project file names (its ``tuned`` key) and the settings it overrides."""
+
+    path: Path
+    values: dict[str, dict[str, Any]]  # {"model": {...}, "train": {...}}
+
+    def flat(self) -> dict[str, Any]:
+        """``{"train.lr": 0.003, ...}``: one entry per overridden setting."""
+        return {
+            f"{section}.{k}": v for section, keys in self.values.items() for k, v in keys.items()
+        }
+
+
+def default_tuned_path(project_file: Path) -> Path:
+    """Where `datawheel tune` writes when the project file names no tuned file yet."""
+    return project_file.with_name(project_file.stem + ".tuned.yaml")
+
+
+def read_tuned(project_file: Path, raw: Any = None) -> TunedSettings | None:
+    """The tuned settings the project file names, or None when it names none.
+
+    Nothing is merged silently: a tuned file beside the project file that the file does not
+    name is not read (``datawheel status`` points it out).
+    """
+    raw = read_yaml(project_file) if raw is None else raw
+    name = raw.get("tuned") if isinstance(raw, dict) else None
+    if name is None:
+        return None
+    where = f"{project_file.name}: tuned"
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"tuned must be a file name, got {name!r}", where=where,
+                          hint=f"e.g. tuned: {default_tuned_path(project_file).name}")  # fmt: skip
+    path = project_file.parent / name
+    if not path.is_file():
+        raise ConfigError(
+            f"tuned file not found: {path}",
+            where=where,
+            hint="run `datawheel tune`, or delete the tuned key to use the settings as written",
+        )
+    values = read_yaml(path) or {}
+    if not isinstance(values, dict) or any(
+        key not in TUNABLE_SECTIONS or not isinstance(section, dict)
+        for key, section in values.items()
+    ):
+        raise ConfigError(
+            "a tuned file holds only model: and train: mappings",
+            where=str(path),
+            hint="let `datawheel tune` write it, or move other settings to the project file",
+        )
+    return TunedSettings(path, values)
+
+
+def reference_tuned(project_file: Path, name: str) -> None:
+    """Add ``tuned: NAME`` to the end of the project file, leaving the rest as written."""
+    text = project_file.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    addition = (
+        "\n# settings found by `datawheel tune`, merged over model: and train: above;\n"
+        f"# delete this line to train with the settings as written\ntuned: {name}\n"
+    )
+    new = text + ("" if text.endswith("\n") or not text else "\n") + addition
+    try:
+        appended = yaml.safe_load(new)
+    except yaml.YAMLError:
+        appended = None
+    if not isinstance(raw, dict) or appended != {**raw, "tuned": name}:
+        raise ConfigError(
+            "cannot add the tuned key to this project file (not a block mapping)",
+            where=str(project_file),
+            hint=f"add the line `tuned: {name}` to it yourself",
+        )
+    atomic_write(project_file, new)
+
+
 def load_config(path: str | Path, *, check_source: bool = True) -> ProjectConfig:
     """Load and validate the project file; with ``check_source`` the data file must exist.
 
-    A tuned overlay (``datawheel.tuned.yaml`` beside the file, written by ``datawheel tune``)
-    is merged on top when present.
+    When the file names a tuned file (``tuned: datawheel.tuned.yaml``), its model: and train:
+    settings are merged over the file's; an error in them names the tuned file.
     """
     path = Path(path)
     raw = read_yaml(path)
-    overlay_path = path.with_name(path.stem + ".tuned.yaml")
-    if overlay_path.is_file() and isinstance(raw, dict):
-        overlay = read_yaml(overlay_path)
-        if isinstance(overlay, dict):
-            raw = deep_merge(raw, overlay)
-    config = parse_config(raw, source=path.name)
+    config = parse_config(raw, source=path.name)  # the project file alone must be valid
+    tuned = read_tuned(path, raw)
+    if tuned is not None:
+        config = parse_config(deep_merge(raw, tuned.values), source=tuned.path.name)
     if check_source:
         source = config.source_path(path.parent)
         if not source.is_file():

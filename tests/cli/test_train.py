@@ -181,6 +181,8 @@ def test_tune_when_trials_then_runs_recorded_and_overlay_used(tmp_path: Path) ->
     assert len(report["trials"]) == 3
     tuned = project_file.with_name("datawheel.tuned.yaml")
     assert tuned.is_file()
+    assert report["referenced"]  # the project file now names the tuned file: nothing hidden
+    assert project_file.read_text().rstrip().endswith("tuned: datawheel.tuned.yaml")
     config = load_config(project_file)
     assert config.train.lr == report["best"]["train"]["lr"]
     assert config.model.hidden == report["best"]["model"]["hidden"]

@@ -31,3 +31,27 @@ def test_status_when_shifted_traffic_with_labels_then_drift_and_accuracy_shown(p
     assert "PSI" in result.output and "drifted" in result.output  # the narrow test console wraps
     as_json = CliRunner().invoke(app, ["status", "-c", str(project_copy), "--json"])
     assert json.loads(as_json.output)["drift"]["version"] == "v1"
+
+
+def test_status_when_tuned_file_named_then_shown_and_a_stray_one_alerted(project_copy):
+    from datawheel.config import reference_tuned
+
+    stray = project_copy.with_name("datawheel.tuned.yaml")
+    stray.write_text("train: {lr: 0.5}\n")  # beside the project file, named by nothing
+    state = json.loads(
+        CliRunner().invoke(app, ["status", "-c", str(project_copy), "--json"]).output
+    )
+    assert state["tuned"] is None
+    assert any("datawheel.tuned.yaml is not used" in a for a in state["alerts"])
+
+    stray.unlink()
+    project_copy.with_name("best.yaml").write_text("train: {lr: 0.002}\nmodel: {dropout: 0.3}\n")
+    reference_tuned(project_copy, "best.yaml")
+    as_json = CliRunner().invoke(app, ["status", "-c", str(project_copy), "--json"])
+    state = json.loads(as_json.output)
+    assert state["tuned"]["values"] == {"train.lr": 0.002, "model.dropout": 0.3}
+    assert state["tuned"]["file"].endswith("best.yaml")
+    assert not any("tuned" in a for a in state["alerts"])
+    shown = CliRunner().invoke(app, ["status", "-c", str(project_copy)])
+    assert shown.exit_code == 0 and "tuned settings from" in shown.output
+    assert "train.lr=0.002" in shown.output.replace("\n", "")

@@ -87,7 +87,7 @@ def status(
 
     project = load_project(config, workspace)
     with project.open_workspace() as ws:
-        state = project_status(ws, project.config)
+        state = project_status(ws, project.config, project_file=project.path)
     if as_json:
         print_json(state)
         return
@@ -98,6 +98,9 @@ def status(
         console.print(f"shadow {shadow['shadow']}: " + "; ".join(shadow["reasons"]))
     if state["retraining"]:
         console.print(f"retraining now: run {state['retraining']}")
+    if state["tuned"]:
+        values = ", ".join(f"{k}={v}" for k, v in state["tuned"]["values"].items())
+        console.print(f"tuned settings from {state['tuned']['file']}: {values or 'none'}")
     for alert in state["alerts"]:
         console.print(f"[yellow]alert:[/] {alert}")
     if not state["alerts"]:

@@ -127,7 +127,8 @@ def tune(
 ) -> None:
     """Search learning rate, width, dropout and weight decay with Optuna (extra `tune`).
 
-    The best settings go to datawheel.tuned.yaml, which train, run and the loop then use.
+    The best settings go to the tuned file datawheel.yaml names (its `tuned` key), else to
+    datawheel.tuned.yaml, and the key is added; train, run and the loop then use them.
 
     Example: datawheel tune --trials 20
     """
@@ -149,6 +150,8 @@ def tune(
         f"best: val loss {report.best_val_loss:.4f} · val acc {report.best_val_accuracy:.4f} "
         f"→ {report.path}"
     )
+    if report.referenced:
+        console.print(f"added `tuned: {Path(report.path).name}` to {project.path.name}")
 
 
 def register(app: typer.Typer) -> None:

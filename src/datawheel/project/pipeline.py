@@ -12,7 +12,14 @@ from typing import Any
 import polars as pl
 import yaml
 
-from datawheel.config import PROJECT_FILE, ProjectConfig, load_config
+from datawheel.atomic import atomic_write
+from datawheel.config import (
+    PROJECT_FILE,
+    ProjectConfig,
+    default_tuned_path,
+    load_config,
+    reference_tuned,
+)
 from datawheel.data.augment import augment
 from datawheel.data.clean import clean_frame
 from datawheel.data.schema import feature_columns, infer_schema, validate
@@ -108,7 +115,9 @@ class Project:
         on_trial: Callable[[dict[str, Any]], None] | None = None,
     ) -> TuneReport:
         """Search hyper-parameters on the project's splits (each trial a run of kind ``tune``)
-        and write the best to ``<stem>.tuned.yaml``, which ``load_config`` merges from then on.
+        and write the best to the tuned file the project file names — or, when it names none, to
+        ``<stem>.tuned.yaml`` and add ``tuned: <stem>.tuned.yaml`` to the project file, so the
+        settings in effect are always named in it (and shown by ``datawheel status``).
         """
         from datawheel.train.tune import tune_hyperparameters
 
@@ -128,11 +137,19 @@ class Project:
                 dataset_id=prepared.records["train"].id,
                 on_trial=on_trial,
             )
-        path = self.path.with_name(self.path.stem + ".tuned.yaml")
-        header = f"# written by `datawheel tune --trials {trials}`; merged over {self.path.name}\n"
-        path.write_text(header + yaml.safe_dump(result.best_overlay, sort_keys=False))
+        named = self.config.tuned
+        path = self.dir / named if named else default_tuned_path(self.path)
+        header = (
+            f"# written by `datawheel tune --trials {trials}`; merged over the model: and train:\n"
+            f"# settings of {self.path.name}, which names this file (its `tuned` key)\n"
+        )
+        atomic_write(path, header + yaml.safe_dump(result.best_overlay, sort_keys=False))
+        if not named:
+            reference_tuned(self.path, path.name)
+        self.config = load_config(self.path)
         return TuneReport(
             path=str(path),
+            referenced=not named,
             best=result.best_overlay,
             best_val_loss=result.best_value,
             best_val_accuracy=result.best_accuracy,
@@ -170,11 +187,12 @@ def _schema_json(config: ProjectConfig, frame: pl.DataFrame) -> dict[str, Any]:
 class TuneReport:
     """What ``datawheel tune`` found and where it wrote it."""
 
-    path: str  # the tuned overlay, datawheel.tuned.yaml
+    path: str  # the tuned file, datawheel.tuned.yaml unless the project file names another
     best: dict[str, Any]
     best_val_loss: float
     best_val_accuracy: float
     trials: list[dict[str, Any]] = field(default_factory=list)
+    referenced: bool = False  # True when tune added the `tuned` key to the project file
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from datawheel.config import ProjectConfig
+from datawheel.config import ProjectConfig, default_tuned_path, read_tuned
 from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
@@ -15,7 +16,7 @@ from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.store.audit import verify
 from datawheel.store.workspace import Workspace
 
-__all__ = ["project_status"]
+__all__ = ["project_status", "tuned_status"]
 
 
 def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) -> dict[str, Any]:
@@ -55,12 +56,39 @@ def _champion_alerts(
     return alerts
 
 
+def tuned_status(
+    project_file: Path, config: ProjectConfig
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The tuned file in effect and the settings it overrides — and an alert for a tuned file
+    beside the project file that the project file does not name (so it is not used)."""
+    tuned = read_tuned(project_file)
+    shown = {"file": str(tuned.path), "values": tuned.flat()} if tuned else None
+    default = default_tuned_path(project_file)
+    named = project_file.parent / config.tuned if config.tuned else None
+    alerts = []
+    if default.is_file() and (named is None or named.resolve() != default.resolve()):
+        alerts.append(
+            f"{default.name} is not used: {project_file.name} does not name it — add "
+            f"`tuned: {default.name}` to train with its settings, or delete it"
+        )
+    return shown, alerts
+
+
 def project_status(
-    ws: Workspace, config: ProjectConfig, *, now: datetime | None = None
+    ws: Workspace,
+    config: ProjectConfig,
+    *,
+    project_file: Path | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Versions (newest first) with stage, offline and live accuracy (with its 95 % interval over
-    ``loop.window``), the champion's per-feature drift, a shadow's progress, and alerts."""
+    ``loop.window``), the champion's per-feature drift, a shadow's progress, and alerts. With
+    ``project_file``, also the tuned settings in effect (``tuned``: file and values, or None)."""
     versions, alerts = [], []
+    tuned: dict[str, Any] | None = None
+    if project_file is not None:
+        tuned, tuned_alerts = tuned_status(project_file, config)
+        alerts += tuned_alerts
     drift: dict[str, Any] = {}
     shadow: dict[str, Any] = {}
     all_versions = list(reversed(list_versions(ws)))
@@ -88,6 +116,7 @@ def project_status(
         "drift": drift,
         "shadow": shadow,
         "retraining": running.id if running else None,
+        "tuned": tuned,
         "alerts": alerts,
         "audit": {"ok": chain.ok, "entries": chain.entries},
     }
