@@ -303,19 +303,14 @@ def gate_history(ws: Workspace) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-_CACHE: dict[tuple[str, str], TrainedModel] = {}
-
-
 def load_version_model(ws: Workspace, version: ModelVersion) -> TrainedModel:
-    """The TrainedModel of a version (cached by artifact digest: artifacts are immutable)."""
+    """The TrainedModel of a version, read from the artifact store. Not cached here: a holder
+    that serves models again and again keeps its own bounded ``ModelCache``."""
     from datawheel.train.bundle import TrainedModel
 
-    cache_key = (str(ws.artifacts.root), version.artifact)
-    if cache_key not in _CACHE:
-        model = TrainedModel.from_bytes(ws.artifacts.get(version.artifact))
-        model.version = version.id
-        _CACHE[cache_key] = model
-    return _CACHE[cache_key]
+    model = TrainedModel.from_bytes(ws.artifacts.get(version.artifact))
+    model.version = version.id
+    return model
 
 
 def load_model(ref: str = "champion", *, workspace: str | Path = ".datawheel") -> TrainedModel:

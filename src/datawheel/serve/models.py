@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 
 from datawheel.errors import NotFoundError
-from datawheel.registry.versions import get_version, load_version_model
+from datawheel.registry.model_cache import ModelCache
+from datawheel.registry.versions import get_version
 from datawheel.store.workspace import Workspace
 from datawheel.train.bundle import TrainedModel
 
@@ -23,6 +24,8 @@ class ModelHolder:
 
     ``start()`` moves the check to a background thread, so requests never wait on the registry.
     The pair (version, model) is replaced in one assignment: a batch sees the old or the new.
+    Loaded models live in the holder's own ``ModelCache`` (``max_models``: the champion, a
+    shadow, and the one before, so a promotion or rollback swaps without reloading).
     """
 
     def __init__(
@@ -32,8 +35,10 @@ class ModelHolder:
         stage: str = "champion",
         refresh_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        max_models: int = 3,
     ):
         self._ws = ws
+        self.models = ModelCache(max_models)
         self._stage = stage
         self._refresh = refresh_seconds
         self._clock = clock
@@ -63,14 +68,14 @@ class ModelHolder:
         with self._lock:
             version = get_version(self._ws, self._stage)
             if self._served is None or version.id != self._served[0]:
-                self._served = (version.id, load_version_model(self._ws, version))
+                self._served = (version.id, self.models.get(self._ws, version))
             try:
                 shadow = get_version(self._ws, "shadow")
             except NotFoundError:
                 self._shadow = None
             else:
                 if self._shadow is None or shadow.id != self._shadow[0]:
-                    self._shadow = (shadow.id, load_version_model(self._ws, shadow))
+                    self._shadow = (shadow.id, self.models.get(self._ws, shadow))
             self._checked_at = self._clock()
 
     def start(self) -> ModelHolder:

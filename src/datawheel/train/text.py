@@ -68,6 +68,8 @@ def hashed_bag(texts: Sequence[Any], buckets: int) -> np.ndarray:
     return out
 
 
+# One frozen pretrained encoder per device (cpu/cuda/mps: bounded), shared by every model that
+# uses it; fine-tuned encoders live inside their own models, never here.
 _ENCODER: dict[str, Any] = {}
 
 
