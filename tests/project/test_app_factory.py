@@ -19,3 +19,24 @@ def test_build_when_served_then_metrics_include_drift_gauges(project_copy: Path,
         body = httpx.get(f"{server.url}/metrics").text
     assert "# TYPE datawheel_feature_psi gauge" in body
     assert 'datawheel_drift_recent_rows{version="v1"} 0' in body
+
+
+def test_drift_gauges_when_computation_fails_then_logged_counted_and_metrics_still_answer(
+    sqlite_workspace, caplog
+):
+    import logging
+
+    from sqlalchemy import text
+
+    from datawheel.config import LoopConfig
+    from datawheel.project.app_factory import cached_drift_lines
+
+    gauges = cached_drift_lines(sqlite_workspace, LoopConfig(), every=0.0)
+    assert "datawheel_drift_errors_total 0" in list(gauges())
+    with sqlite_workspace.engine.begin() as conn:  # the registry becomes unreadable
+        conn.execute(text("ALTER TABLE model_versions RENAME TO model_versions_away"))
+    with caplog.at_level(logging.ERROR, logger="datawheel.project.app_factory"):
+        lines = list(gauges())
+    assert "datawheel_drift_errors_total 1" in lines
+    assert not any(line.startswith("datawheel_feature_psi") for line in lines)
+    assert any("drift gauges failed" in r.getMessage() for r in caplog.records)

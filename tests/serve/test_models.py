@@ -202,6 +202,8 @@ def test_metrics_when_traffic_then_prometheus_text(api):
     assert 'datawheel_rows_total{endpoint="predict"} 1' in body
     assert "datawheel_batch_rows_count 1" in body
     assert 'datawheel_model_info{stage="champion",version="v1"} 1' in body
+    assert "datawheel_log_rows_dropped_total 0" in body  # nothing lost, and said so
+    assert "# TYPE datawheel_internal_errors_total counter" in body
 
 
 def test_models_when_analyst_then_versions_listed(api):

@@ -7,6 +7,7 @@ offline half's drift gauges on ``/metrics``. Workers share state only through th
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 import time
@@ -26,25 +27,45 @@ PROJECT_ENV = "DATAWHEEL_PROJECT_FILE"
 WORKSPACE_ENV = "DATAWHEEL_SERVE_WORKSPACE"
 DRIFT_REFRESH_SECONDS = 60.0  # each computation reads up to a thousand logged requests
 
+log = logging.getLogger(__name__)
+
+
+class _DriftGauges:
+    """Drift gauges recomputed at most every ``every`` seconds. Drift is advisory, so a failure
+    never fails ``/metrics``: it is logged, counted in ``datawheel_drift_errors_total``, and its
+    gauges are left out (stale numbers would look current) until a later computation works."""
+
+    def __init__(self, ws: Workspace, policy: LoopConfig, every: float) -> None:
+        self._ws, self._policy, self._every = ws, policy, every
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._lines: list[str] = []
+        self.errors = 0
+
+    def __call__(self) -> Iterable[str]:
+        with self._lock:
+            if time.monotonic() - self._at >= self._every:
+                try:
+                    self._lines = prometheus_drift_lines(self._ws, self._policy)
+                except Exception:  # any cause: the database, a model, the data — all advisory
+                    self.errors += 1
+                    log.exception("drift gauges failed (%d failures in all)", self.errors)
+                    self._lines = []
+                self._at = time.monotonic()
+            return [
+                *self._lines,
+                "# HELP datawheel_drift_errors_total Failed drift computations (each logged).",
+                "# TYPE datawheel_drift_errors_total counter",
+                f"datawheel_drift_errors_total {self.errors}",
+            ]
+
 
 def cached_drift_lines(
     ws: Workspace, policy: LoopConfig, *, every: float = DRIFT_REFRESH_SECONDS
 ) -> Callable[[], Iterable[str]]:
-    """Drift gauges recomputed at most every ``every`` seconds; a failure yields no lines."""
-    lock = threading.Lock()
-    state: dict[str, object] = {"at": float("-inf"), "lines": []}
-
-    def lines() -> Iterable[str]:
-        with lock:
-            if time.monotonic() - float(state["at"]) >= every:  # type: ignore[arg-type]
-                try:
-                    state["lines"] = prometheus_drift_lines(ws, policy)
-                except Exception:  # drift is advisory: never fail /metrics over it
-                    state["lines"] = []
-                state["at"] = time.monotonic()
-            return list(state["lines"])  # type: ignore[arg-type]
-
-    return lines
+    """Drift gauges for ``/metrics``, recomputed at most every ``every`` seconds; see
+    ``_DriftGauges`` for what a failure does."""
+    return _DriftGauges(ws, policy, every)
 
 
 def build() -> FastAPI:

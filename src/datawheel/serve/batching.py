@@ -72,7 +72,7 @@ class MicroBatcher(Generic[R]):
             self._on_batch(len(rows), len(futures))
         try:
             results = self._run(rows, sizes)
-        except Exception as exc:
+        except Exception as exc:  # not swallowed: the failing request's future gets it
             if len(futures) == 1:
                 self._settle(futures[0], None, exc)
                 return
@@ -86,7 +86,7 @@ class MicroBatcher(Generic[R]):
             try:
                 result = self._run(rows[start : start + size], [size])[0]
                 self._settle(future, result, None)
-            except Exception as exc:
+            except Exception as exc:  # raised to this request's caller, and only to it
                 self._settle(future, None, exc)
             start += size
 

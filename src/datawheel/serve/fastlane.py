@@ -91,7 +91,7 @@ class FastLane:
             status, payload, headers = error_response(exc)
             self.service.metrics.error(endpoint, orjson.loads(payload)["error"]["code"])
             await _send(send, status, payload, headers)
-        except Exception:
+        except Exception:  # the edge: logged, counted, answered as a JSON 500
             log.exception("unhandled error on %s", path)
             status = 500
             self.service.metrics.error(endpoint, "internal")
@@ -109,7 +109,7 @@ class FastLane:
 
         try:
             await self.app(scope, receive, tap)
-        except Exception:
+        except Exception:  # logged and counted below, or re-raised to the handler above
             if not seen["status"]:
                 raise  # nothing answered yet: __call__ sends the JSON 500
             # FastAPI already answered (its error handler) and re-raised for the logs

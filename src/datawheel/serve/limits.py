@@ -283,7 +283,7 @@ class Limiter:
                 if grant is not None:
                     self._pool_add(pool, grant.units)
                     pool.last_grant = grant.units  # 0 (refused): no more renewals ahead
-        except Exception:
+        except Exception:  # a background task: logged; the request that needs the lease retries
             log.exception("renewing a lease ahead failed; the next request will retry")
         finally:
             pool.ahead = None

@@ -46,6 +46,10 @@ class Metrics:
         self.batch_rows = _Histogram(BATCH_BUCKETS)
         self.batch_requests = _Histogram(BATCH_BUCKETS)
         self.models: dict[str, str] = {}  # stage → version served
+        # failures off the request path (each also logged), by component: flush, background,
+        # model_refresh; and the prediction-log rows such failures lost
+        self.internal_errors: defaultdict[str, int] = defaultdict(int)
+        self.log_rows_dropped = 0
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests[(endpoint, status)] += 1
@@ -56,6 +60,10 @@ class Metrics:
 
     def error(self, endpoint: str, code: str) -> None:
         self.errors[(endpoint, code)] += 1
+
+    def internal_error(self, component: str, dropped_rows: int = 0) -> None:
+        self.internal_errors[component] += 1
+        self.log_rows_dropped += dropped_rows
 
     def batch(self, rows: int, requests: int) -> None:
         self.batch_rows.observe(rows)
@@ -98,5 +106,16 @@ class Metrics:
         out += [
             f'datawheel_model_info{{stage="{stage}",version="{version}"}} 1'
             for stage, version in sorted(self.models.items())
+        ]
+        out += [
+            "# HELP datawheel_internal_errors_total Failures off the request path (each logged).",
+            "# TYPE datawheel_internal_errors_total counter",
+            *(
+                f'datawheel_internal_errors_total{{component="{component}"}} {n}'
+                for component, n in sorted(self.internal_errors.items())
+            ),
+            "# HELP datawheel_log_rows_dropped_total Prediction log rows lost (each loss logged).",
+            "# TYPE datawheel_log_rows_dropped_total counter",
+            f"datawheel_log_rows_dropped_total {self.log_rows_dropped}",
         ]
         return "\n".join(out) + "\n"

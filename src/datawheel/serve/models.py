@@ -36,7 +36,9 @@ class ModelHolder:
         refresh_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         max_models: int = 3,
+        on_error: Callable[[str], None] | None = None,
     ):
+        self._on_error = on_error  # hears of a failed background refresh (it is also logged)
         self._ws = ws
         self.models = ModelCache(max_models)
         self._stage = stage
@@ -92,4 +94,6 @@ class ModelHolder:
             try:
                 self.refresh()
             except Exception:  # keep serving the last good model; try again next tick
-                log.exception("model refresh failed")
+                log.exception("model refresh failed; serving the last good model")
+                if self._on_error is not None:
+                    self._on_error("model_refresh")

@@ -70,7 +70,9 @@ class Service:
         self.ws = ws
         self.clocks = clocks or Clocks()
         self.metrics = Metrics()
-        self.holder = ModelHolder(ws, refresh_seconds=refresh_seconds)
+        self.holder = ModelHolder(
+            ws, refresh_seconds=refresh_seconds, on_error=self.metrics.internal_error
+        )
         _version, model = self.holder.current()
         self.holder.start()
         self.id_column = config.data.id
@@ -100,6 +102,7 @@ class Service:
             interval_s=serve.log_flush_ms / 1000,
             before_flush=self._shadow_pass,
             write_gate=write_gate,
+            on_error=self.metrics.internal_error,
         )
         self.batcher: MicroBatcher[_Batch] = MicroBatcher(
             self._forward,

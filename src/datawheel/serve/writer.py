@@ -3,6 +3,11 @@ written by one thread every few milliseconds, many rows in one transaction.
 
 What may wait: the prediction log and metering (a crash loses at most one flush interval).
 What may not: quota admission, which stays synchronous and atomic in ``limits``.
+
+A flush the database refuses for a passing reason (locked, connection lost, pool timeout) is put
+back at the head of the queue and retried with back-off; rows beyond ``max_pending_rows``, a
+batch the database rejects outright (which would fail forever), and what is still unwritten
+when the writer stops are dropped — each drop logged and counted, never silent.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, exc, insert
 
 from datawheel.serve.metering import record_usage_many
 from datawheel.store.db import predictions
@@ -39,6 +44,9 @@ PREDICTION_COLUMNS = (
     "request_id",  # the champion's prediction id, shared by the shadow's row for that request
 )
 _PARAM = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# the database may take the same rows a moment later: requeue, do not drop
+TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
+MAX_RETRY_DELAY_S = 1.0
 
 
 def _dumps(value: Any) -> str:
@@ -51,6 +59,10 @@ class WriteBehind:
 
     ``before_flush`` (e.g. the shadow model's batched pass, which calls ``log``) and ``submit``-ted
     callables run on the writer thread before each flush, off the request path.
+
+    ``on_error(kind, dropped_rows)`` hears of each failure — ``kind`` is ``"flush"`` (a write
+    the database refused) or ``"background"`` (a submitted job) — e.g. to count it on
+    ``/metrics``; ``failed_flushes`` and ``dropped_rows`` keep the totals.
     """
 
     def __init__(
@@ -60,8 +72,15 @@ class WriteBehind:
         interval_s: float = 0.005,
         before_flush: Callable[[], None] | None = None,
         write_gate: threading.Lock | None = None,
+        max_pending_rows: int = 100_000,
+        on_error: Callable[[str, int], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._max_pending = max_pending_rows  # prediction rows held while the database refuses
+        self._on_error = on_error
+        self.failed_flushes = 0
+        self.dropped_rows = 0  # prediction log rows lost (each loss also logged)
+        self._failures = 0  # consecutive failed flushes: the back-off
         self._gate = write_gate or threading.Lock()  # shared with the quota leases (limits)
         self._before_flush = before_flush
         self._interval = interval_s
@@ -110,7 +129,8 @@ class WriteBehind:
             self._queued += 1
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Block until everything queued so far is committed."""
+        """Block until everything queued so far is committed, or its write failed (then it is
+        queued again, or dropped and counted)."""
         with self._lock:
             target = self._queued
             self._wake.notify()
@@ -131,7 +151,7 @@ class WriteBehind:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if self._queued == self._written:
+                if self._queued == self._written and not self._failures:
                     if self._stop:
                         return
                     self._wake.wait(self._interval)
@@ -142,21 +162,72 @@ class WriteBehind:
                 try:
                     job()
                 except Exception:  # a shadow model failing must never touch the served path
-                    log.exception("background work failed")
-            time.sleep(self._interval)  # gather a few more requests into this transaction
+                    log.exception("background work on the writer thread failed")
+                    self._report("background", 0)
+            # gather a few more requests into this transaction; after a failure, back off
+            time.sleep(min(self._interval * 2**self._failures, MAX_RETRY_DELAY_S))
             with self._lock:
                 records, self._records = self._records, []
                 usage, self._usage = self._usage, Counter()
                 requests, self._requests = self._requests, Counter()
                 generation = self._queued
+                stopping = self._stop
             try:
                 with self._gate:
                     self._write(records, usage, requests)
-            except Exception:
-                log.exception("write-behind failed; %d prediction logs lost", len(records))
+                self._failures = 0
+            except TRANSIENT:
+                self._failures += 1
+                if stopping:
+                    self._failed(records, usage, "the writer stopped while the database refused")
+                else:
+                    log.warning("write-behind flush failed (try %d): %d prediction logs queued "
+                                "again", self._failures, len(records), exc_info=True)  # fmt: skip
+                    self._requeue(records, usage, requests)
+            except Exception:  # rows the database will never take: retrying would block the log
+                log.exception("write-behind: the database rejected a batch")
+                self._failed(records, usage, "the database rejected the batch")
             with self._lock:
                 self._written = generation
                 self._wake.notify_all()
+            if stopping and self._failures:
+                return
+
+    def _requeue(
+        self,
+        records: list[tuple[Any, ...]],
+        usage: Counter[tuple[str, str, str]],
+        requests: Counter[tuple[str, str, str]],
+    ) -> None:
+        """Put a failed flush back at the head of the queue; beyond ``max_pending_rows`` the
+        oldest rows are dropped (and counted), so a long outage cannot exhaust memory."""
+        with self._lock:
+            self._records[:0] = records
+            self._usage.update(usage)  # counters merge: at most one entry per tenant and day
+            self._requests.update(requests)
+            excess = max(0, len(self._records) - self._max_pending)
+            del self._records[:excess]
+        if excess:
+            log.error("write-behind dropped the %d oldest prediction logs: more than %d wait "
+                      "for the database", excess, self._max_pending)  # fmt: skip
+        self._count(excess)
+
+    def _failed(
+        self, records: list[tuple[Any, ...]], usage: Counter[tuple[str, str, str]], why: str
+    ) -> None:
+        """A flush that will not be retried: its rows are lost, and said so."""
+        log.error("write-behind dropped %d prediction logs and %d usage counts: %s",
+                  len(records), len(usage), why)  # fmt: skip
+        self._count(len(records))
+
+    def _count(self, dropped: int) -> None:
+        self.failed_flushes += 1
+        self.dropped_rows += dropped
+        self._report("flush", dropped)
+
+    def _report(self, kind: str, dropped: int) -> None:
+        if self._on_error is not None:
+            self._on_error(kind, dropped)
 
     def _write(
         self,
