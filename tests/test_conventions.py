@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "datawheel"
 BROAD = {"Exception", "BaseException"}
@@ -35,3 +38,19 @@ def test_broad_excepts_when_found_then_each_reraises_or_says_why() -> None:
     (STYLE: a failure is never both silent and lossy); a bare ``except:`` is never allowed."""
     bare = [hit for path in sorted(SRC.rglob("*.py")) for hit in _swallowing_broad_handlers(path)]
     assert bare == [], f"narrow the except, re-raise, or add a '# why' comment: {bare}"
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["datawheel", "datawheel.privacy", "datawheel.evaluate", "datawheel.train", "datawheel.store"],
+)
+def test_public_names_when_listed_in_all_then_each_resolves(package: str) -> None:
+    """Lazy exports point at modules by name: one moved module must not leave a dead entry."""
+    module = importlib.import_module(package)
+    broken = []
+    for name in module.__all__:
+        try:
+            getattr(module, name)
+        except (AttributeError, ImportError):
+            broken.append(name)
+    assert broken == []

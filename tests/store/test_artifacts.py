@@ -6,6 +6,7 @@ import pytest
 
 from datawheel.errors import IntegrityError, NotFoundError, SecretKeyError
 from datawheel.secret import SecretKey
+from datawheel.store.artifacts import rewrap_keys
 from datawheel.store.workspace import Workspace
 
 
@@ -54,7 +55,8 @@ def test_rewrap_when_key_rotated_then_data_readable_with_new_key_only(tmp_path, 
     ws = Workspace.open(tmp_path / "ws", db_url=db_url, key=old)
     digest = ws.artifacts.put(b"payload", encrypt=True)
     file_before = ws.artifacts.path(digest).read_bytes()
-    assert ws.artifacts.rewrap(old, new) == 1
+    with ws.engine.begin() as conn:
+        assert rewrap_keys(conn, old, new) == 1
     assert ws.artifacts.path(digest).read_bytes() == file_before  # data not rewritten
     ws._key, ws._key_checked = new, True
     assert ws.artifacts.get(digest) == b"payload"

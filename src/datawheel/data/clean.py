@@ -307,9 +307,6 @@ class MissingValues:
         return frame.with_columns(filled.alias(name))
 
 
-MAX_OUTLIER_SHARE = 0.05  # beyond this share of a column, "outliers" are the distribution
-
-
 class Outliers:
     """Clip, drop or flag numeric values beyond IQR fences or a z-score cut-off.
 

@@ -245,8 +245,3 @@ def _retrain(
     report.reasons, report.comparison = result.reasons, result.comparison
     report.feedback_rows_used = data.feedback_rows
     report.feedback_holdout_rows = data.feedback_holdout.height
-
-
-def champion_live(ws: Workspace, window: str | None = None) -> LiveAccuracy | None:
-    current = champion(ws)
-    return live_accuracy(ws, current.id, window=window) if current else None

@@ -14,6 +14,7 @@ import importlib
 from importlib import resources
 from pathlib import Path
 
+from datawheel.atomic import atomic_write
 from datawheel.privacy.recognizers_address import STREET_ABBREVIATIONS
 
 DATA = Path(__file__).parent / "data"
@@ -71,7 +72,7 @@ def _provider(kind: str, locale: str) -> type:
 
 
 def _write(name: str, words: set[str]) -> None:
-    (DATA / name).write_text("\n".join(sorted(words)) + "\n", encoding="utf-8")
+    atomic_write(DATA / name, "\n".join(sorted(words)) + "\n")
 
 
 def _census() -> tuple[set[str], set[str]]:

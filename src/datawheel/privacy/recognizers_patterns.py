@@ -314,10 +314,6 @@ _DOB = re.compile(
 )
 
 
-def _score_dob(m: re.Match[str]) -> tuple[int, int, float] | None:
-    return m.start(), m.end(), 0.5
-
-
 class DateOfBirthRecognizer:
     """Dates (ISO, US, "March 5, 1985", 1985年3月5日) within 40 characters after a birth word."""
 

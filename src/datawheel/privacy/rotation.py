@@ -38,10 +38,9 @@ from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value, encrypt
 from datawheel.privacy.rewrite import StoreRewrite
 from datawheel.privacy.scan import scan_pii
 from datawheel.secret import KEY_ENV, KEY_FILE, SecretKey, generate_key_file
-from datawheel.store import crypto
+from datawheel.store.artifacts import rewrap_keys
 from datawheel.store.datasets import list_datasets, load_frame
 from datawheel.store.db import (
-    artifact_keys,
     drift_references,
     feedback,
     lineage,
@@ -250,7 +249,9 @@ def rotate_key(
             for record, frame in rewritten.values():
                 rewrite.replace(conn, record, frame)
                 report.datasets_rewritten.append(record.id)
-            report.artifact_keys_rewrapped = _rewrap(conn, old, new, skip=retired | _new(rewrite))
+            report.artifact_keys_rewrapped = rewrap_keys(
+                conn, old, new, skip=retired | _new(rewrite)
+            )
             report.rows_updated = _update_tables(conn, tr)
             report.versions_needing_retraining = _flag_models(conn, ws)
             conn.execute(delete(drift_references))
@@ -272,25 +273,6 @@ def rotate_key(
 
 def _new(rewrite: StoreRewrite) -> set[str]:
     return {p.name for p in rewrite.created}
-
-
-def _rewrap(conn: Any, old: SecretKey, new: SecretKey, *, skip: set[str | None]) -> int:
-    rows = conn.execute(select(artifact_keys.c.digest, artifact_keys.c.wrapped_key)).all()
-    count = 0
-    for digest, wrapped in rows:
-        if digest in skip:
-            continue
-        data_key = crypto.unwrap_key(old.key_encryption_key, wrapped)
-        conn.execute(
-            update(artifact_keys)
-            .where(artifact_keys.c.digest == digest)
-            .values(
-                wrapped_key=crypto.wrap_key(new.key_encryption_key, data_key),
-                key_fingerprint=new.fingerprint,
-            )
-        )
-        count += 1
-    return count
 
 
 def _update_rows(conn: Any, table: Any, key: Any, columns: dict[str, Callable[[Any], Any]]) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from datawheel.atomic import atomic_write
 from datawheel.errors import IntegrityError, NotFoundError
@@ -14,7 +14,7 @@ from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.db import artifact_keys, reading
 
-__all__ = ["ArtifactStore"]
+__all__ = ["ArtifactStore", "rewrap_keys"]
 
 
 class ArtifactStore:
@@ -87,18 +87,26 @@ class ArtifactStore:
             conn.execute(delete(artifact_keys).where(artifact_keys.c.digest == digest))
         self.path(digest).unlink(missing_ok=True)
 
-    def rewrap(self, old: SecretKey, new: SecretKey) -> int:
-        """Re-wrap every data key under ``new``'s KEK in one transaction; returns the count."""
-        with self._engine.begin() as conn:
-            rows = conn.execute(select(artifact_keys.c.digest, artifact_keys.c.wrapped_key)).all()
-            for digest, wrapped in rows:
-                data_key = crypto.unwrap_key(old.key_encryption_key, wrapped)
-                conn.execute(
-                    update(artifact_keys)
-                    .where(artifact_keys.c.digest == digest)
-                    .values(
-                        wrapped_key=crypto.wrap_key(new.key_encryption_key, data_key),
-                        key_fingerprint=new.fingerprint,
-                    )
-                )
-        return len(rows)
+
+def rewrap_keys(
+    conn: Connection, old: SecretKey, new: SecretKey, *, skip: Collection[str | None] = ()
+) -> int:
+    """Re-wrap every artifact's data key under ``new``'s KEK inside ``conn``'s transaction (a
+    key rotation: the files stay as they are); ``skip`` names digests to leave alone (e.g.
+    artifacts the same rotation is replacing). Returns how many keys were re-wrapped."""
+    rows = conn.execute(select(artifact_keys.c.digest, artifact_keys.c.wrapped_key)).all()
+    count = 0
+    for digest, wrapped in rows:
+        if digest in skip:
+            continue
+        data_key = crypto.unwrap_key(old.key_encryption_key, wrapped)
+        conn.execute(
+            update(artifact_keys)
+            .where(artifact_keys.c.digest == digest)
+            .values(
+                wrapped_key=crypto.wrap_key(new.key_encryption_key, data_key),
+                key_fingerprint=new.fingerprint,
+            )
+        )
+        count += 1
+    return count
