@@ -176,7 +176,7 @@ class Operator:
 
 
 ColumnBuilder = Callable[[Any, str, str, SecretKey], Callable[[Any], Any]]
-SpanBuilder = Callable[[SecretKey, str], Callable[[str, str], str]]
+SpanBuilder = Callable[[SecretKey, str], Callable[[str, str], str | None]]
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,9 @@ def make_operator(rule: str | dict[str, Any], *, column: str, tag: str, key: Sec
     )
 
 
-def text_operator(name: str, *, key: SecretKey, column: str = "text") -> Callable[[str, str], str]:
+def text_operator(
+    name: str, *, key: SecretKey, column: str = "text"
+) -> Callable[[str, str], str | None]:
     """The span transform for ``privacy.text.operator``: (value, type) → replacement.
 
     ``pseudonymize`` gives type-tagged keyed tokens (``EMAIL_3f…``) equal to the column

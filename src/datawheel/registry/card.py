@@ -46,14 +46,16 @@ def version_card_html(
     from datawheel.evaluate.card import model_card_html
 
     model_id = f"{config.name} {version.id}" if config else version.id
-    use = {
-        "intended_use": config.card.intended_use if config else "",
-        "limitations": config.card.limitations if config else "",
-        "license_note": license_note,
-    }
+    intended_use = config.card.intended_use if config else ""
+    limitations = config.card.limitations if config else ""
     if frame is None or frame.height == 0:
         return model_card_html(
-            model_id=model_id, classes=model.classes, inputs=model.input_schema, **use
+            model_id=model_id,
+            classes=model.classes,
+            inputs=model.input_schema,
+            intended_use=intended_use,
+            limitations=limitations,
+            license_note=license_note,
         )
     target = model.target
     if assessment is None:
@@ -77,7 +79,9 @@ def version_card_html(
         importance_label=SHAP_LABEL,
         gated_gap=assessment.gap,
         inputs=model.input_schema,
-        **use,
+        intended_use=intended_use,
+        limitations=limitations,
+        license_note=license_note,
     )
 
 
