@@ -130,14 +130,23 @@ def test_reference_tuned_when_added_then_key_appended_and_the_rest_kept(tmp_path
     assert load_config(path).train.lr == 0.003
 
 
-def test_reference_tuned_when_flow_style_file_then_asks_to_add_the_line_by_hand(tmp_path: Path):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{name: p, data: {source: data.csv, target: y}}",  # flow style: a line cannot be added
+        "name: p\ndata: {source: data.csv, target: y}\ntuned: null\n",  # a second key would win
+    ],
+)
+def test_reference_tuned_when_line_cannot_be_appended_then_asks_to_add_it_by_hand(
+    tmp_path: Path, text: str
+):
     (tmp_path / "data.csv").write_text("x,y\n1,a\n")
     path = tmp_path / "datawheel.yaml"
-    path.write_text("{name: p, data: {source: data.csv, target: y}}")
+    path.write_text(text)
     with pytest.raises(ConfigError, match="cannot add the tuned key") as info:
         reference_tuned(path, "datawheel.tuned.yaml")
     assert "tuned: datawheel.tuned.yaml" in str(info.value.hint)
-    assert path.read_text() == "{name: p, data: {source: data.csv, target: y}}"
+    assert path.read_text() == text
 
 
 def test_example_project_file_is_valid():

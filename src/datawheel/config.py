@@ -467,9 +467,9 @@ def reference_tuned(project_file: Path, name: str) -> None:
         appended = yaml.safe_load(new)
     except yaml.YAMLError:
         appended = None
-    if not isinstance(raw, dict) or appended != {**raw, "tuned": name}:
+    if not isinstance(raw, dict) or "tuned" in raw or appended != {**raw, "tuned": name}:
         raise ConfigError(
-            "cannot add the tuned key to this project file (not a block mapping)",
+            "cannot add the tuned key to this project file (not a block mapping, or it has one)",
             where=str(project_file),
             hint=f"add the line `tuned: {name}` to it yourself",
         )
