@@ -13,6 +13,9 @@ import pytest
 from datawheel.atomic import AtomicFile, atomic_write, commit_rename
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "datawheel"
+# modules that may write files their own way: the helper itself, and files copied into an export
+# bundle that must run with the standard library alone (no datawheel to import there)
+STANDALONE = {"atomic.py", "registry/license_check.py", "train/_predict_template.py"}
 
 
 @pytest.fixture
@@ -122,6 +125,7 @@ def test_source_when_searched_then_only_atomic_module_renames_or_makes_temp_file
     offenders = [
         str(path.relative_to(SRC))
         for path in SRC.rglob("*.py")
-        if path.name != "atomic.py" and pattern.search(path.read_text(encoding="utf-8"))
+        if str(path.relative_to(SRC)) not in STANDALONE
+        and pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"use datawheel.atomic in {offenders}"

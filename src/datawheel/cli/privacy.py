@@ -247,6 +247,7 @@ def secret_public_key(
 
     Example: datawheel secret public-key -o issuer.pem
     """
+    from datawheel.atomic import atomic_write
     from datawheel.secret import load_secret_key
     from datawheel.signing import key_id, public_key_pem
 
@@ -255,7 +256,7 @@ def secret_public_key(
     if output is None:
         typer.echo(pem, nl=False)
     else:
-        output.write_text(pem, encoding="ascii")
+        atomic_write(output, pem)
         err_console.print(f"Public key {key_id(public)} written to {output}.")
 
 

@@ -85,7 +85,7 @@ def share_create(
     from datawheel.project.share import share_dataset
 
     project_config, ws = _project_and_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         receipt = share_dataset(
             ws,
             source,
@@ -153,7 +153,7 @@ def _workspace_keys() -> Any:
     from datawheel.store.trusted_keys import trusted_keys
 
     ws = load_project(DEFAULT_CONFIG, None).open_workspace()
-    with _closing(ws):
+    with ws:
         return trusted_keys(ws)
 
 
@@ -206,7 +206,7 @@ def share_stats_command(
     from datawheel.project.share import share_stats
 
     project_config, ws = _project_and_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         receipt = share_stats(
             ws,
             source,
@@ -262,7 +262,7 @@ def share_list(
     from datawheel.project.share import list_releases
 
     ws = open_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         rows = list_releases(ws)
     if as_json:
         print_json(rows)
@@ -305,7 +305,7 @@ def license_issue(
     except ValueError:
         raise UsageError(f"--expires {expires!r} is not a date", hint="use YYYY-MM-DD") from None
     ws = open_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         record = issue_license(
             ws,
             licensee=licensee,
@@ -338,7 +338,7 @@ def license_list(
     from datawheel.registry.licenses import list_licenses
 
     ws = open_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         records = list_licenses(ws)
     if as_json:
         print_json([r.to_dict() for r in records])
@@ -371,23 +371,10 @@ def license_revoke(
     from datawheel.registry.licenses import revoke_license
 
     ws = open_workspace(config, workspace)
-    with _closing(ws):
+    with ws:
         document = revoke_license(ws, license_id, reason=reason, output=output)
     n = len(document["body"]["revoked"])
     console.print(f"Revoked {license_id}; the list of {n} revoked licenses is in {output}.")
-
-
-class _closing:
-    """``with _closing(ws):`` closes the workspace however the block ends."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-
-    def __enter__(self) -> Any:
-        return self.ws
-
-    def __exit__(self, *exc: object) -> None:
-        self.ws.close()
 
 
 def register(app: typer.Typer) -> None:

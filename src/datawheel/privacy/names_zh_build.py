@@ -21,6 +21,8 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 
+from datawheel.atomic import atomic_write
+
 DATA = Path(__file__).parent / "data"
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _MIN_SHADOW = 3  # a word seen fewer times in jieba's corpus is too rare to shadow a name
@@ -74,7 +76,7 @@ def build() -> None:
 
 
 def _write(name: str, lines: list[str]) -> None:
-    (DATA / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write(DATA / name, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from sqlalchemy import insert, select
 
+from datawheel.atomic import atomic_write, commit_rename
 from datawheel.config import ProjectConfig
 from datawheel.errors import DataError, NotFoundError, UsageError
 from datawheel.io import read_table
@@ -255,7 +256,7 @@ def share_dataset(
         encryption: dict[str, Any] | None = None
         if recipient is not None:
             sealed = _hpke().encrypt(data, recipient, info=release_id.encode())
-            (staging / SEALED_FILE).write_bytes(sealed)
+            atomic_write(staging / SEALED_FILE, sealed)
             encryption = {
                 "scheme": "HPKE base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM",
                 "info": release_id,
@@ -265,7 +266,7 @@ def share_dataset(
             }
             files[SEALED_FILE] = hashlib.sha256(sealed).hexdigest()
         else:
-            (staging / DATA_FILE).write_bytes(data)
+            atomic_write(staging / DATA_FILE, data)
             files[DATA_FILE] = hashlib.sha256(data).hexdigest()
         body: dict[str, Any] = {
             "format": RELEASE_FORMAT,
@@ -282,13 +283,13 @@ def share_dataset(
             "encryption": encryption,
         }
         sheet = _datasheet(body, released).encode()
-        (staging / DATASHEET).write_bytes(sheet)
+        atomic_write(staging / DATASHEET, sheet)
         files[DATASHEET] = hashlib.sha256(sheet).hexdigest()
         body["files"] = files
         with ws.engine.begin() as conn:
             document = sign(ws, conn, body)
             manifest = json.dumps(document, indent=1, ensure_ascii=False).encode()
-            (staging / MANIFEST).write_bytes(manifest)
+            atomic_write(staging / MANIFEST, manifest)
             conn.execute(
                 insert(releases).values(
                     id=release_id,
@@ -315,7 +316,7 @@ def share_dataset(
             )
             if output.exists():
                 output.rmdir()
-            os.replace(staging, output)
+            commit_rename(staging, output)  # the whole release appears at once
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -450,13 +451,12 @@ def generate_partner_keys(prefix: Path) -> tuple[Path, Path]:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    pub_path.write_bytes(
+    atomic_write(key_path, pem, mode=0o600)
+    atomic_write(
+        pub_path,
         private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ),
     )
     return key_path, pub_path
 
@@ -599,7 +599,4 @@ def _write_csv(result: DPRelease, output: Path) -> None:
                 for c in columns
             ]
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, output)
+    atomic_write(output, buffer.getvalue())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import DataError, NotFoundError, UsageError
 from datawheel.registry import license_check
 from datawheel.signing import file_sha256
@@ -67,11 +67,8 @@ def _bundle_files(bundle: Path) -> dict[str, str]:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=1, ensure_ascii=False)
-    os.replace(tmp, path)
+    # atomic_write's temp file is created O_EXCL under a random name: never through a link
+    atomic_write(path, json.dumps(value, indent=1, ensure_ascii=False))
 
 
 def issue_license(
