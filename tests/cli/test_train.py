@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -10,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from datawheel.cli.main import app
 from datawheel.io import read_table, write_table
 from datawheel.project.scaffold import init_project
 from datawheel.store.runs import list_runs
+from waiting import wait_until
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "DATAWHEEL_DEBUG": "1"}
@@ -84,16 +85,21 @@ def test_train_when_killed_and_resumed_then_same_metrics_as_uninterrupted(tmp_pa
     process = subprocess.Popen(cmd, cwd=killed.parent, env=ENV, stdout=subprocess.DEVNULL)
     killed_at: list[int] = []
 
-    def kill_after_epoch_2() -> None:
+    def epoch_done() -> int:
         from datawheel.train.checkpoint import load_checkpoint
 
-        deadline, epoch = time.monotonic() + 180, 0
-        while epoch < 2 and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.02)
-            found = list((killed.parent / ".datawheel" / "checkpoints").glob("*/last.pt"))
-            epoch = load_checkpoint(found[0])["epoch"] if found else 0
+        found = list((killed.parent / ".datawheel" / "checkpoints").glob("*/last.pt"))
+        return load_checkpoint(found[0])["epoch"] if found else 0
+
+    def kill_after_epoch_2() -> None:
+        with contextlib.suppress(AssertionError):  # the assertion below says at which epoch
+            wait_until(
+                lambda: epoch_done() >= 2 or process.poll() is not None,
+                what="epoch 2's checkpoint",
+                timeout=180,
+            )
         process.send_signal(signal.SIGKILL)
-        killed_at.append(epoch)
+        killed_at.append(epoch_done())
 
     watcher = threading.Thread(target=kill_after_epoch_2)
     watcher.start()

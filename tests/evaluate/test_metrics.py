@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -141,15 +140,6 @@ def test_bootstrap_ci_when_called_then_brackets_point_and_is_reproducible(binary
     assert bootstrap_ci(y, proba, classes, "accuracy", seed=4) != bootstrap_ci(
         y, proba, classes, "accuracy", seed=3
     )
-
-
-def test_bootstrap_ci_when_n_3000_then_fast() -> None:
-    y, proba, classes = _random_case(2, n=3000)
-    bootstrap_ci(y, proba, classes, "accuracy")  # warm up imports
-    start = time.perf_counter()
-    bootstrap_ci(y, proba, classes, "accuracy")
-    bootstrap_ci(y, proba, classes, "f1")
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 from typer.testing import CliRunner
 
@@ -16,24 +15,22 @@ from .helpers import add_tenant, income_rows, serve_and_label
 
 
 def test_loop_interval_when_sigterm_then_exits_0_without_traceback(loop_env):
+    # an hour between turns: only a SIGTERM that cuts the wait short ends it within the timeout
     proc = subprocess.Popen(
-        [sys.executable, "-m", "datawheel", "loop", "--interval", "1", "-c", str(loop_env.file)],
+        [sys.executable, "-m", "datawheel", "loop", "--interval", "3600", "-c", str(loop_env.file)],
         cwd=loop_env.file.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        first = proc.stdout.readline()  # one turn done: the loop is in its wait
+        first = proc.stdout.readline()  # one turn done: the loop is (about to be) in its wait
         assert "labeled feedback" in first, first + proc.stderr.read()
-        time.sleep(0.3)
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert time.monotonic() - started < 5
     assert "Traceback" not in err and "loop: stopped" in out
 
 

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 from sqlalchemy import select
 
@@ -26,17 +25,13 @@ from datawheel.registry.versions import (
 from datawheel.store.audit import entries, verify
 from datawheel.store.db import stage_events
 from datawheel.store.runs import list_runs, start_run
+from waiting import wait_until
 
 
-def _wait_for_retrain(ws, proc: subprocess.Popen, timeout: float = 90.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        running = [r for r in list_runs(ws) if r.kind == "retrain" and r.status == "running"]
-        if running:
-            return running[0].id
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.2)
-    raise AssertionError("the retrain never started")
+def _running_retrain(ws, proc: subprocess.Popen) -> str | None:
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    running = [r for r in list_runs(ws) if r.kind == "retrain" and r.status == "running"]
+    return running[0].id if running else None
 
 
 def test_loop_when_sigkilled_mid_retrain_then_champion_serves_and_next_turn_recovers(loop_env):
@@ -51,8 +46,8 @@ def test_loop_when_sigkilled_mid_retrain_then_champion_serves_and_next_turn_reco
         text=True,
     )
     try:
-        run_id = _wait_for_retrain(ws, proc)
-        time.sleep(0.5)  # well inside the epochs
+        # the run is recorded as the first epoch starts; 2,000 epochs are far from done
+        run_id = wait_until(lambda: _running_retrain(ws, proc), what="the retrain to start")
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

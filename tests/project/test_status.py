@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from loop.helpers import income_rows, serve_and_label  # tests/ is on sys.path (rootdir)
 from typer.testing import CliRunner
 
 from datawheel.cli.main import app
 from datawheel.project.pipeline import Project
 from datawheel.project.status import project_status
+from loop.helpers import income_rows, serve_and_label  # tests/ is on sys.path (rootdir)
 
 
 def test_status_when_shifted_traffic_with_labels_then_drift_and_accuracy_shown(project_copy):

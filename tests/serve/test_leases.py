@@ -5,7 +5,6 @@ limit, low-rate plans) are never renewed ahead, so nothing is stranded in a work
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from datawheel.serve.limits import Limiter, current_month
 from datawheel.store.db import quota_counters, rate_buckets
 from datawheel.store.workspace import Workspace
+from waiting import wait_until, wait_until_async
 
 from .conftest import FakeClock
 
@@ -34,12 +34,10 @@ def _reserved(ws: Workspace, month: str) -> int:
 
 async def _settle(limiter: Limiter) -> None:
     """Let any background renewal finish (it runs in a thread)."""
-    for _ in range(500):
-        pools = [*limiter._quota.values(), *limiter._rate.values()]
-        if all(p.ahead is None for p in pools):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("a renewal never finished")
+    await wait_until_async(
+        lambda: all(p.ahead is None for p in [*limiter._quota.values(), *limiter._rate.values()]),
+        what="the renewals ahead to finish",
+    )
 
 
 def test_lease_when_half_spent_then_next_one_reserved_ahead(tmp_path):
@@ -87,8 +85,13 @@ def test_lease_when_released_while_a_renewal_is_in_flight_then_every_unit_handed
     async def stop_mid_renewal() -> None:
         for _ in range(50):  # the 50th admission starts a renewal
             await limiter.admit("t1", per_minute=BIG, quota=BIG, rows=1)
-        await asyncio.sleep(0)  # the renewal takes its lock and hands the reservation to a thread
-        time.sleep(0.5)  # the loop is busy (as in a shutdown): the thread reserves meanwhile
+        pool = limiter._quota[("t1", month)]
+        # the renewal takes its lock and, in the same loop turn, hands the reservation to a
+        # thread; polling every turn sees it before the loop could take the units back
+        await wait_until_async(pool.refill.locked, what="the renewal ahead to start", every=0)
+        # the loop is busy (as in a shutdown), so the units cannot reach the pool: block it
+        # until the thread has reserved them in the database
+        wait_until(lambda: pool.in_flight == 100, what="the renewal thread to reserve its lease")
         limiter.release()  # before the renewal's units reach the pool
         await _settle(limiter)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -24,6 +23,7 @@ from datawheel.registry.versions import (
 )
 from datawheel.serve.batching import MicroBatcher
 from datawheel.store.db import predictions
+from waiting import wait_until
 
 from .conftest import ROW
 
@@ -105,7 +105,7 @@ def test_hot_swap_when_promoted_and_rolled_back_under_concurrent_traffic_then_no
     v1 = get_version(ws, "v1")
     v2 = register_model(ws, load_model("v1", workspace=ws.root), dataset_id=v1.dataset_id,
                         eval_dataset_id=None, metrics={}, fairness={})  # fmt: skip
-    seen: list[tuple[float, str]] = []
+    seen: list[str] = []
     failures: list[str] = []
     stop = threading.Event()
 
@@ -116,33 +116,28 @@ def test_hot_swap_when_promoted_and_rolled_back_under_concurrent_traffic_then_no
                 if response.status_code != 200:
                     failures.append(response.text)
                 else:
-                    seen.append((time.monotonic(), response.json()["model_version"]))
+                    seen.append(response.json()["model_version"])
 
     threads = [threading.Thread(target=traffic) for _ in range(6)]
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.3)
+        wait_until(lambda: len(seen) >= 10, what="traffic on v1")
         promote(ws, v2.id)
-        _wait_for(lambda: seen and seen[-1][1] == "v2")
-        rolled_back_at = time.monotonic()
+        wait_until(lambda: seen[-1] == "v2", what="the promoted v2 to serve")
+        rolled_back_at = len(seen)
         assert rollback(ws).id == "v1"
-        _wait_for(lambda: seen[-1][1] == "v1" and seen[-1][0] > rolled_back_at + 0.3)
+        wait_until(  # every worker thread has seen v1 again: the last 20 answers all came from it
+            lambda: len(seen) > rolled_back_at + 20 and set(seen[-20:]) == {"v1"},
+            what="the rolled-back v1 to serve every request",
+        )
     finally:
         stop.set()
         for thread in threads:
             thread.join()
     assert not failures
-    versions = [v for _, v in seen]
-    assert {"v1", "v2"} <= set(versions)
-    assert versions[-1] == "v1" and len(versions) > 30
-
-
-def _wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+    assert {"v1", "v2"} <= set(seen)
+    assert seen[-1] == "v1" and len(seen) > 30
 
 
 def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
@@ -152,7 +147,7 @@ def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
     v2 = register_model(ws, load_model("v1", workspace=ws.root), dataset_id=v1.dataset_id,
                         eval_dataset_id=None, metrics={}, fairness={})  # fmt: skip
     set_stage(ws, v2.id, "shadow", reason="test")
-    _wait_for(lambda: api.service().holder.shadow() is not None)
+    wait_until(lambda: api.service().holder.shadow() is not None, what="the shadow version to load")
     with api.client() as client:
         body = client.post("/v1/predict", json={"rows": _rows(3)}).json()
     with api.client("analyst") as client:
@@ -173,7 +168,7 @@ def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
                 )
             ).all()
 
-    _wait_for(lambda: len(logged()) == 6)
+    wait_until(lambda: len(logged()) == 6, what="3 served and 3 shadow rows logged")
     rows = logged()
     assert (
         sorted((r.model_version, r.shadow) for r in rows)

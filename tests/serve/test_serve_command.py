@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 
 from datawheel.serve.background import bind_socket
 from datawheel.store.db import predictions, quota_counters
+from waiting import wait_until
 
 from .conftest import ROW
 
@@ -27,17 +27,15 @@ def _free_port() -> int:
     return port
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    def ready() -> bool:
         assert proc.poll() is None, proc.stdout.read()
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("datawheel serve did not become ready")
+            return False
+
+    wait_until(ready, what="datawheel serve to answer /readyz", timeout=120, every=0.2)
 
 
 def test_serve_when_two_workers_then_fast_stack_traffic_and_clean_stop(make_api):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from datawheel.store.db import meta, ordered_id, reading
 from datawheel.store.workspace import Workspace
+from waiting import TIMEOUT, wait_until
 
 
 def test_reading_when_a_writer_holds_the_lock_then_reads_a_snapshot_at_once(tmp_path):
@@ -21,12 +22,12 @@ def test_reading_when_a_writer_holds_the_lock_then_reads_a_snapshot_at_once(tmp_
         with ws.engine.begin() as conn:  # BEGIN IMMEDIATE: holds the write lock until commit
             conn.execute(sa.insert(meta).values(key="probe", value="written"))
             holding.set()
-            read_done.wait(10)
+            read_done.wait(TIMEOUT)  # set at once, unless the read queued behind us
             read_finished_first.append(read_done.is_set())
 
     thread = threading.Thread(target=writer)
     thread.start()
-    assert holding.wait(10)
+    assert holding.wait(TIMEOUT)
     with reading(ws.engine) as conn:  # would wait for the commit if it took the write lock
         value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "probe")).scalar()
     read_done.set()
@@ -42,7 +43,8 @@ def test_reading_when_a_writer_holds_the_lock_then_reads_a_snapshot_at_once(tmp_
 
 def test_ordered_id_when_made_later_then_sorts_later_and_stays_unique():
     first = [ordered_id() for _ in range(1000)]
-    time.sleep(0.002)
+    last_ms = int(max(first)[:12], 16)
+    wait_until(lambda: time.time_ns() // 1_000_000 > last_ms, what="the next millisecond")
     second = [ordered_id() for _ in range(1000)]
     assert max(first) < min(second)  # a later millisecond always sorts after
     assert len(set(first + second)) == 2000
