@@ -1,5 +1,16 @@
-"""Shared fixtures: workspaces on SQLite (always) and PostgreSQL (when DATAWHEEL_TEST_DB_URL is
-set), a secret key, and one small trained project reused by the serving and loop tests."""
+"""Shared fixtures: workspaces on SQLite (always) and PostgreSQL (when one answers), a secret
+key, and one small trained project reused by the serving and loop tests.
+
+Markers (registered in pyproject.toml; ``make test-fast`` deselects both):
+- ``slow``: trains a real model (every test that uses ``trained_project``, marked here
+  automatically) or runs end to end for more than a couple of seconds;
+- ``e2e``: starts other processes — ``python -m datawheel`` commands, ``datawheel serve``
+  process trees, torchrun, a fresh venv, headless chromium.
+
+PostgreSQL: ``DATAWHEEL_TEST_DB_URL`` names the server (``off`` turns the half off); unset, a
+server at 127.0.0.1:5432 (database ``test``, user ``postgres``, trust) is used when it answers
+within a second or two. The pytest header says which, and why.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +27,48 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from datawheel.secret import SecretKey
 from datawheel.store.workspace import Workspace
 
-PG_URL = os.environ.get("DATAWHEEL_TEST_DB_URL")
+PG_ENV = "DATAWHEEL_TEST_DB_URL"
+PG_LOCAL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_OFF = {"", "0", "off", "no", "none", "false"}
+
+
+def _find_postgres() -> tuple[str | None, str]:
+    """(URL or None, why): the server the PostgreSQL half runs on, or why it is skipped."""
+    given = os.environ.get(PG_ENV)
+    if given is not None:
+        if given.strip().lower() in PG_OFF:
+            return None, f"{PG_ENV}={given!r} turns it off"
+        from sqlalchemy.engine import make_url
+
+        return given, f"on {make_url(given).render_as_string(hide_password=True)} ({PG_ENV})"
+    try:
+        import psycopg
+    except ImportError:
+        return None, "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        dsn = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=2"
+        psycopg.connect(dsn).close()
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, f"no server answers at 127.0.0.1:5432/test ({reason}); set {PG_ENV}"
+    return PG_LOCAL, "on the local server at 127.0.0.1:5432/test"
+
+
+PG_URL, PG_WHY = _find_postgres()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PG_URL:
+        return f"PostgreSQL half: runs {PG_WHY}"
+    return f"PostgreSQL half: skipped, {PG_WHY}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that needs ``trained_project`` (directly or through ``project_copy``, the
+    serving and loop fixtures) trains a real model once per session: it is ``slow``."""
+    for item in items:
+        if "trained_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 def _pg_schema_url(base: str) -> Iterator[str]:
@@ -39,14 +91,12 @@ def _pg_schema_url(base: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None (SQLite in the workspace) or a PostgreSQL URL; the PostgreSQL half skips, saying
-    why, when no server was given."""
+    why, when no server answers (see the module docstring)."""
     if request.param == "sqlite":
         yield None
         return
     if not PG_URL:
-        pytest.skip(
-            "PostgreSQL half skipped: set DATAWHEEL_TEST_DB_URL (.ci/run does when one answers)"
-        )
+        pytest.skip(f"PostgreSQL half skipped: {PG_WHY}")
     yield from _pg_schema_url(PG_URL)
 
 
@@ -69,7 +119,8 @@ def sqlite_workspace(tmp_path: Path, secret_key: SecretKey) -> Iterator[Workspac
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The income example, trained once for the session (3 epochs, 2,000 rows): v1 champion."""
+    """The income example, trained once for the session (3 epochs, 2,000 rows): v1 champion.
+    Tests that use it are marked ``slow`` (``pytest_collection_modifyitems``)."""
     from datawheel.io import read_table, write_table
     from datawheel.project.pipeline import Project
     from datawheel.project.scaffold import init_project

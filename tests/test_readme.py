@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 
 from datawheel.cli.main import app
@@ -33,6 +34,8 @@ def test_readme_when_read_then_every_command_is_documented():
         assert f"datawheel {name}" in text, f"README never shows `datawheel {name}`"
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_readme_tour_when_run_as_written_then_every_step_succeeds(tmp_path: Path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("DATAWHEEL_KEY", None)

@@ -39,6 +39,7 @@ def _run(*args: str, cwd: Path | None = None, env: dict | None = None):
     )
 
 
+@pytest.mark.e2e
 def test_help_when_run_then_lists_the_core_commands():
     result = _run("--help")
     assert result.returncode == 0
@@ -56,6 +57,7 @@ def test_every_command_when_help_then_ends_with_an_example(path):
     assert text.splitlines()[-1].startswith("Example: datawheel"), path
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
@@ -85,6 +87,7 @@ def test_run_when_project_file_broken_then_exit_2_one_line(tmp_path: Path, yaml_
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_init_when_run_then_key_0600_gitignored_and_never_printed(tmp_path: Path):
     result = _run("init", str(tmp_path / "p"))
     assert result.returncode == 0
@@ -96,11 +99,13 @@ def test_init_when_run_then_key_0600_gitignored_and_never_printed(tmp_path: Path
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.e2e
 def test_status_when_no_project_then_exit_2_with_hint(tmp_path: Path):
     result = _run("status", cwd=tmp_path)
     assert result.returncode == 2 and "datawheel init" in result.stderr
 
 
+@pytest.mark.e2e
 def test_models_and_audit_when_trained_project_then_listed_and_verified(trained_project: Path):
     listing = _run("models", "list", cwd=trained_project.parent)
     assert listing.returncode == 0 and "champion" in listing.stdout
@@ -108,6 +113,7 @@ def test_models_and_audit_when_trained_project_then_listed_and_verified(trained_
     assert audit.returncode == 0 and "verifies" in audit.stdout
 
 
+@pytest.mark.e2e
 def test_audit_verify_when_chain_edited_then_exit_1(project_copy: Path):
     import sqlite3
 
@@ -119,6 +125,7 @@ def test_audit_verify_when_chain_edited_then_exit_1(project_copy: Path):
     assert "entry 2" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -73,6 +73,7 @@ def test_clean_when_project_file_then_output_report_and_counts(tmp_path: Path) -
     assert "<svg" in page and "@" not in page.split("PII-looking columns")[-1]
 
 
+@pytest.mark.e2e
 def test_dedup_when_chinese_jsonl_then_kept_rows_and_clusters(tmp_path: Path) -> None:
     rows = [
         {"text": "今天天气很好，我们一起去公园散步吧，顺便买点水果回家。"},

@@ -63,6 +63,7 @@ def test_commands_when_documented_then_help_ends_with_an_example() -> None:
         assert result.exit_code == 0, result.output
 
 
+@pytest.mark.e2e
 def test_train_when_bad_device_then_exit_2_with_reason(tmp_path: Path) -> None:
     project_file = _project(tmp_path / "p", rows=300, train="{epochs: 1}")
     done = subprocess.run(
@@ -75,6 +76,8 @@ def test_train_when_bad_device_then_exit_2_with_reason(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--device must be one of" in done.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_train_when_killed_and_resumed_then_same_metrics_as_uninterrupted(tmp_path: Path) -> None:
     settings = "{epochs: 12, batch_size: 16, lr: 0.003, early_stopping: 0, seed: 3}"
     killed = _project(tmp_path / "killed", rows=800, train=settings)
@@ -116,6 +119,8 @@ def test_train_when_killed_and_resumed_then_same_metrics_as_uninterrupted(tmp_pa
     assert _history(killed) == _history(clean / "datawheel.yaml")
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("torchrun", path=str(BIN)) is None, reason="torchrun missing")
 def test_torchrun_when_two_cpu_processes_then_one_version_close_to_single_process(
     tmp_path: Path,
@@ -144,6 +149,7 @@ def test_torchrun_when_two_cpu_processes_then_one_version_close_to_single_proces
     assert len(list((ddp / ".datawheel" / "checkpoints").glob("*/last.pt"))) == 1
 
 
+@pytest.mark.e2e
 def test_export_when_int8_then_bundle_matches_torch_and_predict_py_agrees(
     project_copy: Path, tmp_path: Path
 ) -> None:
@@ -178,6 +184,8 @@ def test_export_when_int8_then_bundle_matches_torch_and_predict_py_agrees(
     assert np.abs(got - model.predict_proba(rows)).max() < 1e-5
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="needs the `tune` extra")
 def test_tune_when_trials_then_runs_recorded_and_overlay_used(tmp_path: Path) -> None:
     from datawheel.config import load_config

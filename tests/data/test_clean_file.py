@@ -135,6 +135,7 @@ def test_report_when_rendered_then_pii_values_absent_and_sections_present(tmp_pa
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(
     shutil.which("chromium") is None,
     reason="chromium is not installed (apt-get install chromium; .ci/run installs it)",

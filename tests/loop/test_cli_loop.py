@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from datawheel.cli.main import app
@@ -14,6 +15,7 @@ from datawheel.cli.main import app
 from .helpers import add_tenant, income_rows, serve_and_label
 
 
+@pytest.mark.e2e
 def test_loop_interval_when_sigterm_then_exits_0_without_traceback(loop_env):
     # an hour between turns: only a SIGTERM that cuts the wait short ends it within the timeout
     proc = subprocess.Popen(

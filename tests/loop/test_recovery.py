@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import select
 
 from datawheel.loop.recovery import reap_interrupted
@@ -34,6 +35,7 @@ def _running_retrain(ws, proc: subprocess.Popen) -> str | None:
     return running[0].id if running else None
 
 
+@pytest.mark.e2e
 def test_loop_when_sigkilled_mid_retrain_then_champion_serves_and_next_turn_recovers(loop_env):
     ws, file = loop_env.ws, loop_env.file
     slow = file.read_text().replace("epochs: 3", "epochs: 2000\n  early_stopping: 0 #")

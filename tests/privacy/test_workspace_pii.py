@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import subject_token
@@ -46,6 +47,7 @@ def _serve_predictions(project: Project, rows: list[dict]) -> None:
         ws.close()
 
 
+@pytest.mark.e2e
 def test_workspace_when_run_and_served_then_no_raw_pii_unencrypted_and_erase_leaves_nothing(
     project_copy: Path,
 ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from datawheel.project.demo import run_demo
@@ -13,6 +14,7 @@ from datawheel.store.audit import entries, verify
 from datawheel.store.db import feedback, predictions
 
 
+@pytest.mark.slow
 def test_demo_when_run_small_then_two_versions_gate_decision_and_valid_audit(tmp_path: Path):
     report, server = run_demo(tmp_path / "demo", traffic_rows=300, epochs=4)
     assert server is None

@@ -92,6 +92,7 @@ def test_evaluate_when_data_file_with_pii_then_scored_with_intervals(
     assert {"sex", "race", "sex×race"} <= set(result.fairness)
 
 
+@pytest.mark.e2e
 def test_evaluate_cli_when_report_then_card_renders_in_chromium_without_console_errors(
     trained_project: Path, tmp_path: Path, capsys
 ) -> None:

@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from datawheel.serve.background import bind_socket
@@ -18,6 +19,8 @@ from datawheel.store.db import predictions, quota_counters
 from waiting import wait_until
 
 from .conftest import ROW
+
+pytestmark = pytest.mark.e2e  # a `datawheel serve` process tree
 
 
 def _free_port() -> int:

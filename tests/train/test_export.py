@@ -98,6 +98,7 @@ def test_export_when_int8_then_smaller_and_accuracy_within_two_points(
     assert spec["onnx_model"] == "model.int8.onnx"
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_predict_py_when_fresh_venv_with_only_onnxruntime_and_numpy_then_same_probabilities(
     tabular: tuple[TrainedModel, pl.DataFrame], tmp_path: Path

@@ -132,6 +132,7 @@ def test_model_config_when_finetune_without_minilm_then_rejected() -> None:
 
 
 @needs_minilm
+@pytest.mark.slow
 def test_finetune_when_minilm_then_loss_falls_encoder_moves_and_bundle_round_trips() -> None:
     import torch
 
