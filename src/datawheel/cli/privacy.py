@@ -155,6 +155,7 @@ def privacy_check(
     """
     from datawheel.errors import DatawheelError, UsageError
     from datawheel.privacy.files import check_file
+    from datawheel.privacy.kanon import EnforceReport
 
     if enforce and output is None:
         raise UsageError("--enforce needs -o OUTPUT", hint="add -o safe.csv")
@@ -171,7 +172,7 @@ def privacy_check(
         print_json(report.to_dict())
     else:
         _print_check(report)
-    after = getattr(report, "after", report)
+    after = report.after if isinstance(report, EnforceReport) else report
     if not after.satisfied:  # exit 1: the work (the check) failed
         what = f"k={after.k}" + (f", l={after.l}" if after.l else "")
         raise DatawheelError(f"{what} does not hold (k achieved {after.k_achieved})")

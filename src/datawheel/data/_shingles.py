@@ -106,6 +106,7 @@ def features(texts: list[str], ngram: int | None, seed: int) -> Features:
         collapse[wide] = True  # Unicode spaces beyond ASCII: leave them to str.split
         parts.append((docs, *_ngrams(tokens, tok_counts, ngram or WORD_NGRAM)))
     if chars.any():
+        assert points is not None  # character mode is only ever chosen for non-ASCII texts
         tokens, tok_counts = _char_tokens(points, lengths, is_char, salt)
         parts.append((wide[is_char], *_ngrams(tokens, tok_counts, ngram or CHAR_NGRAM)))
     exact_keys = _exact_keys(texts, collapse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -27,7 +28,7 @@ def perturb_text(text: str | None, rng: np.random.Generator) -> str | None:
 
 def _jitter(series: pl.Series, scale: float, rng: np.random.Generator) -> pl.Series:
     """Add N(0, scale * std) noise; integer columns are rounded back so the dtype holds."""
-    std = series.cast(pl.Float64).std()
+    std = cast(float | None, series.cast(pl.Float64).std())  # a Float64 column: float or None
     if not std or scale == 0:
         return series
     values = series.cast(pl.Float64).to_numpy()  # nulls become NaN and stay missing

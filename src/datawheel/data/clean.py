@@ -4,9 +4,9 @@ each a small counted class."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import polars as pl
 
@@ -100,7 +100,7 @@ class ExactDedup:
         return _drop(frame, keep, "exact_duplicate", stats), stats
 
 
-def row_keys(schema: Mapping[str, pl.DataType], ignore: Sequence[str] = ()) -> list[pl.Expr]:
+def row_keys(schema: Mapping[str, pl.DataType], ignore: Collection[str] = ()) -> list[pl.Expr]:
     """What exact dedup compares: every column but ``ignore``, text normalized."""
     keys = []
     for name, dtype in schema.items():
@@ -172,7 +172,7 @@ def numeric_fill(series: pl.Series, strategy: str, fill_value: Any) -> Any:
     else:
         value = _most_frequent(values)
     if series.dtype.is_integer() and value is not None:
-        value = round(float(value))  # keep the column's integer dtype
+        value = round(float(cast(float, value)))  # keep the column's integer dtype
     return value
 
 

@@ -16,6 +16,7 @@ With one batch the result equals ``clean_frame`` on the whole table (a test chec
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -282,7 +283,7 @@ def _select(reader: TableReader, plan: _Plan, note: Progress) -> _Selection:
         found = resolve_clusters(
             *sketchers.pop(name).finish(),
             threshold=near.threshold,
-            fetch_texts=lambda rows, name=name: reader.gather(name, rows).cast(pl.String),
+            fetch_texts=functools.partial(_gathered_text, reader, name),
             ngram=near.ngram,
             active=keep & np.concatenate(comparable.pop(name)),
         )
@@ -293,6 +294,11 @@ def _select(reader: TableReader, plan: _Plan, note: Progress) -> _Selection:
         for j in np.flatnonzero(removed)[:MAX_EXAMPLES].tolist():
             examples.append(_example("near_duplicate", name, int(found.cluster[j]), j))
     return _Selection(keep, dropped, issues.issues(), examples, pending)
+
+
+def _gathered_text(reader: TableReader, column: str, rows: np.ndarray) -> pl.Series:
+    """``column`` at the sorted row indices ``rows``, as text (near-dup verification)."""
+    return reader.gather(column, rows).cast(pl.String)
 
 
 def _example(kind: str, name: str | None, kept: int, duplicate: int) -> DuplicateExample:
@@ -320,7 +326,7 @@ def _learn(
     learns = missing.numeric in ("median", "mean", "most_frequent")
     separate = learns and missing.categorical == "drop"  # rows drop between fill and bounds
     fill_acc = {c: Values(max_exact=per_column) for c in numeric} if separate else {}
-    constant = {"numeric": {}, "categorical": {}}
+    constant: dict[str, dict[str, Any]] = {"numeric": {}, "categorical": {}}
     for kind in constant:
         if getattr(missing, kind) == "constant":
             names = plan.numeric if kind == "numeric" else plan.categorical

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import polars as pl
 
@@ -43,15 +43,18 @@ class Scaler:
         for name in columns:
             _require(frame, name)
             values = frame[name].cast(pl.Float64, strict=False).drop_nulls().drop_nans()
+            # a Float64 column's statistics are floats, or None when it is empty
             if self.method == "standard":
-                center, scale = values.mean(), values.std()
+                center = cast(float | None, values.mean())
+                spread = cast(float | None, values.std())
             else:
-                low, high = values.min(), values.max()
-                center = low
-                scale = None if low is None or high is None else float(high) - float(low)
-            center = 0.0 if center is None else float(center)  # type: ignore[arg-type]
-            scale = float(scale) if scale else 1.0  # type: ignore[arg-type]
-            params[name] = (center, scale)
+                center = low = cast(float | None, values.min())
+                high = cast(float | None, values.max())
+                spread = None if low is None or high is None else high - low
+            params[name] = (
+                0.0 if center is None else float(center),
+                float(spread) if spread else 1.0,
+            )
         self.params_ = params
         return self
 

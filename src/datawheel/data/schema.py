@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
@@ -51,11 +52,12 @@ def _looks_like_text(series: pl.Series) -> bool:
     values = series.drop_nulls()
     if values.is_empty():
         return False
-    lengths = values.str.len_chars()
-    if (lengths.median() or 0) > TEXT_MEDIAN_CHARS:
+    median_chars = cast(float, values.str.len_chars().median())  # not empty: a number
+    if median_chars > TEXT_MEDIAN_CHARS:
         return True
     distinct_share = values.n_unique() / values.len()
-    return distinct_share > TEXT_UNIQUE_SHARE and bool(values.str.contains(" ").mean() > 0.5)
+    with_space = cast(float, values.str.contains(" ").mean())
+    return distinct_share > TEXT_UNIQUE_SHARE and with_space > 0.5
 
 
 def _inferred_role(series: pl.Series, *, infer_text: bool) -> str:

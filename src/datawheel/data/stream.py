@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -110,7 +110,7 @@ class TableReader:
         assert self._schema is not None
         return self._schema
 
-    def batches(self, *, typed: bool = True) -> Iterator[pl.DataFrame]:
+    def batches(self, *, typed: bool = True) -> Generator[pl.DataFrame]:
         """One pass over the file; always yields at least one (possibly empty) batch."""
         schema = self.schema if typed and self.format != "parquet" else None
         first = not self._complete  # counts and the side file come from one complete pass
@@ -165,7 +165,11 @@ class TableReader:
             yield from ((f, []) for f in self._parquet())
             return
         where = str(self.path)
-        opts = {"where": where, "encoding": self.encoding, "on_bad_lines": self.on_bad_lines}
+        opts: dict[str, Any] = {
+            "where": where,
+            "encoding": self.encoding,
+            "on_bad_lines": self.on_bad_lines,
+        }
         with self._open() as stream:
             if self.format == "csv":
                 header, rest = _header(stream, where)
@@ -187,7 +191,7 @@ class TableReader:
                 if not found:
                     raise DataError("file holds no JSON objects", where=where, hint="one per line")
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> IO[bytes] | _GzipGuard:
         try:
             raw = self.path.open("rb")
         except OSError as exc:

@@ -73,7 +73,7 @@ def classification_metrics(
         "log_loss": float(skm.log_loss(y, p, labels=labels)),
         "brier": float(np.mean((p[:, pos] - (y == pos)) ** 2)) if binary else None,
         "ece": expected_calibration_error(y, p),
-        "positive": classes[pos] if binary else None,
+        "positive": classes[pos] if pos is not None else None,
         "per_class": {
             c: {
                 "precision": float(prec_c[i]),

@@ -150,7 +150,7 @@ def live_accuracy(
     if cutoff:
         stmt = stmt.where(feedback.c.created_at >= cutoff)
     with reading(ws.engine) as conn:
-        row = conn.execute(stmt).first()
+        row = conn.execute(stmt).one()  # an aggregate: always one row
     n, ok = int(row.n or 0), int(row.ok or 0)
     if n == 0:
         return LiveAccuracy(model_version, 0, 0, None, None, None, window)

@@ -89,11 +89,11 @@ def reap_interrupted(ws: Workspace, now: datetime | None = None) -> list[str]:
     with reading(ws.engine) as conn:
         decided = set(conn.execute(select(gate_decisions.c.challenger)).scalars())
     for version in list_versions(ws):
-        run = retrain_runs.get(version.run_id or "")
-        if version.stage != "challenger" or run is None or version.id in decided:
+        retrain = retrain_runs.get(version.run_id or "")
+        if version.stage != "challenger" or retrain is None or version.id in decided:
             continue
-        info = run.params.get("owner")
-        if info and _alive(info, run.started_at, now):
+        info = retrain.params.get("owner")
+        if info and _alive(info, retrain.started_at, now):
             continue  # its loop is about to gate it
         set_stage(ws, version.id, "archived", reason="loop interrupted before the gate decided")
         notes.append(f"{version.id}: registered but never gated; archived")

@@ -215,6 +215,7 @@ def _retrain(
         progress=progress,
         params={"trigger": report.reason, "champion": current.id, "owner": owner()},
     )
+    assert candidate is not None  # None only on torchrun ranks > 0; the loop is one process
     result = _gate(ws, config, current, data, candidate)
     version = register_candidate(
         ws,

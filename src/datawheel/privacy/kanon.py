@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -193,10 +193,10 @@ def _bin(column: str, w: float, integral: bool) -> pl.Expr:
 
 def _string_ladder(frame: pl.DataFrame, column: str) -> list[_Step]:
     text = pl.col(column).cast(pl.String)
-    longest = frame[column].cast(pl.String).str.len_chars().max() or 0
-    prefixes = list(range(int(longest) - 1, 0, -1))  # type: ignore[call-overload]
+    longest = cast(int | None, frame[column].cast(pl.String).str.len_chars().max()) or 0
+    prefixes = list(range(longest - 1, 0, -1))
     if len(prefixes) > 8:  # long strings: halve instead of peeling one character at a time
-        prefixes = sorted({max(1, int(longest) >> i) for i in range(1, 8)}, reverse=True)  # type: ignore[call-overload]
+        prefixes = sorted({max(1, longest >> i) for i in range(1, 8)}, reverse=True)
     steps = [_Step(pl.col(column), "kept")]
     for p in prefixes:
         # keep the first p characters, the rest as "*" (94110 → 941**), as the operator does

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from datawheel.atomic import atomic_write
 from datawheel.privacy.recognizers_address import STREET_ABBREVIATIONS
@@ -67,7 +68,7 @@ _GIVEN_EXTRA = (
 )
 
 
-def _provider(kind: str, locale: str) -> type:
+def _provider(kind: str, locale: str) -> Any:  # a Faker provider class; its lists vary by locale
     return importlib.import_module(f"faker.providers.{kind}.{locale}").Provider
 
 

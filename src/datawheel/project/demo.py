@@ -132,6 +132,7 @@ def run_demo(
     target = project.config.data.target
     with project.open_workspace(actor="demo") as ws:
         run = project.run(ws=ws, on_stage=lambda s: say(f"pipeline: {s}"))
+        assert run is not None  # None only on torchrun ranks > 0; the demo is one process
         timings.update({f"pipeline.{k}": v for k, v in run.timings.items()})
 
         say("serving: tenant, key, server")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -78,7 +79,7 @@ def evaluate_model(
     version = get_version(ws, model)
     trained = load_version_model(ws, version)
     if data is not None:
-        frame = anonymize_rows(project, ws, read_table(data))
+        frame = anonymize_rows(project, ws, read_table(Path(data)))
         source = str(data)
     elif version.eval_dataset_id:
         frame, source = (
@@ -147,7 +148,7 @@ def explain_file(
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
     trained = load_version_model(ws, get_version(ws, model))
-    frame = anonymize_rows(project, ws, read_table(input_path))
+    frame = anonymize_rows(project, ws, read_table(Path(input_path)))
     with AtomicFile(output_path) as out:
         for start in range(0, frame.height, _EXPLAIN_CHUNK):
             chunk = frame.slice(start, _EXPLAIN_CHUNK)

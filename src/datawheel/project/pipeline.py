@@ -97,7 +97,8 @@ class Project:
         dist = init_distributed()
         stage = on_stage or (lambda _: None)
         if not dist.is_main:
-            return _run_follower(self, progress=progress, resume=resume)
+            _run_follower(self, progress=progress, resume=resume)
+            return None
         with nullcontext(ws) if ws is not None else self.open_workspace() as own:
             return _run_pipeline(self, own, progress=progress, on_stage=stage, resume=resume)
 

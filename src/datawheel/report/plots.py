@@ -11,9 +11,13 @@ from __future__ import annotations
 import io
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "bar_chart",
@@ -24,7 +28,7 @@ __all__ = [
     "line_chart",
 ]
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",  # text stays text: small, searchable, uses the page's fonts
     "svg.hashsalt": "datawheel",  # stable element ids across runs
     "font.family": "sans-serif",
@@ -121,9 +125,7 @@ def line_chart(
         return _svg(fig)
 
 
-def histogram(
-    values: Sequence[float], *, title: str, bins: int = 30, xlabel: str | None = None
-) -> str:
+def histogram(values: ArrayLike, *, title: str, bins: int = 30, xlabel: str | None = None) -> str:
     """Distribution of one numeric quantity (NaNs dropped)."""
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data)]
@@ -157,7 +159,7 @@ def confusion_matrix_chart(
 
 def calibration_chart(
     y_true_binary: Sequence[Any],
-    proba_positive: Sequence[float],
+    proba_positive: ArrayLike,
     *,
     bins: int = 10,
     title: str = "Calibration",

@@ -6,7 +6,7 @@ models, health and metrics. Handlers only translate HTTP to ``Service`` calls.""
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -94,7 +94,7 @@ def create_app(
     service = Service(config, ws, refresh_seconds=refresh_seconds, clocks=clocks)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close()
 
@@ -117,7 +117,7 @@ def create_app(
         max_rows=config.serve.max_rows_per_request,
     )
 
-    def caller(action: str):
+    def caller(action: str) -> Callable[[HTTPAuthorizationCredentials | None], Principal]:
         def dependency(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:

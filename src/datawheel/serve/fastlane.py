@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from datawheel.errors import DatawheelError
 from datawheel.serve.errors import PayloadTooLarge, error_body, error_response
@@ -24,10 +24,6 @@ from datawheel.serve.service import Service
 __all__ = ["FastLane", "LanedApp"]
 
 log = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ENDPOINTS = {
     "/v1/predict": "predict",
@@ -88,9 +84,9 @@ class FastLane:
                 receive = _replay(body, receive)
             status = await self._inner(scope, receive, send)
         except DatawheelError as exc:
-            status, payload, headers = error_response(exc)
-            self.service.metrics.error(endpoint, orjson.loads(payload)["error"]["code"])
-            await _send(send, status, payload, headers)
+            status, body_json, headers = error_response(exc)
+            self.service.metrics.error(endpoint, orjson.loads(body_json)["error"]["code"])
+            await _send(send, status, body_json, headers)
         except Exception:  # the edge: logged, counted, answered as a JSON 500
             log.exception("unhandled error on %s", path)
             status = 500
@@ -102,7 +98,7 @@ class FastLane:
     async def _inner(self, scope: Scope, receive: Receive, send: Send) -> int:
         seen = {"status": 0}
 
-        async def tap(message: dict[str, Any]) -> None:
+        async def tap(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
             await send(message)
@@ -163,7 +159,7 @@ def _authorization(scope: Scope) -> str | None:
 def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
-    async def replay() -> dict[str, Any]:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True

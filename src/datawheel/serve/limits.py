@@ -23,8 +23,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Select, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from datawheel.serve.errors import TooManyRequests, Unavailable
@@ -33,6 +34,7 @@ from datawheel.store.db import quota_counters, rate_buckets
 __all__ = ["Grant", "Limiter", "current_month", "reserve_quota", "reserve_tokens"]
 
 log = logging.getLogger(__name__)
+_Select = TypeVar("_Select", bound=Select[Any])
 
 AHEAD_MIN_LEASE = 32  # leases at least this large are renewed before they run out
 
@@ -49,11 +51,11 @@ def current_month(now: float | None = None) -> str:
     return when.strftime("%Y-%m")
 
 
-def _insert(conn: Connection):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+def _insert(conn: Connection) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _lock_row(conn: Connection, stmt):
+def _lock_row(conn: Connection, stmt: _Select) -> _Select:
     return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
 
 

@@ -48,7 +48,7 @@ def record_usage_many(conn: Connection, counters: list[dict[str, object]]) -> No
 
 
 @functools.cache
-def _upsert(dialect_name: str):
+def _upsert(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
     """Built once per dialect with bound parameters, so SQLAlchemy compiles it once (a statement
     with literal values is rebuilt and re-keyed on every call: ~0.5 ms a flush)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite

@@ -295,8 +295,8 @@ class Preprocessor:
     ) -> tuple[np.ndarray, np.ndarray]:
         numeric = np.zeros((n, self.n_numeric_features), dtype=np.float32)
         width, offset = self.text_width, self._n_tabular
-        for j, values in enumerate(texts if width else []):
-            block = encode_texts(values, encoder=self.text_encoder, buckets=self.text_buckets)
+        for j, text in enumerate(texts if width else []):
+            block = encode_texts(text, encoder=self.text_encoder, buckets=self.text_buckets)
             numeric[:, offset + j * width : offset + (j + 1) * width] = block  # [n, width]
         if raw:
             values = np.stack(raw, axis=1)  # [n, len(numeric)]

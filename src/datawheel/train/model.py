@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -113,6 +113,8 @@ class FoldedMLP(nn.Module):
     fixed cost per call dominates (see ``SMALL_BATCH``).
     """
 
+    offsets: torch.Tensor  # a buffer (register_buffer), declared for the type checker
+
     def __init__(self, network: TabularMLP) -> None:
         super().__init__()
         self.n_classes = network.n_classes
@@ -125,6 +127,7 @@ class FoldedMLP(nn.Module):
             self.bias = nn.Parameter(first.bias.detach().clone())  # [h]
             tables, start = [], network.n_numeric
             for embedding in network.embeddings:
+                assert isinstance(embedding, nn.Embedding)
                 dim = embedding.embedding_dim
                 tables.append(embedding.weight.detach() @ weight[:, start : start + dim].T)
                 start += dim  # each table: [card_j, h]
@@ -135,9 +138,8 @@ class FoldedMLP(nn.Module):
         self.register_buffer("offsets", torch.cumsum(cards, 0))  # [n_cat]
         # TabularMLP's layers are Linear → ReLU → Dropout …, Linear: a ReLU after every linear
         # layer but the last. Called as functions, not modules (module calls cost ~5 µs each).
-        self.linears = nn.ModuleList(  # copies: freezing them must not touch the network
-            copy.deepcopy(m) for m in layers[1:] if isinstance(m, nn.Linear)
-        )
+        linears = [copy.deepcopy(m) for m in layers[1:] if isinstance(m, nn.Linear)]
+        self.linears = nn.ModuleList(linears)  # copies: freezing them must not touch the network
         self.has_numeric = network.n_numeric > 0
         self.has_categorical = len(network.cardinalities) > 0
         self.requires_grad_(False)
@@ -146,7 +148,7 @@ class FoldedMLP(nn.Module):
             self.bias.numpy(),  # [h]
             self.table.numpy(),  # [Σ card, h]
             self.offsets.numpy(),  # [n_cat]
-            [(m.weight.numpy().T, m.bias.numpy()) for m in self.linears],
+            [(m.weight.numpy().T, m.bias.numpy()) for m in linears],
         )
 
     def forward(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
@@ -157,7 +159,7 @@ class FoldedMLP(nn.Module):
             x = self.bias.expand(categorical.shape[0], -1)  # [B, h]
         if self.has_categorical:
             x = x + F.embedding_bag(categorical + self.offsets, self.table, mode="sum")  # [B, h]
-        for layer in self.linears:
+        for layer in cast("Iterable[nn.Linear]", self.linears):
             x = F.linear(torch.relu(x), layer.weight, layer.bias)  # [B, next width]
         return x  # [B, n_classes]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import polars as pl
@@ -26,6 +26,9 @@ from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.finetune import FinetunedTextMLP
 from datawheel.train.model import TabularMLP
+
+if TYPE_CHECKING:
+    from torch.nn.parallel import DistributedDataParallel
 
 BACKGROUND_ROWS = 100  # rows kept with the model as the explainers' baseline
 
@@ -267,7 +270,11 @@ def train_classifier(
                 group_start = b - b % accumulate
                 group = min(accumulate, n_batches - group_start)  # micro-batches in this step
                 last_micro = b == group_start + group - 1
-                sync = nullcontext() if last_micro or not dist.active else model.no_sync()
+                sync = (
+                    nullcontext()
+                    if last_micro or not dist.active
+                    else cast("DistributedDataParallel", model).no_sync()  # wrapped when active
+                )
                 with sync:
                     with autocast:
                         tokens = text_inputs(x_text, idx)  # fine-tuning only

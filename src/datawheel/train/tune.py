@@ -104,7 +104,7 @@ def tune_hyperparameters(
                 on_epoch=report,
             )
         except BaseException:
-            if run_id:
+            if ws is not None and run_id:
                 finish_run(ws, run_id, status="failed", metrics={}, history=[])
             raise
         best = result.history[result.best_epoch - 1]
@@ -120,7 +120,7 @@ def tune_hyperparameters(
         outcomes.append(outcome)
         trial.set_user_attr("val_accuracy", best["val_accuracy"])
         trial.set_user_attr("overlay", _overlay(tuned_model, tuned_train))
-        if run_id:
+        if ws is not None and run_id:
             finish_run(
                 ws,
                 run_id,
