@@ -13,11 +13,12 @@ export OMP_NUM_THREADS ?= 1
 demo: $(STAMP)
 	$(BIN)/datawheel demo
 
-# Everything CI runs: lint, format, then the whole suite (PostgreSQL half included when a
+# Everything CI runs: lint, format, types, then the whole suite (PostgreSQL half included when a
 # server answers at 127.0.0.1:5432; the pytest header says). Under 10 minutes on 2 cores.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The inner loop, under 2 minutes: unit tests only — no training of the example model, no
@@ -28,6 +29,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
