@@ -25,6 +25,7 @@ def _project(tmp_path: Path, train: str) -> Path:
     return project_file
 
 
+@pytest.mark.slow  # trains the example model with DP-SGD
 def test_run_when_train_privacy_then_epsilon_within_target_and_on_the_version(tmp_path):
     project_file = _project(
         tmp_path,
