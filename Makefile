@@ -14,14 +14,14 @@ demo: $(STAMP)
 	$(BIN)/datawheel demo
 
 # Everything CI runs: lint, format, types, then the whole suite (PostgreSQL half included when a
-# server answers at 127.0.0.1:5432; the pytest header says). Under 10 minutes on 2 cores.
+# server answers at 127.0.0.1:5432; the pytest header says). About 5 CPU-minutes, one process.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-# The inner loop, under 2 minutes: unit tests only — no training of the example model, no
+# The inner loop, under a CPU-minute: unit tests only — no training of the example model, no
 # datawheel processes, servers or browsers (it deselects the markers `slow` and `e2e`).
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow and not e2e"
