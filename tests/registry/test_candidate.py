@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from train._synthetic import make_frame  # tests/ is on sys.path (rootdir)
-
 from datawheel.config import DataConfig, ModelConfig, ProjectConfig, TrainConfig
 from datawheel.registry.candidate import register_candidate, train_candidate
 from datawheel.store.datasets import save_dataset
 from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace
+from train._synthetic import make_frame  # tests/ is on sys.path (rootdir)
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "datawheel"
 
