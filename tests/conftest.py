@@ -141,3 +141,7 @@ def project_copy(trained_project: Path, tmp_path: Path) -> Path:
     target = tmp_path / "income"
     shutil.copytree(trained_project.parent, target)
     return target / "datawheel.yaml"
+
+
+# Real outside services (SeaweedFS, a two-node Ray cluster) for the scale-out tests.
+from services import ray_cluster, s3_env, seaweedfs  # noqa: E402, F401

@@ -2,23 +2,20 @@
 
 Erasure and key rotation both replace a dataset's table: the new artifact is written (and its
 data key inserted) within the caller's transaction, the old artifact's wrapped key is deleted in
-that same transaction (crypto-shredding: without the key the old file is noise), and the old file
-is unlinked only after the commit. If the transaction fails, the new files are removed and the
-workspace is exactly as before.
+that same transaction (crypto-shredding: without the key the old object is noise), and the old
+object is deleted (from the folder or the bucket) only after the commit. If the transaction
+fails, the new objects are removed and the workspace is exactly as before.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, delete, insert, select, update
 
-from datawheel.atomic import atomic_write
 from datawheel.io import frame_to_parquet_bytes
 from datawheel.secret import SecretKey
-from datawheel.store import crypto
 from datawheel.store.datasets import DatasetRecord
 from datawheel.store.db import artifact_keys, datasets, model_versions
 from datawheel.store.workspace import Workspace
@@ -32,29 +29,22 @@ class StoreRewrite:
     def __init__(self, ws: Workspace, key: SecretKey):
         self.ws = ws
         self.key = key  # the key new artifacts are wrapped with
-        self.created: list[Path] = []
-        self.retired: list[str] = []  # old digests, unlinked by `finish`
+        self.created: list[str] = []  # digests this rewrite stored
+        self.retired: list[str] = []  # old digests, deleted by `finish`
 
     def put(self, conn: Connection, data: bytes, *, encrypt: bool) -> str:
         """Store bytes as an artifact whose key row belongs to ``conn``'s transaction."""
         if not encrypt:
             digest = hashlib.sha256(data).hexdigest()
-            path = self.ws.artifacts.path(digest)
-            if not path.exists():
-                atomic_write(path, data)
-                self.created.append(path)
+            if self.ws.artifacts.write(digest, data):
+                self.created.append(digest)
             return digest
-        data_key = crypto.new_data_key()
-        stored = crypto.encrypt(data_key, data, context=b"datawheel/artifact")
-        digest = hashlib.sha256(stored).hexdigest()
-        path = self.ws.artifacts.path(digest)
-        atomic_write(path, stored)
-        self.created.append(path)
+        digest, stored, wrapped = self.ws.artifacts.seal(data, self.key)
+        self.ws.artifacts.write(digest, stored)
+        self.created.append(digest)
         conn.execute(
             insert(artifact_keys).values(
-                digest=digest,
-                wrapped_key=crypto.wrap_key(self.key.key_encryption_key, data_key),
-                key_fingerprint=self.key.fingerprint,
+                digest=digest, wrapped_key=wrapped, key_fingerprint=self.key.fingerprint
             )
         )
         return digest
@@ -77,8 +67,8 @@ class StoreRewrite:
 
     def discard(self) -> None:
         """After a failed transaction: remove the files it wrote (their keys were never kept)."""
-        for path in self.created:
-            path.unlink(missing_ok=True)
+        for digest in self.created:
+            self.ws.artifacts.remove(digest)
         self.created.clear()
 
     def finish(self) -> None:
@@ -97,6 +87,6 @@ class StoreRewrite:
                     ).first()
                 )
                 if used is None:
-                    self.ws.artifacts.path(digest).unlink(missing_ok=True)
+                    self.ws.artifacts.remove(digest)
         self.retired.clear()
         self.created.clear()

@@ -272,7 +272,7 @@ def rotate_key(
 
 
 def _new(rewrite: StoreRewrite) -> set[str]:
-    return {p.name for p in rewrite.created}
+    return set(rewrite.created)
 
 
 def _update_rows(conn: Any, table: Any, key: Any, columns: dict[str, Callable[[Any], Any]]) -> int:

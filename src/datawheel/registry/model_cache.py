@@ -35,7 +35,7 @@ class ModelCache:
 
     def get(self, ws: Workspace, version: ModelVersion) -> TrainedModel:
         """The model of ``version``, loaded on a miss (evicting the least recently used)."""
-        key = (str(ws.artifacts.root), version.id, version.artifact)
+        key = (ws.artifacts.location, version.id, version.artifact)
         with self._lock:
             model = self._models.get(key)
         if model is not None:

@@ -1,46 +1,76 @@
-"""Content-addressed artifact files: atomic writes, sha256 names, optional encryption at rest."""
+"""Content-addressed artifacts: sha256 names, optional encryption at rest, local or in a bucket."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from datawheel.atomic import atomic_write
 from datawheel.errors import IntegrityError, NotFoundError
 from datawheel.secret import SecretKey
 from datawheel.store import crypto
 from datawheel.store.db import artifact_keys, reading
 
+if TYPE_CHECKING:
+    from datawheel.store.blobs import BlobStore
+
 __all__ = ["ArtifactStore", "rewrap_keys"]
 
 
 class ArtifactStore:
-    """Files named by the sha256 of their stored bytes under ``root/ab/abcdef…``.
+    """Objects named by the sha256 of their stored bytes, in a :mod:`~datawheel.store.blobs`
+    backend (files under ``root/ab/abcdef…`` by default, or an S3 bucket).
 
     Encrypted artifacts hold ``nonce ‖ AES-GCM ciphertext``; their data key, wrapped by the
-    key-encryption key, lives in the database, so a key rotation re-wraps rows, not files.
+    key-encryption key, lives in the database, so a key rotation re-wraps rows, not objects, and
+    the bucket never sees plaintext.
     """
 
-    def __init__(self, root: Path, engine: Engine, key: Callable[[], SecretKey]):
-        self.root = root
+    def __init__(self, root: Path | BlobStore, engine: Engine, key: Callable[[], SecretKey]):
+        if isinstance(root, Path):
+            from datawheel.store.blobs import LocalBlobs  # blobs imports this module
+
+            root = LocalBlobs(root)
+        self.blobs: BlobStore = root
+        self.location = self.blobs.location
         self._engine = engine
         self._key = key  # called lazily: unencrypted reads need no secret key
 
     def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest
+        """The file of ``digest`` when the artifacts are local (tests and tools look at it)."""
+        path = getattr(self.blobs, "path", None)
+        if path is None:
+            raise NotFoundError(f"artifacts live in {self.location}, not in local files")
+        return path(digest)
+
+    def names(self) -> list[str]:
+        """Every stored object's name, for audits that nothing was left behind."""
+        return list(self.blobs.names())
+
+    def seal(self, data: bytes, key: SecretKey) -> tuple[str, bytes, bytes]:
+        """Encrypt under a fresh data key: ``(digest, stored bytes, wrapped data key)``."""
+        data_key = crypto.new_data_key()
+        stored = crypto.encrypt(data_key, data, context=b"datawheel/artifact")
+        wrapped = crypto.wrap_key(key.key_encryption_key, data_key)
+        return hashlib.sha256(stored).hexdigest(), stored, wrapped
+
+    def write(self, digest: str, stored: bytes) -> bool:
+        """Store already-named bytes unless present (create-if-absent); True when written."""
+        return self.blobs.put_new(digest, stored)
+
+    def remove(self, digest: str) -> None:
+        """Delete the stored object only (its key row is the caller's business)."""
+        self.blobs.delete(digest)
 
     def put(self, data: bytes, *, encrypt: bool = False) -> str:
         """Store bytes; returns their digest (the name to keep in the database)."""
         if encrypt:
             key = self._key()
-            data_key = crypto.new_data_key()
-            stored = crypto.encrypt(data_key, data, context=b"datawheel/artifact")
-            digest = hashlib.sha256(stored).hexdigest()
-            wrapped = crypto.wrap_key(key.key_encryption_key, data_key)
-            atomic_write(self.path(digest), stored)
+            digest, stored, wrapped = self.seal(data, key)
+            self.write(digest, stored)
             with self._engine.begin() as conn:
                 conn.execute(
                     insert(artifact_keys).values(
@@ -49,19 +79,18 @@ class ArtifactStore:
                 )
             return digest
         digest = hashlib.sha256(data).hexdigest()
-        if not self.path(digest).exists():
-            atomic_write(self.path(digest), data)
+        self.write(digest, data)
         return digest
 
     def get(self, digest: str) -> bytes:
         """Read, verify the hash, and decrypt when the artifact is encrypted."""
-        target = self.path(digest)
-        if not target.is_file():
-            raise NotFoundError(f"artifact {digest[:12]} is missing from {self.root}")
-        stored = target.read_bytes()
+        stored = self.blobs.get(digest)
+        if stored is None:
+            raise NotFoundError(f"artifact {digest[:12]} is missing from {self.location}")
         if hashlib.sha256(stored).hexdigest() != digest:
             raise IntegrityError(
-                f"artifact {digest[:12]} does not match its hash", where=str(target)
+                f"artifact {digest[:12]} does not match its hash",
+                where=f"{self.location}/{digest[:2]}/{digest}",
             )
         with reading(self._engine) as conn:
             wrapped = conn.execute(
@@ -82,10 +111,10 @@ class ArtifactStore:
             )
 
     def delete(self, digest: str) -> None:
-        """Remove the file and its wrapped key (crypto-shredding, then unlinking)."""
+        """Remove the object and its wrapped key (crypto-shredding, then deleting)."""
         with self._engine.begin() as conn:
             conn.execute(delete(artifact_keys).where(artifact_keys.c.digest == digest))
-        self.path(digest).unlink(missing_ok=True)
+        self.blobs.delete(digest)
 
 
 def rewrap_keys(

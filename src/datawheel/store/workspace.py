@@ -13,6 +13,7 @@ from datawheel.errors import SecretKeyError
 from datawheel.secret import SecretKey, load_secret_key
 from datawheel.store import audit as audit_log
 from datawheel.store.artifacts import ArtifactStore
+from datawheel.store.blobs import ARTIFACTS_URL_ENV, open_blobs
 from datawheel.store.db import connect, meta
 
 __all__ = ["DB_URL_ENV", "HOME_ENV", "Workspace", "resolve_workspace_dir"]
@@ -43,12 +44,14 @@ class Workspace:
     key_dir: Path | None = None  # where datawheel.key is looked for
     actor: str = "cli"  # who is acting, recorded in the audit log
     role: str = "admin"  # checked by privileged library calls
+    artifacts_url: str | None = None  # s3://BUCKET/PREFIX; None: files under root/artifacts
     _key: SecretKey | None = field(default=None, repr=False)
     _key_checked: bool = field(default=False, repr=False)
     artifacts: ArtifactStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.artifacts = ArtifactStore(self.root / "artifacts", self.engine, self.secret_key)
+        blobs = open_blobs(self.artifacts_url, self.root / "artifacts")
+        self.artifacts = ArtifactStore(blobs, self.engine, self.secret_key)
 
     @classmethod
     def open(
@@ -60,12 +63,22 @@ class Workspace:
         key: SecretKey | None = None,
         actor: str = "cli",
         role: str = "admin",
+        artifacts_url: str | None = None,
     ) -> Workspace:
-        """Open (creating if needed) the workspace; ``DATAWHEEL_DB_URL`` selects the database."""
+        """Open (creating if needed) the workspace; ``DATAWHEEL_DB_URL`` selects the database and
+        ``DATAWHEEL_ARTIFACTS_URL`` where artifacts live (local files when unset)."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         engine = connect(db_url or os.environ.get(DB_URL_ENV), workspace=root)
-        return cls(root=root, engine=engine, key_dir=key_dir, actor=actor, role=role, _key=key)
+        return cls(
+            root=root,
+            engine=engine,
+            key_dir=key_dir,
+            actor=actor,
+            role=role,
+            artifacts_url=artifacts_url or os.environ.get(ARTIFACTS_URL_ENV),
+            _key=key,
+        )
 
     def secret_key(self) -> SecretKey:
         """The secret key, checked against the fingerprint this workspace was created with."""
