@@ -29,10 +29,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 DEFAULT_CONFIG = Path(PROJECT_FILE)
 
 
-def load_project(config: Path, workspace: Path | None) -> Any:
+def load_project(config: Path, workspace: Path | None, *, need_data: bool = True) -> Any:
     from datawheel.project.pipeline import Project
 
-    return Project.load(config, workspace=workspace)
+    return Project.load(config, workspace=workspace, need_data=need_data)
 
 
 def open_workspace(config: Path, workspace: Path | None) -> Any:

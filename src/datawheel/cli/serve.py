@@ -63,7 +63,7 @@ def serve(
     from datawheel.registry.versions import get_version
     from datawheel.serve.background import http_stack
 
-    project = load_project(config, workspace)
+    project = load_project(config, workspace, need_data=False)
     with project.open_workspace() as ws:
         get_version(ws, "champion")  # fail early, with a hint, when nothing is trained yet
         ws.secret_key()
@@ -121,7 +121,7 @@ def tenants_create(
     """
     from datawheel.serve.tenants import create_tenant
 
-    project = load_project(config, workspace)
+    project = load_project(config, workspace, need_data=False)
     with project.open_workspace() as ws:
         tenant_id = create_tenant(ws, name, plan=plan, plans=list(project.config.serve.plans))
     console.print(f"Created tenant {name} ({tenant_id}) on plan {plan}.")
@@ -135,7 +135,7 @@ def tenants_list(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     """
     from datawheel.serve.tenants import list_tenants
 
-    with load_project(config, workspace).open_workspace() as ws:
+    with load_project(config, workspace, need_data=False).open_workspace() as ws:
         rows = list_tenants(ws)
     table = Table(title="tenants")
     for column in ("name", "id", "plan", "active", "created"):
@@ -164,7 +164,7 @@ def keys_create(
     """
     from datawheel.serve.tenants import create_key
 
-    with load_project(config, workspace).open_workspace() as ws:
+    with load_project(config, workspace, need_data=False).open_workspace() as ws:
         key = create_key(ws, tenant=tenant, role=role)
     console.print(
         f"key id {key.id} ({key.role}, tenant {key.tenant}) — store it now, it is not shown again:",
@@ -185,7 +185,7 @@ def keys_revoke(
     """
     from datawheel.serve.tenants import revoke_key
 
-    with load_project(config, workspace).open_workspace() as ws:
+    with load_project(config, workspace, need_data=False).open_workspace() as ws:
         revoke_key(ws, key_id)
     console.print(f"Revoked key {key_id}.")
 
@@ -203,7 +203,7 @@ def usage_export(
     """
     from datawheel.serve.metering import export_usage
 
-    with load_project(config, workspace).open_workspace() as ws:
+    with load_project(config, workspace, need_data=False).open_workspace() as ws:
         lines = export_usage(ws, month=month, output=output)
     console.print(f"Wrote {lines} lines to {output}.")
 

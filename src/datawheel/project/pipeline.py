@@ -68,10 +68,15 @@ class Project:
 
     @classmethod
     def load(
-        cls, path: str | Path = PROJECT_FILE, *, workspace: str | Path | None = None
+        cls,
+        path: str | Path = PROJECT_FILE,
+        *,
+        workspace: str | Path | None = None,
+        need_data: bool = True,
     ) -> Project:
+        """``need_data=False`` for hosts that only serve: the data file may live elsewhere."""
         path = Path(path).resolve()
-        config = load_config(path)
+        config = load_config(path, check_source=need_data)
         return cls(config, path, resolve_workspace_dir(path.parent, workspace))
 
     def open_workspace(self, *, actor: str = "cli", role: str | None = None) -> Workspace:
