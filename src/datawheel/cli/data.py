@@ -109,6 +109,13 @@ def dedup(
     on_bad_lines: OnBadLinesOption = "error",
     bad_lines: BadLinesOption = None,
     batch_rows: BatchOption = 100_000,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (a Ray cluster; extra 'ray').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="The Ray cluster, HOST:PORT (default RAY_ADDRESS)."),
+    ] = None,
 ) -> None:
     """Remove duplicate rows by one text column: the first row of each cluster is kept.
 
@@ -118,6 +125,30 @@ def dedup(
     Example: datawheel dedup docs.jsonl -o unique.jsonl --text-field text --clusters c.jsonl
     """
     from datawheel.data.dedup_file import dedup_file
+    from datawheel.data.ray_engine import check_engine, dedup_file_on_ray
+
+    if check_engine(engine) == "ray":
+        if exact_only or clusters:
+            from datawheel.errors import UsageError
+
+            raise UsageError(
+                "--exact-only and --clusters work with the local engine only",
+                where="--engine ray",
+                hint="drop them, or use --engine local",
+            )
+        stats = dedup_file_on_ray(
+            input_path,
+            output,
+            text=text_field,
+            threshold=threshold,
+            address=ray_address,
+            encoding=encoding,
+        )
+        console.print(
+            f"rows in {stats.rows_in:,} · exact {stats.exact_duplicates:,} · near "
+            f"{stats.near_duplicates:,} · kept {stats.kept:,} · on Ray → {output}"
+        )
+        return
 
     with _progress() as progress:
         result = dedup_file(
