@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from services import bucket_keys, free_ports, wait_for
 
 from datawheel.io import read_table, write_table
 from datawheel.privacy.anonymize import subject_token
@@ -24,6 +23,7 @@ from datawheel.secret import SecretKey
 from datawheel.store.datasets import list_datasets, load_frame
 from datawheel.store.db import predictions
 from datawheel.store.workspace import Workspace
+from services import bucket_keys, free_ports, wait_for
 
 PG_URL = os.environ.get("DATAWHEEL_TEST_DB_URL")
 pytestmark = [
@@ -127,11 +127,8 @@ def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
         wait_for(lambda: served_version() == "v1", timeout=120, what="B serving v1")
         config.write_text(config.read_text().replace("epochs: 2", "epochs: 3"))
         a.run("run")  # a second version, trained on host A
-        ws_a = a.workspace()
-        try:
+        with a.workspace() as ws_a:
             target = next(v.id for v in list_versions(ws_a) if v.id != champion(ws_a).id)
-        finally:
-            ws_a.close()
         a.run("models", "promote", target)
         # every request after the promotion lands on either worker: both must switch
         wait_for(
@@ -141,8 +138,7 @@ def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
         )
 
         a.run("erase", "--subject", ROW["person_id"])
-        ws_b = b.workspace()
-        try:
+        with b.workspace() as ws_b:
             token = subject_token(ws_b.secret_key(), ROW["person_id"])
             tables = [load_frame(ws_b, r) for r in list_datasets(ws_b) if r.artifact]
             text = "\n".join(t.write_csv() for t in tables)
@@ -155,8 +151,6 @@ def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
             stored = {k.rsplit("/", 1)[-1] for k in bucket_keys(seaweedfs, _bucket(s3_env))}
             versions = {v.artifact for v in list_versions(ws_b)}
             assert stored <= live | versions  # the erased tables' old objects are gone
-        finally:
-            ws_b.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.communicate(timeout=60)
