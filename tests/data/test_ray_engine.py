@@ -98,3 +98,37 @@ def test_dedup_cli_when_engine_unknown_then_exit_2(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2 and "use local or ray" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [(["clean"], "clean"), (["pii", "scan"], "pii scan"), (["anonymize"], "anonymize")],
+)
+def test_local_only_commands_when_engine_ray_then_exit_2_saying_what_runs_on_ray(
+    tmp_path, command, name
+):
+    import subprocess
+
+    source = tmp_path / "docs.csv"
+    pl.DataFrame({"text": ["mail a@b.io"]}).write_csv(source)
+    args = [*command, str(source), "-o", str(tmp_path / "o.csv"), "--engine", "ray"]
+    done = subprocess.run(
+        [sys.executable, "-m", "datawheel", *args], capture_output=True, text=True, timeout=120
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert f"datawheel {name} runs on the local engine only" in " ".join(out.split())
+
+
+def test_pii_scan_cli_when_engine_local_then_scans(tmp_path):
+    import subprocess
+
+    source = tmp_path / "docs.csv"
+    pl.DataFrame({"text": ["mail ada@example.com"]}).write_csv(source)
+    done = subprocess.run(
+        [sys.executable, "-m", "datawheel", "pii", "scan", str(source), "-o",
+         str(tmp_path / "s.jsonl"), "--text-field", "text", "--engine", "local"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"EMAIL"' in (tmp_path / "s.jsonl").read_text()

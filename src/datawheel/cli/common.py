@@ -57,3 +57,12 @@ def open_workspace(config: Path, workspace: Path | None) -> Any:
 
 def print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+EngineOption = Annotated[
+    str, typer.Option(help="local (this process) or ray (a Ray cluster; extra 'ray').")
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="The Ray cluster, HOST:PORT (default RAY_ADDRESS)."),
+]

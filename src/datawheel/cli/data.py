@@ -9,7 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from datawheel.cli.common import DEFAULT_CONFIG, console, err_console
+from datawheel.cli.common import (
+    DEFAULT_CONFIG,
+    EngineOption,
+    RayAddressOption,
+    console,
+    err_console,
+)
 
 InputArg = Annotated[
     Path, typer.Argument(help="Input table: .csv .parquet .jsonl, optionally .gz.")
@@ -45,6 +51,8 @@ def clean(
     on_bad_lines: OnBadLinesOption = "error",
     bad_lines: BadLinesOption = None,
     batch_rows: BatchOption = 100_000,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Clean a table: exact and near duplicates, missing values, outliers, rules.
 
@@ -55,6 +63,9 @@ def clean(
     """
     from datawheel.config import CleanConfig, load_config
     from datawheel.data.clean_file import clean_file
+    from datawheel.data.ray_engine import local_only
+
+    local_only(engine, "clean")
 
     clean_config, data, pii = CleanConfig(), None, []
     if config.is_file():
@@ -109,13 +120,8 @@ def dedup(
     on_bad_lines: OnBadLinesOption = "error",
     bad_lines: BadLinesOption = None,
     batch_rows: BatchOption = 100_000,
-    engine: Annotated[
-        str, typer.Option(help="local (this process) or ray (a Ray cluster; extra 'ray').")
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option("--ray-address", help="The Ray cluster, HOST:PORT (default RAY_ADDRESS)."),
-    ] = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Remove duplicate rows by one text column: the first row of each cluster is kept.
 

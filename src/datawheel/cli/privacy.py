@@ -13,7 +13,9 @@ import typer
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    EngineOption,
     JsonOption,
+    RayAddressOption,
     WorkspaceOption,
     console,
     err_console,
@@ -65,6 +67,8 @@ def pii_scan(
         str | None, typer.Option("--text-field", help="The text column (optional if only one).")
     ] = None,
     lang: Annotated[str, typer.Option(help="auto, en or zh.")] = "auto",
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """One JSON line per row: {"index", "spans": [{"start", "end", "type", "score"}]}.
 
@@ -72,8 +76,11 @@ def pii_scan(
 
     Example: datawheel pii scan tickets.csv -o spans.jsonl --text-field message
     """
+    from datawheel.data.ray_engine import local_only
     from datawheel.errors import UsageError
     from datawheel.privacy.files import scan_file
+
+    local_only(engine, "pii scan")
 
     if lang not in ("auto", "en", "zh"):
         raise UsageError(f"--lang must be auto, en or zh, got {lang!r}")
@@ -89,6 +96,8 @@ def anonymize(
     output: OutputOption,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Apply the project's privacy rules (privacy.columns, privacy.text) to a file.
 
@@ -97,7 +106,10 @@ def anonymize(
 
     Example: datawheel anonymize data/new.csv -o anonymized.parquet -c datawheel.yaml
     """
+    from datawheel.data.ray_engine import local_only
     from datawheel.privacy.files import anonymize_file
+
+    local_only(engine, "anonymize")
     from datawheel.store.roles import require
 
     project, ws = _project(config, workspace)

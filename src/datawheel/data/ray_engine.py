@@ -43,6 +43,7 @@ __all__ = [
     "connect",
     "dedup_file_on_ray",
     "dedup_on_ray",
+    "local_only",
     "require_ray",
 ]
 
@@ -58,6 +59,17 @@ def check_engine(engine: str) -> str:
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", where="--engine", hint="use local or ray")
     return engine
+
+
+def local_only(engine: str, command: str) -> None:
+    """For the commands that run on this machine only in this release: ``--engine local`` is
+    accepted, ``--engine ray`` refused with what does run on Ray."""
+    if check_engine(engine) == "ray":
+        raise UsageError(
+            f"datawheel {command} runs on the local engine only in this release",
+            where="--engine ray",
+            hint="drop --engine ray (datawheel dedup --engine ray runs on a Ray cluster)",
+        )
 
 
 def dedup_file_on_ray(
