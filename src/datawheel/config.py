@@ -75,6 +75,9 @@ class DataConfig(_Strict):
     text: list[str] = []  # free-text columns
     sensitive: list[str] = []  # fairness groups (reported and gated, still used as features)
     ignore: list[str] = []  # columns never used as features
+    # auto: a number with many distinct values is a regression, anything else classification
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    time: str | None = None  # a timestamp column: kept out of the features
 
 
 class NearDedupConfig(_Strict):
@@ -158,6 +161,8 @@ class PrivacyConfig(_Strict):
     columns: dict[str, ColumnRule] = {}
     text: TextPrivacyConfig = TextPrivacyConfig()
     k_anonymity: KAnonymityConfig = KAnonymityConfig()
+    # true: `run` refuses a column that looks like PII but has no rule (else it warns)
+    require_rules: bool = False
 
     @field_validator("columns")
     @classmethod
@@ -173,8 +178,10 @@ class PrivacyConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    # auto: multimodal when there are text and tabular features, text or tabular when only one
-    kind: Literal["auto", "tabular", "text", "multimodal"] = "auto"
+    # auto: train linear, gbm and mlp, keep the best on validation (the simpler within noise);
+    # mlp: the neural network on every input; gbm: LightGBM trees; linear: logistic / ridge
+    # regression; tabular / text / multimodal: the MLP on those inputs only
+    kind: Literal["auto", "mlp", "gbm", "linear", "tabular", "text", "multimodal"] = "auto"
     hidden: list[Annotated[int, Field(ge=1)]] = [128, 64]  # widths of the hidden layers
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     # hashed: character/word n-gram bag, any language; minilm: frozen MiniLM vectors (extra `text`)
@@ -218,6 +225,8 @@ class TrainConfig(_Strict):
     grad_accumulation: Annotated[int, Field(ge=1)] = 1  # batches summed per optimizer step
     checkpoint: bool = True  # write a resumable checkpoint every epoch (pipeline runs)
     privacy: TrainPrivacyConfig | None = None  # differentially private training (DP-SGD)
+    loss: Literal["auto", "mse", "huber"] = "auto"  # regression loss; auto = mse
+    interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9  # prediction-interval coverage
 
 
 class GatesConfig(_Strict):

@@ -11,6 +11,7 @@ import polars as pl
 
 from datawheel.evaluate.fairness import fairness_report
 from datawheel.evaluate.metrics import classification_metrics
+from datawheel.evaluate.regression import regression_fairness, regression_metrics
 
 __all__ = ["MIN_GROUP_SIZE", "Assessment", "assess", "fairness_gap", "latency_p99_ms"]
 
@@ -76,6 +77,8 @@ def assess(
     ``intersections`` adds each pair of sensitive columns to the fairness report; they are
     reported only, the gated gap stays per column.
     """
+    if getattr(model, "task", "classification") == "regression":
+        return _assess_regression(model, frame, target=target, sensitive=sensitive)
     classes = list(model.classes)
     proba = model.predict_proba(frame)
     y_true = frame[target].cast(pl.String).to_list()
@@ -92,15 +95,33 @@ def assess(
     return Assessment(metrics=metrics, fairness=fairness, gap=gap, gap_column=column)
 
 
+def _assess_regression(
+    model: Any, frame: pl.DataFrame, *, target: str, sensitive: list[str]
+) -> Assessment:
+    """RMSE / MAE / R² against the training-mean baseline; per-group errors as fairness."""
+    values = model.predict_values(frame)
+    y_true = frame[target].cast(pl.Float64).to_list()
+    baseline = getattr(model, "extras", {}).get("target_mean")
+    metrics = regression_metrics(y_true, values, baseline=baseline)
+    groups = {c: frame[c].to_list() for c in sensitive if c in frame.columns}
+    fairness = regression_fairness(y_true, values, groups, min_group=MIN_GROUP_SIZE)
+    gap, column = 0.0, None
+    for name, entry in fairness.items():
+        if entry["gap"] > gap:
+            gap, column = float(entry["gap"]), name
+    return Assessment(metrics=metrics, fairness=fairness, gap=gap, gap_column=column)
+
+
 def latency_p99_ms(model: ProbabilisticModel, frame: pl.DataFrame, *, samples: int = 200) -> float:
-    """p99 of single-row ``predict_proba`` on dict rows, as a served request pays it."""
+    """p99 of a single-row prediction on dict rows, as a served request pays it."""
     rows = frame.head(samples).to_dicts()
     if not rows:
         return 0.0
-    model.predict_proba(rows[:1])  # warm-up
+    predict = getattr(model, "predict_output", model.predict_proba)
+    predict(rows[:1])  # warm-up
     times = []
     for row in rows:
         started = time.perf_counter()
-        model.predict_proba([row])
+        predict([row])
         times.append((time.perf_counter() - started) * 1000)
     return float(np.percentile(times, 99))

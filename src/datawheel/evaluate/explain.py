@@ -54,7 +54,7 @@ class Attributions:
     """Attributions for n rows over M input columns; base_values + values.sum(1) = outputs."""
 
     columns: list[str]
-    labels: list[str]  # [n] the class explained per row
+    labels: list[Any]  # [n] the class explained per row (None for a regression)
     base_values: np.ndarray  # [n]
     values: np.ndarray  # [n, M]
     outputs: np.ndarray  # [n] the model's probability of the label
@@ -143,13 +143,17 @@ def explain_arrays(
         if value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
     players, bg = _cached(model, background, seed)
-    predict = model.predict_proba_arrays
+    predict = _predict_fn(model)
     x_num = np.ascontiguousarray(numeric, dtype=np.float32)
     x_cat = np.ascontiguousarray(categorical, dtype=np.int64)
-    proba = np.asarray(predict(x_num, x_cat), dtype=np.float64)  # [n, K]
-    label_index = _label_index(model.classes, label, proba)
+    proba = np.asarray(predict(x_num, x_cat), dtype=np.float64)  # [n, K] (or [n, 1] values)
+    if _is_regression(model):  # one output, the value: no label to choose
+        label_index = np.zeros(len(proba), dtype=np.int64)
+        labels: list[Any] = [None] * len(proba)
+    else:
+        label_index = _label_index(model.classes, label, proba)
+        labels = [model.classes[i] for i in label_index]
     output = proba[np.arange(len(proba)), label_index]
-    labels = [model.classes[i] for i in label_index]
     base = bg.base_values(label_index)
     if method == "shap":
         exact_cost = (1 << players.size) * len(bg)  # model rows per explained row
@@ -197,6 +201,15 @@ def global_importance(
     result = explain_arrays(model, numeric, categorical, seed=seed, **options)
     means = np.abs(result.values).mean(axis=0)
     return {c: float(v) for c, v in zip(result.columns, means, strict=True)}
+
+
+def _is_regression(model: Any) -> bool:
+    return getattr(model, "task", "classification") == "regression"
+
+
+def _predict_fn(model: Any) -> Any:
+    """What is attributed: probabilities, or the value of a regression (``output_arrays``)."""
+    return getattr(model, "output_arrays", None) or model.predict_proba_arrays
 
 
 def _label_index(classes: list[str], label: str | None, proba: np.ndarray) -> np.ndarray:
@@ -257,7 +270,7 @@ def _background(model: ExplainableModel, background: Any, seed: int) -> Backgrou
     categorical = np.ascontiguousarray(categorical, dtype=np.int64)
     if len(numeric) == 0 or len(numeric) != len(categorical):
         raise UsageError("the background needs >= 1 row, as many numeric as categorical")
-    proba = np.asarray(model.predict_proba_arrays(numeric, categorical), dtype=np.float64)
+    proba = np.asarray(_predict_fn(model)(numeric, categorical), dtype=np.float64)
     if not math.isfinite(float(proba.sum())):
         raise UsageError("the model gives non-finite probabilities on the background rows")
     return Background(numeric, categorical, proba)

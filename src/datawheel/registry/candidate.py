@@ -7,28 +7,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from datawheel.config import ProjectConfig
 from datawheel.data.schema import feature_columns, infer_schema
 from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment, assess, latency_p99_ms
+from datawheel.evaluate.regression import conformal_halfwidth
+from datawheel.evaluate.selection import Selection, primary_metric, select_model
 from datawheel.registry.versions import ModelVersion, register_model
 from datawheel.store.roles import require
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
-from datawheel.train import FeatureColumns, TrainedModel, TrainResult, train_classifier
+from datawheel.train import FeatureColumns, TrainedModel, TrainResult
 from datawheel.train.checkpoint import checkpoint_key
 from datawheel.train.distributed import dist_info
+from datawheel.train.families import FAMILIES, fit_family, target_values
+from datawheel.train.task import infer_task
 from datawheel.train.tracking import MlflowTracker
 
 __all__ = [
     "Candidate",
     "checkpoint_path",
+    "families_for",
     "model_features",
     "register_candidate",
+    "resolve_task",
     "train_candidate",
 ]
+
+MLP_KINDS = ("mlp", "tabular", "text", "multimodal")
 
 
 @dataclass
@@ -38,16 +47,20 @@ class Candidate:
     latency_p99_ms: float
     run_id: str
     result: TrainResult
+    selection: Selection | None = None  # model.kind auto: every candidate's figures
 
 
 def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns:
-    """The model's inputs by ``model.kind``: never the target, id, PII or ignored columns.
+    """The model's inputs by ``model.kind``: never the target, id, time, PII or ignored columns.
 
     ``tabular`` uses numeric and categorical columns, ``text`` only the text columns,
-    ``multimodal`` both, and ``auto`` whatever the table has.
+    ``multimodal`` both, and every other kind whatever the table has.
     """
     schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
     numeric, categorical = feature_columns(schema)
+    if config.data.time:
+        numeric = [c for c in numeric if c != config.data.time]
+        categorical = [c for c in categorical if c != config.data.time]
     text = [name for name, info in schema.items() if info.role == "text"]
     kind = config.model.kind
     if kind in ("text", "multimodal") and not text:
@@ -60,6 +73,20 @@ def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns
     elif kind == "text":
         numeric, categorical = [], []
     return FeatureColumns(numeric=numeric, categorical=categorical, text=text)
+
+
+def resolve_task(config: ProjectConfig, frame: pl.DataFrame) -> str:
+    """``data.task``, or the task the target's values call for (``binary``, ``multiclass``,
+    ``regression``) when it is ``auto``."""
+    return infer_task(frame.get_column(config.data.target), declared=config.data.task)
+
+
+def families_for(config: ProjectConfig) -> list[str]:
+    """The families ``model.kind`` trains: all of them for ``auto``, else one."""
+    kind = config.model.kind
+    if kind == "auto":
+        return list(FAMILIES)
+    return ["mlp"] if kind in MLP_KINDS else [kind]
 
 
 def checkpoint_path(ws: Workspace, config: ProjectConfig, fingerprints: list[str]) -> Path:
@@ -95,6 +122,8 @@ def train_candidate(
     require(ws, "train")
     dist = dist_info()
     features = model_features(config, train)
+    task = resolve_task(config, train)
+    families = families_for(config)
     fingerprint = ",".join(fingerprints or [])
     ckpt = (
         checkpoint_path(ws, config, fingerprints)
@@ -110,6 +139,8 @@ def train_candidate(
             "text": features.text,
         },
         "rows": {"train": train.height, "val": val.height, "test": test.height},
+        "task": task,
+        "families": families,
         "dataset_fingerprint": fingerprint,
         "world_size": dist.world_size,
         **(params or {}),
@@ -119,21 +150,21 @@ def train_candidate(
     )
     tracker = MlflowTracker.start(config.name, kind, run_params) if dist.is_main else None
     try:
-        result = train_classifier(
-            train,
-            val,
-            features=features,
-            target=config.data.target,
-            model_config=config.model,
-            train_config=config.train,
-            progress=progress,
-            checkpoint_path=ckpt,
-            resume=resume,
-            fingerprint=fingerprint,
-            on_epoch=tracker.log_epoch if tracker else None,
-        )
+        results = {
+            family: fit_family(
+                family, train, val, features=features, target=config.data.target, task=task,
+                model_config=config.model, train_config=config.train, progress=progress,
+                **({"checkpoint_path": ckpt, "resume": resume, "fingerprint": fingerprint,
+                    "on_epoch": tracker.log_epoch if tracker else None}
+                   if family == "mlp" else {}),
+            )
+            for family in families
+        }  # fmt: skip
         if not dist.is_main:
             return None
+        selection = _select(results, val, config.data.target, task) if len(results) > 1 else None
+        result = results[selection.chosen if selection else families[0]]
+        _describe(result.model, train, val, config, task, selection)
         assessment = assess(
             result.model, test, target=config.data.target, sensitive=config.data.sensitive
         )
@@ -148,6 +179,8 @@ def train_candidate(
         raise
     metrics = {
         **_headline(assessment.metrics),
+        "task": task,
+        "family": result.model.family,
         "fairness_gap": assessment.gap,
         "latency_p99_ms": latency,
         "best_epoch": result.best_epoch,
@@ -155,6 +188,8 @@ def train_candidate(
         "resumed_from_epoch": result.resumed_from,
         **({"dp_epsilon": result.privacy["epsilon"]} if result.privacy else {}),
     }
+    if selection is not None:
+        metrics["selection"] = selection.to_dict()
     finish_run(
         ws,
         run_id,
@@ -169,7 +204,51 @@ def train_candidate(
     )
     if tracker:
         tracker.end("FINISHED", metrics)
-    return Candidate(result.model, assessment, latency, run_id, result)
+    return Candidate(result.model, assessment, latency, run_id, result, selection)
+
+
+def _select(
+    results: dict[str, TrainResult], val: pl.DataFrame, target: str, task: str
+) -> Selection:
+    """Score each candidate on the validation split and pick one (see ``select_model``)."""
+    any_model = next(iter(results.values())).model
+    kind = "regression" if task == "regression" else "classification"
+    y = target_values(val, target, task=kind, classes=any_model.classes or None)
+    keep = np.ones(len(y), bool) if kind == "regression" else y >= 0
+    outputs = {
+        family: np.asarray(r.model.predict_output(val), dtype=np.float64)[keep]
+        for family, r in results.items()
+    }
+    return select_model(
+        y[keep], outputs, metric=primary_metric(task), order=list(FAMILIES),
+        seconds={family: r.seconds for family, r in results.items()},
+    )  # fmt: skip
+
+
+def _describe(
+    model: TrainedModel,
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    config: ProjectConfig,
+    task: str,
+    selection: Selection | None,
+) -> None:
+    """Facts stored with the model: the task, the candidates, and for a regression the
+    training mean (the baseline) and the conformal prediction interval from validation."""
+    model.extras["task"] = task
+    if selection is not None:
+        model.extras["selection"] = selection.to_dict()
+    if task != "regression":
+        return
+    target = config.data.target
+    model.extras["target_mean"] = float(train.get_column(target).cast(pl.Float64).mean())
+    coverage = config.train.interval
+    halfwidth = conformal_halfwidth(
+        val.get_column(target).cast(pl.Float64).to_list(),
+        model.predict_values(val),
+        coverage=coverage,
+    )
+    model.extras["interval"] = {"coverage": coverage, "halfwidth": halfwidth, "rows": val.height}
 
 
 def register_candidate(
@@ -200,5 +279,6 @@ def register_candidate(
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("accuracy", "balanced_accuracy", "f1", "macro_f1", "roc_auc", "log_loss", "n")
+    keys = ("accuracy", "balanced_accuracy", "f1", "macro_f1", "roc_auc", "log_loss",
+            "rmse", "mae", "r2", "baseline", "n")  # fmt: skip
     return {k: metrics[k] for k in keys if k in metrics}

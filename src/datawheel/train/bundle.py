@@ -12,6 +12,7 @@ import polars as pl
 import torch
 
 from datawheel.errors import DataError, UsageError
+from datawheel.train.design_model import DesignModel
 from datawheel.train.features import Preprocessor
 from datawheel.train.finetune import FINETUNE_KIND, FinetunedTextMLP
 from datawheel.train.model import SMALL_BATCH, FoldedMLP, TabularMLP
@@ -26,6 +27,7 @@ BUNDLE_FORMAT = "datawheel.trained_model"
 BUNDLE_VERSION = 1
 
 Rows = Sequence[Mapping[str, Any]] | pl.DataFrame
+Network = TabularMLP | FinetunedTextMLP | DesignModel
 
 
 class TrainedModel:
@@ -37,24 +39,36 @@ class TrainedModel:
     A fine-tuned MiniLM model (``network`` a FinetunedTextMLP) carries its transformer weights
     and tokenizes the raw text at predict time; it has no array form of its text, so
     ``predict_proba_arrays``, ``explain`` and ONNX export raise a UsageError for it.
+
+    ``family`` is ``mlp`` (the torch network), ``gbm`` (LightGBM) or ``linear`` (logistic or
+    ridge regression): the last two are DesignModels, which read TF-IDF text from the raw rows.
+    ``task`` is ``classification`` (``classes``, probabilities) or ``regression`` (no classes,
+    one value per row; an MLP learns the standardized target, ``target_scale`` undoes it).
     """
 
     def __init__(
         self,
         preprocessor: Preprocessor,
-        network: TabularMLP | FinetunedTextMLP,
+        network: Network,
         classes: Sequence[str],
         *,
         target: str,
+        task: str = "classification",
+        target_scale: tuple[float, float] = (0.0, 1.0),
         model_config: Mapping[str, Any] | None = None,
         background: tuple[np.ndarray, np.ndarray] | None = None,
         extras: Mapping[str, Any] | None = None,
     ) -> None:
-        if len(classes) != network.n_classes:
-            raise UsageError(f"{len(classes)} classes for a network of {network.n_classes} outputs")
+        if task not in ("classification", "regression"):
+            raise UsageError(f"unknown task {task!r}", hint="classification or regression")
+        outputs = 1 if task == "regression" else len(classes)
+        if outputs != network.n_classes:
+            raise UsageError(f"{outputs} outputs for a network of {network.n_classes} outputs")
         self.preprocessor = preprocessor
         self.network = network.to("cpu", torch.float32).eval()
-        self.classes = [str(c) for c in classes]
+        self.classes = [str(c) for c in classes] if task == "classification" else []
+        self.task = task
+        self.target_scale = (float(target_scale[0]), float(target_scale[1]))
         self.target = target
         self.model_config = dict(model_config or {})
         self.input_schema = preprocessor.input_schema()
@@ -82,6 +96,20 @@ class TrainedModel:
         """True when the text encoder was fine-tuned with the network (no array-only path)."""
         return isinstance(self.network, FinetunedTextMLP)
 
+    @property
+    def family(self) -> str:
+        """``mlp``, ``gbm`` or ``linear``."""
+        return self.network.kind if isinstance(self.network, DesignModel) else "mlp"
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
+
+    @property
+    def reads_text(self) -> bool:
+        """True when predictions need the raw text (fine-tuned MiniLM, TF-IDF families)."""
+        return self.finetuned or (isinstance(self.network, DesignModel) and self.network.reads_text)
+
     def _no_arrays(self, what: str) -> None:
         if self.finetuned:
             raise UsageError(
@@ -91,12 +119,31 @@ class TrainedModel:
 
     def predict_proba_arrays(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """Already-transformed arrays → class probabilities float32 [n, n_classes]."""
+        if self.is_regression:
+            raise UsageError("a regression model has no class probabilities",
+                             hint="use output_arrays or predict_values")  # fmt: skip
+        return self.output_arrays(numeric, categorical)
+
+    def output_arrays(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        """Already-transformed arrays → probabilities [n, K], or values [n, 1] (regression).
+
+        This is the function explanations attribute. A model that reads raw text has no
+        array-only form (UsageError).
+        """
+        if isinstance(self.network, DesignModel):
+            return self.network.output(numeric, categorical, None)
         self._no_arrays("prediction from transformed arrays (explanations, export)")
         numeric = np.ascontiguousarray(numeric, dtype=np.float32)  # [n, d]
         categorical = np.ascontiguousarray(categorical, dtype=np.int64)  # [n, c]
         assert isinstance(self.network, TabularMLP)
         self._check_indices(categorical)
         folded = self._inference_network()
+        if self.is_regression:
+            with torch.inference_mode():
+                network = folded if folded is not None else self.network
+                raw = network(torch.from_numpy(numeric), torch.from_numpy(categorical)).numpy()
+            mean, std = self.target_scale
+            return raw.astype(np.float64) * std + mean  # [n, 1]
         if folded is not None and len(numeric) <= SMALL_BATCH:  # numpy's fixed cost is lower
             return folded.predict_proba_numpy(numeric, categorical)  # [n, n_classes]
         with torch.inference_mode():
@@ -136,45 +183,88 @@ class TrainedModel:
             self.__dict__["_folded"] = cached
         return cached[1]
 
-    def predict_proba(self, rows: Rows) -> np.ndarray:
-        """Class probabilities [n, n_classes], columns in the order of ``classes``."""
-        if not self.finetuned:
-            return self.predict_proba_arrays(*self.transform(rows))
-        assert isinstance(self.network, FinetunedTextMLP)
+    def predict_output(self, rows: Rows) -> np.ndarray:
+        """Probabilities [n, K] (classification) or values [n, 1] (regression) for raw rows."""
         numeric, categorical = self.transform(rows)
+        if isinstance(self.network, DesignModel):
+            texts = self.preprocessor.texts(rows) if self.network.reads_text else None
+            return self.network.output(numeric, categorical, texts)
+        if not self.finetuned:
+            return self.output_arrays(numeric, categorical)
+        assert isinstance(self.network, FinetunedTextMLP)
         with torch.inference_mode():
             logits = self.network.predict_logits(
                 torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32)),  # [n, d]
                 torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64)),  # [n, c]
                 self.preprocessor.texts(rows),
             )  # [n, n_classes]
+            if self.is_regression:
+                mean, std = self.target_scale
+                return logits.numpy().astype(np.float64) * std + mean
             return torch.softmax(logits, dim=1).numpy()
 
-    def predict(self, rows: Rows) -> list[str]:
-        """The most probable class per row."""
+    def predict_proba(self, rows: Rows) -> np.ndarray:
+        """Class probabilities [n, n_classes], columns in the order of ``classes``."""
+        if self.is_regression:
+            raise UsageError("a regression model has no class probabilities",
+                             hint="use predict or predict_values")  # fmt: skip
+        return self.predict_output(rows)
+
+    def predict_values(self, rows: Rows) -> np.ndarray:
+        """Predicted values float64 [n] of a regression model."""
+        if not self.is_regression:
+            raise UsageError("predict_values is for regression models", hint="use predict_proba")
+        return np.asarray(self.predict_output(rows), dtype=np.float64).reshape(-1)
+
+    def predict(self, rows: Rows) -> list[Any]:
+        """The most probable class per row, or the predicted value (regression)."""
+        if self.is_regression:
+            return [float(v) for v in self.predict_values(rows)]
         proba = self.predict_proba(rows)
         return [self.classes[i] for i in proba.argmax(axis=1)]
+
+    def intervals(self, values: np.ndarray) -> np.ndarray | None:
+        """Prediction intervals [n, 2] for regression values: value ± the conformal half-width
+        measured on validation residuals (``extras["interval"]``); None without one."""
+        spec = self.extras.get("interval")
+        if not self.is_regression or not spec:
+            return None
+        half = float(spec["halfwidth"])
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        return np.stack([values - half, values + half], axis=1)
 
     def explain(self, rows: Rows, *, method: str = "shap", **options: Any) -> list[dict[str, Any]]:
         """Per-row attributions: ``{"label", "base_value", "values": {feature: v}}``, where
         base value + sum of values = the model's probability for that label."""
         from datawheel.evaluate.explain import explain_rows
 
-        self._no_arrays("explain")
+        if isinstance(self.network, DesignModel):
+            from datawheel.evaluate.explain_design import explain_design_rows
 
+            return explain_design_rows(self, rows, **options)
+        self._no_arrays("explain")
         return explain_rows(self, rows, method=method, **options)
 
     # -- serialization ------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """One self-describing dict of plain values and tensors, loadable with weights_only."""
+        if isinstance(self.network, DesignModel):
+            state: dict[str, Any] = {}
+            family = self.network.payload()
+        else:
+            state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
+            family = {}
         payload = {
             "format": BUNDLE_FORMAT,
             "version": BUNDLE_VERSION,
-            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "state_dict": state,
+            "family": family,
             "architecture": json.dumps(self.network.architecture()),
             "preprocessor": self.preprocessor.to_json(),
             "classes": list(self.classes),
+            "task": self.task,
+            "target_scale": list(self.target_scale),
             "target": self.target,
             "model_config": json.dumps(self.model_config),
             "extras": json.dumps(self.extras),
@@ -201,12 +291,20 @@ class TrainedModel:
                 hint=f"this datawheel reads version {BUNDLE_VERSION}; retrain or upgrade",
             )
         architecture = json.loads(payload["architecture"])
-        network: TabularMLP | FinetunedTextMLP
-        if architecture.get("kind") == FINETUNE_KIND:  # the pretrained shape, then our weights
-            network = FinetunedTextMLP.from_architecture(architecture)
+        network: Network
+        kind = architecture.get("kind")
+        if kind in ("gbm", "linear"):
+            from datawheel.train.gbm import GBMModel
+            from datawheel.train.linear import LinearModel
+
+            family = GBMModel if kind == "gbm" else LinearModel
+            network = family.from_payload(architecture, payload["family"])
         else:
-            network = TabularMLP.from_architecture(architecture)
-        network.load_state_dict(payload["state_dict"])
+            if kind == FINETUNE_KIND:  # the pretrained shape, then our weights
+                network = FinetunedTextMLP.from_architecture(architecture)
+            else:
+                network = TabularMLP.from_architecture(architecture)
+            network.load_state_dict(payload["state_dict"])
         background = None
         if "background_numeric" in payload:
             background = (
@@ -218,13 +316,16 @@ class TrainedModel:
             network,
             payload["classes"],
             target=payload["target"],
+            task=payload.get("task", "classification"),
+            target_scale=tuple(payload.get("target_scale", (0.0, 1.0))),
             model_config=json.loads(payload["model_config"]),
             background=background,
             extras=json.loads(payload.get("extras", "{}")),
         )
 
     def __repr__(self) -> str:
+        what = "regression" if self.is_regression else f"classes={self.classes}"
         return (
-            f"TrainedModel(target={self.target!r}, classes={self.classes}, "
+            f"TrainedModel({self.family}, target={self.target!r}, {what}, "
             f"inputs={list(self.input_schema)})"
         )

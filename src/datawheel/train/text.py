@@ -30,7 +30,7 @@ __all__ = [
     "minilm_embed",
 ]
 
-TEXT_ENCODERS = ("hashed", "minilm")
+TEXT_ENCODERS = ("hashed", "minilm", "tfidf")  # tfidf: read raw by the tree/linear families
 MINILM_DIM = 384  # all-MiniLM-L6-v2 sentence vectors
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # part of every cache key
 CACHE_ENV = "DATAWHEEL_EMBED_CACHE"  # a directory, or "off" to disable the cache
@@ -219,4 +219,6 @@ def encode_texts(texts: Sequence[Any], *, encoder: str, buckets: int) -> np.ndar
 
 def text_width(encoder: str, buckets: int) -> int:
     """Width of one text column's feature block."""
+    if encoder == "tfidf":  # fitted TF-IDF blocks live in the model's design, not here
+        return 0
     return MINILM_DIM if encoder == "minilm" else buckets

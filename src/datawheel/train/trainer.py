@@ -71,8 +71,13 @@ def train_classifier(
     resume: bool = False,
     fingerprint: str = "",
     on_epoch: EpochCallback | None = None,
+    task: str = "classification",
 ) -> TrainResult:
     """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
+
+    ``task="regression"`` (or ``"binary"``/``"multiclass"``, both classification) trains one
+    output on the standardized target with ``train.loss`` (MSE or Huber); the model undoes
+    the scaling, so it predicts in the target's units.
 
     With ``model_config.finetune`` the network is a FinetunedTextMLP: MiniLM trained with the
     head (``encoder_lr`` for the transformer), text tokenized per batch in the loop.
@@ -106,10 +111,17 @@ def train_classifier(
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")  # fp16 only
 
     # -- data: preprocessing fitted on train only, tensors built once --------------------------
-    classes = _check_inputs(train, val, features, target)
+    regression = task == "regression"
+    classes = _check_inputs(train, val, features, target, regression=regression)
+    scale = _target_scale(train, target) if regression else (0.0, 1.0)
     if cfg.privacy is not None:  # DP-SGD has its own loop (Poisson batches, per-sample clipping)
         from datawheel.train.private import train_private
 
+        if regression:
+            raise UsageError(
+                "differentially private training (train.privacy) is for classification",
+                hint="drop train.privacy, or set data.task to binary or multiclass",
+            )
         model_dp, history_dp, record, seconds = train_private(
             train, val, features=features, target=target, model_config=model_config,
             train_config=cfg, classes=classes, tensors=_tensors, background=_background,
@@ -135,8 +147,9 @@ def train_classifier(
             text_buckets=model_config.text_buckets,
             text_finetune=finetune,
         ).fit(train)
-    x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device)
-    v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device)
+    x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device, scale)
+    v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device, scale)
+    n_out = 1 if regression else len(classes)
     # fine-tuning: raw strings, tokenized per batch inside the loop
     x_text = preprocessor.texts(train) if finetune else []
     v_text = preprocessor.texts(val) if finetune else []
@@ -153,7 +166,7 @@ def train_classifier(
         raw_model = FinetunedTextMLP(
             preprocessor.n_numeric_features,
             preprocessor.cardinalities,
-            len(classes),
+            n_out,
             n_text=len(features.text),
             max_length=model_config.max_length,
             hidden=model_config.hidden,
@@ -167,7 +180,7 @@ def train_classifier(
         raw_model = TabularMLP(
             preprocessor.n_numeric_features,
             preprocessor.cardinalities,
-            len(classes),
+            n_out,
             hidden=model_config.hidden,
             dropout=model_config.dropout,
         ).to(device)
@@ -182,8 +195,12 @@ def train_classifier(
         picked = texts[rows] if isinstance(rows, slice) else [texts[i] for i in rows.tolist()]
         return [t.to(device) for t in raw_model.tokenize(picked)]  # ids, mask [B, T, L]
 
-    weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    loss_fn: nn.Module
+    if regression:  # on the standardized target; Huber's delta of 1 is one target std
+        loss_fn = nn.HuberLoss(delta=1.0) if cfg.loss == "huber" else nn.MSELoss()
+    else:
+        weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
+        loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     scheduler = _scheduler(optimizer, cfg, total_steps)
     generator = torch.Generator().manual_seed(cfg.seed)  # batch order, apart from dropout's RNG
 
@@ -211,8 +228,20 @@ def train_classifier(
 
     @torch.no_grad()
     def estimate_val() -> tuple[float, float]:
-        """Plain cross-entropy (no smoothing, no weights) and accuracy on the validation set."""
+        """Plain cross-entropy (no smoothing, no weights) and accuracy on the validation set;
+        for a regression, the loss on the standardized target and the RMSE in its units."""
         raw_model.eval()
+        if regression:
+            sq, lossed = torch.zeros((), device=device), torch.zeros((), device=device)
+            for start in range(0, len(v_y), EVAL_BATCH):
+                sl = slice(start, start + EVAL_BATCH)
+                with autocast:
+                    out = raw_model(v_num[sl], v_cat[sl], *text_inputs(v_text, sl)).float()
+                out = out[:, 0]  # [B]
+                sq += ((out - v_y[sl]) ** 2).sum()
+                lossed += loss_fn(out, v_y[sl]) * len(out)
+            mse = sq.item() / len(v_y)
+            return lossed.item() / len(v_y), math.sqrt(mse) * scale[1]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         step = FINETUNE_EVAL_BATCH if finetune else EVAL_BATCH
@@ -279,7 +308,8 @@ def train_classifier(
                     with autocast:
                         tokens = text_inputs(x_text, idx)  # fine-tuning only
                         logits = model(x_num[idx], x_cat[idx], *tokens)  # [B, n_classes]
-                        loss = loss_fn(logits.float(), y[idx])
+                        out = logits.float()[:, 0] if regression else logits.float()
+                        loss = loss_fn(out, y[idx])
                     scaler.scale(loss / group if group > 1 else loss).backward()
                 loss_sum += loss.detach() * len(idx)
                 seen += len(idx)
@@ -306,14 +336,15 @@ def train_classifier(
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
+                ("val_rmse" if regression else "val_accuracy"): val_accuracy,
                 "lr": optimizer.param_groups[0]["lr"],
                 "seconds": time.perf_counter() - epoch_start,
             }
             history.append(row)
             advance(
                 f"epoch {epoch}/{cfg.epochs}  train loss {train_loss:.4f}  "
-                f"val loss {val_loss:.4f}  val acc {val_accuracy:.3f}"
+                f"val loss {val_loss:.4f}  val {'rmse' if regression else 'acc'} "
+                f"{val_accuracy:.3f}"
             )
 
             # early stopping on validation loss; NaN never counts as progress
@@ -335,6 +366,8 @@ def train_classifier(
         raw_model,
         classes,
         target=target,
+        task="regression" if regression else "classification",
+        target_scale=scale,
         model_config=model_config.model_dump(),
         # a fine-tuned model's text is not a column of the arrays: no explainer baseline
         background=None if finetune else _background(x_num, x_cat, seed=cfg.seed),
@@ -423,8 +456,20 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
+def _target_scale(train: pl.DataFrame, target: str) -> tuple[float, float]:
+    """Mean and std of a regression target (std 0 → 1): the network learns (y - mean) / std."""
+    values = train.get_column(target).cast(pl.Float64).to_numpy()
+    std = float(np.std(values))
+    return float(np.mean(values)), (std if std > 0 else 1.0)
+
+
 def _check_inputs(
-    train: pl.DataFrame, val: pl.DataFrame, features: FeatureColumns, target: str
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    features: FeatureColumns,
+    target: str,
+    *,
+    regression: bool = False,
 ) -> list[str]:
     """Validate the frames and return the classes: sorted unique train labels, as str."""
     if not features.all:
@@ -447,6 +492,14 @@ def _check_inputs(
                 where=target,
                 hint="drop unlabeled rows before training",
             )
+        if regression and frame.get_column(target).cast(pl.Float64, strict=False).null_count():
+            raise DataError(
+                f"the {name} set's regression target {target!r} holds non-numbers",
+                where=target,
+                hint="fix the values, or set data.task to binary or multiclass",
+            )
+    if regression:
+        return []
     classes = sorted(train.get_column(target).cast(pl.String).unique().to_list())
     if len(classes) < 2:
         raise UsageError(
@@ -463,9 +516,19 @@ def _tensors(
     target: str,
     classes: list[str],
     device: torch.device,
+    scale: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A frame → (numeric [n, d], categorical [n, c], labels [n]) on ``device``."""
+    """A frame → (numeric [n, d], categorical [n, c], labels [n]) on ``device``; with no
+    ``classes`` (regression) the labels are the standardized target, float32."""
     numeric, categorical = preprocessor.transform(frame)
+    if not classes:
+        values = frame.get_column(target).cast(pl.Float64).to_numpy()
+        standardized = ((values - scale[0]) / scale[1]).astype(np.float32)
+        return (
+            torch.from_numpy(numeric).to(device),
+            torch.from_numpy(categorical).to(device),
+            torch.from_numpy(standardized).to(device),  # [n] float32
+        )
     labels = (
         frame.get_column(target)
         .cast(pl.String)
