@@ -268,6 +268,8 @@ class LoopConfig(_Strict):
     # Retrain when live accuracy on labeled feedback (within `window`) drops below this …
     accuracy_below: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
     min_labeled_feedback: Annotated[int, Field(ge=1)] = 100  # … and at least this many labels
+    # A regression retrains when its live RMSE exceeds its offline (test) RMSE by this factor
+    error_ratio_above: Annotated[float, Field(gt=1.0)] = 1.25
     window: Duration = "30d"  # how far back live accuracy and feedback trends look
     # Retrain (and alert) when a feature's PSI, training reference vs recent requests, exceeds this
     drift_psi_above: Annotated[float, Field(gt=0.0)] = 0.25

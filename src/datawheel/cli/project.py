@@ -23,18 +23,60 @@ from datawheel.cli.common import (
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new project.")] = Path("."),
     example: Annotated[str, typer.Option(help="Bundled example to start from.")] = "income",
+    source: Annotated[
+        Path | None, typer.Option("--from", help="Your own table (.csv .parquet .jsonl).")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="With --from: the column to predict.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="With --from: the data-subject column.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="With --from: a timestamp column.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing datawheel.yaml.")] = False,
 ) -> None:
     """Scaffold a project: a commented datawheel.yaml, sample data, and a fresh secret key.
 
+    With --from FILE --target COL the project is written for your own table: column roles,
+    PII rules and the task are inferred from a sample, each with a comment saying why.
     The key goes to datawheel.key (mode 0600, git-ignored); DATAWHEEL_KEY overrides it.
 
-    Example: datawheel init income-project
+    Example: datawheel init churn --from customers.csv --target churned --id customer_id
     """
     from datawheel.project.scaffold import init_project
 
+    if source is not None:
+        _init_from(directory, source, target, id_column, time_column, force)
+        return
+    if target or id_column or time_column:
+        raise typer.BadParameter("--target, --id and --time go with --from FILE")
     project_file = init_project(directory, example=example, force=force)
     console.print(f"Created {project_file} with sample data and a secret key (datawheel.key).")
+    console.print(f"Next: cd {directory} && datawheel run")
+
+
+def _init_from(
+    directory: Path,
+    source: Path,
+    target: str | None,
+    id_column: str | None,
+    time_column: str | None,
+    force: bool,
+) -> None:
+    from datawheel.project.scaffold_from import init_from_file
+
+    if not target:
+        raise typer.BadParameter("--from needs --target COL (the column to predict)")
+    project_file, summary = init_from_file(
+        directory, source, target=target, id_column=id_column, time_column=time_column,
+        force=force,
+    )  # fmt: skip
+    console.print(f"Created {project_file} for {source} ({summary['rows']:,} rows): "
+                  f"task {summary['task']}, and a secret key (datawheel.key).")  # fmt: skip
+    for column, rule in summary["privacy"].items():
+        console.print(f"  privacy: {column} → {rule}")
+    for column, why in summary["leaks"].items():
+        console.print(f"  [yellow]ignored as a likely leak of the target:[/] {column} ({why})")
     console.print(f"Next: cd {directory} && datawheel run")
 
 
@@ -64,14 +106,49 @@ def _print_run(report: Any) -> None:
     for stage, seconds in report.timings.items():
         table.add_row(stage, str(report.rows.get(stage, "")), f"{seconds:.2f}")
     console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     m = report.metrics
-    console.print(
-        f"accuracy {m['accuracy']:.4f} · f1 {m['f1']:.4f} · roc_auc {m.get('roc_auc') or 0:.4f} · "
-        f"fairness gap {report.fairness_gap:.4f}"
-    )
+    if "rmse" in m:
+        base = m.get("baseline", {})
+        console.print(
+            f"{report.task} ({report.family}): rmse {m['rmse']:.4g} · mae {m['mae']:.4g} · "
+            f"r2 {m['r2']:.4f} · mean baseline rmse {base.get('rmse', float('nan')):.4g}"
+        )
+    else:
+        console.print(
+            f"{report.task} ({report.family}): accuracy {m['accuracy']:.4f} · f1 {m['f1']:.4f} · "
+            f"roc_auc {m.get('roc_auc') or 0:.4f} · fairness gap {report.fairness_gap:.4f}"
+        )
+    _print_selection(report.selection)
+    gate = report.gate
+    if gate:
+        verdict = "promoted to champion" if gate["decision"] == "promote" else "kept as archived"
+        console.print(f"gate vs champion {gate['champion']}: {gate['decision']} — {verdict}")
+        for reason in gate["reasons"]:
+            console.print(f"  {reason}")
     dropped = report.cleaning.get("dropped", {})
     if dropped:
         console.print("rows removed: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+
+
+def _print_selection(selection: dict[str, Any]) -> None:
+    if not selection:
+        return
+    table = Table(title=f"model.kind auto: validation {selection['metric']} (95 % interval)")
+    for column in ("family", selection["metric"], "interval", "gap to best", "seconds", ""):
+        table.add_column(column)
+    for c in selection["candidates"]:
+        table.add_row(
+            c["family"],
+            f"{c['value']:.4f}",
+            f"[{c['low']:.4f}, {c['high']:.4f}]",
+            f"{c['gap_to_best']:+.4f} [{c['gap_low']:+.4f}, {c['gap_high']:+.4f}]",
+            f"{c['seconds']:.2f}",
+            "chosen" if c["chosen"] else "",
+        )
+    console.print(table)
+    console.print(selection["reason"])
 
 
 def status(

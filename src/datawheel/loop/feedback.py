@@ -17,9 +17,11 @@ from datawheel.store.workspace import Workspace
 
 __all__ = [
     "LiveAccuracy",
+    "LiveError",
     "feedback_stats",
     "labeled_feedback",
     "live_accuracy",
+    "live_error",
     "wilson_interval",
 ]
 
@@ -158,6 +160,56 @@ def live_accuracy(
     return LiveAccuracy(model_version, n, ok, ok / n, low, high, window)
 
 
+@dataclass(frozen=True)
+class LiveError:
+    """A regression's error on the values customers sent back (served vs true)."""
+
+    model_version: str
+    labeled: int
+    rmse: float | None
+    mae: float | None
+    low: float | None  # 95 % bootstrap interval of the RMSE
+    high: float | None
+    window: str | None = None
+
+
+def live_error(
+    ws: Workspace, model_version: str, *, window: str | None = None, now: datetime | None = None
+) -> LiveError:
+    """RMSE and MAE of one regression version's served values against labeled feedback."""
+    import numpy as np
+
+    stmt = (
+        select(predictions.c.label.label("served"), feedback.c.label)
+        .select_from(feedback.join(predictions, predictions.c.id == feedback.c.prediction_id))
+        .where(
+            feedback.c.label.is_not(None),
+            predictions.c.model_version == model_version,
+            predictions.c.shadow.is_(False),
+        )
+    )
+    cutoff = since(window, now)
+    if cutoff:
+        stmt = stmt.where(feedback.c.created_at >= cutoff)
+    with reading(ws.engine) as conn:
+        pairs = []
+        for served, label in conn.execute(stmt).all():
+            try:
+                pairs.append((float(served), float(label)))
+            except (TypeError, ValueError):
+                continue  # a label sent before the model became a regression
+    if not pairs:
+        return LiveError(model_version, 0, None, None, None, None, window)
+    err = np.asarray([p - y for p, y in pairs])
+    rng = np.random.default_rng(0)
+    boot = np.sqrt((err[rng.integers(0, len(err), size=(200, len(err)))] ** 2).mean(axis=1))
+    low, high = np.quantile(boot, [0.025, 0.975])
+    return LiveError(
+        model_version, len(err), float(np.sqrt((err**2).mean())), float(np.abs(err).mean()),
+        float(low), float(high), window,
+    )  # fmt: skip
+
+
 def labeled_feedback(ws: Workspace) -> list[dict[str, Any]]:
     """The latest label per served prediction, with the anonymized features it was made on,
     the tenant who sent it, and what the serving model answered (label, probabilities)."""
@@ -190,7 +242,15 @@ def labeled_feedback(ws: Workspace) -> list[dict[str, Any]]:
             "tenant_id": r.tenant_id,
             "model_version": r.model_version,
             "served_label": r.served_label,
-            "confidence": max((r.probabilities or {}).values(), default=None),
+            "confidence": _confidence(r.probabilities),
+            "served": r.probabilities or {},
             "created_at": r.created_at,
         }
     return list(latest.values())
+
+
+def _confidence(served: dict[str, Any] | None) -> float | None:
+    """The top class probability; None for a regression's logged value."""
+    if not served or ("value" in served and set(served) <= {"value", "low", "high"}):
+        return None
+    return max(served.values())

@@ -29,18 +29,28 @@ def decide(
     challenger_latency_ms: float,
     gates: GatesConfig,
 ) -> GateResult:
-    """Check accuracy, fairness and latency; every check's verdict is kept as a reason."""
+    """Check accuracy (RMSE for a regression), fairness and latency; every check's verdict
+    is kept as a reason."""
     reasons: list[str] = []
     failed = False
 
-    new_acc, old_acc = challenger.metrics["accuracy"], champion.metrics["accuracy"]
-    gain = new_acc - old_acc
-    ok = gain >= gates.min_improvement
+    if "rmse" in challenger.metrics:  # regression: the error metric, lower is better
+        new_acc, old_acc = challenger.metrics["rmse"], champion.metrics.get("rmse", float("inf"))
+        gain = (old_acc - new_acc) / old_acc if old_acc and old_acc != float("inf") else 1.0
+        ok = gain >= gates.min_improvement
+        reasons.append(
+            f"{'pass' if ok else 'FAIL'} rmse {new_acc:.4g} vs champion {old_acc:.4g} "
+            f"({gain:+.2%} lower, required >= {gates.min_improvement:+.2%})"
+        )
+    else:
+        new_acc, old_acc = challenger.metrics["accuracy"], champion.metrics["accuracy"]
+        gain = new_acc - old_acc
+        ok = gain >= gates.min_improvement
+        reasons.append(
+            f"{'pass' if ok else 'FAIL'} accuracy {new_acc:.4f} vs champion {old_acc:.4f} "
+            f"({gain:+.4f}, required >= {gates.min_improvement:+.4f})"
+        )
     failed |= not ok
-    reasons.append(
-        f"{'pass' if ok else 'FAIL'} accuracy {new_acc:.4f} vs champion {old_acc:.4f} "
-        f"({gain:+.4f}, required >= {gates.min_improvement:+.4f})"
-    )
 
     limit = gates.max_fairness_gap
     if challenger.gap <= limit:
@@ -65,16 +75,18 @@ def decide(
         f"(limit {gates.max_latency_ms:g} ms)"
     )
 
+    metric = "rmse" if "rmse" in challenger.metrics else "accuracy"
     comparison = {
+        "metric": metric,
         "challenger": {
-            "accuracy": new_acc,
+            metric: new_acc,
             "f1": challenger.metrics.get("f1"),
             "roc_auc": challenger.metrics.get("roc_auc"),
             "fairness_gap": challenger.gap,
             "latency_p99_ms": challenger_latency_ms,
         },
         "champion": {
-            "accuracy": old_acc,
+            metric: old_acc,
             "f1": champion.metrics.get("f1"),
             "roc_auc": champion.metrics.get("roc_auc"),
             "fairness_gap": champion.gap,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from datawheel.config import LoopConfig
-from datawheel.loop.feedback import LiveAccuracy
+from datawheel.loop.feedback import LiveAccuracy, LiveError
 from datawheel.loop.window import parse_duration, utc_now
 
 __all__ = ["Trigger", "should_retrain"]
@@ -17,6 +17,21 @@ class Trigger:
     fire: bool
     reason: str  # the checks that fired, or why none did
     checks: list[str] = field(default_factory=list)  # every check's verdict
+
+
+def _error(live: LiveError, policy: LoopConfig, offline: float | None) -> tuple[bool, str]:
+    if live.labeled < policy.min_labeled_feedback:
+        return False, f"{live.labeled} labeled feedback rows, need {policy.min_labeled_feedback}"
+    assert live.rmse is not None
+    if offline is None or offline <= 0:
+        return False, f"live rmse {live.rmse:.4g} (no offline rmse to compare)"
+    limit = offline * policy.error_ratio_above
+    if live.rmse > limit:
+        return True, (
+            f"live rmse {live.rmse:.4g} on {live.labeled} labels is above {limit:.4g} "
+            f"({policy.error_ratio_above:g} × the offline {offline:.4g})"
+        )
+    return False, f"live rmse {live.rmse:.4g} <= {limit:.4g}"
 
 
 def _accuracy(live: LiveAccuracy, policy: LoopConfig) -> tuple[bool, str]:
@@ -52,9 +67,10 @@ def _schedule(
 
 
 def should_retrain(
-    live: LiveAccuracy,
+    live: LiveAccuracy | LiveError,
     policy: LoopConfig,
     *,
+    offline_error: float | None = None,
     force: bool = False,
     drifted: dict[str, float] | None = None,
     last_trained_at: datetime | None = None,
@@ -74,7 +90,9 @@ def should_retrain(
             if needs_retraining
             else "no erased subject in the champion",
         ),
-        _accuracy(live, policy),
+        _error(live, policy, offline_error)
+        if isinstance(live, LiveError)
+        else _accuracy(live, policy),
         _drift(drifted, policy),
         _schedule(last_trained_at, policy, now or utc_now()),
     ]

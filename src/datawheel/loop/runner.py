@@ -11,9 +11,10 @@ from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
 from datawheel.evaluate.assess import assess
 from datawheel.loop.drift import DriftReport, feature_drift
-from datawheel.loop.feedback import LiveAccuracy, live_accuracy
+from datawheel.loop.feedback import LiveAccuracy, LiveError, live_accuracy, live_error
 from datawheel.loop.gate import GateResult, decide
 from datawheel.loop.policy import Trigger, should_retrain
+from datawheel.loop.prediction_drift import PREDICTION_FEATURE, prediction_drift
 from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
 from datawheel.loop.retrain import RetrainData, prepare_retrain_data
 from datawheel.loop.shadow import judge_shadow
@@ -63,14 +64,24 @@ def _last_trained_at(ws: Workspace, current: ModelVersion) -> datetime:
 
 def _measure(
     ws: Workspace, config: ProjectConfig, current: ModelVersion, force: bool, now: datetime
-) -> tuple[LiveAccuracy, DriftReport, Trigger]:
-    live = live_accuracy(ws, current.id, window=config.loop.window, now=now)
+) -> tuple[LiveAccuracy | LiveError, DriftReport, Trigger]:
+    regression = "rmse" in current.metrics
+    live: LiveAccuracy | LiveError = (
+        live_error(ws, current.id, window=config.loop.window, now=now)
+        if regression
+        else live_accuracy(ws, current.id, window=config.loop.window, now=now)
+    )
     drift = feature_drift(ws, current, config.loop, text=config.data.text, now=now)
+    drifted = {d.feature: d.psi for d in drift.drifted} if drift.judged else None
+    outputs = prediction_drift(ws, current, config.loop, now=now)
+    if drifted is not None and outputs is not None and outputs.psi > config.loop.drift_psi_above:
+        drifted[PREDICTION_FEATURE] = outputs.psi
     trigger = should_retrain(
         live,
         config.loop,
+        offline_error=current.metrics.get("rmse"),
         force=force,
-        drifted={d.feature: d.psi for d in drift.drifted} if drift.judged else None,
+        drifted=drifted,
         last_trained_at=_last_trained_at(ws, current),
         needs_retraining=current.needs_retraining,
         now=now,
@@ -179,13 +190,14 @@ def _gate(
         gates=config.gates,
     )
     if data.feedback_holdout.height:
-        result.comparison["feedback_holdout_accuracy"] = {
+        metric = "rmse" if candidate.model.is_regression else "accuracy"
+        result.comparison[f"feedback_holdout_{metric}"] = {
             "challenger": assess(
                 candidate.model, data.feedback_holdout, target=target, sensitive=[]
-            ).metrics["accuracy"],
+            ).metrics[metric],
             "champion": assess(
                 champion_model, data.feedback_holdout, target=target, sensitive=[]
-            ).metrics["accuracy"],
+            ).metrics[metric],
             "rows": data.feedback_holdout.height,
         }
     return result
@@ -214,6 +226,7 @@ def _retrain(
         kind="retrain",
         progress=progress,
         params={"trigger": report.reason, "champion": current.id, "owner": owner()},
+        optional_inputs=list(load_version_model(ws, current).extras.get("optional_inputs", [])),
     )
     assert candidate is not None  # None only on torchrun ranks > 0; the loop is one process
     result = _gate(ws, config, current, data, candidate)

@@ -50,9 +50,20 @@ def tenant_agreement(rows: list[dict[str, Any]]) -> list[TenantAgreement]:
     for tenant, items in by_tenant.items():
         confident = [r for r in items if (r.get("confidence") or 0.0) >= CONFIDENT]
         basis = confident if len(confident) * 2 >= len(items) else items
-        agree = sum(r["label"] == r.get("served_label") for r in basis)
+        agree = sum(_agrees(r) for r in basis)
         out.append(TenantAgreement(tenant, len(items), len(basis), agree / len(basis)))
     return out
+
+
+def _agrees(row: dict[str, Any]) -> bool:
+    """Same class; for a regression, a true value inside the served prediction interval."""
+    served = row.get("served") or {}
+    if "low" in served and "high" in served and set(served) <= {"value", "low", "high"}:
+        try:
+            return served["low"] <= float(row["label"]) <= served["high"]
+        except (TypeError, ValueError):
+            return False
+    return row["label"] == row.get("served_label")
 
 
 def suspicious_tenants(

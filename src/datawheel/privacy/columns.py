@@ -130,10 +130,25 @@ def detect_pii_columns(
             by_values, share = _value_type(values.to_list())
             if share < min_share:
                 by_values = None
+        if by_header and not by_values and _categorical_flag(column):
+            by_header = None  # an "email" column of yes/no answers is a flag, not an address
         result = _combine(by_header, by_values, share)
         if result is not None:
             found[name] = result
     return found
+
+
+FLAG_MAX_DISTINCT = 5  # a header-only match with at most this many distinct values is a flag
+
+
+def _categorical_flag(column: pl.Series) -> bool:
+    """Booleans, or a handful of distinct values repeated over many rows (yes/no, 0/1,
+    opted-in/out): what a column *about* emails holds, never the emails themselves."""
+    if column.dtype == pl.Boolean:
+        return True
+    values = column.drop_nulls()
+    distinct = values.n_unique()
+    return distinct <= FLAG_MAX_DISTINCT and values.len() >= 4 * distinct
 
 
 def _combine(header: str | None, values: str | None, share: float) -> ColumnPII | None:

@@ -24,14 +24,18 @@ from datawheel.data.augment import augment
 from datawheel.data.clean import clean_frame
 from datawheel.data.schema import feature_columns, infer_schema, validate
 from datawheel.data.split import split_frame
+from datawheel.data.strata import STRATA_COLUMN, with_value_strata
 from datawheel.errors import UsageError
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer, subject_token
+from datawheel.privacy.coverage import check_pii_rules
+from datawheel.project.rerun import gate_rerun
 from datawheel.registry.candidate import model_features, register_candidate, train_candidate
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.roles import role_from_env
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
 from datawheel.train.distributed import broadcast_object, init_distributed
+from datawheel.train.task import infer_task
 
 __all__ = ["PreparedData", "Project", "RunReport", "TuneReport"]
 
@@ -52,6 +56,11 @@ class RunReport:
     cleaning: dict[str, Any] = field(default_factory=dict)
     anonymized_columns: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
+    task: str = "binary"  # binary | multiclass | regression
+    family: str = "mlp"  # the trained family: mlp | gbm | linear
+    selection: dict[str, Any] = field(default_factory=dict)  # model.kind auto: the candidates
+    gate: dict[str, Any] = field(default_factory=dict)  # a re-run: the gate's decision and why
+    warnings: list[str] = field(default_factory=list)  # e.g. PII-looking columns with no rule
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,6 +225,8 @@ class PreparedData:
     rows: dict[str, int] = field(default_factory=dict)
     cleaning: dict[str, Any] = field(default_factory=dict)
     anonymized_columns: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)  # with nulls before cleaning
 
     @property
     def fingerprints(self) -> list[str]:
@@ -274,6 +285,7 @@ def _run_pipeline(
             params={"val_dataset": records["val"].id, "test_dataset": records["test"].id},
             fingerprints=prepared.fingerprints,
             resume=resume,
+            optional_inputs=prepared.missing_columns,
         )
         assert candidate is not None  # rank 0 always assesses
 
@@ -281,6 +293,11 @@ def _run_pipeline(
         version = register_candidate(
             ws, candidate, dataset_id=records["train"].id, eval_dataset_id=records["test"].id
         )
+
+    gate: dict[str, Any] = {}
+    if version.stage == "challenger":
+        with _timed(timings, "gate", on_stage):
+            version, gate = gate_rerun(ws, config, version, candidate, test)
 
     return RunReport(
         project=config.name,
@@ -295,6 +312,11 @@ def _run_pipeline(
         cleaning=prepared.cleaning,
         anonymized_columns=prepared.anonymized_columns,
         run_id=candidate.run_id,
+        task=str(candidate.model.extras.get("task", "")),
+        family=candidate.model.family,
+        selection=candidate.selection.to_dict() if candidate.selection else {},
+        gate=gate,
+        warnings=prepared.warnings,
     )
 
 
@@ -308,6 +330,13 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         source = config.source_path(project.dir)
         raw = read_table(source)
         validate(raw, data, source=str(source))
+        warnings = check_pii_rules(
+            raw,
+            config.privacy.columns,
+            skip=[c for c in (data.id, data.target, data.time, *data.text) if c],
+            require=config.privacy.require_rules,
+            source=project.path.name,
+        )
         records["raw"] = save_dataset(
             ws,
             raw,
@@ -364,13 +393,16 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         rows["anonymize"] = anonymized.height
 
     with _timed(timings, "split", on_stage):
+        regression = infer_task(anonymized[data.target], declared=data.task) == "regression"
         train, val, test = split_frame(
-            anonymized,
-            target=data.target,
+            with_value_strata(anonymized, data.target) if regression else anonymized,
+            target=STRATA_COLUMN if regression else data.target,
             val_fraction=config.train.validation_fraction,
             test_fraction=config.train.test_fraction,
             seed=config.train.seed,
         )
+        if regression:  # the value bins only steered the split
+            train, val, test = (p.drop(STRATA_COLUMN) for p in (train, val, test))
         rows["split"] = train.height
         if config.clean.augment.copies:  # the training split only: copies must not reach eval
             numeric_columns = feature_columns(
@@ -408,4 +440,6 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         rows=rows,
         cleaning=stats,
         anonymized_columns=anon_stats.columns,
+        warnings=warnings,
+        missing_columns=[c for c in raw.columns if raw[c].null_count()],
     )

@@ -38,6 +38,12 @@ def init_project(target: Path, *, example: str = "income", force: bool = False) 
         raise UsageError(f"{project_file} already exists", hint="use another folder or --force")
     atomic_write(project_file, (source / "datawheel.yaml").read_bytes())
     shutil.copytree(source / "data", target / "data", dirs_exist_ok=True)
+    write_key_and_gitignore(target)
+    return project_file
+
+
+def write_key_and_gitignore(target: Path) -> None:
+    """A fresh ``datawheel.key`` (kept if present) and a .gitignore that leaves it out."""
     gitignore = target / ".gitignore"
     if not gitignore.exists():
         atomic_write(gitignore, GITIGNORE)
@@ -46,4 +52,3 @@ def init_project(target: Path, *, example: str = "income", force: bool = False) 
             handle.write("\n" + GITIGNORE)
     if not (target / KEY_FILE).exists():
         generate_key_file(target / KEY_FILE)
-    return project_file

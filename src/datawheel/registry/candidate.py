@@ -112,11 +112,14 @@ def train_candidate(
     params: dict[str, Any] | None = None,
     fingerprints: list[str] | None = None,
     resume: bool = False,
+    optional_inputs: list[str] | None = None,
 ) -> Candidate | None:
     """Fit on ``train`` (early stopping on ``val``), score on ``test``, track it as a run.
 
     ``fingerprints`` (of the train and val datasets) turn on per-epoch checkpoints under the
-    workspace when ``train.checkpoint`` is set; ``resume`` continues a matching one. Under DDP
+    workspace when ``train.checkpoint`` is set; ``resume`` continues a matching one.
+    ``optional_inputs``: columns that had missing values before cleaning imputed them; with
+    the columns missing in ``train`` they may be left out of a served request. Under DDP
     every rank trains, but only rank 0 writes the run and assesses: other ranks get None.
     """
     require(ws, "train")
@@ -165,6 +168,11 @@ def train_candidate(
         selection = _select(results, val, config.data.target, task) if len(results) > 1 else None
         result = results[selection.chosen if selection else families[0]]
         _describe(result.model, train, val, config, task, selection)
+        missing = set(optional_inputs or [])
+        result.model.extras["optional_inputs"] = [
+            c for c in result.model.input_schema
+            if c in missing or (c in train.columns and train[c].null_count())
+        ]  # fmt: skip
         assessment = assess(
             result.model, test, target=config.data.target, sensitive=config.data.sensitive
         )

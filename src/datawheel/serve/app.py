@@ -4,6 +4,7 @@ models, health and metrics. Handlers only translate HTTP to ``Service`` calls.""
 # No `from __future__ import annotations` here: FastAPI must see the closure-local model types
 # in the handler signatures.
 
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -39,15 +40,31 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
+class ValuePrediction(BaseModel):
+    """A regression's answer: the value and a prediction interval (conformal, from the
+    validation residuals; its coverage is on the model card)."""
+
+    id: str
+    value: float
+    interval: list[float] | None = None
+
+
 class PredictResponse(BaseModel):
     model_version: str
-    predictions: list[Prediction]
+    predictions: list[Prediction | ValuePrediction]
+
+
+class TextTokens(BaseModel):
+    values: list[tuple[str, float]]  # (word, value), largest |value| first
+    rest: float  # what the text's other words and absent n-grams add
 
 
 class Explanation(BaseModel):
-    label: str
+    label: str | None  # None for a regression (the value is explained)
     base_value: float
     values: dict[str, float]
+    scale: str | None = None  # probability | log_odds | class_score | value
+    tokens: dict[str, TextTokens] | None = None  # per text column: the words' values
 
 
 class ExplainResponse(BaseModel):
@@ -58,7 +75,8 @@ class ExplainResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prediction_id: str = Field(max_length=64)
-    label: str | None = Field(default=None, max_length=200)
+    # the true class, or the true value of a regression (a number)
+    label: str | float | None = Field(default=None, union_mode="left_to_right")
     issue: str | None = Field(default=None, max_length=80)
     comment: str | None = Field(default=None, max_length=5000)
     rating: int | None = Field(default=None, ge=1, le=5)
@@ -76,6 +94,34 @@ def scrub_comment(comment: str) -> str:
     for span in sorted(spans, key=lambda s: s.start, reverse=True):
         comment = comment[: span.start] + f"[{span.type}]" + comment[span.end :]
     return comment
+
+
+def feedback_label(label: str | float | None, served: dict[str, Any]) -> str | None:
+    """The label as stored: one of the classes, or a regression's true value as a number
+    (``served`` is what the prediction logged: class probabilities, or ``{"value", …}``)."""
+    if label is None:
+        return None
+    if "value" in served and set(served) <= {"value", "low", "high"}:
+        try:
+            number = float(label)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"label {label!r} is not a number", where="label",
+                hint="this model predicts a value: send the true value as a number",
+            ) from None  # fmt: skip
+        if not math.isfinite(number):
+            raise UsageError("label must be a finite number", where="label")
+        return repr(number)
+    text = label if isinstance(label, str) else _category_text(label)
+    if text not in served:
+        raise UsageError(
+            f"unknown label {label!r}", where="label", hint=f"one of {', '.join(served)}"
+        )
+    return text
+
+
+def _category_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 def create_app(
@@ -115,6 +161,7 @@ def create_app(
         service.validator.schema,
         service.optional_fields,
         max_rows=config.serve.max_rows_per_request,
+        nullable=service.validator.nullable,
     )
 
     def caller(action: str) -> Callable[[HTTPAuthorizationCredentials | None], Principal]:
@@ -163,12 +210,7 @@ def create_app(
         body: FeedbackRequest, who: Annotated[Principal, Depends(caller("feedback"))]
     ) -> Any:
         found = _find_prediction(body.prediction_id, who)
-        if body.label is not None and body.label not in found.probabilities:
-            raise UsageError(
-                f"unknown label {body.label!r}",
-                where="label",
-                hint=f"one of {', '.join(found.probabilities)}",
-            )
+        label = feedback_label(body.label, found.probabilities)
         comment = scrub_comment(body.comment) if body.comment else body.comment
         feedback_id = uuid.uuid4().hex
         with ws.engine.begin() as conn:
@@ -178,7 +220,7 @@ def create_app(
                     prediction_id=body.prediction_id,
                     tenant_id=who.tenant_id,
                     subject=found.subject,
-                    label=body.label,
+                    label=label,
                     issue=body.issue,
                     comment=comment,
                     rating=body.rating,

@@ -16,17 +16,27 @@ __all__ = ["NUMBER_LIMIT", "RowValidator", "rows_model"]
 NUMBER_LIMIT = 1e12  # larger magnitudes overflow the model's float32 features into inf/NaN
 _Number = Annotated[float | None, Field(strict=True, ge=-NUMBER_LIMIT, le=NUMBER_LIMIT)]
 _String = Annotated[str | None, Field(strict=True)]
+_Category = Annotated[str | int | float | bool | None, Field(union_mode="left_to_right")]
 _Passthrough = Annotated[str | int | float | None, Field(default=None)]
 
 
 def rows_model(
-    name: str, schema: Mapping[str, str], optional: Iterable[str], *, max_rows: int
+    name: str,
+    schema: Mapping[str, str],
+    optional: Iterable[str],
+    *,
+    max_rows: int,
+    nullable: Iterable[str] = (),
 ) -> type[BaseModel]:
     """``{"rows": [Row, …]}`` where Row has the model's fields (required, nullable for a missing
     value) and the project's PII / id fields (optional; pseudonymized before use). Other fields
     are accepted and ignored: never given to the model, never stored."""
+    leave_out = set(nullable)
     fields: dict[str, Any] = {
-        column: (_Number if kind == "number" else _String, Field(...))
+        column: (
+            _Number if kind == "number" else _Category,
+            Field(None) if column in leave_out else Field(...),
+        )
         for column, kind in schema.items()
     }
     for column in optional:
@@ -39,14 +49,35 @@ def rows_model(
     )
 
 
+def _category_string(value: Any, *, where: str) -> str:
+    """A category sent as a number or boolean, as the string training saw: ``3`` and ``3.0``
+    → ``"3"``, ``true`` → ``"true"``; anything else (lists, objects) is an error."""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise UsageError("must be a string (or a number standing for a category)", where=where)
+
+
 class RowValidator:
     """Checks a parsed JSON body by the rules of ``rows_model``; errors name the field
     (``rows.3.age``). Returns the rows with only the known fields kept."""
 
-    def __init__(self, schema: Mapping[str, str], optional: Iterable[str], *, max_rows: int):
+    def __init__(
+        self,
+        schema: Mapping[str, str],
+        optional: Iterable[str],
+        *,
+        max_rows: int,
+        nullable: Iterable[str] = (),
+    ):
         self.schema = dict(schema)
         self.optional = [c for c in optional if c not in self.schema]
         self.max_rows = max_rows
+        # model inputs that had missing values in training: may be left out (= null)
+        self.nullable = frozenset(c for c in nullable if c in self.schema)
         self._numbers = [c for c, kind in self.schema.items() if kind == "number"]
         self._strings = [c for c, kind in self.schema.items() if kind != "number"]
 
@@ -75,6 +106,8 @@ class RowValidator:
         if not isinstance(row, dict):
             raise UsageError("each row must be a JSON object", where=f"rows.{i}")
         out: dict[str, Any] = {}
+        if self.nullable:
+            row = {**dict.fromkeys(self.nullable), **row}
         try:
             for column in self._numbers:
                 value = row[column]
@@ -90,7 +123,7 @@ class RowValidator:
             for column in self._strings:
                 value = row[column]
                 if value is not None and type(value) is not str:
-                    raise UsageError("must be a string", where=f"rows.{i}.{column}")
+                    value = _category_string(value, where=f"rows.{i}.{column}")
                 out[column] = value
         except KeyError:
             missing = [c for c in self.schema if c not in row]

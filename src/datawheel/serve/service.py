@@ -42,9 +42,10 @@ class Clocks:
 @dataclass
 class _Batch:
     version: str
-    classes: list[str]
-    proba: np.ndarray  # [rows, n_classes] for one request
+    classes: list[str]  # [] for a regression
+    proba: np.ndarray  # [rows, n_classes] for one request, or values [rows, 1]
     latency_ms: float  # forward cost per row
+    intervals: np.ndarray | None = None  # regression: [rows, 2] prediction intervals
 
 
 @dataclass
@@ -79,7 +80,10 @@ class Service:
         optional = [*config.privacy.columns, *([self.id_column] if self.id_column else [])]
         self.optional_fields = optional
         self.validator = RowValidator(
-            model.input_schema, optional, max_rows=serve.max_rows_per_request
+            model.input_schema,
+            optional,
+            max_rows=serve.max_rows_per_request,
+            nullable=model.extras.get("optional_inputs", ()),
         )
         self.anonymizer = Anonymizer(
             config.privacy,
@@ -154,6 +158,8 @@ class Service:
         created = now_iso()
         tenant_id, id_column, classes = who.tenant_id, self.id_column, batch.classes
         records, out = [], []
+        if not classes:  # a regression: the value and its prediction interval
+            return self._values(who, anonymized, batch, created, len(rows))
         for row, p in zip(anonymized, batch.proba.tolist(), strict=True):
             probabilities = dict(zip(classes, p, strict=True))
             label = classes[p.index(max(p))]
@@ -172,16 +178,50 @@ class Service:
                 self._shadow.items.append((tenant_id, anonymized, [o["id"] for o in out]))
         return {"model_version": batch.version, "predictions": out}
 
+    def _values(
+        self,
+        who: Principal,
+        anonymized: list[dict[str, Any]],
+        batch: _Batch,
+        created: str,
+        n_rows: int,
+    ) -> dict[str, Any]:
+        """The regression answer: ``{"id", "value", "interval": [lo, hi]}`` per row."""
+        values = batch.proba[:, 0].tolist()
+        bounds = batch.intervals.tolist() if batch.intervals is not None else [None] * len(values)
+        records, out = [], []
+        for row, value, interval in zip(anonymized, values, bounds, strict=True):
+            prediction_id = ordered_id()
+            out.append({"id": prediction_id, "value": value, "interval": interval})
+            logged = {"value": value}
+            if interval is not None:
+                logged.update(low=interval[0], high=interval[1])
+            subject = row.get(self.id_column) if self.id_column else None
+            records.append(
+                (prediction_id, who.tenant_id, batch.version, subject, row, repr(value), logged,
+                 batch.latency_ms, False, created, prediction_id)
+            )  # fmt: skip
+        self.writer.log(records)
+        self.writer.meter(who.tenant_id, "predict", n_rows)
+        self.metrics.rows["predict"] += n_rows
+        if self.holder.shadow() is not None:
+            with self._shadow.lock:
+                self._shadow.items.append((who.tenant_id, anonymized, [o["id"] for o in out]))
+        return {"model_version": batch.version, "predictions": out}
+
     def _forward(self, rows: list[dict[str, Any]], sizes: list[int]) -> list[_Batch]:
         """One pass over the rows of several requests; one slice per request."""
         version, model = self.holder.current()
         started = time.perf_counter()
-        proba = model.predict_proba(rows)  # [n, n_classes]
+        proba = model.predict_output(rows)  # [n, n_classes] or values [n, 1]
+        intervals = model.intervals(proba[:, 0]) if model.is_regression else None
         per_row = (time.perf_counter() - started) * 1000 / len(rows)
         out, start = [], 0
         for size in sizes:
-            out.append(_Batch(version, model.classes, proba[start : start + size], per_row))
-            start += size
+            stop = start + size
+            part = intervals[start:stop] if intervals is not None else None
+            out.append(_Batch(version, model.classes, proba[start:stop], per_row, part))
+            start = stop
         return out
 
     def _shadow_pass(self) -> None:
@@ -195,7 +235,7 @@ class Service:
         version, model = shadow
         rows = [row for _, batch, _ in items for row in batch]
         started = time.perf_counter()
-        proba = model.predict_proba(rows).tolist()
+        proba = model.predict_output(rows).tolist()
         per_row = (time.perf_counter() - started) * 1000 / len(rows)
         created, classes, records, i = now_iso(), model.classes, [], 0
         for tenant_id, batch, request_ids in items:
@@ -203,9 +243,12 @@ class Service:
                 p = proba[i]
                 i += 1
                 subject = row.get(self.id_column) if self.id_column else None
+                if classes:
+                    label, scores = classes[p.index(max(p))], dict(zip(classes, p, strict=True))
+                else:
+                    label, scores = repr(p[0]), {"value": p[0]}
                 records.append(
-                    (ordered_id(), tenant_id, version, subject, row,
-                     classes[p.index(max(p))], dict(zip(classes, p, strict=True)), per_row, True,
+                    (ordered_id(), tenant_id, version, subject, row, label, scores, per_row, True,
                      created, request_id)
                 )  # fmt: skip
         self.writer.log(records)
