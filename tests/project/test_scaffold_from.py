@@ -84,7 +84,7 @@ def test_init_from_when_numeric_target_then_regression(tmp_path: Path) -> None:
     area = rng.normal(80, 20, 300)
     pl.DataFrame({"area": area, "price": area * 3000 + rng.normal(0, 9000, 300),
                   "price_copy": area * 3000.5}).write_csv(path)  # fmt: skip
-    project_file, summary = init_from_file(tmp_path / "p", path, target="price")
+    _project_file, summary = init_from_file(tmp_path / "p", path, target="price")
     assert summary["task"] == "regression"
     assert "price_copy" in summary["leaks"]  # correlated ~1 with the target
 

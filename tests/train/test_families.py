@@ -120,7 +120,7 @@ def test_explain_when_text_column_then_words_and_rest_add_up_to_its_value(family
 
 
 def test_explain_when_linear_text_then_words_move_the_label_their_way() -> None:
-    model, rows = _fit("linear", "label", "binary", text=True)
+    model, _rows = _fit("linear", "label", "binary", text=True)
     explained = model.explain([{"a": 0.0, "b": "y", "review": "great fun"}], label="yes")[0]
     values = dict(explained["tokens"]["review"]["values"])
     assert values["great"] > 0  # "great" adds to the value, so to "yes"
