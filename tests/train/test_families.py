@@ -152,3 +152,41 @@ def test_mlp_when_regression_then_predicts_in_target_units() -> None:
     assert entry["base_value"] + sum(entry["values"].values()) == pytest.approx(
         float(model.predict_values(rows.head(1))[0]), abs=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    ("family", "target", "task"),
+    [("gbm", "label", "binary"), ("linear", "tier", "multiclass"), ("gbm", "value", "regression"),
+     ("linear", "value", "regression")],
+)  # fmt: skip
+def test_export_when_family_then_bundle_predict_py_matches_the_model(
+    family: str, target: str, task: str, tmp_path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxmltools")
+    from datawheel.train.export import export_bundle
+
+    model, rows = _fit(family, target, task, text=True)
+    if task == "regression":
+        model.extras["interval"] = {"coverage": 0.9, "halfwidth": 1.5}
+    report = export_bundle(model, tmp_path / "bundle", holdout=rows)
+    assert report.max_abs_diff is not None and report.max_abs_diff < 1e-5
+    sample = rows.head(20).drop(["value", "label", "tier"]).to_dicts()
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in sample))
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "bundle" / "predict.py"), str(tmp_path / "rows.jsonl")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = model.predict_output(rows.head(20))
+    if task == "regression":
+        got = np.array([line["value"] for line in lines])
+        np.testing.assert_allclose(got, expected[:, 0], rtol=1e-5, atol=1e-4)
+        assert lines[0]["interval"][1] - lines[0]["interval"][0] == pytest.approx(3.0)
+    else:
+        got = np.array([[line["probabilities"][c] for c in model.classes] for line in lines])
+        np.testing.assert_allclose(got, expected, atol=1e-5)

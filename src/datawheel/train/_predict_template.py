@@ -3,7 +3,9 @@
 Usage: python predict.py INPUT.jsonl|INPUT.json|- [--model model.int8.onnx]
 
 INPUT holds rows as JSON objects (one per line, a JSON list, or {"rows": [...]}). Prints one
-JSON line per row: {"index", "label", "probabilities": {class: p}}.
+JSON line per row: {"index", "label", "probabilities": {class: p}}, or {"index", "value",
+"interval": [lo, hi]} for a regression. Tree and linear models read a design matrix built here
+(category one-hot or codes, TF-IDF text exactly as scikit-learn's TfidfVectorizer).
 """
 
 import argparse
@@ -20,6 +22,9 @@ import onnxruntime as ort
 HERE = Path(__file__).resolve().parent
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+_SPACES = re.compile(r"\s\s+")
+CHUNK = 64  # rows per ONNX call for design models (their design rows are wide)
 
 
 def _as_category(value):
@@ -65,7 +70,7 @@ def transform(spec, rows):
     """Dict rows → (numeric float32 [n, d], categorical int64 [n, c]), as datawheel does."""
     n = len(rows)
     numeric_cols, mean, std = spec["numeric"], np.array(spec["mean"]), np.array(spec["std"])
-    texts, buckets = spec.get("text", []), int(spec.get("text_buckets", 0))
+    texts, buckets = spec.get("text", []), int(spec.get("text_width", spec.get("text_buckets", 0)))
     width = len(numeric_cols) + len(spec["missing_indicator"]) + len(texts) * buckets
     numeric = np.zeros((n, width), dtype=np.float32)
     if numeric_cols:
@@ -79,7 +84,7 @@ def transform(spec, rows):
             numeric[:, len(numeric_cols) + j] = missing[:, numeric_cols.index(name)]
     offset = len(numeric_cols) + len(spec["missing_indicator"])
     sizes = tuple(spec.get("char_ngrams", (1, 2, 3)))
-    for j, name in enumerate(texts):
+    for j, name in enumerate(texts if buckets else []):
         block = _hashed_bag([row.get(name) for row in rows], buckets, sizes)
         numeric[:, offset + j * buckets : offset + (j + 1) * buckets] = block
     codes = []
@@ -88,6 +93,64 @@ def transform(spec, rows):
         codes.append([index.get(_as_category(row.get(name)), 0) for row in rows])
     categorical = np.array(codes, dtype=np.int64).T.reshape(n, len(codes))
     return numeric, categorical
+
+
+def _word_grams(text):
+    tokens = _TOKEN.findall(text.lower())
+    return tokens + [" ".join(tokens[i : i + 2]) for i in range(len(tokens) - 1)]
+
+
+def _char_grams(text):
+    grams = []
+    for word in _SPACES.sub(" ", text.lower()).split():
+        word = " " + word + " "
+        for n in range(2, 6):
+            offset = 0
+            grams.append(word[offset : offset + n])
+            while offset + n < len(word):
+                offset += 1
+                grams.append(word[offset : offset + n])
+            if offset == 0:  # a word shorter than n: counted once
+                break
+    return grams
+
+
+def _tfidf_part(texts, vocab, idf, grams):
+    index = {g: i for i, g in enumerate(vocab)}
+    out = np.zeros((len(texts), len(vocab)))
+    for row, text in enumerate(texts):
+        for gram in grams("" if text is None else str(text)):
+            j = index.get(gram)
+            if j is not None:
+                out[row, j] += 1.0
+    seen = out > 0
+    np.log(out, out=out, where=seen)
+    out[seen] += 1.0  # sublinear tf: 1 + log(count)
+    out *= np.asarray(idf)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+def design_matrix(spec, rows):
+    """The tree / linear models' input: numerics, categories, then TF-IDF per text column."""
+    numeric, categorical = transform(spec, rows)
+    layout = spec["design"]
+    parts = [numeric.astype(np.float64)]
+    cards = layout["cardinalities"]
+    if cards and layout["one_hot"]:
+        onehot = np.zeros((len(rows), sum(cards)))
+        offsets = np.cumsum([0, *cards[:-1]])
+        for j, offset in enumerate(offsets):
+            onehot[np.arange(len(rows)), offset + categorical[:, j]] = 1.0
+        parts.append(onehot)
+    elif cards:
+        parts.append(categorical.astype(np.float64))
+    for j, block in enumerate(layout["tfidf"]):
+        column = [row.get(spec["text"][j]) for row in rows]
+        parts.append(_tfidf_part(column, block["word_vocab"], block["word_idf"], _word_grams))
+        parts.append(_tfidf_part(column, block["char_vocab"], block["char_idf"], _char_grams))
+    return np.hstack(parts).astype(np.float32)
 
 
 def read_rows(path):
@@ -100,6 +163,14 @@ def read_rows(path):
 
 
 def predict_proba(rows, spec, session):
+    """Probabilities [n, K], or values [n, 1] for a regression."""
+    if "design" in spec:
+        outs = []
+        for start in range(0, len(rows), CHUNK):
+            design = design_matrix(spec, rows[start : start + CHUNK])
+            result = session.run(None, {"design": design})
+            outs.append(np.asarray(result[-1], dtype=np.float64).reshape(len(design), -1))
+        return np.vstack(outs) if outs else np.zeros((0, max(len(spec["classes"]), 1)))
     numeric, categorical = transform(spec, rows)
     feeds = {"numeric": numeric, "categorical": categorical}
     names = [i.name for i in session.get_inputs()]
@@ -122,7 +193,9 @@ def main():
             raise SystemExit(f"license: {exc}") from None
     spec = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
     model = HERE / (args.model or spec["onnx_model"])
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the tree converter's label output warns on every call
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     rows = read_rows(args.input)
     if licensed:
         try:
@@ -131,6 +204,12 @@ def main():
             raise SystemExit(f"license: {exc}") from None
     proba = predict_proba(rows, spec, session)
     classes = spec["classes"]
+    if not classes:  # a regression: the value and its prediction interval
+        half = spec.get("interval_halfwidth")
+        for i, (value,) in enumerate(proba.tolist()):
+            interval = None if half is None else [value - half, value + half]
+            print(json.dumps({"index": i, "value": value, "interval": interval}))
+        return
     for i, p in enumerate(proba):
         label = classes[int(np.argmax(p))]
         scores = {c: float(v) for c, v in zip(classes, p, strict=True)}

@@ -17,6 +17,7 @@ from datawheel.atomic import atomic_write
 from datawheel.errors import MissingDependencyError, UsageError
 from datawheel.train._license import APACHE_2_0
 from datawheel.train.bundle import TrainedModel
+from datawheel.train.design_model import DesignModel
 from datawheel.train.text import CHAR_NGRAMS
 
 __all__ = ["BUNDLE_LICENSE_NOTE", "ExportReport", "export_bundle", "onnx_predict_proba"]
@@ -132,6 +133,9 @@ def export_bundle(
     except ImportError:
         raise MissingDependencyError("onnxruntime", "export", purpose="datawheel export") from None
     pre = model.preprocessor
+    if isinstance(model.network, DesignModel):
+        return _export_design(model, Path(directory), int8=int8, holdout=holdout,
+                              card_html=card_html)  # fmt: skip
     if pre.columns.text and pre.text_encoder != "hashed":
         raise UsageError(
             f"export supports hashed text features, this model uses {pre.text_encoder!r}",
@@ -173,6 +177,69 @@ def export_bundle(
     atomic_write(out / "export_report.json", json.dumps(report.to_dict(), indent=1))
     report.files = sorted(p.name for p in out.iterdir() if p.is_file())
     return report
+
+
+def _export_design(
+    model: TrainedModel,
+    out: Path,
+    *,
+    int8: bool,
+    holdout: pl.DataFrame | None,
+    card_html: str | None,
+) -> ExportReport:
+    """The tree / linear bundle: ONNX over the design matrix, predict.py builds it."""
+    from datawheel.train.export_design import design_spec, export_design_onnx, onnx_design_output
+
+    network = model.network
+    assert isinstance(network, DesignModel)
+    if int8:
+        raise UsageError(
+            f"int8 quantization applies to the MLP's weights, not to a {model.family} model",
+            hint="export without --int8",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(directory=str(out))
+    export_design_onnx(network, out / FP32_FILE)
+    report.onnx_bytes = (out / FP32_FILE).stat().st_size
+    interval = model.extras.get("interval") or {}
+    spec = {
+        **model.preprocessor.to_dict(),
+        "text_width": model.preprocessor.text_width,
+        "classes": list(model.classes),
+        "target": model.target,
+        "onnx_model": FP32_FILE,
+        "inputs": ["design"],
+        "interval_halfwidth": interval.get("halfwidth"),
+        **design_spec(network),
+    }
+    _write_bundle_files(model, out, spec, card_html)
+    if holdout is not None and holdout.height:
+        texts = model.preprocessor.texts(holdout) if network.reads_text else None
+        x = network.matrix(*model.transform(holdout), texts)
+        ours = model.predict_output(holdout)
+        theirs = onnx_design_output(out / FP32_FILE, x)
+        report.rows = holdout.height
+        report.max_abs_diff = float(np.abs(ours - theirs).max())
+        if model.classes:
+            truth = holdout.get_column(model.target).cast(pl.String).to_numpy()
+            report.accuracy_torch = float(
+                (np.asarray(model.classes)[ours.argmax(1)] == truth).mean()
+            )
+    report.files = sorted(p.name for p in out.iterdir() if p.is_file())
+    atomic_write(out / "export_report.json", json.dumps(report.to_dict(), indent=1))
+    report.files = sorted(p.name for p in out.iterdir() if p.is_file())
+    return report
+
+
+def _write_bundle_files(
+    model: TrainedModel, out: Path, spec: dict[str, Any], card_html: str | None
+) -> None:
+    atomic_write(out / "preprocessing.json", json.dumps(spec, indent=1, ensure_ascii=False))
+    template = Path(__file__).with_name("_predict_template.py").read_text(encoding="utf-8")
+    atomic_write(out / "predict.py", template)
+    atomic_write(out / "model.pt", model.to_bytes())
+    atomic_write(out / "LICENSE", APACHE_2_0)
+    atomic_write(out / "model_card.html", card_html or _bare_card(model))
 
 
 def _compare(
