@@ -12,6 +12,7 @@ import pytest
 
 from datawheel.loop.feedback import live_error
 from datawheel.loop.runner import run_once
+from datawheel.project.evaluation import evaluate_model
 from datawheel.project.pipeline import Project
 from datawheel.project.scaffold_from import init_from_file
 from datawheel.serve.app import create_app
@@ -78,6 +79,15 @@ def test_regression_when_run_served_and_labeled_then_values_intervals_and_live_e
             assert total == pytest.approx(first["value"], rel=1e-4)
     finally:
         server.stop()
+    evaluated = evaluate_model(project, ws, report=regression_project.parent / "card.html")
+    assert (
+        evaluated.intervals["rmse"][0]
+        <= evaluated.metrics["rmse"]
+        <= evaluated.intervals["rmse"][1]
+    )
+    card = (regression_project.parent / "card.html").read_text()
+    for heading in ("Residuals", "Candidate models", "mean baseline", "split conformal"):
+        assert heading in card
     live = live_error(ws, report.model_version)
     assert live.labeled == 1 and live.rmse == pytest.approx(1000.0, rel=1e-6)
     loop = run_once(ws, project.config)

@@ -190,3 +190,13 @@ def test_export_when_family_then_bundle_predict_py_matches_the_model(
     else:
         got = np.array([[line["probabilities"][c] for c in model.classes] for line in lines])
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_card_words_when_linear_text_model_then_section_ranks_its_words() -> None:
+    from datawheel.evaluate.card_sections import word_importance, words_section
+
+    model, rows = _fit("linear", "label", "binary", text=True)
+    words = word_importance(model.explain(rows, label="yes"))
+    assert words["review"]["great"] > 0 > words["review"]["awful"]
+    section = words_section(words, "log-odds")
+    assert section is not None and "great" in section.body_html

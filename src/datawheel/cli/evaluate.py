@@ -55,14 +55,18 @@ def _print_evaluation(result: Any) -> None:
     for column in ("metric", "value", "95% CI"):
         metrics.add_column(column, justify="right" if column != "metric" else "left")
     for name in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "macro_f1",
-                 "roc_auc", "log_loss", "brier", "ece"):  # fmt: skip
+                 "roc_auc", "log_loss", "brier", "ece", "rmse", "mae", "r2"):  # fmt: skip
         value = result.metrics.get(name)
         if value is None:
             continue
         low_high = result.intervals.get(name)
-        ci = f"[{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else ""
-        metrics.add_row(name, f"{value:.4f}", ci)
+        ci = f"[{low_high[0]:.4g}, {low_high[1]:.4g}]" if low_high else ""
+        metrics.add_row(name, f"{value:.4g}", ci)
     console.print(metrics)
+    baseline = result.metrics.get("baseline")
+    if isinstance(baseline, dict):
+        console.print(f"mean baseline ({baseline['value']:.4g}): rmse {baseline['rmse']:.4g} · "
+                      f"mae {baseline['mae']:.4g}")  # fmt: skip
     if not result.fairness:
         console.print("fairness: no sensitive columns declared")
         return

@@ -44,6 +44,7 @@ def model_card_html(
     gated_gap: float | None = None,
     inputs: Mapping[str, str] | None = None,
     license_note: str = "",
+    extra_sections: Sequence[Section] = (),
 ) -> str:
     """Render the model card for one model version as a complete HTML page — the one card
     builder: ``datawheel evaluate --report``, ``datawheel export`` and a bare export all use it.
@@ -98,6 +99,7 @@ def model_card_html(
         sections.append(_importance_section(importance, importance_label))
     if history:
         sections.append(_history_section(history))
+    sections += list(extra_sections)
     sections += _use_sections(intended_use, limitations, license_note)
     return render_page(f"Model card — {model_id}", sections, subtitle=f"Model version {model_id}")
 

@@ -8,13 +8,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from datawheel.atomic import AtomicFile
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.assess import assess, positive_label
+from datawheel.evaluate.card_sections import word_importance
 from datawheel.evaluate.explain import METHODS, global_importance
 from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
+from datawheel.evaluate.regression import REGRESSION_METRICS, regression_bootstrap_ci
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.project.pipeline import Project
@@ -99,6 +102,8 @@ def evaluate_model(
         raise DataError("no labelled rows to evaluate", where=str(source))
     result = assess(trained, frame, target=target, sensitive=config.data.sensitive,
                     intersections=True)  # fmt: skip
+    if trained.is_regression:
+        return _evaluate_regression(project, ws, version, trained, frame, source, result, report)
     y_true = frame[target].cast(pl.String).to_list()
     proba = trained.predict_proba(frame)
     classes = trained.classes
@@ -118,7 +123,7 @@ def evaluate_model(
         fairness_gap_column=result.gap_column,
     )
     if report is not None:
-        out.importance = global_importance(trained, frame, max_rows=CARD_EXPLAIN_ROWS)
+        out.importance, words = importance_and_words(trained, frame)
         html = version_card_html(
             ws,
             version,
@@ -129,7 +134,53 @@ def evaluate_model(
             assessment=result,
             proba=proba,
             importance=out.importance,
+            words=words,
         )
+        out.report_path = str(write_page(report, html))
+    return out
+
+
+def importance_and_words(
+    model: Any, frame: pl.DataFrame, *, max_rows: int = CARD_EXPLAIN_ROWS
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Mean |value| per input column over up to ``max_rows`` held-out rows, and for the tree
+    and linear families with text, the mean value of each word."""
+    if model.family == "mlp":
+        return global_importance(model, frame, max_rows=max_rows), {}
+    sample = frame.head(max_rows)
+    explained = model.explain(sample)
+    columns = list(explained[0]["values"]) if explained else []
+    importance = {c: float(np.mean([abs(e["values"][c]) for e in explained])) for c in columns}
+    return importance, word_importance(explained)
+
+
+def _evaluate_regression(
+    project: Project,
+    ws: Workspace,
+    version: Any,
+    trained: Any,
+    frame: pl.DataFrame,
+    source: str,
+    result: Any,
+    report: str | os.PathLike[str] | None,
+) -> EvaluationReport:
+    config = project.config
+    y_true = frame[config.data.target].cast(pl.Float64).to_list()
+    predicted = trained.predict_values(frame)
+    intervals = {
+        name: regression_bootstrap_ci(y_true, predicted, name) for name in REGRESSION_METRICS
+    }
+    out = EvaluationReport(
+        model_version=version.id, data=source, rows=frame.height, metrics=result.metrics,
+        intervals=intervals, fairness=result.fairness, fairness_gap=result.gap,
+        fairness_gap_column=result.gap_column,
+    )  # fmt: skip
+    if report is not None:
+        out.importance, words = importance_and_words(trained, frame)
+        html = version_card_html(
+            ws, version, trained, frame, config=config, source=source, assessment=result,
+            importance=out.importance, words=words,
+        )  # fmt: skip
         out.report_path = str(write_page(report, html))
     return out
 

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = ["version_card_html"]
 
-SHAP_LABEL = "mean |SHAP value| (probability of the predicted class)"
+SHAP_LABEL = "mean |SHAP value| ({scale} of the predicted class)"
+
+
+def explanation_scale(model: TrainedModel) -> str:
+    """What a family's explanations add up to: probability (MLP), log-odds, or the value."""
+    if model.is_regression:
+        return "value"
+    return "probability" if model.family == "mlp" else "log-odds"
 
 
 def version_card_html(
@@ -34,16 +41,24 @@ def version_card_html(
     assessment: Assessment | None = None,
     proba: np.ndarray | None = None,
     importance: dict[str, float] | None = None,
+    words: dict[str, dict[str, float]] | None = None,
     license_note: str = "",
 ) -> str:
     """The card of ``version``, evaluated on ``frame`` (labelled, anonymized rows; None: a card
     that says it was not evaluated). ``assessment`` and ``proba`` are computed here unless the
-    caller has them; ``importance`` (mean |SHAP| per feature) adds its chart.
+    caller has them; ``importance`` (mean |SHAP| per feature) adds its chart, ``words`` (per
+    text column, word → mean value) the words that move the model. Every card shows the
+    candidates of ``model.kind: auto``; a regression gets its own metrics and residual plots.
 
     Without ``config`` the fairness columns are those the version was assessed on at training.
     """
     from datawheel.evaluate.assess import assess, positive_label
     from datawheel.evaluate.card import model_card_html
+    from datawheel.evaluate.card_sections import (
+        candidates_section,
+        regression_card_html,
+        words_section,
+    )
 
     model_id = f"{config.name} {version.id}" if config else version.id
     intended_use = config.card.intended_use if config else ""
@@ -63,6 +78,20 @@ def version_card_html(
             config.data.sensitive if config else [c for c in version.fairness if "×" not in c]
         )
         assessment = assess(model, frame, target=target, sensitive=sensitive, intersections=True)
+    scale = explanation_scale(model)
+    if model.is_regression:
+        return regression_card_html(
+            model_id=model_id, family=model.family, metrics=assessment.metrics,
+            fairness=assessment.fairness, y_true=frame[target].cast(pl.Float64).to_list(),
+            predicted=model.predict_values(frame),
+            data_summary={"evaluated on": source, "trained on": f"dataset {version.dataset_id}",
+                          "rows": f"{frame.height:,}"},
+            interval=model.extras.get("interval"), selection=model.extras.get("selection"),
+            importance=importance, words=words,
+            gates=config.gates.model_dump() if config else None,
+            intended_use=intended_use, limitations=limitations, license_note=license_note,
+        )  # fmt: skip
+    extras = [candidates_section(model.extras.get("selection")), words_section(words or {}, scale)]
     classes = model.classes
     return model_card_html(
         model_id=model_id,
@@ -76,12 +105,13 @@ def version_card_html(
         gates=config.gates.model_dump() if config else None,
         history=get_run(ws, version.run_id).history if version.run_id else None,
         importance=importance,
-        importance_label=SHAP_LABEL,
+        importance_label=SHAP_LABEL.format(scale=scale),
         gated_gap=assessment.gap,
         inputs=model.input_schema,
         intended_use=intended_use,
         limitations=limitations,
         license_note=license_note,
+        extra_sections=[section for section in extras if section is not None],
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "grouped_bar_chart",
     "histogram",
     "line_chart",
+    "residual_chart",
 ]
 
 _RC: dict[RcKeyType, Any] = {
@@ -184,6 +185,20 @@ def calibration_chart(
         ax.set_ylim(0, 1)
         ax.legend(frameon=False, fontsize=8, loc="upper left")
         _labels(ax, title, "mean predicted probability", "observed positive rate")
+        return _svg(fig)
+
+
+def residual_chart(
+    predicted: Sequence[float], residuals: Sequence[float], *, title: str = "Residuals"
+) -> str:
+    """Residual (prediction - truth) against the prediction, with the zero line: a funnel
+    means the error grows with the value, a curve a missed non-linearity."""
+    x = np.asarray(predicted, dtype=float)
+    r = np.asarray(residuals, dtype=float)
+    with _canvas(figsize=(6.4, 3.6)) as (fig, ax):
+        ax.axhline(0.0, ls="--", color="#999999", lw=1)
+        ax.scatter(x, r, s=6, alpha=0.5, color=_BASE, linewidths=0)
+        _labels(ax, title, "predicted value", "prediction - truth")
         return _svg(fig)
 
 
