@@ -12,6 +12,7 @@ from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
+from datawheel.project.policy_check import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.store.audit import verify
 from datawheel.store.workspace import Workspace
@@ -101,6 +102,7 @@ def project_status(
                 ws, version, config.loop, text=config.data.text, now=now
             ).to_dict()
             alerts += _champion_alerts(version, row, drift, config)
+            alerts += policy_alerts(ws, config, version)
         if version.stage == "shadow" and current is not None:
             needed = max(1, config.loop.shadow_requests)
             shadow = asdict(judge_shadow(ws, version, current, needed=needed))

@@ -244,6 +244,7 @@ def _describe(
     """Facts stored with the model: the task, the candidates, and for a regression the
     training mean (the baseline) and the conformal prediction interval from validation."""
     model.extras["task"] = task
+    model.extras["privacy"] = dict(config.privacy.columns)  # the policy it was trained under
     if selection is not None:
         model.extras["selection"] = selection.to_dict()
     if task != "regression":

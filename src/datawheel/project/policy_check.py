@@ -1,0 +1,44 @@
+"""Is the champion still allowed under the current privacy policy? A model trained before a
+column got a rule read that column's raw values; `status` says so until it is retrained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datawheel.config import ProjectConfig
+from datawheel.registry.versions import ModelVersion, load_version_model
+from datawheel.store.workspace import Workspace
+
+__all__ = ["policy_alerts"]
+
+
+def _rule_name(rule: Any) -> str:
+    return rule if isinstance(rule, str) else next(iter(rule), "") if rule else ""
+
+
+def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -> list[str]:
+    """One alert per column the version reads (or was trained under) against today's rules."""
+    model = load_version_model(ws, version)
+    current = config.privacy.columns
+    alerts = []
+    for column in model.input_schema:
+        rule = _rule_name(current.get(column, "keep"))
+        if rule != "keep":
+            alerts.append(
+                f"{version.id} was trained on column {column!r} as a feature, which the current "
+                f"privacy policy rules {rule!r}: retrain (`datawheel run` or `datawheel loop "
+                f"--once --force`) before serving it on"
+            )
+    trained_under = model.extras.get("privacy")
+    if trained_under is not None:
+        changed = sorted(
+            c for c in set(trained_under) | set(current)
+            if trained_under.get(c) != current.get(c) and c not in model.input_schema
+        )  # fmt: skip
+        stricter = [c for c in changed if _rule_name(current.get(c, "keep")) != "keep"]
+        if stricter:
+            alerts.append(
+                f"{version.id} was trained under an older privacy policy "
+                f"(rules changed for {', '.join(stricter)}): retrain to apply the current one"
+            )
+    return alerts
