@@ -227,6 +227,8 @@ class TrainConfig(_Strict):
     privacy: TrainPrivacyConfig | None = None  # differentially private training (DP-SGD)
     loss: Literal["auto", "mse", "huber"] = "auto"  # regression loss; auto = mse
     interval: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9  # prediction-interval coverage
+    # refit the chosen gbm / linear model on train + validation (rounds, penalty as chosen)
+    refit: bool = True
 
 
 class GatesConfig(_Strict):

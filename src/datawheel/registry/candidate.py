@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from datawheel.config import ProjectConfig
@@ -15,15 +14,16 @@ from datawheel.data.schema import feature_columns, infer_schema
 from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment, assess, latency_p99_ms
 from datawheel.evaluate.regression import conformal_halfwidth
-from datawheel.evaluate.selection import Selection, primary_metric, select_model
+from datawheel.evaluate.selection import Selection
 from datawheel.registry.versions import ModelVersion, register_model
 from datawheel.store.roles import require
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
 from datawheel.train import FeatureColumns, TrainedModel, TrainResult
+from datawheel.train.auto import choose
 from datawheel.train.checkpoint import checkpoint_key
 from datawheel.train.distributed import dist_info
-from datawheel.train.families import FAMILIES, fit_family, target_values
+from datawheel.train.families import FAMILIES, fit_family, refit
 from datawheel.train.task import infer_task
 from datawheel.train.tracking import MlflowTracker
 
@@ -165,9 +165,14 @@ def train_candidate(
         }  # fmt: skip
         if not dist.is_main:
             return None
-        selection = _select(results, val, config.data.target, task) if len(results) > 1 else None
+        selection = choose(results, val, config.data.target, task) if len(results) > 1 else None
         result = results[selection.chosen if selection else families[0]]
-        _describe(result.model, train, val, config, task, selection)
+        _describe(result.model, train, val, config, task, selection)  # on held-out val
+        if config.train.refit:
+            result = refit(
+                result, train, val, features=features, target=config.data.target, task=task,
+                model_config=config.model, train_config=config.train,
+            )  # fmt: skip
         missing = set(optional_inputs or [])
         result.model.extras["optional_inputs"] = [
             c for c in result.model.input_schema
@@ -213,24 +218,6 @@ def train_candidate(
     if tracker:
         tracker.end("FINISHED", metrics)
     return Candidate(result.model, assessment, latency, run_id, result, selection)
-
-
-def _select(
-    results: dict[str, TrainResult], val: pl.DataFrame, target: str, task: str
-) -> Selection:
-    """Score each candidate on the validation split and pick one (see ``select_model``)."""
-    any_model = next(iter(results.values())).model
-    kind = "regression" if task == "regression" else "classification"
-    y = target_values(val, target, task=kind, classes=any_model.classes or None)
-    keep = np.ones(len(y), bool) if kind == "regression" else y >= 0
-    outputs = {
-        family: np.asarray(r.model.predict_output(val), dtype=np.float64)[keep]
-        for family, r in results.items()
-    }
-    return select_model(
-        y[keep], outputs, metric=primary_metric(task), order=list(FAMILIES),
-        seconds={family: r.seconds for family, r in results.items()},
-    )  # fmt: skip
 
 
 def _describe(

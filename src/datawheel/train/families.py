@@ -20,7 +20,9 @@ from datawheel.train.design import Design
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.trainer import TrainResult, train_classifier
 
-__all__ = ["FAMILIES", "fit_family", "target_values"]
+__all__ = ["FAMILIES", "REFITTED", "fit_family", "refit", "target_values"]
+
+REFITTED = ("gbm", "linear")  # families refitted on train + validation once chosen
 
 FAMILIES = ("linear", "gbm", "mlp")  # simplest first: ``auto`` prefers earlier within noise
 
@@ -71,6 +73,36 @@ def fit_family(
     return _fit_design(family, train, val, features, target, task, model_config, train_config)
 
 
+def refit(
+    result: TrainResult,
+    train: pl.DataFrame,
+    val: pl.DataFrame,
+    *,
+    features: FeatureColumns,
+    target: str,
+    task: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+) -> TrainResult:
+    """The chosen tree or linear model again, on train + validation with the settings the
+    validation split picked (rounds, penalty) — as scikit-learn's ``refit=True``. The MLP is
+    returned as it is: its epochs are too costly to run twice. ``extras`` carry over."""
+    model = result.model
+    if model.family not in REFITTED:
+        return result
+    network: Any = model.network
+    both = pl.concat([train, val], how="vertical_relaxed")
+    settings = (
+        {"rounds": network.rounds} if model.family == "gbm" else {"penalties": (network.penalty,)}
+    )
+    again = _fit_design(model.family, both, val, features, target, task, model_config,
+                        train_config, **settings)  # fmt: skip
+    again.model.extras.update(model.extras)
+    again.model.extras["refit_rows"] = both.height
+    again.seconds += result.seconds
+    return again
+
+
 def _fit_design(
     family: str,
     train: pl.DataFrame,
@@ -80,6 +112,7 @@ def _fit_design(
     task: str,
     model_config: ModelConfig,
     train_config: TrainConfig,
+    **settings: Any,
 ) -> TrainResult:
     from datawheel.train.gbm import fit_gbm
     from datawheel.train.linear import fit_linear
@@ -106,6 +139,7 @@ def _fit_design(
     y_val = target_values(val, target, task=kind, classes=classes)
     fit: Callable[..., Any] = fit_gbm if family == "gbm" else fit_linear
     options = {"loss": _loss(train_config, task)} if family == "gbm" else {}
+    options.update(settings)
     network = fit(
         design, x, y, x_val, y_val, task=kind, n_classes=max(len(classes), 1),
         seed=train_config.seed, **options,

@@ -88,9 +88,11 @@ def fit_gbm(
     seed: int = 0,
     learning_rate: float = 0.05,
     num_leaves: int = 31,
+    rounds: int | None = None,
 ) -> GBMModel:
     """Boost up to ``MAX_ROUNDS`` rounds, stopping after ``EARLY_STOP`` without progress on
-    the validation loss; the model keeps the best round."""
+    the validation loss; the model keeps the best round. With ``rounds`` (a refit on train +
+    validation) exactly that many rounds, no early stopping: ``x_val`` is not used."""
     lgb = _lightgbm()
     if task == "regression":
         objective = {"objective": "huber" if loss == "huber" else "regression"}
@@ -110,6 +112,9 @@ def fit_gbm(
     }
     cats = design.categorical_features()
     train_set = lgb.Dataset(x, label=y, categorical_feature=cats or "auto", free_raw_data=False)
+    if rounds is not None:
+        booster = lgb.train(params, train_set, num_boost_round=max(1, rounds))
+        return GBMModel(design, task=task, n_classes=n_classes, model=booster.model_to_string())
     keep = y_val >= 0 if task != "regression" else np.ones(len(y_val), bool)
     val_set = lgb.Dataset(x_val[np.flatnonzero(keep)], label=y_val[keep], reference=train_set)
     booster = lgb.train(

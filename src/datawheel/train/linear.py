@@ -110,8 +110,9 @@ def fit_linear(
     task: str,
     n_classes: int,
     seed: int = 0,
+    penalties: tuple[float, ...] = PENALTIES,
 ) -> LinearModel:
-    """Fit on ``x``/``y`` for each penalty in ``PENALTIES``; keep the best on validation.
+    """Fit on ``x``/``y`` for each of ``penalties``; keep the best on validation.
 
     ``y`` holds class indices (classification) or values (regression).
     """
@@ -121,7 +122,7 @@ def fit_linear(
     from sklearn.linear_model import LogisticRegression, Ridge
 
     best: tuple[float, Any, float] | None = None
-    for c in PENALTIES:
+    for c in penalties:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             if task == "regression":
