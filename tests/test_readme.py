@@ -58,7 +58,6 @@ def test_readme_tour_when_run_as_written_then_every_step_succeeds(tmp_path: Path
         "card.html",
         "why.jsonl",
         "bundle/model.onnx",
-        "bundle/model.int8.onnx",
     ):
         assert (project / produced).exists(), produced
     spans = (project / "spans.jsonl").read_text(encoding="utf-8")

@@ -212,7 +212,7 @@ def train_candidate(
         extra_env={
             "device": result.device,
             "precision": result.precision,
-            "world_size": result.world_size,
+            "world_size": dist.world_size,
         },
     )
     if tracker:
