@@ -84,6 +84,13 @@ def resolve_task(config: ProjectConfig, frame: pl.DataFrame) -> str:
 def families_for(config: ProjectConfig) -> list[str]:
     """The families ``model.kind`` trains: all of them for ``auto``, else one."""
     kind = config.model.kind
+    if config.train.privacy is not None:  # DP-SGD: only the network's training is private
+        if kind in ("gbm", "linear"):
+            raise UsageError(
+                f"train.privacy (DP-SGD) trains the mlp; model.kind {kind!r} would not be private",
+                hint="set model.kind: mlp (or auto, which then trains the mlp only)",
+            )
+        return ["mlp"]
     if kind == "auto":
         return list(FAMILIES)
     return ["mlp"] if kind in MLP_KINDS else [kind]
