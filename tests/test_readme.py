@@ -36,6 +36,7 @@ def test_readme_when_read_then_every_command_is_documented():
 
 @pytest.mark.slow
 @pytest.mark.e2e
+@pytest.mark.timeout(900)  # the whole manual, `run` training three model families: minutes
 def test_readme_tour_when_run_as_written_then_every_step_succeeds(tmp_path: Path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("DATAWHEEL_KEY", None)

@@ -108,9 +108,16 @@ def create_bundle_app(
     async def predict(request: Request) -> dict[str, Any]:
         rows = await rows_of(request)
         admit(request, "predict", len(rows))
-        proba = await asyncio.to_thread(model.predict_proba, rows)
+        proba = await asyncio.to_thread(model.predict_output, rows)
         classes = list(model.classes)
-        predictions = []
+        predictions: list[dict[str, Any]] = []
+        if model.is_regression:  # the value and its prediction interval
+            values = proba[:, 0]
+            bounds = model.intervals(values)
+            for i, value in enumerate(values.tolist()):
+                interval = None if bounds is None else bounds[i].tolist()
+                predictions.append({"value": value, "interval": interval})
+            return {"license": terms["id"], "predictions": predictions}
         for p in proba.tolist():
             predictions.append(
                 {
