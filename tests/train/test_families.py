@@ -142,6 +142,7 @@ def test_infer_task_when_target_values_then_task(values: list, task: str) -> Non
     assert infer_task(pl.Series("y", values)) == task
 
 
+@pytest.mark.slow
 def test_mlp_when_regression_then_predicts_in_target_units() -> None:
     model, rows = _fit("mlp", "value", "regression")
     predicted = model.predict_values(rows)
@@ -154,6 +155,8 @@ def test_mlp_when_regression_then_predicts_in_target_units() -> None:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.e2e  # runs the bundle's predict.py in a process of its own
 @pytest.mark.parametrize(
     ("family", "target", "task"),
     [("gbm", "label", "binary"), ("linear", "tier", "multiclass"), ("gbm", "value", "regression"),
