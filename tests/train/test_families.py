@@ -203,3 +203,27 @@ def test_card_words_when_linear_text_model_then_section_ranks_its_words() -> Non
     assert words["review"]["great"] > 0 > words["review"]["awful"]
     section = words_section(words, "log-odds")
     assert section is not None and "great" in section.body_html
+
+
+@pytest.mark.slow
+@pytest.mark.e2e  # runs the bundle's predict.py in a process of its own
+def test_export_when_mlp_regression_then_onnx_gives_values_not_probabilities(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    from datawheel.train.export import export_bundle
+
+    model, rows = _fit("mlp", "value", "regression")
+    model.extras["interval"] = {"coverage": 0.9, "halfwidth": 2.0}
+    report = export_bundle(model, tmp_path / "bundle", holdout=rows)
+    assert report.max_abs_diff is not None and report.max_abs_diff < 1e-4
+    sample = rows.head(5).drop(["value", "label", "tier", "review"]).to_dicts()
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in sample))
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "bundle" / "predict.py"), str(tmp_path / "rows.jsonl")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    values = [json.loads(line)["value"] for line in done.stdout.splitlines()]
+    np.testing.assert_allclose(values, model.predict_values(rows.head(5)), rtol=1e-4, atol=1e-4)

@@ -32,9 +32,10 @@ class ColumnProfile:
 
 
 def _is_text(values: pl.Series) -> bool:
-    lengths = values.str.len_chars()
-    spaced = float(values.str.contains(" ").mean() or 0.0)
-    return (lengths.median() or 0) > TEXT_MEDIAN_CHARS or (
+    lengths = values.str.len_chars().to_numpy()
+    spaced = float(values.str.contains(" ").to_numpy().mean()) if values.len() else 0.0
+    median = float(np.median(lengths)) if lengths.size else 0.0
+    return median > TEXT_MEDIAN_CHARS or (
         values.n_unique() / max(values.len(), 1) > 0.5 and spaced > 0.5
     )
 
@@ -56,8 +57,8 @@ def _leaks(series: pl.Series, target: pl.Series, regression: bool) -> str | None
     # how well each value of x alone predicts the class: the share of its majority class
     counts = both.with_columns(pl.col("x").cast(pl.String), pl.col("y").cast(pl.String))
     grouped = counts.group_by(["x", "y"]).len().group_by("x").agg(pl.col("len").max())
-    purity = grouped["len"].sum() / both.height
-    majority = counts["y"].value_counts()["count"].max() / both.height
+    purity = float(grouped["len"].to_numpy().sum()) / both.height
+    majority = float(counts["y"].value_counts()["count"].to_numpy().max()) / both.height
     if purity > LEAK_PURITY and purity > majority + 0.05:
         return f"determines the target in {purity:.1%} of rows"
     return None

@@ -47,7 +47,7 @@ def candidates_section(selection: Mapping[str, Any] | None) -> Section | None:
 
 def regression_sections(
     metrics: Mapping[str, Any],
-    y_true: Sequence[float],
+    y_true: Sequence[float] | np.ndarray,
     predicted: np.ndarray,
     *,
     interval: Mapping[str, Any] | None = None,

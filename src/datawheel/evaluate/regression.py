@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from datawheel.errors import DataError, UsageError
+
+#: labels or predictions: a sequence or a numpy array
+Values = Sequence[Any] | np.ndarray
 
 __all__ = [
     "REGRESSION_METRICS",
@@ -22,7 +25,7 @@ REGRESSION_METRICS = ("rmse", "mae", "r2")
 _LOWER_IS_BETTER = {"rmse": True, "mae": True, "r2": False}
 
 
-def _arrays(y_true: Sequence[Any], y_pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(y_true: Values, y_pred: Values) -> tuple[np.ndarray, np.ndarray]:
     try:
         y = np.asarray([float(v) for v in y_true], dtype=np.float64)
     except (TypeError, ValueError):
@@ -50,7 +53,7 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def regression_metrics(
-    y_true: Sequence[Any], y_pred: Sequence[float], *, baseline: float | None = None
+    y_true: Values, y_pred: Values, *, baseline: float | None = None
 ) -> dict[str, Any]:
     """RMSE, MAE, R², and the same for always predicting ``baseline`` (the training mean;
     the evaluation rows' own mean when None) — a model should beat it."""
@@ -69,15 +72,15 @@ def regression_metrics(
     }
 
 
-def squared_errors(y_true: Sequence[Any], y_pred: Sequence[float]) -> np.ndarray:
+def squared_errors(y_true: Values, y_pred: Values) -> np.ndarray:
     """Per-row squared errors: the paired scores a gate or a model selection compares."""
     y, p = _arrays(y_true, y_pred)
     return (p - y) ** 2
 
 
 def regression_bootstrap_ci(
-    y_true: Sequence[Any],
-    y_pred: Sequence[float],
+    y_true: Values,
+    y_pred: Values,
     metric: str,
     *,
     n_boot: int = 200,
@@ -108,9 +111,7 @@ def regression_bootstrap_ci(
     return float(lo), float(hi)
 
 
-def conformal_halfwidth(
-    y_true: Sequence[Any], y_pred: Sequence[float], *, coverage: float = 0.9
-) -> float:
+def conformal_halfwidth(y_true: Values, y_pred: Values, *, coverage: float = 0.9) -> float:
     """Split-conformal half-width: the ⌈(n+1)·coverage⌉-th smallest |residual| on held-out
     rows, so ``value ± halfwidth`` covers a new row's target with probability >= coverage
     (exchangeable rows)."""
@@ -127,9 +128,9 @@ def lower_is_better(metric: str) -> bool:
 
 
 def regression_fairness(
-    y_true: Sequence[Any],
-    y_pred: Sequence[float],
-    groups: dict[str, Sequence[Any]],
+    y_true: Values,
+    y_pred: Values,
+    groups: Mapping[str, Sequence[Any]],
     *,
     min_group: int = 30,
 ) -> dict[str, Any]:

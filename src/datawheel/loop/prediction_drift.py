@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -61,8 +62,9 @@ def prediction_drift(
         return None
     model = load_version_model(ws, version)
     held_out = load_frame(ws, version.eval_dataset_id)
+    served: list[Any]
     if model.is_regression:
-        reference_values: list[object] = model.predict_values(held_out).tolist()
+        reference_values: list[Any] = model.predict_values(held_out).tolist()
         kind, served = "numeric", [float(v) for v in recent]
     else:
         proba = model.predict_proba(held_out)

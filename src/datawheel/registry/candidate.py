@@ -244,7 +244,7 @@ def _describe(
     if task != "regression":
         return
     target = config.data.target
-    model.extras["target_mean"] = float(train.get_column(target).cast(pl.Float64).mean())
+    model.extras["target_mean"] = float(train.get_column(target).cast(pl.Float64).to_numpy().mean())
     coverage = config.train.interval
     halfwidth = conformal_halfwidth(
         val.get_column(target).cast(pl.Float64).to_list(),

@@ -189,7 +189,10 @@ def calibration_chart(
 
 
 def residual_chart(
-    predicted: Sequence[float], residuals: Sequence[float], *, title: str = "Residuals"
+    predicted: Sequence[float] | np.ndarray,
+    residuals: Sequence[float] | np.ndarray,
+    *,
+    title: str = "Residuals",
 ) -> str:
     """Residual (prediction - truth) against the prediction, with the zero line: a funnel
     means the error grows with the value, a curve a missed non-linearity."""

@@ -76,6 +76,14 @@ class DesignModel:
         base + row sums = the margins."""
         raise NotImplementedError  # pragma: no cover
 
+    def architecture(self) -> dict[str, Any]:  # pragma: no cover - each family implements it
+        """The constructor's plain values (the model file's ``architecture``)."""
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:  # pragma: no cover - each family implements it
+        """The fitted state: tensors or strings, loadable with ``weights_only``."""
+        raise NotImplementedError
+
     def to(self, *_: Any, **__: Any) -> DesignModel:  # the torch-style call TrainedModel makes
         return self
 

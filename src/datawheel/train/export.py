@@ -46,11 +46,20 @@ class ExportReport:
 
 
 class _Probabilities(nn.Module):
-    """The network plus softmax, taking only the inputs the model has (ONNX drops empty ones)."""
+    """The network plus softmax, taking only the inputs the model has (ONNX drops empty ones);
+    for a regression (``scale`` = the target's mean and std) the value instead."""
 
-    def __init__(self, network: nn.Module, *, numeric: bool, categorical: bool) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        numeric: bool,
+        categorical: bool,
+        scale: tuple[float, float] | None = None,
+    ) -> None:
         super().__init__()
         self.network, self.numeric, self.categorical = network, numeric, categorical
+        self.scale = scale
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         queue = list(inputs)
@@ -59,7 +68,10 @@ class _Probabilities(nn.Module):
         # a model without one kind of input never reads it: the other tensor stands in
         x_num = x_num if x_num is not None else x_cat
         x_cat = x_cat if x_cat is not None else x_num
-        return torch.softmax(self.network(x_num, x_cat), dim=1)  # [B, n_classes]
+        out = self.network(x_num, x_cat)  # [B, n_classes] logits, or [B, 1] standardized value
+        if self.scale is not None:
+            return out * self.scale[1] + self.scale[0]
+        return torch.softmax(out, dim=1)
 
 
 def _input_names(model: TrainedModel) -> list[str]:
@@ -73,8 +85,12 @@ def _input_names(model: TrainedModel) -> list[str]:
 
 def _export_onnx(model: TrainedModel, path: Path) -> None:
     names = _input_names(model)
+    assert isinstance(model.network, nn.Module)  # the MLP; other families export elsewhere
     wrapper = _Probabilities(
-        model.network, numeric="numeric" in names, categorical="categorical" in names
+        model.network,
+        numeric="numeric" in names,
+        categorical="categorical" in names,
+        scale=model.target_scale if model.is_regression else None,
     ).eval()
     example = {
         "numeric": torch.zeros((2, model.preprocessor.n_numeric_features)),
@@ -161,6 +177,7 @@ def export_bundle(
         "char_ngrams": list(CHAR_NGRAMS),
         "classes": list(model.classes),
         "target": model.target,
+        "interval_halfwidth": (model.extras.get("interval") or {}).get("halfwidth"),
         "onnx_model": onnx_file,
         "inputs": _input_names(model),
     }
@@ -246,8 +263,12 @@ def _compare(
     model: TrainedModel, out: Path, holdout: pl.DataFrame, report: ExportReport, *, int8: bool
 ) -> None:
     numeric, categorical = model.transform(holdout)
-    torch_proba = model.predict_proba_arrays(numeric, categorical)
+    torch_proba = model.output_arrays(numeric, categorical)
     onnx_proba = onnx_predict_proba(out / FP32_FILE, numeric, categorical)
+    report.rows = holdout.height
+    report.max_abs_diff = float(np.abs(torch_proba - onnx_proba).max())
+    if model.is_regression:
+        return
     truth = holdout.get_column(model.target).cast(pl.String).to_numpy()
     classes = np.asarray(model.classes)
     report.rows = holdout.height

@@ -94,6 +94,7 @@ def fit_gbm(
     the validation loss; the model keeps the best round. With ``rounds`` (a refit on train +
     validation) exactly that many rounds, no early stopping: ``x_val`` is not used."""
     lgb = _lightgbm()
+    objective: dict[str, Any]
     if task == "regression":
         objective = {"objective": "huber" if loss == "huber" else "regression"}
     elif n_classes == 2:
