@@ -92,9 +92,9 @@ def dedup_file_on_ray(
     if Path(path).resolve() == Path(output).resolve():
         raise DataError("the output would overwrite the input", where=str(output))
     require_ray()
-    frame = read_table(path, encoding=encoding)
+    frame = read_table(Path(path), encoding=encoding)
     kept, stats = dedup_on_ray(frame, text=text, threshold=threshold, address=address)
-    write_table(kept, output)
+    write_table(kept, Path(output))
     return stats
 
 

@@ -50,8 +50,8 @@ class ArtifactStore:
         """Every stored object's name, for audits that nothing was left behind."""
         return list(self.blobs.names())
 
-    def seal(self, data: bytes, key: SecretKey) -> tuple[str, bytes, bytes]:
-        """Encrypt under a fresh data key: ``(digest, stored bytes, wrapped data key)``."""
+    def seal(self, data: bytes, key: SecretKey) -> tuple[str, bytes, str]:
+        """Encrypt under a fresh data key: ``(digest, stored bytes, base64 wrapped data key)``."""
         data_key = crypto.new_data_key()
         stored = crypto.encrypt(data_key, data, context=b"datawheel/artifact")
         wrapped = crypto.wrap_key(key.key_encryption_key, data_key)
