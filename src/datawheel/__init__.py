@@ -20,6 +20,9 @@ _EXPORTS = {
     "ProjectConfig": "datawheel.config",
     "Workspace": "datawheel.store.workspace",
     "DatawheelError": "datawheel.errors",
+    "Client": "datawheel.client",
+    "AsyncClient": "datawheel.client",
+    "ApiError": "datawheel.client",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -20,6 +20,7 @@ SUBSYSTEMS = (
     "evaluate",
     "models",
     "serve",
+    "console",
     "loop",
     "share",
     "store",

@@ -44,11 +44,15 @@ def serve(
     revocations: Annotated[
         Path | None, typer.Option("--revocations", help="With --bundle: a signed revocation list.")
     ] = None,
+    no_console: Annotated[
+        bool, typer.Option("--no-console", help="Serve the API without the web console.")
+    ] = False,
 ) -> None:
-    """Serve the champion over HTTP to the tenants' API keys.
+    """Serve the champion over HTTP to the tenants' API keys, and the web console at /console.
 
     Endpoints: /v1/predict, /v1/explain, /v1/feedback, /v1/models, /v1/usage, /healthz,
-    /readyz, /metrics, /docs. Workers share state only through the database. With --bundle,
+    /readyz, /metrics, /docs, /console (accounts: `datawheel users create`). Workers share
+    state only through the database. With --bundle,
     a licensed export bundle is served on its own, within its license's terms.
 
     Example: datawheel serve --port 8000 --workers 2
@@ -59,7 +63,7 @@ def serve(
         _serve_bundle(bundle, revocations, host=host, port=port)
         return
 
-    from datawheel.project.app_factory import PROJECT_ENV, WORKSPACE_ENV
+    from datawheel.project.app_factory import CONSOLE_ENV, PROJECT_ENV, WORKSPACE_ENV
     from datawheel.registry.versions import get_version
     from datawheel.serve.background import http_stack
 
@@ -70,10 +74,12 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see docs/serving.md)
     os.environ[PROJECT_ENV] = str(project.path)
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
+    os.environ[CONSOLE_ENV] = "0" if no_console else "1"
     http, loop = http_stack()
     console.print(
         f"Serving {project.config.name} at http://{host}:{port} (docs: /docs; "
-        f"{workers} worker{'s' if workers > 1 else ''}, {http} + {loop})"
+        + ("" if no_console else "console: /console; ")
+        + f"{workers} worker{'s' if workers > 1 else ''}, {http} + {loop})"
     )
     if http == "h11" or loop == "asyncio":
         console.print(

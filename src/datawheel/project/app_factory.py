@@ -13,17 +13,29 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from datawheel.config import LoopConfig, load_config
-from datawheel.loop.drift import prometheus_drift_lines
+from datawheel.config import LoopConfig, ProjectConfig, load_config
+from datawheel.console.app import PREFIX, create_console
+from datawheel.loop.drift import feature_drift, prometheus_drift_lines
+from datawheel.registry.versions import list_versions
 from datawheel.serve.app import create_app
 from datawheel.store.workspace import Workspace
 
-__all__ = ["PROJECT_ENV", "WORKSPACE_ENV", "build", "cached_drift_lines"]
+__all__ = [
+    "CONSOLE_ENV",
+    "PROJECT_ENV",
+    "WORKSPACE_ENV",
+    "build",
+    "cached_drift_lines",
+    "cached_drift_reports",
+    "mount_console",
+]
 
 PROJECT_ENV = "DATAWHEEL_PROJECT_FILE"
+CONSOLE_ENV = "DATAWHEEL_CONSOLE"  # "0": serve without the web console (`--no-console`)
 WORKSPACE_ENV = "DATAWHEEL_SERVE_WORKSPACE"
 DRIFT_REFRESH_SECONDS = 60.0  # each computation reads up to a thousand logged requests
 
@@ -68,6 +80,46 @@ def cached_drift_lines(
     return _DriftGauges(ws, policy, every)
 
 
+class _DriftReports:
+    """Per-feature drift of the served versions for the console, recomputed at most every
+    ``every`` seconds (a computation reads up to a thousand logged requests)."""
+
+    def __init__(self, ws: Workspace, policy: LoopConfig, every: float) -> None:
+        self._ws, self._policy, self._every = ws, policy, every
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+        self._reports: list[dict[str, Any]] = []
+
+    def __call__(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if time.monotonic() - self._at >= self._every:
+                served = [v for v in list_versions(self._ws) if v.stage in ("champion", "shadow")]
+                self._reports = [feature_drift(self._ws, v, self._policy).to_dict() for v in served]
+                self._at = time.monotonic()
+            return self._reports
+
+
+def cached_drift_reports(
+    ws: Workspace, policy: LoopConfig, *, every: float = DRIFT_REFRESH_SECONDS
+) -> Callable[[], list[dict[str, Any]]]:
+    """Drift reports (``DriftReport.to_dict()``) of the champion and shadow for the console."""
+    return _DriftReports(ws, policy, every)
+
+
+def mount_console(app: FastAPI, config: ProjectConfig, ws: Workspace) -> None:
+    """Mount the web console at ``/console``, fed the loop's drift figures from here (the
+    console, like serve, never imports the loop)."""
+    app.mount(
+        PREFIX,
+        create_console(
+            config,
+            ws,
+            input_schema=app.state.service.validator.schema,
+            drift=cached_drift_reports(ws, config.loop),
+        ),
+    )
+
+
 def build() -> FastAPI:
     """The app for the project and workspace named in the environment."""
     import torch
@@ -77,6 +129,8 @@ def build() -> FastAPI:
     config = load_config(project_file, check_source=False)
     ws = Workspace.open(os.environ[WORKSPACE_ENV], key_dir=project_file.parent, actor="api")
     app = create_app(config, ws, extra_metrics=cached_drift_lines(ws, config.loop))
+    if os.environ.get(CONSOLE_ENV, "1") != "0":
+        mount_console(app, config, ws)
     # Everything loaded so far (torch, the model, the app) lives as long as the worker: freezing
     # it keeps the collector's full passes, tens of ms with torch loaded, off the request tail.
     gc.collect()

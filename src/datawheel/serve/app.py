@@ -21,6 +21,7 @@ from datawheel import __version__
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError, UsageError
 from datawheel.registry.versions import list_versions
+from datawheel.serve.docs import install_offline_docs
 from datawheel.serve.errors import Unavailable, install_error_handlers
 from datawheel.serve.fastlane import LanedApp
 from datawheel.serve.limits import current_month
@@ -148,11 +149,14 @@ def create_app(
         title=f"datawheel — {config.name}",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         description="Predictions, explanations and feedback for the served champion. "
         "Authenticate with `Authorization: Bearer dw_<id>_<secret>`.",
     )
     app.state.service = service
     install_error_handlers(app)
+    install_offline_docs(app)
     app.attach(service)
     bearer = HTTPBearer(auto_error=False)
     version = service.holder.current()[0]

@@ -16,7 +16,14 @@ from datawheel.errors import UsageError
 from datawheel.store.db import quota_counters, reading, tenants, usage
 from datawheel.store.workspace import Workspace
 
-__all__ = ["QUOTA_ENDPOINTS", "export_usage", "month_usage", "record_usage", "record_usage_many"]
+__all__ = [
+    "QUOTA_ENDPOINTS",
+    "export_usage",
+    "month_usage",
+    "record_usage",
+    "record_usage_many",
+    "usage_csv",
+]
 
 QUOTA_ENDPOINTS = ("predict", "explain")  # their rows count against the monthly quota
 
@@ -64,32 +71,42 @@ def _upsert(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
     )
 
 
-def export_usage(ws: Workspace, *, month: str, output: Path) -> int:
-    """Write the billing CSV for ``YYYY-MM``: one line per tenant, endpoint and day."""
+def usage_csv(ws: Workspace, *, month: str, tenant_id: str | None = None) -> tuple[str, int]:
+    """The billing CSV for ``YYYY-MM`` (one tenant, or all) and its number of data lines: one
+    line per tenant, endpoint and day. The CLI's export and the console's download share it."""
     try:
         datetime.strptime(month, "%Y-%m")
     except ValueError:
         raise UsageError(f"month must be YYYY-MM, got {month!r}", where="--month") from None
+    stmt = (
+        select(
+            tenants.c.name,
+            tenants.c.plan,
+            usage.c.endpoint,
+            usage.c.day,
+            usage.c.requests,
+            usage.c.rows,
+        )
+        .join(tenants, tenants.c.id == usage.c.tenant_id)
+        .where(usage.c.day.like(f"{month}-%"))
+        .order_by(tenants.c.name, usage.c.day, usage.c.endpoint)
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(usage.c.tenant_id == tenant_id)
     with reading(ws.engine) as conn:
-        rows = conn.execute(
-            select(
-                tenants.c.name,
-                tenants.c.plan,
-                usage.c.endpoint,
-                usage.c.day,
-                usage.c.requests,
-                usage.c.rows,
-            )
-            .join(tenants, tenants.c.id == usage.c.tenant_id)
-            .where(usage.c.day.like(f"{month}-%"))
-            .order_by(tenants.c.name, usage.c.day, usage.c.endpoint)
-        ).all()
+        rows = conn.execute(stmt).all()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["tenant", "plan", "endpoint", "day", "requests", "rows"])
     writer.writerows(tuple(r) for r in rows)
-    atomic_write(output, buffer.getvalue().encode())
-    return len(rows)
+    return buffer.getvalue(), len(rows)
+
+
+def export_usage(ws: Workspace, *, month: str, output: Path) -> int:
+    """Write the billing CSV for ``YYYY-MM``: one line per tenant, endpoint and day."""
+    text, lines = usage_csv(ws, month=month)
+    atomic_write(output, text.encode())
+    return lines
 
 
 def month_usage(ws: Workspace, *, tenant_id: str, month: str) -> dict[str, object]:

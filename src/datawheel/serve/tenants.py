@@ -10,11 +10,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from sqlalchemy import insert, select, update
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
-from datawheel.store.db import api_keys, now_iso, reading, tenants
+from datawheel.store.db import api_key_details, api_keys, now_iso, reading, tenants
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -92,10 +93,20 @@ def list_tenants(ws: Workspace) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in conn.execute(select(tenants).order_by(tenants.c.name))]
 
 
-def create_key(ws: Workspace, *, tenant: str, role: str = "service") -> ApiKey:
-    """A new key ``dw_<id>_<secret>`` for ``tenant``; only its SHA-256 is stored."""
+def create_key(
+    ws: Workspace,
+    *,
+    tenant: str,
+    role: str = "service",
+    name: str | None = None,
+    expires_on: str | None = None,
+) -> ApiKey:
+    """A new key ``dw_<id>_<secret>`` for ``tenant``; only its SHA-256 is stored. ``name`` and
+    ``expires_on`` (``YYYY-MM-DD``, the last valid day, UTC) are optional."""
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}", hint=f"roles: {', '.join(ROLES)}")
+    if expires_on is not None:
+        _check_expiry(expires_on)
     with ws.engine.begin() as conn:
         tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar()
         if tenant_id is None:
@@ -112,8 +123,26 @@ def create_key(ws: Workspace, *, tenant: str, role: str = "service") -> ApiKey:
                 revoked_at=None,
             )
         )
-        ws.record(conn, "key.create", key_id, {"tenant": tenant, "role": role})
+        if name is not None or expires_on is not None:
+            conn.execute(
+                insert(api_key_details).values(
+                    key_id=key_id, name=name or "", expires_on=expires_on, created_by=ws.actor
+                )
+            )
+        details = {"tenant": tenant, "role": role, "name": name, "expires_on": expires_on}
+        ws.record(conn, "key.create", key_id, {k: v for k, v in details.items() if v})
     return ApiKey(id=key_id, tenant=tenant, role=role, secret=secret)
+
+
+def _check_expiry(expires_on: str) -> None:
+    try:
+        day = date.fromisoformat(expires_on)
+    except ValueError:
+        raise UsageError(
+            f"expiry must be a date YYYY-MM-DD, got {expires_on!r}", where="expires"
+        ) from None
+    if day < datetime.now(UTC).date():
+        raise UsageError(f"expiry {expires_on} is in the past", where="expires")
 
 
 def revoke_key(ws: Workspace, key_id: str) -> None:
@@ -144,14 +173,18 @@ def authenticate(ws: Workspace, presented: str) -> Principal:
                 tenants.c.name,
                 tenants.c.plan,
                 tenants.c.active,
+                api_key_details.c.expires_on,
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .outerjoin(api_key_details, api_key_details.c.key_id == api_keys.c.id)
             .where(api_keys.c.id == parts[1])
         ).first()
     expected = row.key_hash if row is not None else _hash("dw_absent_absent")
     valid = hmac.compare_digest(expected, _hash(presented))
     if row is None or not valid or row.revoked_at is not None or not row.active:
         raise Unauthenticated("invalid or revoked API key")
+    if row.expires_on is not None and row.expires_on < datetime.now(UTC).strftime("%Y-%m-%d"):
+        raise Unauthenticated(f"this API key expired after {row.expires_on}")
     return Principal(row.id, row.tenant_id, row.name, row.plan, row.role)
 
 

@@ -329,6 +329,49 @@ licenses = Table(  # the register of licenses issued for exported models
 )
 
 
+# -- the web console ----------------------------------------------------------------------------
+
+users = Table(  # console accounts: operators (tenant_id NULL) and customers' people
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-case
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=True),
+    Column("role", String(20), nullable=False),  # admin engineer analyst | owner developer
+    Column("password_hash", String(200), nullable=False),  # argon2id, parameters inline
+    Column("created_at", _ts, nullable=False),
+    Column("disabled_at", _ts, nullable=True),
+)
+
+console_sessions = Table(  # signed-in browsers; only the SHA-256 of the cookie is stored
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", _ts, nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch
+)
+
+login_failures = Table(  # failed sign-ins per e-mail and per client address, for the rate limit
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False),  # "email:…" or "ip:…"
+    Column("at", Float, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+api_key_details = Table(  # what the console adds to a key: a name, an expiry, who made it
+    "api_key_details",
+    metadata,
+    Column("key_id", String(40), ForeignKey("api_keys.id"), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("expires_on", String(10), nullable=True),  # YYYY-MM-DD, last valid day (UTC)
+    Column("created_by", String(320), nullable=False),
+)
+
+
 _READ_ONLY = "datawheel_read_only"
 
 

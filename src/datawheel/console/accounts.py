@@ -1,0 +1,278 @@
+"""Console accounts: users with a role in a tenant, argon2id passwords, sessions and the sign-in
+rate limit. Everything lives in the workspace database, so every worker sees the same sessions.
+
+Operators (admin, engineer, analyst) belong to the team, written ``--tenant operators``; the
+customer roles (owner, developer) belong to one tenant and only ever see its data.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, insert, select
+
+from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
+from datawheel.store import audit as audit_log
+from datawheel.store.db import console_sessions, login_failures, now_iso, reading, tenants, users
+from datawheel.store.roles import allowed as workspace_allows
+from datawheel.store.workspace import Workspace
+
+__all__ = [
+    "CUSTOMER_ROLES",
+    "OPERATORS",
+    "OPERATOR_ROLES",
+    "SESSION_SECONDS",
+    "Session",
+    "User",
+    "as_user",
+    "can",
+    "create_user",
+    "csrf_ok",
+    "end_session",
+    "find_session",
+    "sign_in",
+]
+
+OPERATORS = "operators"  # the --tenant of the team's own people
+OPERATOR_ROLES = ("admin", "engineer", "analyst")
+CUSTOMER_ROLES = ("owner", "developer")
+SESSION_SECONDS = 8 * 3600  # a working day; signing in again rotates the session
+FAILURE_WINDOW = 15 * 60.0
+MAX_FAILURES = 5  # per e-mail in the window …
+MAX_CLIENT_FAILURES = 20  # … and per client address (several people may share one)
+MIN_PASSWORD = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# RFC 9106's second recommended option (memory-hard, 64 MiB, 3 passes): slow for an attacker's
+# GPU, ~50 ms for a sign-in here.
+_hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+_DUMMY_HASH = _hasher.hash("datawheel-absent-user")  # unknown users cost the same time
+
+# what each console action needs; promotion follows the workspace's own rule (store/roles.py)
+_CONSOLE_PERMISSIONS = {
+    "customer": frozenset(CUSTOMER_ROLES),  # the tenant's own overview, usage, playground
+    "keys": frozenset({"owner"}),  # create and revoke the tenant's API keys
+    "operate": frozenset(OPERATOR_ROLES),  # every operator page (read)
+}
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    role: str
+    tenant_id: str | None  # None: an operator
+    tenant: str  # the tenant's name, or "operators"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.tenant_id is None
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str  # the cookie value: shown to the browser once, stored only as a hash
+    csrf: str
+    user: User
+    expires_at: float
+
+
+def can(user: User, action: str) -> bool:
+    """Whether ``user`` may take the console ``action`` (``promote``: the workspace rule)."""
+    if action == "promote":
+        return user.is_operator and workspace_allows(user.role, "promote")
+    return user.role in _CONSOLE_PERMISSIONS[action]
+
+
+def as_user(ws: Workspace, user: User) -> Workspace:
+    """The workspace acting as ``user``: library calls audit their changes under the user's
+    name and check the user's role. Shares the engine and artifacts (a shallow copy)."""
+    acting = copy.copy(ws)
+    acting.actor = f"user:{user.email}"
+    acting.role = user.role if user.is_operator else "analyst"
+    return acting
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    ws: Workspace, email: str, *, tenant: str, role: str, password: str | None = None
+) -> tuple[str, str]:
+    """A new user; returns (user id, password). Without ``password`` a random one is made and
+    returned: the caller shows it once. Only its argon2id hash is stored."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise UsageError(f"not an e-mail address: {email!r}", where="EMAIL")
+    operator = tenant == OPERATORS
+    roles = OPERATOR_ROLES if operator else CUSTOMER_ROLES
+    if role not in roles:
+        kind = "operators" if operator else f"a customer tenant ({tenant})"
+        raise UsageError(
+            f"role {role!r} is not a role for {kind}",
+            where="--role",
+            hint=f"use one of {', '.join(roles)}"
+            + ("" if operator else f", or --tenant {OPERATORS} for {', '.join(OPERATOR_ROLES)}"),
+        )
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(
+            f"the password is {len(password)} characters long; at least {MIN_PASSWORD} needed",
+            where="password",
+        )
+    user_id = f"u_{uuid.uuid4().hex[:12]}"
+    with ws.engine.begin() as conn:
+        tenant_id = None
+        if not operator:
+            tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar()
+            if tenant_id is None:
+                raise NotFoundError(
+                    f"no tenant {tenant!r}",
+                    where="--tenant",
+                    hint=f"`datawheel tenants create {tenant}`, or --tenant {OPERATORS}",
+                )
+        if conn.execute(select(users.c.id).where(users.c.email == email)).first():
+            raise UsageError(f"a user {email!r} already exists", where="EMAIL")
+        conn.execute(
+            insert(users).values(
+                id=user_id,
+                email=email,
+                tenant_id=tenant_id,
+                role=role,
+                password_hash=_hasher.hash(password),
+                created_at=now_iso(),
+                disabled_at=None,
+            )
+        )
+        ws.record(conn, "user.create", email, {"tenant": tenant, "role": role})
+    return user_id, password
+
+
+def _user_row_select():
+    return select(
+        users.c.id,
+        users.c.email,
+        users.c.role,
+        users.c.tenant_id,
+        users.c.password_hash,
+        users.c.disabled_at,
+        func.coalesce(tenants.c.name, OPERATORS).label("tenant"),
+        tenants.c.active,
+    ).outerjoin(tenants, tenants.c.id == users.c.tenant_id)
+
+
+def _to_user(row) -> User:
+    return User(row.id, row.email, row.role, row.tenant_id, row.tenant)
+
+
+def _limited(conn, keys: list[str], since: float) -> bool:
+    counts = dict(
+        conn.execute(
+            select(login_failures.c.key, func.count())
+            .where(login_failures.c.key.in_(keys), login_failures.c.at > since)
+            .group_by(login_failures.c.key)
+        ).all()
+    )
+    return counts.get(keys[0], 0) >= MAX_FAILURES or counts.get(keys[1], 0) >= MAX_CLIENT_FAILURES
+
+
+def sign_in(
+    ws: Workspace, email: str, password: str, *, client: str, now: float | None = None
+) -> Session:
+    """Check the password and open a new session (a fresh token: sign-in rotates it).
+
+    Refused alike for an unknown user, a wrong password, a disabled user or tenant; after
+    ``MAX_FAILURES`` failures in ``FAILURE_WINDOW`` for the e-mail (``MAX_CLIENT_FAILURES`` for
+    the client address) every
+    try is refused without checking the password (``PermissionDenied``) until the window passes.
+    """
+    now = time.time() if now is None else now
+    email = email.strip().lower()
+    keys = [f"email:{email}", f"ip:{client}"]
+    with reading(ws.engine) as conn:
+        if _limited(conn, keys, now - FAILURE_WINDOW):
+            raise PermissionDenied(
+                "too many failed sign-ins", hint="wait 15 minutes, or ask an admin to reset it"
+            )
+        row = conn.execute(_user_row_select().where(users.c.email == email)).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        ok = row is not None and row.disabled_at is None and row.active is not False
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        with ws.engine.begin() as conn:  # committed: the failure must count
+            conn.execute(insert(login_failures), [{"key": k, "at": now} for k in keys])
+            ws.record(conn, "console.sign_in_failed", email, {"client": client})
+        raise Unauthenticated("wrong e-mail or password")
+    with ws.engine.begin() as conn:
+        conn.execute(delete(login_failures).where(login_failures.c.key == keys[0]))
+        conn.execute(delete(console_sessions).where(console_sessions.c.expires_at < now))
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = now + SESSION_SECONDS
+        conn.execute(
+            insert(console_sessions).values(
+                token_hash=_hash_token(token),
+                user_id=row.id,
+                csrf=csrf,
+                created_at=now_iso(),
+                expires_at=expires,
+            )
+        )
+        audit_actor = f"user:{email}"
+        audit_log.append(
+            conn, actor=audit_actor, action="console.sign_in", target=email, details={}
+        )
+    return Session(token, csrf, _to_user(row), expires)
+
+
+def find_session(ws: Workspace, token: str | None, *, now: float | None = None) -> Session | None:
+    """The live session for a cookie value, or None (absent, unknown, expired, user disabled)."""
+    if not token:
+        return None
+    now = time.time() if now is None else now
+    with reading(ws.engine) as conn:
+        row = conn.execute(
+            _user_row_select()
+            .add_columns(console_sessions.c.csrf, console_sessions.c.expires_at)
+            .join(console_sessions, console_sessions.c.user_id == users.c.id)
+            .where(console_sessions.c.token_hash == _hash_token(token))
+        ).first()
+    if row is None or row.expires_at <= now or row.disabled_at is not None:
+        return None
+    if row.active is False:
+        return None
+    return Session(token, row.csrf, _to_user(row), row.expires_at)
+
+
+def end_session(ws: Workspace, session: Session) -> None:
+    """Sign out: the session row goes, so the cookie is worthless even if kept."""
+    with ws.engine.begin() as conn:
+        conn.execute(
+            delete(console_sessions).where(
+                console_sessions.c.token_hash == _hash_token(session.token)
+            )
+        )
+        audit_log.append(
+            conn,
+            actor=f"user:{session.user.email}",
+            action="console.sign_out",
+            target=session.user.email,
+            details={},
+        )
+
+
+def csrf_ok(session: Session, presented: str | None) -> bool:
+    """Whether a form's token is the session's (constant time)."""
+    return bool(presented) and hmac.compare_digest(session.csrf, presented or "")
