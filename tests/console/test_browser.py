@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def site(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     create_user(ws, "eng@team.example", tenant="operators", role="engineer", password=PASSWORD)
     create_user(ws, "ana@team.example", tenant="operators", role="analyst", password=PASSWORD)
     globex_key = create_key(ws, tenant="globex", role="service", name="globex backend")
+    _register_challenger(ws)
     app = create_app(config, ws, refresh_seconds=0.2)
     mount_console(app, config, ws)
     shots = Path(os.environ.get("DATAWHEEL_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
@@ -64,6 +66,22 @@ def site(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "shots": shots,
         }
     ws.close()
+
+
+def _register_challenger(ws) -> None:
+    """v2: the champion's model registered again, so there is something to promote."""
+    from datawheel.registry.versions import champion, load_version_model, register_model
+
+    v1 = champion(ws)
+    register_model(
+        ws,
+        load_version_model(ws, v1),
+        dataset_id=v1.dataset_id,
+        eval_dataset_id=v1.eval_dataset_id,
+        metrics=v1.metrics,
+        fairness=v1.fairness,
+        notes="the champion again, for the console tests",
+    )
 
 
 def _example_row(ws) -> dict:
@@ -166,22 +184,49 @@ def test_playground_when_run_then_it_shows_the_label_and_the_explanation(page_of
     assert page.errors == []
 
 
+def _wait_served(site: dict, version: str) -> None:
+    """Wait (up to 20 s) until predictions come from ``version``: the server polls the registry."""
+    deadline = time.monotonic() + 20
+    with _api(site, site["globex_key"].secret) as client:
+        while client.predict([site["row"]])["model_version"] != version:
+            assert time.monotonic() < deadline, f"the server never switched to {version}"
+
+
 def test_engineer_when_promoting_and_rolling_back_then_the_stage_changes_and_is_audited(
     page_of, site
 ):
+    from datawheel.registry.versions import champion
+
     page = page_of("eng@team.example")
     assert page.url.endswith("/console/models")
     page.screenshot(path=str(site["shots"] / "models.png"), full_page=True)
-    # Roll back with no earlier champion is refused with the library's reason, not a crash.
-    page.fill("#rollback-form input[name=reason]", "smoke test")
+    row = page.locator("tr[data-version=v2]")
+    row.locator("summary").click()
+    row.locator("input[name=reason]").fill("better on the holdout")
+    row.locator("button[type=submit]").click()  # the confirmation box is required: not ticked
+    assert champion(site["ws"]).id == "v1"
+    row.locator("input[name=confirm]").check()
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector("#flash")
+    assert "Promoted v2" in page.inner_text("#flash")
+    assert champion(site["ws"]).id == "v2"
+    assert "champion" in page.inner_text("tr[data-version=v2]")
+    _wait_served(site, "v2")
+
+    page.fill("#rollback-form input[name=reason]", "customers report worse answers")
     page.check("#rollback-form input[name=confirm]")
     page.click("#rollback-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#flash").count() == 1
+    page.wait_for_selector("#flash")
+    assert "Rolled back to v1" in page.inner_text("#flash")
+    assert champion(site["ws"]).id == "v1"
+    _wait_served(site, "v1")
+
     page.click("text=Audit log")
     page.fill("input[name=actor]", "user:eng@team.example")
     page.click("text=Filter")
-    assert "console.sign_in" in page.inner_text("#audit")
+    audited = page.inner_text("#audit")
+    assert "console.sign_in" in audited and "model.stage" in audited
+    assert "better on the holdout" in audited and "customers report worse answers" in audited
     page.click("#verify-chain")
     assert "intact" in page.inner_text("#chain-report")
     page.screenshot(path=str(site["shots"] / "audit.png"), full_page=True)
