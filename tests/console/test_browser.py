@@ -223,11 +223,13 @@ def test_engineer_when_promoting_and_rolling_back_then_the_stage_changes_and_is_
 
     page.click("text=Audit log")
     page.fill("input[name=actor]", "user:eng@team.example")
-    page.click("text=Filter")
+    page.click("text=Filter")  # htmx swaps the results in and pushes the filtered URL
+    page.wait_for_url(re.compile(r".*actor=user%3Aeng%40team.example.*"))
     audited = page.inner_text("#audit")
     assert "console.sign_in" in audited and "model.stage" in audited
     assert "better on the holdout" in audited and "customers report worse answers" in audited
     page.click("#verify-chain")
+    page.wait_for_selector("#chain-report")
     assert "intact" in page.inner_text("#chain-report")
     page.screenshot(path=str(site["shots"] / "audit.png"), full_page=True)
     assert page.errors == []
