@@ -5,6 +5,8 @@ in the package. Handlers check the session, the role and the tenant, then call t
 # No `from __future__ import annotations`: FastAPI reads the handler signatures.
 
 import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,12 +46,35 @@ __all__ = ["PREFIX", "create_console"]
 PREFIX = "/console"
 SESSION_COOKIE = "dw_session"
 LOGIN_COOKIE = "dw_login_csrf"
-KEY_ROLES = ("service", "analyst", "engineer")  # what a customer's key may be
+KEY_ROLES = ("service", "analyst", "engineer")
+AGGREGATE_SECONDS = (
+    30.0  # how stale feedback counts and live accuracy may be  # what a customer's key may be
+)
 _HERE = Path(__file__).parent
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
+
+
+class _Cached:
+    """A figure over the whole log (feedback by issue, live accuracy) computed at most every
+    ``every`` seconds per worker: page views read the last result instead of re-scanning."""
+
+    def __init__(self, compute: Callable[[], Any], every: float) -> None:
+        self._compute, self._every = compute, every
+        self._lock = threading.Lock()
+        self._until = float("-inf")
+        self._value: Any = None
+        self.at = ""
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if time.monotonic() >= self._until:
+                self._value = self._compute()
+                self._until = time.monotonic() + self._every
+                self.at = datetime.now(UTC).strftime("%H:%M:%S UTC")
+            return self._value
 
 
 class _Stop(Exception):
@@ -70,6 +95,8 @@ def create_console(
     playground's form; ``drift`` gives per-feature drift reports (computed by the offline half
     and passed in by the app factory, so the console never imports the loop)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    feedback_counts = _Cached(lambda: queries.feedback_counts(ws), AGGREGATE_SECONDS)
+    live_accuracy = _Cached(lambda: queries.live_accuracy(ws), AGGREGATE_SECONDS)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals.update(base=PREFIX, project=config.name, chart=bar_chart)
@@ -398,7 +425,7 @@ def create_console(
     @app.get("/monitoring", response_class=HTMLResponse)
     def monitoring(request: Request) -> Response:
         session = need(request, "operate")
-        accuracy = queries.live_accuracy(ws)
+        accuracy = live_accuracy()
         reports, drift_error = [], None
         if drift is not None:
             try:
@@ -425,7 +452,8 @@ def create_console(
             request,
             "feedback.html",
             session,
-            counts=queries.feedback_counts(ws),
+            counts=feedback_counts(),
+            counted_at=feedback_counts.at,
             examples=queries.feedback_examples(
                 ws, issue=issue or None, model=model or None, tenant=tenant or None
             ),

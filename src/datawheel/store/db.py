@@ -218,6 +218,8 @@ feedback = Table(
     Column("rating", Integer, nullable=True),
     Column("created_at", _ts, nullable=False),
     Index("ix_feedback_prediction", "prediction_id"),
+    Index("ix_feedback_created", "created_at"),  # the console's newest-first drill-down
+    Index("ix_feedback_issue_created", "issue", "created_at"),
 )
 
 erased_subjects = Table(
