@@ -5,12 +5,11 @@ in the package. Handlers check the session, the role and the tenant, then call t
 # No `from __future__ import annotations`: FastAPI reads the handler signatures.
 
 import secrets
-import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,6 +38,7 @@ from datawheel.serve.tenants import create_key, revoke_key
 from datawheel.store import audit as audit_log
 from datawheel.store.datasets import list_datasets
 from datawheel.store.db import api_keys, reading, tenants
+from datawheel.store.feedback_counts import ensure_feedback_counts
 from datawheel.store.workspace import Workspace
 
 __all__ = ["PREFIX", "create_console"]
@@ -57,26 +57,6 @@ _CSP = (
 )
 
 
-class _Cached:
-    """A figure over the whole log (feedback by issue, live accuracy) computed at most every
-    ``every`` seconds per worker: page views read the last result instead of re-scanning."""
-
-    def __init__(self, compute: Callable[[], Any], every: float) -> None:
-        self._compute, self._every = compute, every
-        self._lock = threading.Lock()
-        self._until = float("-inf")
-        self._value: Any = None
-        self.at = ""
-
-    def __call__(self) -> Any:
-        with self._lock:
-            if time.monotonic() >= self._until:
-                self._value = self._compute()
-                self._until = time.monotonic() + self._every
-                self.at = datetime.now(UTC).strftime("%H:%M:%S UTC")
-            return self._value
-
-
 class _Stop(Exception):
     """Leave a handler with this response (a redirect to sign in, a 403 page)."""
 
@@ -89,14 +69,14 @@ def create_console(
     ws: Workspace,
     *,
     input_schema: Mapping[str, str],
-    drift: Callable[[], list[dict[str, Any]]] | None = None,
+    drift: Callable[[], list[dict[str, Any]] | None] | None = None,
 ) -> FastAPI:
     """The console for one workspace. ``input_schema`` (field → number|string) builds the
-    playground's form; ``drift`` gives per-feature drift reports (computed by the offline half
-    and passed in by the app factory, so the console never imports the loop)."""
+    playground's form; ``drift`` gives per-feature drift reports, or None while they are being
+    computed (by the offline half, passed in by the app factory: the console never imports
+    the loop)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    feedback_counts = _Cached(lambda: queries.feedback_counts(ws), AGGREGATE_SECONDS)
-    live_accuracy = _Cached(lambda: queries.live_accuracy(ws), AGGREGATE_SECONDS)
+    ensure_feedback_counts(ws.engine)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals.update(base=PREFIX, project=config.name, chart=bar_chart)
@@ -397,9 +377,9 @@ def create_console(
                 done = rollback(acting, reason=reason)
         except DatawheelError as exc:
             message = f"Not done: {str(exc).splitlines()[0]}"
-            return RedirectResponse(f"{PREFIX}/models?message={message}", status_code=303)
-        word = "Promoted" if action == "promote" else "Rolled back to"
-        return RedirectResponse(f"{PREFIX}/models?message={word} {done.id}", status_code=303)
+            return RedirectResponse(f"{PREFIX}/models?message={quote(message)}", status_code=303)
+        message = f"{'Promoted' if action == 'promote' else 'Rolled back to'} {done.id}"
+        return RedirectResponse(f"{PREFIX}/models?message={quote(message)}", status_code=303)
 
     @app.post("/models/promote")
     async def models_promote(request: Request) -> Response:
@@ -425,13 +405,8 @@ def create_console(
     @app.get("/monitoring", response_class=HTMLResponse)
     def monitoring(request: Request) -> Response:
         session = need(request, "operate")
-        accuracy = live_accuracy()
-        reports, drift_error = [], None
-        if drift is not None:
-            try:
-                reports = drift()
-            except DatawheelError as exc:
-                drift_error = str(exc).splitlines()[0]
+        accuracy = queries.live_accuracy(ws)
+        reports = drift() if drift is not None else []
         return page(
             request,
             "monitoring.html",
@@ -439,7 +414,6 @@ def create_console(
             accuracy=accuracy,
             accuracy_points=[(a["day"], a["accuracy"] or 0.0) for a in accuracy],
             reports=reports,
-            drift_error=drift_error,
             threshold=config.loop.drift_psi_above,
         )
 
@@ -452,8 +426,7 @@ def create_console(
             request,
             "feedback.html",
             session,
-            counts=feedback_counts(),
-            counted_at=feedback_counts.at,
+            counts=queries.feedback_counts(ws),
             examples=queries.feedback_examples(
                 ws, issue=issue or None, model=model or None, tenant=tenant or None
             ),

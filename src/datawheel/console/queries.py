@@ -8,13 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, desc, func, select
+from sqlalchemy import desc, func, select
 
 from datawheel.store.db import (
     api_key_details,
     api_keys,
     audit,
     feedback,
+    feedback_daily,
     predictions,
     reading,
     stage_events,
@@ -114,35 +115,23 @@ def tenants_usage(ws: Workspace, month: str) -> list[dict[str, Any]]:
 
 def feedback_counts(ws: Workspace, *, days: int = 30) -> dict[str, list[tuple[str, int]]]:
     """Feedback of the last ``days`` days counted by issue (the spec's ``groupby("issue")``),
-    by model version and by tenant, largest first."""
+    by model version and by tenant, largest first — from the per-day counters."""
     since = _days_back(days)[0]
-    recent = feedback.c.created_at >= since
-    with reading(ws.engine) as conn:
-        by_issue = conn.execute(
-            select(func.coalesce(feedback.c.issue, "(none)"), func.count())
-            .where(recent)
-            .group_by(feedback.c.issue)
-            .order_by(desc(func.count()))
-        ).all()
-        by_model = conn.execute(
-            select(predictions.c.model_version, func.count())
-            .join(predictions, predictions.c.id == feedback.c.prediction_id)
-            .where(recent)
-            .group_by(predictions.c.model_version)
-            .order_by(desc(func.count()))
-        ).all()
-        by_tenant = conn.execute(
-            select(func.coalesce(tenants.c.name, "(none)"), func.count())
-            .select_from(feedback)
-            .outerjoin(tenants, tenants.c.id == feedback.c.tenant_id)
-            .where(recent)
-            .group_by(tenants.c.name)
-            .order_by(desc(func.count()))
-        ).all()
+    recent = feedback_daily.c.day >= since
+    total = func.sum(feedback_daily.c.feedback)
+
+    def by(column: Any, *joins: Any) -> list[tuple[str, int]]:
+        stmt = select(column, total).select_from(feedback_daily)
+        for table, on in joins:
+            stmt = stmt.outerjoin(table, on)
+        stmt = stmt.where(recent).group_by(column).order_by(desc(total))
+        with reading(ws.engine) as conn:
+            return [(name or "(none)", int(n)) for name, n in conn.execute(stmt).all()]
+
     return {
-        "issue": [tuple(r) for r in by_issue],
-        "model": [tuple(r) for r in by_model],
-        "tenant": [tuple(r) for r in by_tenant],
+        "issue": by(feedback_daily.c.issue),
+        "model": by(feedback_daily.c.model_version),
+        "tenant": by(tenants.c.name, (tenants, tenants.c.id == feedback_daily.c.tenant_id)),
     }
 
 
@@ -189,28 +178,22 @@ def feedback_examples(
 
 def live_accuracy(ws: Workspace, *, days: int = 30) -> list[dict[str, Any]]:
     """Per day and model version: labelled feedback received and how often the prediction
-    matched the label the user gave."""
+    matched the label the user gave — from the per-day counters."""
     since = _days_back(days)[0]
-    day = func.substr(feedback.c.created_at, 1, 10)
     with reading(ws.engine) as conn:
         rows = conn.execute(
             select(
-                day.label("day"),
-                predictions.c.model_version,
-                func.count().label("labelled"),
-                func.sum(case((predictions.c.label == feedback.c.label, 1), else_=0)).label(
-                    "correct"
-                ),
+                feedback_daily.c.day,
+                feedback_daily.c.model_version,
+                func.sum(feedback_daily.c.labelled).label("labelled"),
+                func.sum(feedback_daily.c.correct).label("correct"),
             )
-            .join(predictions, predictions.c.id == feedback.c.prediction_id)
-            .where(and_(feedback.c.created_at >= since, feedback.c.label.is_not(None)))
-            .group_by(day, predictions.c.model_version)
-            .order_by(day, predictions.c.model_version)
+            .where(feedback_daily.c.day >= since)
+            .group_by(feedback_daily.c.day, feedback_daily.c.model_version)
+            .having(func.sum(feedback_daily.c.labelled) > 0)
+            .order_by(feedback_daily.c.day, feedback_daily.c.model_version)
         ).all()
-    return [
-        {**dict(r._mapping), "accuracy": (r.correct or 0) / r.labelled if r.labelled else None}
-        for r in rows
-    ]
+    return [{**dict(r._mapping), "accuracy": (r.correct or 0) / r.labelled} for r in rows]
 
 
 def stage_history(ws: Workspace, *, limit: int = 20) -> list[dict[str, Any]]:

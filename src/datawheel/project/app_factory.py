@@ -82,26 +82,39 @@ def cached_drift_lines(
 
 class _DriftReports:
     """Per-feature drift of the served versions for the console, recomputed at most every
-    ``every`` seconds (a computation reads up to a thousand logged requests)."""
+    ``every`` seconds in a background thread (a computation reads up to a thousand logged
+    requests and takes seconds on a big log): a page view never waits for it. Until the first
+    computation ends the console shows none, and says so."""
 
     def __init__(self, ws: Workspace, policy: LoopConfig, every: float) -> None:
         self._ws, self._policy, self._every = ws, policy, every
         self._lock = threading.Lock()
         self._at = float("-inf")
-        self._reports: list[dict[str, Any]] = []
+        self._running = False
+        self._reports: list[dict[str, Any]] | None = None
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def _compute(self) -> None:
+        try:
+            served = [v for v in list_versions(self._ws) if v.stage in ("champion", "shadow")]
+            reports = [feature_drift(self._ws, v, self._policy).to_dict() for v in served]
+        except Exception:  # advisory, as on /metrics: logged, the last figures kept
+            log.exception("drift reports for the console failed")
+            reports = self._reports or []
         with self._lock:
-            if time.monotonic() - self._at >= self._every:
-                served = [v for v in list_versions(self._ws) if v.stage in ("champion", "shadow")]
-                self._reports = [feature_drift(self._ws, v, self._policy).to_dict() for v in served]
-                self._at = time.monotonic()
+            self._reports, self._running = reports, False
+
+    def __call__(self) -> list[dict[str, Any]] | None:
+        """The latest reports, or None while the first computation runs."""
+        with self._lock:
+            if not self._running and time.monotonic() - self._at >= self._every:
+                self._running, self._at = True, time.monotonic()
+                threading.Thread(target=self._compute, daemon=True).start()
             return self._reports
 
 
 def cached_drift_reports(
     ws: Workspace, policy: LoopConfig, *, every: float = DRIFT_REFRESH_SECONDS
-) -> Callable[[], list[dict[str, Any]]]:
+) -> Callable[[], list[dict[str, Any]] | None]:
     """Drift reports (``DriftReport.to_dict()``) of the champion and shadow for the console."""
     return _DriftReports(ws, policy, every)
 

@@ -30,6 +30,7 @@ from datawheel.serve.schema import rows_model
 from datawheel.serve.service import Clocks, Service
 from datawheel.serve.tenants import Principal
 from datawheel.store.db import feedback, now_iso, predictions, reading
+from datawheel.store.feedback_counts import count_feedback
 from datawheel.store.workspace import Workspace
 
 __all__ = ["create_app", "scrub_comment"]
@@ -216,7 +217,7 @@ def create_app(
         found = _find_prediction(body.prediction_id, who)
         label = feedback_label(body.label, found.probabilities)
         comment = scrub_comment(body.comment) if body.comment else body.comment
-        feedback_id = uuid.uuid4().hex
+        feedback_id, created_at = uuid.uuid4().hex, now_iso()
         with ws.engine.begin() as conn:
             conn.execute(
                 insert(feedback).values(
@@ -228,8 +229,17 @@ def create_app(
                     issue=body.issue,
                     comment=comment,
                     rating=body.rating,
-                    created_at=now_iso(),
+                    created_at=created_at,
                 )
+            )
+            count_feedback(
+                conn,
+                created_at=created_at,
+                issue=body.issue,
+                model_version=found.model_version,
+                tenant_id=who.tenant_id,
+                label=body.label,
+                predicted=found.label,
             )
         service.writer.meter(who.tenant_id, "feedback", 1)
         return {"id": feedback_id}
@@ -244,6 +254,8 @@ def create_app(
                         predictions.c.subject,
                         predictions.c.probabilities,
                         predictions.c.shadow,
+                        predictions.c.model_version,
+                        predictions.c.label,
                     ).where(predictions.c.id == prediction_id)
                 ).first()
             if row is not None:

@@ -364,6 +364,18 @@ login_failures = Table(  # failed sign-ins per e-mail and per client address, fo
     Index("ix_login_failures_key_at", "key", "at"),
 )
 
+feedback_daily = Table(  # feedback counted as it arrives, so the console never scans the log
+    "feedback_daily",
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("issue", String(80), primary_key=True),  # "" when none was given
+    Column("model_version", String(40), primary_key=True),
+    Column("tenant_id", String(40), primary_key=True),  # "" when none
+    Column("feedback", Integer, nullable=False, default=0),
+    Column("labelled", Integer, nullable=False, default=0),  # with a label …
+    Column("correct", Integer, nullable=False, default=0),  # … equal to the prediction's
+)
+
 api_key_details = Table(  # what the console adds to a key: a name, an expiry, who made it
     "api_key_details",
     metadata,
