@@ -16,7 +16,9 @@ from datawheel.cli.common import (
 )
 
 users_app = typer.Typer(
-    help="Console accounts: operators and customers' people.", no_args_is_help=True
+    help="Console accounts: operators and customers' people.\n\n"
+    "Example: datawheel users create ana@acme.example --tenant acme --role owner",
+    no_args_is_help=True,
 )
 
 
