@@ -15,10 +15,11 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
 from datawheel.store import audit as audit_log
@@ -159,7 +160,7 @@ def create_user(
     return user_id, password
 
 
-def _user_row_select():
+def _user_row_select() -> Select[Any]:
     return select(
         users.c.id,
         users.c.email,
@@ -172,12 +173,12 @@ def _user_row_select():
     ).outerjoin(tenants, tenants.c.id == users.c.tenant_id)
 
 
-def _to_user(row) -> User:
+def _to_user(row: Any) -> User:
     return User(row.id, row.email, row.role, row.tenant_id, row.tenant)
 
 
-def _limited(conn, keys: list[str], since: float) -> bool:
-    counts = dict(
+def _limited(conn: Connection, keys: list[str], since: float) -> bool:
+    counts: dict[str, int] = dict(
         conn.execute(
             select(login_failures.c.key, func.count())
             .where(login_failures.c.key.in_(keys), login_failures.c.at > since)
@@ -211,7 +212,7 @@ def sign_in(
         ok = row is not None and row.disabled_at is None and row.active is not False
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok:
+    if not ok or row is None:
         with ws.engine.begin() as conn:  # committed: the failure must count
             conn.execute(insert(login_failures), [{"key": k, "at": now} for k in keys])
             ws.record(conn, "console.sign_in_failed", email, {"client": client})

@@ -13,7 +13,7 @@ def _short(value: float) -> str:
         return f"{value / 1_000_000:.1f}M"
     if value >= 1_000:
         return f"{value / 1_000:.1f}k"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}"
 
 
 def bar_chart(

@@ -18,7 +18,7 @@ _BUILT = "feedback_daily_built"
 
 
 @functools.cache
-def _upsert(dialect_name: str):
+def _upsert(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     names = ("day", "issue", "model_version", "tenant_id", "feedback", "labelled", "correct")
     stmt = dialect.insert(feedback_daily).values({n: bindparam(n) for n in names})
