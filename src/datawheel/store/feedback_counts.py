@@ -38,7 +38,7 @@ def count_feedback(
     issue: str | None,
     model_version: str,
     tenant_id: str | None,
-    label: str | None,
+    label: str | float | None,
     predicted: str,
 ) -> None:
     """Add one feedback row to its day's counters, in the caller's transaction."""
