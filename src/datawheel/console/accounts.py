@@ -204,7 +204,7 @@ def sign_in(
     with reading(ws.engine) as conn:
         if _limited(conn, keys, now - FAILURE_WINDOW):
             raise PermissionDenied(
-                "too many failed sign-ins", hint="wait 15 minutes, or ask an admin to reset it"
+                "too many failed sign-ins", hint="wait 15 minutes and try again"
             )
         row = conn.execute(_user_row_select().where(users.c.email == email)).first()
     try:
