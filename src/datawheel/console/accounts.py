@@ -203,9 +203,7 @@ def sign_in(
     keys = [f"email:{email}", f"ip:{client}"]
     with reading(ws.engine) as conn:
         if _limited(conn, keys, now - FAILURE_WINDOW):
-            raise PermissionDenied(
-                "too many failed sign-ins", hint="wait 15 minutes and try again"
-            )
+            raise PermissionDenied("too many failed sign-ins", hint="wait 15 minutes and try again")
         row = conn.execute(_user_row_select().where(users.c.email == email)).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
