@@ -108,17 +108,18 @@ def test_read_table_when_skip_mode_without_path_then_nothing_written(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
 
 
-def test_read_table_when_latin1_then_error_names_encoding_and_option_reads_it(
+def test_read_table_when_latin1_read_as_utf8_then_error_names_what_decodes_and_auto_reads_it(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("city,n\nParis,1\nCréteil,2\n".encode("latin-1"))
     with pytest.raises(DataError) as info:
-        read_table(path)
+        read_table(path, encoding="utf-8")
     message = str(info.value)
     assert "utf-8" in message and "byte offset 17" in message and "line 3" in message
-    assert "--encoding latin-1" in message
+    assert "--encoding cp1252" in message  # the encoding that decodes it, named in the hint
     assert read_table(path, encoding="latin-1")["city"].to_list() == ["Paris", "Créteil"]
+    assert read_table(path)["city"].to_list() == ["Paris", "Créteil"]  # auto: detected
 
 
 def test_read_table_when_utf8_bom_then_header_clean(tmp_path: Path) -> None:
@@ -243,3 +244,102 @@ def test_scan_table_when_gzip_then_data_error(tmp_path: Path) -> None:
 
 def test_supported_extensions_when_listed_then_include_gz_variants() -> None:
     assert {".csv", ".parquet", ".jsonl", ".ndjson", ".csv.gz"} <= set(SUPPORTED_EXTENSIONS)
+
+
+# --- encodings and code columns ----------------------------------------------------------------
+
+
+def _customers() -> pl.DataFrame:
+    from i18n._tables import customer_table
+
+    return customer_table(150)
+
+
+@pytest.mark.parametrize(
+    ("written", "logged"),
+    [
+        ("utf-8", None),  # the default: nothing to say
+        ("utf-8-sig", None),  # Excel's "CSV UTF-8": the mark is not part of the first header
+        ("gbk", "GB18030 (GBK)"),  # Excel's "CSV" on Chinese Windows
+        ("gb18030", "GB18030 (GBK)"),
+        ("utf-16", "UTF-16"),  # Excel's "Unicode text"
+    ],
+)
+def test_read_table_when_chinese_csv_in_any_encoding_then_same_frame_and_choice_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, written: str, logged: str | None
+) -> None:
+    frame = _customers()
+    path = tmp_path / "客户.csv"
+    path.write_bytes(frame.write_csv().encode(written))
+    with caplog.at_level("INFO", logger="datawheel.io"):
+        back, report = read_table_with_report(path)
+    assert back.to_dicts() == frame.to_dicts()  # codes stay text: 0 and X kept, no int phones
+    assert back.schema == frame.schema
+    notes = [r.getMessage() for r in caplog.records if r.name == "datawheel.io"]
+    if logged is None:
+        assert notes == [] and report.encoding in ("utf-8", "utf-8-sig")
+    else:  # one line says which encoding was chosen
+        assert len(notes) == 1 and notes[0].startswith(f"{path}: read as {logged}")
+
+
+def test_read_table_when_big5_gz_then_detected_through_gzip(tmp_path: Path) -> None:
+    from i18n._tables import taiwan_table
+
+    frame = taiwan_table(80)
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(frame.write_csv().encode("big5")))
+    back, report = read_table_with_report(path)
+    assert back.to_dicts() == frame.to_dicts() and report.encoding == "cp950"
+
+
+def test_read_table_when_gbk_read_as_utf8_then_error_suggests_gb18030(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(_customers().write_csv().encode("gbk"))
+    with pytest.raises(DataError) as info:
+        read_table(path, encoding="utf-8")
+    message = str(info.value)
+    assert "not valid utf-8" in message and ":1:1:" in message  # the header's first byte
+    assert "it decodes as gb18030" in message and "--encoding gb18030" in message
+    assert "latin-1" not in message  # never suggest what would garble Chinese
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "kept_as_text"),
+    [
+        ("身份证号", ["11010519491231002X", "110105194912310021"], True),  # X check digit
+        ("邮编", ["010010", "518000"], True),  # a leading zero
+        ("手机号", ["13800138000", "15912345678"], True),  # mainland mobile numbers
+        ("银行卡号", ["6222021234567890123", "6222021234567890456"], True),  # 19 digits
+        ("zip", ["94103", "10001"], True),  # a code by its name and one width
+        ("id", ["1", "2"], False),  # a counting id stays a number
+        ("年龄", ["31", "45"], False),  # a quantity stays a number
+        ("金额", ["12.50", "8"], False),
+    ],
+)
+def test_read_table_when_column_holds_codes_then_text_else_numbers(
+    tmp_path: Path, column: str, values: list[str], kept_as_text: bool
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(f"{column},n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values)))
+    back = read_table(path)
+    assert (back[column].dtype == pl.String) is kept_as_text
+    if kept_as_text:
+        assert back[column].to_list() == values
+
+
+def test_read_table_when_dtypes_declared_then_cast_and_bad_value_named(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "工号,年龄,是否流失,入职日期\n00123,31,是,2024年1月31日\n00456,45,否,2023-05-02\n"
+    )
+    dtypes = {"工号": "string", "年龄": "float", "是否流失": "bool", "入职日期": "date"}
+    back = read_table(path, dtypes=dtypes)
+    assert back["工号"].to_list() == ["00123", "00456"]
+    assert back["年龄"].dtype == pl.Float64 and back["是否流失"].to_list() == [True, False]
+    assert [str(d) for d in back["入职日期"].to_list()] == ["2024-01-31", "2023-05-02"]
+    path.write_text("工号,年龄\n1,31\n2,三十\n")
+    with pytest.raises(DataError) as info:
+        read_table(path, dtypes={"年龄": "int"})
+    message = str(info.value)
+    assert "'年龄' is declared int" in message and "row 2" in message and "'三十'" in message
+    assert read_table(path, dtypes={"年纪": "int"}).columns == ["工号", "年龄"]  # absent: no-op

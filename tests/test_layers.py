@@ -19,6 +19,7 @@ LAYERS = {
     "secret": 0,
     "signing": 0,
     "report": 0,
+    "i18n": 0,
     "store": 1,
     "data": 2,
     "privacy": 2,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "TEXT_OPERATORS",
     "AugmentConfig",
     "CleanConfig",
+    "ColumnDtype",
     "DataConfig",
     "DedupConfig",
     "Duration",
@@ -68,6 +70,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# A column type that data.dtypes may declare (see io.DTYPES for how each is read).
+ColumnDtype = Literal["string", "int", "float", "bool", "date", "datetime", "category"]
+
+
 class DataConfig(_Strict):
     source: str  # the raw table: .csv, .parquet or .jsonl (optionally .gz), relative to the file
     target: str  # the label column
@@ -78,6 +84,24 @@ class DataConfig(_Strict):
     # auto: a number with many distinct values is a regression, anything else classification
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     time: str | None = None  # a timestamp column: kept out of the features
+    # text encoding of CSV / JSON-lines files; auto detects UTF-8 (BOM or not), UTF-16,
+    # GB18030/GBK, Big5 and Windows-1252. A command's --encoding overrides it.
+    encoding: str = "auto"
+    # column -> type, read as declared (e.g. {手机号: string}); codes such as ID-card and
+    # phone numbers are read as text without it
+    dtypes: dict[str, ColumnDtype] = {}
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    "unknown encoding; use auto, utf-8, gb18030, big5, utf-16 or latin-1"
+                ) from None
+        return value
 
 
 class NearDedupConfig(_Strict):

@@ -8,8 +8,9 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,10 +20,16 @@ import polars as pl
 
 from datawheel.atomic import atomic_write
 from datawheel.errors import DataError
+from datawheel.i18n.charsets import AUTO, decodable_encodings, detect_encoding, is_utf8
+from datawheel.i18n.charsets import check_encoding as _check_encoding
+from datawheel.i18n.identifiers import looks_like_identifier
 
 __all__ = [
+    "AUTO",
+    "DTYPES",
     "SUPPORTED_EXTENSIONS",
     "IngestReport",
+    "apply_dtypes",
     "check_encoding",
     "fingerprint",
     "frame_from_parquet_bytes",
@@ -31,6 +38,7 @@ __all__ = [
     "parse_jsonl_block",
     "read_table",
     "read_table_with_report",
+    "resolve_encoding",
     "scan_table",
     "table_format",
     "write_table",
@@ -49,6 +57,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (*_FORMATS, *(ext + ".gz" for ext in _FO
 INFER_SCHEMA_ROWS = 10_000  # rows polars looks at to pick a dtype on the fast path
 _ROW_GROUP_ROWS = 65_536  # fixed so Parquet bytes do not follow in-memory chunking
 _SKIP_HINT = "fix the line, or pass --on-bad-lines skip to drop such lines"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,8 @@ def _read_bytes(path: Path, gz: bool) -> bytes:
 
 
 def _decode(data: bytes, encoding: str, where: str, line_offset: int = 0) -> str:
-    """Decode, reporting the byte offset, line and column of the first undecodable byte.
+    """Decode, reporting the byte offset, line and column of the first undecodable byte and
+    the encodings that would decode the bytes.
 
     ``line_offset`` is added to line numbers (a block of a file streamed in pieces)."""
     codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
@@ -109,12 +119,30 @@ def _decode(data: bytes, encoding: str, where: str, line_offset: int = 0) -> str
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1 + line_offset
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        tried = codecs.lookup(codec).name
+        works = [e for e in decodable_encodings(data) if codecs.lookup(e).name != tried]
+        hint = (
+            f"it decodes as {', '.join(works)}: pass --encoding {works[0]} (or --encoding auto)"
+            if works
+            else "re-save it as UTF-8, or pass its real encoding with --encoding"
+        )
         raise DataError(
             f"not valid {encoding} text: byte 0x{data[exc.start]:02x} at byte offset "
             f"{exc.start} (line {line})",
             where=f"{where}:{line}:{column}",
-            hint="pass the file's real encoding, e.g. --encoding latin-1, or re-save it as UTF-8",
+            hint=hint,
         ) from None
+
+
+def resolve_encoding(data: bytes, encoding: str, *, where: str, complete: bool = True) -> str:
+    """``encoding`` itself, or for ``auto`` the one detected in ``data`` (the whole file, or
+    its first bytes when not ``complete``); a detection other than UTF-8 is logged."""
+    if encoding != AUTO:
+        return encoding
+    found = detect_encoding(data, where=where, complete=complete)
+    if not is_utf8(found.encoding):
+        log.info("%s: read as %s", where, found.describe())
+    return found.encoding
 
 
 def _polars_message(exc: Exception) -> str:
@@ -168,10 +196,39 @@ def _check_header(header: list[str], where: str) -> None:
         seen.add(name)
 
 
-def _polars_csv(data: bytes, infer_rows: int | None, as_text: bool = False) -> pl.DataFrame:
+def _polars_csv(
+    data: bytes,
+    infer_rows: int | None,
+    as_text: bool = False,
+    strings: frozenset[str] = frozenset(),
+) -> pl.DataFrame:
+    """Polars on UTF-8 bytes; ``strings`` are columns kept as text (codes, declared dtypes)."""
     if as_text:  # every column a String: the streaming reader picks dtypes over the whole file
         return pl.read_csv(data, infer_schema=False, null_values=[""], raise_if_empty=False)
-    return pl.read_csv(data, infer_schema_length=infer_rows, null_values=[""], raise_if_empty=False)
+    return pl.read_csv(
+        data,
+        infer_schema_length=infer_rows,
+        schema_overrides=dict.fromkeys(strings, pl.String) or None,
+        null_values=[""],
+        raise_if_empty=False,
+    )
+
+
+def _text_columns(data: bytes, declared: Mapping[str, str]) -> frozenset[str]:
+    """Columns to read as text: those ``declared`` (cast afterwards) and those whose first
+    rows hold codes — ID-card or phone numbers, a leading zero (see ``i18n.identifiers``)."""
+    try:
+        head = pl.read_csv(
+            data,
+            infer_schema=False,
+            n_rows=INFER_SCHEMA_ROWS,
+            null_values=[""],
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return frozenset(c for c in declared)
+    found = {s.name for s in head.iter_columns() if looks_like_identifier(s)}
+    return frozenset(found | {c for c in declared if c in head.columns})
 
 
 def _csv_records(
@@ -230,13 +287,15 @@ def _read_csv(
     on_bad_lines: OnBadLines,
     line_offset: int = 0,
     as_text: bool = False,
+    declared: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """Fast path: polars straight on the bytes; exact csv-module path only when needed."""
     if codecs.lookup(encoding).name != "utf-8":
         data = _decode(data, encoding, where, line_offset).encode("utf-8")
+    strings = frozenset() if as_text else _text_columns(data, declared or {})
     if _csv_shape_ok(data):
         try:
-            frame = _polars_csv(data, INFER_SCHEMA_ROWS, as_text)
+            frame = _polars_csv(data, INFER_SCHEMA_ROWS, as_text, strings)
         except pl.exceptions.PolarsError:
             pass  # e.g. invalid UTF-8 or a late dtype change: the exact path says which
         else:
@@ -245,7 +304,7 @@ def _read_csv(
     text = _decode(data, "utf-8", where, line_offset)
     clean, bad = _csv_records(text, where, on_bad_lines, line_offset)
     try:
-        return _polars_csv(clean.encode("utf-8"), None, as_text), bad
+        return _polars_csv(clean.encode("utf-8"), None, as_text, strings), bad
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read CSV: {_polars_message(exc)}", where=where) from None
 
@@ -310,11 +369,8 @@ def table_format(path: str | Path) -> tuple[Format, bool]:
 
 
 def check_encoding(encoding: str) -> None:
-    """Raise a DataError for an encoding Python does not know."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, latin-1") from None
+    """Raise a DataError for an encoding Python does not know (``auto`` is known)."""
+    _check_encoding(encoding)
 
 
 def parse_csv_block(
@@ -350,22 +406,24 @@ def parse_jsonl_block(
 def read_table_with_report(
     path: str | Path,
     *,
-    encoding: str = "utf-8",
+    encoding: str = AUTO,
     on_bad_lines: OnBadLines = "error",
     bad_lines_path: Path | None = None,
+    dtypes: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, IngestReport]:
     """Read a table by extension, keeping row order, and say what was skipped.
 
+    ``encoding="auto"`` detects the text encoding (UTF-8 with or without BOM, UTF-16,
+    GB18030/GBK, Big5, Windows-1252) and logs any choice other than UTF-8. CSV columns whose
+    values are codes (ID-card and phone numbers, leading zeros) are read as text; ``dtypes``
+    (column → ``string|int|float|bool|date|datetime|category``) sets a column's type outright.
     With ``on_bad_lines="skip"`` malformed CSV lines (wrong field count) and unparsable JSON
     lines are dropped and counted; when ``bad_lines_path`` is given they are written there
     verbatim. Line numbers are 1-based physical lines of the (decompressed) file.
     """
     path = Path(path)
     fmt, gz = _format(path)
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r}", hint="e.g. utf-8, latin-1") from None
+    check_encoding(encoding)
     if on_bad_lines not in ("error", "skip"):
         raise DataError(f"on_bad_lines must be 'error' or 'skip', got {on_bad_lines!r}")
     where = str(path)
@@ -381,20 +439,25 @@ def read_table_with_report(
             raise DataError(
                 f"not a valid Parquet file: {_polars_message(exc)}", where=where
             ) from None
-    elif fmt == "csv":
-        frame, bad = _read_csv(data, where, encoding, on_bad_lines)
     else:
-        frame, bad = _read_jsonl(data, where, encoding, on_bad_lines)
+        encoding = resolve_encoding(data, encoding, where=where)
+        if fmt == "csv":
+            frame, bad = _read_csv(data, where, encoding, on_bad_lines, declared=dtypes)
+        else:
+            frame, bad = _read_jsonl(data, where, encoding, on_bad_lines)
+    if dtypes:
+        frame = apply_dtypes(frame, dtypes, where=where)
     written: Path | None = None
     if bad and bad_lines_path is not None:
-        atomic_write(bad_lines_path, "".join(raw for _, raw in bad).encode(encoding))
+        side = "utf-8" if is_utf8(encoding) else encoding  # no byte-order mark in the copy
+        atomic_write(bad_lines_path, "".join(raw for _, raw in bad).encode(side))
         written = Path(bad_lines_path)
     report = IngestReport(
         path=path,
         rows=frame.height,
         bad_lines=len(bad),
         bad_lines_path=written,
-        encoding=encoding,
+        encoding="utf-8" if fmt == "parquet" else encoding,
         bad_line_numbers=tuple(n for n, _ in bad),
     )
     return frame, report
@@ -403,15 +466,91 @@ def read_table_with_report(
 def read_table(
     path: str | Path,
     *,
-    encoding: str = "utf-8",
+    encoding: str = AUTO,
     on_bad_lines: OnBadLines = "error",
     bad_lines_path: Path | None = None,
+    dtypes: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Read a .csv / .parquet / .jsonl (.ndjson) file, optionally .gz, keeping row order."""
+    """Read a .csv / .parquet / .jsonl (.ndjson) file, optionally .gz, keeping row order.
+
+    See :func:`read_table_with_report` for ``encoding`` (default: detected) and ``dtypes``.
+    """
     frame, _ = read_table_with_report(
-        path, encoding=encoding, on_bad_lines=on_bad_lines, bad_lines_path=bad_lines_path
+        path,
+        encoding=encoding,
+        on_bad_lines=on_bad_lines,
+        bad_lines_path=bad_lines_path,
+        dtypes=dtypes,
     )
     return frame
+
+
+# --- declared column types (data.dtypes) ---------------------------------------------------
+
+_TRUE = ("true", "t", "yes", "y", "1", "是", "真", "对")
+_FALSE = ("false", "f", "no", "n", "0", "否", "假", "错")
+_DATE_FORMATS = (None, "%Y年%m月%d日", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+
+
+def _to_bool(column: pl.Expr) -> pl.Expr:
+    word = column.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return pl.when(word.is_in(_TRUE)).then(True).when(word.is_in(_FALSE)).then(False)
+
+
+def _to_date(column: pl.Expr, kind: str) -> pl.Expr:
+    text = column.cast(pl.String).str.strip_chars()
+    if kind == "datetime":
+        return text.str.to_datetime(strict=False)
+    return pl.coalesce(text.str.to_date(f, strict=False) for f in _DATE_FORMATS)
+
+
+def _to_number(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    text = column.cast(pl.String).str.strip_chars().str.replace_all(",", "")  # 1,234 → 1234
+    return text.cast(dtype, strict=False)
+
+
+# column type name (data.dtypes) → how a column becomes it, without failing on a bad value
+DTYPES: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "string": lambda c: c.cast(pl.String),
+    "int": lambda c: _to_number(c, pl.Int64()),
+    "float": lambda c: _to_number(c, pl.Float64()),
+    "bool": _to_bool,
+    "date": lambda c: _to_date(c, "date"),
+    "datetime": lambda c: _to_date(c, "datetime"),
+    "category": lambda c: c.cast(pl.String).cast(pl.Categorical),
+}
+
+
+def apply_dtypes(
+    frame: pl.DataFrame, dtypes: Mapping[str, str], *, where: str, row_offset: int = 0
+) -> pl.DataFrame:
+    """Cast the columns ``dtypes`` names (those the frame has: a file may hold only some; the
+    project's own table is checked by ``data.schema.validate``); a value that does not convert
+    is an error naming the column, the row (1-based, + ``row_offset``) and the value."""
+    for column, kind in dtypes.items():
+        if kind not in DTYPES:
+            raise DataError(
+                f"unknown column type {kind!r} for {column!r}",
+                where=f"{where}: data.dtypes",
+                hint=f"use one of {', '.join(DTYPES)}",
+            )
+    dtypes = {c: kind for c, kind in dtypes.items() if c in frame.columns}
+    if not dtypes:
+        return frame
+    cast = frame.select(DTYPES[kind](pl.col(c)).alias(c) for c, kind in dtypes.items())
+    for column, kind in dtypes.items():
+        lost = frame[column].is_not_null() & cast[column].is_null()
+        if frame[column].dtype == pl.String:
+            lost = lost & (frame[column].str.strip_chars() != "")
+        if lost.any():
+            row = int(lost.arg_true()[0])
+            raise DataError(
+                f"column {column!r} is declared {kind} but row {row + row_offset + 1} holds "
+                f"{frame[column][row]!r}",
+                where=f"{where}: data.dtypes.{column}",
+                hint="fix the value, or declare the column string",
+            )
+    return frame.with_columns(cast)
 
 
 def scan_table(path: str | Path) -> pl.LazyFrame:

@@ -104,8 +104,12 @@ def test_dedup_when_chinese_jsonl_then_kept_rows_and_clusters(tmp_path: Path) ->
         ("text,n\na,1\n", ["--text-field", "body"], "available columns: text, n"),
         # an empty file
         ("", [], "file is empty"),
-        # not UTF-8: names the encoding option
-        ("text,n\nJos\xe9,1\n", [], "--encoding"),
+        # not UTF-8 when told so: names the encoding that decodes it
+        ("text,n\nJos\xe9,1\n", ["--encoding", "utf-8"], "--encoding cp1252"),
+        # auto, but the bytes read as text in no candidate encoding
+        ("text,n\n\x81\x81\x82\x82,1\n", [], "cannot tell the text encoding"),
+        # an encoding Python does not know
+        ("text,n\na,1\n", ["--encoding", "gbkk"], "unknown encoding 'gbkk'"),
         # a bad option value
         ("text,n\na,1\n", ["--on-bad-lines", "ignore"], "'error' or 'skip'"),
     ],

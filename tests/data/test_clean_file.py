@@ -121,6 +121,21 @@ def test_clean_file_when_mixed_types_then_reported_per_column(tmp_path: Path) ->
     assert list(result.type_issues) == ["n"] and "'forty'" in result.type_issues["n"]
 
 
+def test_clean_file_when_id_numbers_end_in_x_then_text_and_no_type_issue(tmp_path: Path) -> None:
+    from i18n._tables import customer_table
+
+    frame = customer_table(400)
+    path = tmp_path / "客户.csv"
+    path.write_bytes(frame.write_csv().encode("gbk"))  # as Excel saves it in China
+    report = tmp_path / "q.html"
+    result = clean_file(path, tmp_path / "o.csv", batch_rows=50, report=report)
+    assert result.type_issues == {}
+    out = read_table(tmp_path / "o.csv")
+    assert out["身份证号"].to_list() == frame["身份证号"].to_list()  # X and all, as text
+    assert out["邮编"][0] == "010010"
+    assert "not numbers" not in report.read_text(encoding="utf-8")
+
+
 def test_report_when_rendered_then_pii_values_absent_and_sections_present(tmp_path: Path) -> None:
     raw = _table(3_000)
     write_table(raw, tmp_path / "t.csv")

@@ -122,6 +122,8 @@ def test_type_issues_when_stray_words_in_numbers_then_reported(tmp_path: Path) -
     [
         ["1", "2.5", " 3 ", None],  # all numbers once trimmed
         ["Paris", "Lyon", "4"],  # mostly words: a real string column
+        ["110105194912310021", "11010519491231002X", "110105194912310048"],  # 身份证号: X
+        ["010010", *["518000"] * 18, "n/a"],  # postcodes with a leading zero, one stray word
     ],
 )
 def test_type_issues_when_consistent_then_empty(values: list) -> None:

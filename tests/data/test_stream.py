@@ -82,17 +82,19 @@ def test_reader_when_skip_then_bad_lines_counted_and_copied(tmp_path: Path) -> N
     ("content", "kwargs", "message"),
     [
         (b"", {}, "empty"),  # zero bytes
-        ("名前,x\nÄ,1\n".encode("latin-1", "replace"), {}, "encoding"),  # not UTF-8
+        # not UTF-8 as told: the hint names the encoding that decodes it
+        ("name,x\nÄ,1\n".encode("latin-1"), {"encoding": "utf-8"}, "--encoding cp1252"),
+        (b"a,x\n\x81\x81\x81\x81,1\n", {}, "cannot tell the text encoding"),  # auto: no text
         (b"\x1f\x8b\x08garbage", {"gz": True}, "gzip"),  # a broken gzip stream
     ],
 )
 def test_reader_when_bad_file_then_data_error(
     tmp_path: Path, content: bytes, kwargs: dict, message: str
 ) -> None:
-    path = tmp_path / ("f.csv.gz" if kwargs.get("gz") else "f.csv")
+    path = tmp_path / ("f.csv.gz" if kwargs.pop("gz", False) else "f.csv")
     path.write_bytes(content)
     with pytest.raises(DataError) as info:
-        list(TableReader(path).batches())
+        list(TableReader(path, **kwargs).batches())
     assert message in str(info.value)
 
 
@@ -118,3 +120,48 @@ def test_writer_when_error_inside_then_target_untouched(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "gbk",  # cut into blocks at newline bytes, each decoded on its own
+        "big5",
+        "utf-16",  # wide: transcoded to UTF-8 once, then streamed
+        "utf-8-sig",
+    ],
+)
+def test_reader_when_chinese_file_in_any_encoding_then_batches_equal_read_table(
+    tmp_path: Path, written: str
+) -> None:
+    from i18n._tables import customer_table, taiwan_table
+
+    frame = taiwan_table(300) if written == "big5" else customer_table(300)
+    path = tmp_path / "客户.csv.gz"
+    path.write_bytes(gzip.compress(frame.write_csv().encode(written)))
+    with TableReader(path, batch_rows=40) as reader:
+        batches = list(reader.batches())
+    assert len(batches) >= 7
+    assert pl.concat(batches).to_dicts() == frame.to_dicts()  # 身份证号 with X, 邮编 with 0: text
+    assert_frame_equal(pl.concat(batches), read_table(path))
+
+
+def test_reader_when_codes_only_in_a_late_batch_then_column_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    ids = [f"11010519491231{i:04d}" for i in range(60)] + ["11010519491231002X"]
+    path.write_text("身份证号,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(ids)))
+    with TableReader(path, batch_rows=10) as reader:
+        frame = pl.concat(reader.batches())
+    assert frame.schema["身份证号"] == pl.String and frame["身份证号"].to_list() == ids
+
+
+def test_reader_when_dtypes_declared_then_cast_per_batch_and_bad_row_named(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("工号,年龄\n" + "".join(f"{i:05d},{20 + i}\n" for i in range(30)) + "x,三十\n")
+    with TableReader(path, batch_rows=7, dtypes={"年龄": "int"}) as reader:
+        assert reader.schema["年龄"] == pl.Int64 and reader.schema["工号"] == pl.String
+        with pytest.raises(DataError) as info:
+            list(reader.batches())
+    assert "row 31" in str(info.value) and "'三十'" in str(info.value)

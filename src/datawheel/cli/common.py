@@ -26,6 +26,15 @@ WorkspaceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a CSV or JSON-lines input, e.g. gb18030, big5, utf-16; auto "
+        "detects UTF-8, UTF-16, GB18030/GBK, Big5 and Windows-1252 (default: the project's "
+        "data.encoding, else auto).",
+    ),
+]
 DEFAULT_CONFIG = Path(PROJECT_FILE)
 
 

@@ -11,6 +11,7 @@ import typer
 
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
+    EncodingOption,
     EngineOption,
     RayAddressOption,
     console,
@@ -23,7 +24,6 @@ InputArg = Annotated[
 OutputOption = Annotated[
     Path, typer.Option("--output", "-o", help="Output table; the format follows the extension.")
 ]
-EncodingOption = Annotated[str, typer.Option(help="Text encoding of a CSV or JSONL input.")]
 OnBadLinesOption = Annotated[
     str,
     typer.Option(
@@ -47,7 +47,7 @@ def clean(
     report: Annotated[
         Path | None, typer.Option(help="Write an HTML data-quality report here.")
     ] = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
     on_bad_lines: OnBadLinesOption = "error",
     bad_lines: BadLinesOption = None,
     batch_rows: BatchOption = 100_000,
@@ -84,7 +84,7 @@ def clean(
             pii_columns=pii,
             report=report,
             batch_rows=batch_rows,
-            encoding=encoding,
+            encoding=encoding or (data.encoding if data is not None else "auto"),
             on_bad_lines=_on_bad_lines(on_bad_lines),
             bad_lines_path=bad_lines or _side_file(output),
             progress=progress,
@@ -116,7 +116,7 @@ def dedup(
         Path | None,
         typer.Option(help='Write {"index": i, "cluster": c} per input row (JSON lines).'),
     ] = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
     on_bad_lines: OnBadLinesOption = "error",
     bad_lines: BadLinesOption = None,
     batch_rows: BatchOption = 100_000,
@@ -165,7 +165,7 @@ def dedup(
             exact_only=exact_only,
             clusters=clusters,
             batch_rows=batch_rows,
-            encoding=encoding,
+            encoding=encoding or "auto",
             on_bad_lines=_on_bad_lines(on_bad_lines),
             bad_lines_path=bad_lines or _side_file(output),
             progress=progress,

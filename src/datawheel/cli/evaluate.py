@@ -11,6 +11,7 @@ from rich.table import Table
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    EncodingOption,
     JsonOption,
     WorkspaceOption,
     console,
@@ -30,6 +31,7 @@ def evaluate(
     ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score a model version: metrics with 95% bootstrap intervals and fairness per group.
@@ -43,7 +45,9 @@ def evaluate(
 
     project = load_project(config, workspace)
     with project.open_workspace() as ws:
-        result = evaluate_model(project, ws, model=model, data=data, report=report)
+        result = evaluate_model(
+            project, ws, model=model, data=data, report=report, encoding=encoding
+        )
     if as_json:
         print_json(result.to_dict())
         return
@@ -101,6 +105,7 @@ def explain(
     method: Annotated[str, typer.Option(help="shap (exact or sampled) or lime.")] = "shap",
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Explain each input row: one JSON line {"index", "label", "base_value", "values"}.
 
@@ -120,7 +125,9 @@ def explain(
     model, input_path = (paths[0], paths[1]) if len(paths) == 2 else ("champion", paths[0])
     project = load_project(config, workspace)
     with project.open_workspace() as ws:
-        count = explain_file(project, ws, input_path, output, model=model, method=method)
+        count = explain_file(
+            project, ws, input_path, output, model=model, method=method, encoding=encoding
+        )
     console.print(f"Explained {count} rows → {output}")
 
 

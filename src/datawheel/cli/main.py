@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 
@@ -57,10 +58,28 @@ for _name in SUBSYSTEMS:
         importlib.import_module(f"datawheel.cli.{_name}").register(app)
 
 
+class _Notices(logging.Handler):
+    """The library's notices (``log.info``: the encoding a file was read in) and warnings as
+    one line each on stderr — the stream of the moment, so captured output sees them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        typer.echo(prefix + record.getMessage(), err=True)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("datawheel")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: library errors become one line on stderr and exit 2 (bad input) or 1."""
     # torch's default OpenMP threads stall in bursts on small VMs; one thread is steady.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _show_notices()
     from datawheel.errors import DatawheelError
 
     try:

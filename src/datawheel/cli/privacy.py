@@ -13,6 +13,7 @@ import typer
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    EncodingOption,
     EngineOption,
     JsonOption,
     RayAddressOption,
@@ -69,6 +70,7 @@ def pii_scan(
     lang: Annotated[str, typer.Option(help="auto, en or zh.")] = "auto",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """One JSON line per row: {"index", "spans": [{"start", "end", "type", "score"}]}.
 
@@ -84,7 +86,13 @@ def pii_scan(
 
     if lang not in ("auto", "en", "zh"):
         raise UsageError(f"--lang must be auto, en or zh, got {lang!r}")
-    rows = scan_file(source, output, text_field=text_field, lang=lang)  # type: ignore[arg-type]
+    rows = scan_file(
+        source,
+        output,
+        text_field=text_field,
+        lang=lang,  # type: ignore[arg-type]
+        encoding=encoding or "auto",
+    )
     console.print(f"scanned {rows} rows → {output}")
 
 
@@ -98,6 +106,7 @@ def anonymize(
     workspace: WorkspaceOption = None,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Apply the project's privacy rules (privacy.columns, privacy.text) to a file.
 
@@ -115,7 +124,7 @@ def anonymize(
     project, ws = _project(config, workspace)
     with ws:
         require(ws, "anonymize")
-        result = anonymize_file(source, output, project.config, ws.secret_key())
+        result = anonymize_file(source, output, project.config, ws.secret_key(), encoding=encoding)
     done = ", ".join(f"{c} ({op})" for c, op in result.stats.columns.items()) or "nothing"
     console.print(f"{result.frame.height} rows → {output}; anonymized: {done}")
     if result.undeclared:
@@ -156,6 +165,7 @@ def privacy_check(
     max_suppression: Annotated[
         float, typer.Option(help="Share of rows --enforce may suppress before widening more.")
     ] = 0.05,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Report the k achieved and the smallest groups; exit 1 when k (or l) does not hold.
@@ -179,6 +189,7 @@ def privacy_check(
         l=l_div,
         enforce_to=output if enforce else None,
         max_suppression=max_suppression,
+        encoding=encoding or "auto",
     )
     if as_json:
         print_json(report.to_dict())
@@ -225,6 +236,7 @@ def reveal(
     ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Decrypt the fields the `encrypt` operator protected (admin only; audited).
 
@@ -235,7 +247,9 @@ def reveal(
     from datawheel.privacy.files import reveal_file
 
     with _workspace(config, workspace) as ws:
-        report = reveal_file(ws, source, output, columns=_split(columns))
+        report = reveal_file(
+            ws, source, output, columns=_split(columns), encoding=encoding or "auto"
+        )
     cells = ", ".join(f"{c} {n}" for c, n in report.cells.items()) or "none"
     console.print(f"decrypted cells: {cells} → {output}")
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    EncodingOption,
     JsonOption,
     WorkspaceOption,
     console,
@@ -83,13 +84,21 @@ def _init_from(
 def run(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
+    encoding: EncodingOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the pipeline: ingest → clean → anonymize → split → train → evaluate → register.
 
+    --encoding overrides the project's data.encoding for this run.
+
     Example: datawheel run -c datawheel.yaml
     """
     project = load_project(config, workspace)
+    if encoding is not None:
+        from datawheel.io import check_encoding
+
+        check_encoding(encoding)
+        project.config.data.encoding = encoding
     with console.status("starting…") as status:
         report = project.run(on_stage=lambda s: status.update(f"{s}…"))
     if as_json:

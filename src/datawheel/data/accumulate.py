@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datawheel.i18n.identifiers import IdentifierEvidence
+
 __all__ = ["RowHashSet", "TypeIssues", "ValueCounts", "Values"]
 
 
@@ -151,6 +153,7 @@ class TypeIssues:
 
     def __init__(self, examples: int = 3):
         self.examples = examples
+        self._codes: dict[str, IdentifierEvidence] = {}  # code columns are text on purpose
         self._values: dict[str, int] = {}
         self._rows: dict[str, int] = {}
         self._bad: dict[str, int] = {}
@@ -161,6 +164,7 @@ class TypeIssues:
             if series.dtype != pl.String:
                 continue
             name = series.name
+            self._codes.setdefault(name, IdentifierEvidence()).add(series)
             values = series.drop_nulls().str.strip_chars()
             values = values.filter(values != "")
             bad = values.filter(values.cast(pl.Float64, strict=False).is_null())
@@ -176,7 +180,7 @@ class TypeIssues:
         out = {}
         for name, values in self._values.items():
             bad = self._bad[name]
-            if not values or not bad or bad * 2 >= values:
+            if not values or not bad or bad * 2 >= values or self._codes[name].verdict(name):
                 continue
             shown = ", ".join(repr(v) for v in self._shown[name])
             out[name] = f"{name}: {bad} of {self._rows[name]} values are not numbers (e.g. {shown})"

@@ -105,7 +105,7 @@ def clean_file(
     pii_columns: Sequence[str] = (),
     report: str | os.PathLike[str] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
-    encoding: str = "utf-8",
+    encoding: str = "auto",  # detected: UTF-8, UTF-16, GB18030/GBK, Big5, Windows-1252
     on_bad_lines: OnBadLines = "error",
     bad_lines_path: str | os.PathLike[str] | None = None,
     exact_values: int = EXACT_VALUES_BUDGET,
@@ -130,6 +130,7 @@ def clean_file(
         encoding=encoding,
         on_bad_lines=on_bad_lines,
         bad_lines_path=bad_lines_path,
+        dtypes=data.dtypes if data is not None else None,
     ) as reader:
         plan = _plan(reader, config, data, pii_columns, note)
         chosen = _select(reader, plan, note)
@@ -201,7 +202,7 @@ def _plan(
         sample = next(batches)
     where = str(reader.path)
     roles_from = data or DataConfig(source=where, target="")  # no target: all are inputs
-    keys = ("text", "sensitive", "ignore") if data is not None else ()
+    keys = ("text", "sensitive", "ignore", "dtypes") if data is not None else ()
     named = [(f"data.{k}", c) for k in keys for c in getattr(data, k)]
     if data is not None:
         named += [("data.target", data.target)] + ([("data.id", data.id)] if data.id else [])

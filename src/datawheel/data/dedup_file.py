@@ -47,7 +47,7 @@ def dedup_file(
     seed: int = 1,
     verify: bool = True,
     batch_rows: int = DEFAULT_BATCH_ROWS,
-    encoding: str = "utf-8",
+    encoding: str = "auto",  # detected: UTF-8, UTF-16, GB18030/GBK, Big5, Windows-1252
     on_bad_lines: OnBadLines = "error",
     bad_lines_path: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,

@@ -11,6 +11,7 @@ import polars as pl
 
 from datawheel.config import DataConfig
 from datawheel.errors import DataError
+from datawheel.i18n.identifiers import looks_like_identifier
 
 __all__ = [
     "ROLES",
@@ -147,6 +148,7 @@ def validate(frame: pl.DataFrame, data: DataConfig, *, source: str) -> None:
         named.append(("data.id", data.id))
     for key in ("text", "sensitive", "ignore"):
         named.extend((f"data.{key}", column) for column in getattr(data, key))
+    named.extend(("data.dtypes", column) for column in data.dtypes)
     require_columns(available, named, source=source)
     target = frame[data.target]
     if target.null_count() == target.len():
@@ -169,11 +171,12 @@ def type_issues(frame: pl.DataFrame, *, examples: int = 3) -> dict[str, str]:
     """Columns read as text although most values are numbers: column -> one-line description.
 
     Such a column usually holds a few stray entries ('forty', 'n/a') that made the reader
-    fall back to strings; they become missing values once fixed or cast.
+    fall back to strings; they become missing values once fixed or cast. Code columns (ID-card
+    numbers ending in X, phone numbers, leading zeros) are text on purpose, not an issue.
     """
     issues: dict[str, str] = {}
     for series in frame.iter_columns():
-        if series.dtype != pl.String:
+        if series.dtype != pl.String or looks_like_identifier(series):
             continue
         values = series.drop_nulls().str.strip_chars()
         values = values.filter(values != "")

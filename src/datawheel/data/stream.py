@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,11 +30,15 @@ import polars as pl
 
 from datawheel.atomic import AtomicFile
 from datawheel.errors import DataError
+from datawheel.i18n.identifiers import IdentifierEvidence
 from datawheel.io import (
+    AUTO,
     OnBadLines,
+    apply_dtypes,
     check_encoding,
     parse_csv_block,
     parse_jsonl_block,
+    resolve_encoding,
     table_format,
 )
 
@@ -43,6 +47,7 @@ __all__ = ["DEFAULT_BATCH_ROWS", "ReadStats", "TableReader", "TableWriter"]
 DEFAULT_BATCH_ROWS = 100_000  # rows per batch: ~100 MB of text at 1 kB per row
 _CHUNK = 1 << 20  # bytes read from the (decompressed) stream at a time
 _KEEP_LINE_NUMBERS = 1000  # bad line numbers remembered (all of them are counted)
+_SNIFF_BYTES = 1 << 20  # bytes looked at to detect the text encoding
 
 Progress = Callable[[str, int, int | None], None]  # (stage, rows done, total rows or None)
 
@@ -70,9 +75,10 @@ class TableReader:
         path: str | os.PathLike[str],
         *,
         batch_rows: int = DEFAULT_BATCH_ROWS,
-        encoding: str = "utf-8",
+        encoding: str = AUTO,
         on_bad_lines: OnBadLines = "error",
         bad_lines_path: str | os.PathLike[str] | None = None,
+        dtypes: Mapping[str, str] | None = None,
     ):
         if batch_rows < 1:
             raise DataError(f"batch_rows must be >= 1, got {batch_rows}")
@@ -81,23 +87,27 @@ class TableReader:
         check_encoding(encoding)
         self.path = Path(path)
         self.format, self.gz = table_format(self.path)
-        if self.format != "parquet" and '\n,"'.encode(encoding, "replace") != b'\n,"':
-            raise DataError(
-                f"encoding {encoding!r} cannot be streamed (newline is not one byte)",
-                where=str(self.path),
-                hint="re-save the file as UTF-8",
-            )
         if not self.path.is_file():
             raise DataError("file not found", where=str(self.path), hint="check the path")
         self.batch_rows = batch_rows
-        self.encoding = encoding
         self.on_bad_lines = on_bad_lines
         self.bad_lines_path = Path(bad_lines_path) if bad_lines_path else None
+        self.dtypes = dict(dtypes or {})
         self.stats = ReadStats()
         self._complete = False
         self._schema: dict[str, pl.DataType] | None = None
-        self._schema_builder = _SchemaBuilder(self.format)
+        self._schema_builder = _SchemaBuilder(self.format, self.dtypes)
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self.encoding = "utf-8" if self.format == "parquet" else self._detect(encoding)
+        # the encoding blocks are parsed in: a wide one (UTF-16) is transcoded to UTF-8 first,
+        # since records are cut at newline bytes; UTF-8's byte-order mark goes with the header
+        wide = '\n,"'.encode(self.encoding, "replace") != b'\n,"'
+        self._transcode = self.format != "parquet" and wide
+        self._parse_encoding = (
+            "utf-8"
+            if self._transcode or codecs.lookup(self.encoding).name == "utf-8-sig"
+            else self.encoding
+        )
 
     # --- public -------------------------------------------------------------------------
 
@@ -116,15 +126,20 @@ class TableReader:
         first = not self._complete  # counts and the side file come from one complete pass
         if first:
             self.stats = ReadStats()
-            self._schema_builder = _SchemaBuilder(self.format)
-        bad_sink = _BadLines(self.bad_lines_path, self.encoding) if first else None
+            self._schema_builder = _SchemaBuilder(self.format, self.dtypes)
+        bad_sink = _BadLines(self.bad_lines_path, self._parse_encoding) if first else None
+        rows = 0
         try:
             for frame, bad in self._parsed():
                 if first:
                     self.stats.rows += frame.height
                     self._record_bad(bad, bad_sink)
                     self._schema_builder.add(frame)
-                yield self._cast(frame, schema) if schema is not None else frame
+                if typed:
+                    yield self._cast(frame, schema, rows)
+                else:
+                    yield frame
+                rows += frame.height
         except BaseException:
             if bad_sink:
                 bad_sink.abort()
@@ -167,7 +182,7 @@ class TableReader:
         where = str(self.path)
         opts: dict[str, Any] = {
             "where": where,
-            "encoding": self.encoding,
+            "encoding": self._parse_encoding,
             "on_bad_lines": self.on_bad_lines,
         }
         with self._open() as stream:
@@ -191,7 +206,38 @@ class TableReader:
                 if not found:
                     raise DataError("file holds no JSON objects", where=where, hint="one per line")
 
+    def _detect(self, encoding: str) -> str:
+        """``encoding``, or for ``auto`` the one the first megabyte is in."""
+        if encoding != AUTO:
+            return encoding
+        with self._open_raw() as stream:
+            sample = stream.read(_SNIFF_BYTES)
+        if not sample.strip():
+            return "utf-8"  # an empty file: the parse says so
+        complete = len(sample) < _SNIFF_BYTES
+        return resolve_encoding(sample, encoding, where=str(self.path), complete=complete)
+
     def _open(self) -> IO[bytes] | _GzipGuard:
+        if not self._transcode:
+            return self._open_raw()
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="datawheel-")
+        plain = Path(self._tmpdir.name) / "input.utf8"
+        if not plain.exists():
+            with self._open_raw() as src, plain.open("wb") as dst:
+                text = codecs.getreader(self.encoding)(src, errors="strict")
+                try:
+                    while chunk := text.read(_CHUNK):
+                        dst.write(chunk.encode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"not valid {self.encoding} text ({exc.reason})",
+                        where=str(self.path),
+                        hint="pass the file's real encoding with --encoding, or --encoding auto",
+                    ) from None
+        return plain.open("rb")
+
+    def _open_raw(self) -> IO[bytes] | _GzipGuard:
         try:
             raw = self.path.open("rb")
         except OSError as exc:
@@ -207,7 +253,7 @@ class TableReader:
             if self._tmpdir is None:
                 self._tmpdir = tempfile.TemporaryDirectory(prefix="datawheel-")
                 plain = Path(self._tmpdir.name) / "input.parquet"
-                with self._open() as src, plain.open("wb") as dst:
+                with self._open_raw() as src, plain.open("wb") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
             path = Path(self._tmpdir.name) / "input.parquet"
         try:
@@ -228,15 +274,27 @@ class TableReader:
         if sink is not None:
             sink.write(raw for _, raw in bad)
 
-    def _cast(self, frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-        if self.format == "jsonl":
+    def _cast(
+        self, frame: pl.DataFrame, schema: dict[str, pl.DataType] | None, rows: int
+    ) -> pl.DataFrame:
+        """A parsed batch in the file-wide dtypes; declared ones (``dtypes``) strictly, naming
+        the row of a value that does not convert."""
+        declared = {c: t for c, t in self.dtypes.items() if c in frame.columns}
+        if self.format == "jsonl" and schema is not None:
             missing = [pl.lit(None, dtype=t).alias(c) for c, t in schema.items() if c not in frame]
             frame = frame.with_columns(missing) if missing else frame
-            return frame.select(pl.col(c).cast(t, strict=False) for c, t in schema.items())
-        if self.format == "csv":
-            return frame.with_columns(
-                _from_text(pl.col(c), t) for c, t in schema.items() if t != pl.String
+            frame = frame.select(
+                pl.col(c) if c in declared else pl.col(c).cast(t, strict=False)
+                for c, t in schema.items()
             )
+        elif self.format == "csv" and schema is not None:
+            frame = frame.with_columns(
+                _from_text(pl.col(c), t)
+                for c, t in schema.items()
+                if t != pl.String and c not in declared
+            )
+        if declared:
+            frame = apply_dtypes(frame, declared, where=str(self.path), row_offset=rows)
         return frame
 
 
@@ -249,12 +307,14 @@ def _from_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 class _SchemaBuilder:
     """File-wide dtypes from the batches of a first pass."""
 
-    def __init__(self, fmt: str):
+    def __init__(self, fmt: str, declared: Mapping[str, str] | None = None):
         self.format = fmt
+        self.declared = dict(declared or {})  # data.dtypes: cast per batch, not inferred
         self.order: list[str] = []
         self.proto: pl.DataFrame | None = None  # JSON lines / Parquet: zero-row supertype frame
         self.can: dict[str, dict[str, bool]] = {}  # CSV: column -> {dtype name: all values parse}
         self.seen: dict[str, bool] = {}  # CSV: column has a non-null value
+        self.codes: dict[str, IdentifierEvidence] = {}  # CSV: ID / phone numbers stay text
 
     def add(self, frame: pl.DataFrame) -> None:
         if self.format != "csv":
@@ -268,6 +328,7 @@ class _SchemaBuilder:
         for name in frame.columns:
             values = frame.get_column(name).drop_nulls()
             can = self.can.setdefault(name, {"int": True, "float": True, "bool": True})
+            self.codes.setdefault(name, IdentifierEvidence()).add(values)
             if values.is_empty():
                 continue
             self.seen[name] = True
@@ -280,10 +341,11 @@ class _SchemaBuilder:
 
     def finish(self) -> dict[str, pl.DataType]:
         if self.format != "csv":
-            return dict(self.proto.schema) if self.proto is not None else {}
+            schema = dict(self.proto.schema) if self.proto is not None else {}
+            return {**schema, **_declared_dtypes(schema, self.declared)}
         out: dict[str, pl.DataType] = {}
         for name, can in self.can.items():
-            if not self.seen.get(name):
+            if not self.seen.get(name) or self.codes[name].verdict(name):
                 out[name] = pl.String()
             elif can["int"]:
                 out[name] = pl.Int64()
@@ -293,7 +355,18 @@ class _SchemaBuilder:
                 out[name] = pl.Boolean()
             else:
                 out[name] = pl.String()
-        return out
+        return {**out, **_declared_dtypes(out, self.declared)}
+
+
+def _declared_dtypes(
+    schema: Mapping[str, pl.DataType], declared: Mapping[str, str]
+) -> dict[str, pl.DataType]:
+    """The dtypes ``declared`` columns get (as an empty cast shows), for the ones present."""
+    names = [c for c in declared if c in schema]
+    if not names:
+        return {}
+    empty = pl.DataFrame(schema={c: pl.String for c in names})
+    return dict(apply_dtypes(empty, {c: declared[c] for c in names}, where="").schema)
 
 
 class _GzipGuard:

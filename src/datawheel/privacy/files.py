@@ -94,11 +94,16 @@ def _private_write(path: Path, data: bytes) -> None:
 
 
 def scan_file(
-    source: str | Path, output: str | Path, *, text_field: str | None = None, lang: Lang = "auto"
+    source: str | Path,
+    output: str | Path,
+    *,
+    text_field: str | None = None,
+    lang: Lang = "auto",
+    encoding: str = "auto",
 ) -> int:
     """`datawheel pii scan`: one JSON line per input row, ``{"index": i, "spans": [...]}``
     (offsets in code points, end exclusive). Returns the number of rows."""
-    frame = read_table(source)
+    frame = read_table(source, encoding=encoding)
     spans = scan_frame(frame, text_field, lang=lang)
     lines = (
         json.dumps({"index": i, "spans": [s.to_dict() for s in row]}, ensure_ascii=False)
@@ -109,10 +114,17 @@ def scan_file(
 
 
 def anonymize_file(
-    source: str | Path, output: str | Path, config: ProjectConfig, key: SecretKey
+    source: str | Path,
+    output: str | Path,
+    config: ProjectConfig,
+    key: SecretKey,
+    *,
+    encoding: str | None = None,
 ) -> AnonymizedTable:
-    """`datawheel anonymize`: the project's privacy rules applied to a file."""
-    result = anonymize_table(read_table(source), config, key)
+    """`datawheel anonymize`: the project's privacy rules applied to a file, read as the
+    project reads its data (``data.encoding`` unless ``encoding`` is given, ``data.dtypes``)."""
+    frame = read_table(source, encoding=encoding or config.data.encoding, dtypes=config.data.dtypes)
+    result = anonymize_table(frame, config, key)
     write_table(result.frame, output)
     return result
 
@@ -126,9 +138,10 @@ def check_file(
     l: int | None = None,  # noqa: E741 — the l of l-diversity
     enforce_to: str | Path | None = None,
     max_suppression: float = 0.05,
+    encoding: str = "auto",
 ) -> KAnonReport | EnforceReport:
     """`datawheel privacy check`: measure k (and l); with ``enforce_to``, enforce and write."""
-    frame = read_table(source)
+    frame = read_table(source, encoding=encoding)
     if enforce_to is None:
         return check_k_anonymity(frame, quasi, k, sensitive=sensitive, l=l)
     out, report = enforce_k_anonymity(
@@ -139,10 +152,15 @@ def check_file(
 
 
 def reveal_file(
-    ws: Workspace, source: str | Path, output: str | Path, *, columns: Sequence[str] | None = None
+    ws: Workspace,
+    source: str | Path,
+    output: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    encoding: str = "auto",
 ) -> RevealReport:
     """`datawheel reveal`: decrypt the encrypted fields of a file into a file only you can read."""
-    out, report = reveal_frame(ws, read_table(source), columns=columns)
+    out, report = reveal_frame(ws, read_table(source, encoding=encoding), columns=columns)
     write_table(out, output)
     Path(output).chmod(0o600)
     return report

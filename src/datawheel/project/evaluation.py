@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,13 @@ from datawheel.report.html import write_page
 from datawheel.store.datasets import load_frame
 from datawheel.store.workspace import Workspace
 
-__all__ = ["EvaluationReport", "anonymize_rows", "evaluate_model", "explain_file"]
+__all__ = [
+    "EvaluationReport",
+    "anonymize_rows",
+    "evaluate_model",
+    "explain_file",
+    "read_project_table",
+]
 
 CARD_EXPLAIN_ROWS = 200  # held-out rows behind the card's global importance
 _EXPLAIN_CHUNK = 512  # input rows explained (and held in memory) at a time
@@ -52,6 +57,15 @@ class EvaluationReport:
         return asdict(self)
 
 
+def read_project_table(
+    project: Project, path: str | os.PathLike[str], encoding: str | None = None
+) -> pl.DataFrame:
+    """A file read as the project reads its source: its encoding (unless ``encoding`` is
+    given) and its declared column types."""
+    data = project.config.data
+    return read_table(path, encoding=encoding or data.encoding, dtypes=data.dtypes)
+
+
 def anonymize_rows(project: Project, ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:
     """Apply the project's privacy rules to the columns ``frame`` has, as training did."""
     privacy = project.config.privacy
@@ -72,17 +86,20 @@ def evaluate_model(
     model: str = "champion",
     data: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
+    encoding: str | None = None,
 ) -> EvaluationReport:
     """Assess a version on ``data`` (raw rows, anonymized here) or its held-out split.
 
     Metrics carry bootstrap intervals; fairness covers each sensitive column and each pair.
     ``report`` writes the model card (with mean |SHAP| importance on up to 200 rows).
+    ``data`` is read as the project reads its source (``data.encoding`` unless ``encoding``
+    is given, ``data.dtypes``).
     """
     config = project.config
     version = get_version(ws, model)
     trained = load_version_model(ws, version)
     if data is not None:
-        frame = anonymize_rows(project, ws, read_table(Path(data)))
+        frame = anonymize_rows(project, ws, read_project_table(project, data, encoding))
         source = str(data)
     elif version.eval_dataset_id:
         frame, source = (
@@ -193,13 +210,14 @@ def explain_file(
     *,
     model: str = "champion",
     method: str = "shap",
+    encoding: str | None = None,
 ) -> int:
     """Explain every row of a table into JSON lines ``{"index", "label", "base_value",
     "values"}``; rows are anonymized with the project's rules first. Returns the row count."""
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
     trained = load_version_model(ws, get_version(ws, model))
-    frame = anonymize_rows(project, ws, read_table(Path(input_path)))
+    frame = anonymize_rows(project, ws, read_project_table(project, input_path, encoding))
     with AtomicFile(output_path) as out:
         for start in range(0, frame.height, _EXPLAIN_CHUNK):
             chunk = frame.slice(start, _EXPLAIN_CHUNK)

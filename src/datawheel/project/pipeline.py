@@ -328,7 +328,7 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
 
     with _timed(timings, "ingest", on_stage):
         source = config.source_path(project.dir)
-        raw = read_table(source)
+        raw = read_table(source, encoding=data.encoding, dtypes=data.dtypes)
         validate(raw, data, source=str(source))
         warnings = check_pii_rules(
             raw,

@@ -1,0 +1,113 @@
+"""A Chinese team's project end to end: a GBK-encoded table with Chinese headers, ID-card and
+phone numbers, read by every command that reads a file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from i18n._tables import ZH_PROJECT, census_zh
+
+from datawheel.cli.main import main
+from datawheel.io import read_table
+from datawheel.secret import generate_key_file
+
+NOTICE = "read as GB18030 (GBK)"
+
+
+def _cli(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """``main`` in-process in ``cwd``: (exit code, stdout, stderr)."""
+    old = Path.cwd()
+    os.chdir(cwd)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+    finally:
+        os.chdir(old)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _gbk(frame: pl.DataFrame, path: Path) -> Path:
+    path.write_bytes(frame.write_csv().encode("gbk"))  # what Excel saves on Chinese Windows
+    return path
+
+
+@pytest.fixture(scope="module")
+def zh_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained project whose source is a 600-row GBK file; `datawheel run` says the encoding."""
+    root = tmp_path_factory.mktemp("zh") / "客户项目"
+    (root / "data").mkdir(parents=True)
+    _gbk(census_zh(600), root / "data" / "客户.csv")
+    (root / "datawheel.yaml").write_text(ZH_PROJECT, encoding="utf-8")
+    generate_key_file(root / "datawheel.key")
+    code, _, err = _cli("run", cwd=root)
+    assert code == 0, err
+    assert f"客户.csv: {NOTICE}, reads as Chinese" in err
+    return root
+
+
+@pytest.fixture
+def new_rows(zh_project: Path, tmp_path: Path) -> Path:
+    """Forty new labelled rows, saved by Excel as GBK."""
+    return _gbk(census_zh(640).slice(600, 40), tmp_path / "新数据.csv")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["evaluate", "--data", "{rows}"],
+        ["explain", "{rows}", "-o", "{out}.jsonl"],
+        ["anonymize", "{rows}", "-o", "{out}.csv"],
+        ["pii", "scan", "{rows}", "-o", "{out}.jsonl", "--text-field", "评价内容"],
+        ["privacy", "check", "{rows}", "--quasi", "年龄,性别", "--k", "1"],
+        ["clean", "{rows}", "-o", "{out}.csv"],
+        ["dedup", "{rows}", "-o", "{out}.csv", "--text-field", "评价内容"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_command_when_input_is_gbk_then_read_and_encoding_said_once(
+    zh_project: Path, new_rows: Path, tmp_path: Path, command: list[str]
+) -> None:
+    args = [a.format(rows=new_rows, out=tmp_path / "out") for a in command]
+    code, _, err = _cli(*args, cwd=zh_project)
+    assert code == 0, err
+    assert err.count(NOTICE) == 1 and "新数据.csv" in err
+
+
+def test_anonymize_then_reveal_when_files_are_gbk_then_id_numbers_round_trip(
+    zh_project: Path, new_rows: Path, tmp_path: Path
+) -> None:
+    protected = tmp_path / "protected.csv"
+    assert _cli("anonymize", str(new_rows), "-o", str(protected), cwd=zh_project)[0] == 0
+    shared = _gbk(read_table(protected), tmp_path / "给同事.csv")  # passed on through Excel
+    revealed = tmp_path / "revealed.csv"
+    code, _, err = _cli("reveal", str(shared), "-o", str(revealed), cwd=zh_project)
+    assert code == 0, err
+    original = read_table(new_rows)["身份证号"].to_list()
+    assert read_table(revealed)["身份证号"].to_list() == original  # 18 characters, X and all
+
+
+def test_explain_when_gbk_rows_then_chinese_feature_names_in_output(
+    zh_project: Path, new_rows: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "e.jsonl"
+    assert _cli("explain", str(new_rows), "-o", str(out), cwd=zh_project)[0] == 0
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert {"年龄", "性别", "每周工时"} <= set(first["values"])
+    assert "身份证号" not in first["values"] and first["label"] in ("是", "否")
+
+
+def test_run_when_encoding_option_wrong_then_error_names_what_decodes(zh_project: Path) -> None:
+    code, _, err = _cli("run", "--encoding", "utf-8", cwd=zh_project)
+    assert code == 2 and err.startswith("Error: ") and len(err.strip().splitlines()) == 1
+    assert "not valid utf-8" in err and "--encoding gb18030" in err
