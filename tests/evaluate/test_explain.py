@@ -9,6 +9,7 @@ import torch
 
 from datawheel.errors import UsageError
 from datawheel.evaluate.explain import explain_arrays, global_importance, players_of
+from datawheel.evaluate.shapley import Background, exact_shapley
 from datawheel.train import FeatureColumns, Preprocessor, TabularMLP, TrainedModel
 
 N_NUMERIC = 5
@@ -106,6 +107,50 @@ def test_exact_when_compared_with_shap_exact_explainer_then_within_1e4(model) ->
     reference = shap.explainers.Exact(f, flat_bg)(np.hstack([x_num[:, :N_NUMERIC], x_cat]))
     np.testing.assert_allclose(ours.values, reference.values, atol=1e-4)
     np.testing.assert_allclose(ours.base_values, reference.base_values, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_rows", [65_536, 300])  # one pass; many passes of a few rows
+def test_exact_when_network_split_at_first_layer_then_same_values_as_calling_it(
+    model, batch_rows: int
+) -> None:
+    num, cat = _rows(model, 7)
+    players, bg = players_of(model.preprocessor), _background_of(model)
+    proba = model.predict_proba_arrays(num, cat)
+    label, output = proba.argmax(axis=1), proba.max(axis=1)
+    args = (model.predict_proba_arrays, players, num, cat, bg, label, output)
+    called = exact_shapley(*args, batch_rows=batch_rows)  # composed rows through the network
+    split = exact_shapley(*args, batch_rows=batch_rows, additive=model.additive_network())
+    np.testing.assert_allclose(split, called, atol=1e-6)
+
+
+def test_exact_when_text_column_then_split_and_called_network_agree() -> None:
+    frame = pl.DataFrame(
+        {
+            "a": [1.0, 2.0, None, 4.0, 5.0, 6.0],
+            "note": ["退款很慢", "快递员送货很快", None, "客服态度好", "refund please", "很好"],
+            "city": ["深圳", "北京", "深圳", "上海", "北京", "深圳"],
+        }
+    )
+    columns = FeatureColumns(numeric=["a"], categorical=["city"], text=["note"])
+    pre = Preprocessor(columns, text_buckets=64).fit(frame)
+    torch.manual_seed(1)
+    net = TabularMLP(pre.n_numeric_features, pre.cardinalities, 2, hidden=[16, 8], dropout=0.0)
+    num, cat = pre.transform(frame)
+    model = TrainedModel(pre, net, ["n", "y"], target="t", background=(num[:4], cat[:4]))
+    players = players_of(pre)
+    bg = _background_of(model)
+    proba = model.predict_proba_arrays(num, cat)
+    args = (model.predict_proba_arrays, players, num, cat, bg, proba.argmax(1), proba.max(1))
+    np.testing.assert_allclose(
+        exact_shapley(*args, batch_rows=64, additive=model.additive_network()),
+        exact_shapley(*args, batch_rows=64),
+        atol=1e-6,
+    )
+
+
+def _background_of(model: TrainedModel) -> Background:
+    num, cat = model.background  # type: ignore[misc]
+    return Background(num, cat, model.predict_proba_arrays(num, cat).astype(np.float64))
 
 
 def test_sampling_when_compared_with_exact_then_correlation_above_099(model) -> None:

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.metrics import (
     BOOTSTRAP_METRICS,
+    _binary_auc,
     _metric_from_confusion,
     bootstrap_ci,
     classification_metrics,
@@ -57,6 +58,24 @@ def test_classification_metrics_when_random_data_then_matches_sklearn(k: int) ->
     assert got["confusion_matrix"] == skm.confusion_matrix(y, pred, labels=classes).tolist()
     assert sum(v["support"] for v in got["per_class"].values()) == len(y)
     json.dumps(got, allow_nan=False)  # plain JSON types only
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 6])  # many ties, a few, almost none
+def test_binary_auc_when_scores_tie_then_matches_sklearn(decimals: int) -> None:
+    rng = np.random.default_rng(decimals)
+    score = np.round(rng.random(500), decimals)
+    positive = rng.random(500) < 0.3 + 0.4 * score  # informative, not perfect
+    assert _binary_auc(positive, score) == pytest.approx(
+        skm.roc_auc_score(positive, score), abs=1e-12
+    )
+
+
+def test_classification_metrics_when_probability_zero_then_log_loss_clipped_as_sklearn() -> None:
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    got = classification_metrics(["b", "b", "a"], proba, ["a", "b"])
+    assert got["log_loss"] == pytest.approx(
+        skm.log_loss(["b", "b", "a"], proba, labels=["a", "b"]), abs=1e-12
+    )
 
 
 def test_classification_metrics_when_positive_given_then_scores_that_class() -> None:

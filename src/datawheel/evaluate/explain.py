@@ -176,8 +176,10 @@ def explain_arrays(
                 f"exact Shapley values over {players.size} columns need 2^{players.size} "
                 "coalitions per row", hint="use method='sampling' (or 'shap') beyond 20 columns"
             )  # fmt: skip
+        split = getattr(model, "additive_network", None)
         values = exact_shapley(predict, players, x_num, x_cat, bg, label_index, output,
-                               batch_rows=batch_rows)  # fmt: skip
+                               batch_rows=batch_rows,
+                               additive=split() if split is not None else None)  # fmt: skip
     else:
         values = sampled_shapley(predict, players, x_num, x_cat, bg, label_index, output,
                                  pairs=pairs, seed=seed, batch_rows=batch_rows)  # fmt: skip
@@ -193,11 +195,11 @@ def global_importance(
     **options: Any,
 ) -> dict[str, float]:
     """Mean |SHAP value| per input column over up to ``max_rows`` rows (seeded sample)."""
-    numeric, categorical = model.transform(rows)
-    n = numeric.shape[0]
-    if n > max_rows:
+    n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
+    if n > max_rows:  # sampled before the transform: hashing text is the costly part of it
         pick = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
-        numeric, categorical = numeric[pick], categorical[pick]
+        rows = rows[pick] if isinstance(rows, pl.DataFrame) else [rows[i] for i in pick]
+    numeric, categorical = model.transform(rows)
     result = explain_arrays(model, numeric, categorical, seed=seed, **options)
     means = np.abs(result.values).mean(axis=0)
     return {c: float(v) for c, v in zip(result.columns, means, strict=True)}

@@ -13,13 +13,44 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Background", "Players", "exact_shapley", "predict_label", "sampled_shapley"]
+__all__ = [
+    "Additive",
+    "Background",
+    "Players",
+    "exact_shapley",
+    "predict_label",
+    "sampled_shapley",
+]
 
 #: (numeric float32 [n, d], categorical int64 [n, c]) -> class probabilities [n, K]
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Additive(Protocol):
+    """A network whose first layer is a sum over input positions, then a head (``FoldedMLP``).
+
+    A composed row's first layer is then the sum of its players' terms, each taken from x or
+    from the background row: no d-wide row is built or multiplied, and the text block of a
+    hashed bag (a thousand positions) costs what one numeric column costs.
+    """
+
+    @property
+    def first_bias(self) -> np.ndarray: ...  # [h]
+
+    def group_terms(
+        self,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+        numeric_group: np.ndarray,
+        categorical_group: np.ndarray,
+        groups: int,
+    ) -> np.ndarray: ...  # [n, groups, h]
+
+    def head_proba(self, pre: np.ndarray) -> np.ndarray: ...  # [R, h] -> [R, K]
 
 
 @dataclass(frozen=True)
@@ -98,17 +129,21 @@ def exact_shapley(
     output: np.ndarray,
     *,
     batch_rows: int,
+    additive: Additive | None = None,
 ) -> np.ndarray:
     """Exact Shapley values [n, M] from all 2^M coalitions, each averaged over the background.
 
-    Costs ``n · 2^M · B`` model rows. ``v(∅)`` and ``v(all)`` are pinned to the base value and
+    Costs ``n · 2^M · B`` model rows; with ``additive`` (the same network, split at its first
+    layer) each costs only the head. ``v(∅)`` and ``v(all)`` are pinned to the base value and
     ``output`` (the model on the row alone), so base + sum(values) = output to rounding.
     """
     n, m, b = x_num.shape[0], players.size, len(bg)
     ids = np.arange(1 << m)
     masks = ((ids[:, None] >> np.arange(m)) & 1).astype(bool)  # [2^M, M], coalition = bitmask
     v = np.empty((n, 1 << m))  # v[i, S]
-    units = n << m  # one unit = (row, coalition), expanded over the B background rows
+    if additive is not None:
+        _additive_values(additive, players, x_num, x_cat, bg, label, masks, v, batch_rows)
+    units = 0 if additive is not None else n << m  # unit = (row, coalition) × B background rows
     for start, stop in _passes(units, b, batch_rows):
         unit = np.repeat(np.arange(start, stop), b)  # [U·B]
         row, coalition = unit >> m, unit & ((1 << m) - 1)
@@ -119,6 +154,40 @@ def exact_shapley(
     v[:, 0] = bg.base_values(label)
     v[:, -1] = output
     return _shapley_from_values(v, m)
+
+
+def _additive_values(
+    net: Additive,
+    players: Players,
+    x_num: np.ndarray,
+    x_cat: np.ndarray,
+    bg: Background,
+    label: np.ndarray,
+    masks: np.ndarray,
+    v: np.ndarray,
+    batch_rows: int,
+) -> None:
+    """Fill ``v[i, S]`` through the split network. With X[i, p] and G[b, p] the players' first-
+    layer terms, row i's coalition S over background row b starts the head from
+    ``bias + Σ_p G[b, p] - Σ_{p∈S} G[b, p] + Σ_{p∈S} X[i, p]``: a background part [B, 2^M, h]
+    built once, plus a row part [n, 2^M, h]."""
+    m, b = players.size, len(bg)
+    coalitions = masks.astype(np.float32)  # [2^M, M]
+    groups = (players.numeric_owner, players.categorical_owner, m)
+    key = ("coalition terms", tuple(players.names))
+    hit = bg.cache.get(key)
+    if hit is None or hit[0] is not net:  # the background part serves every row after
+        terms = net.group_terms(bg.numeric, bg.categorical, *groups)  # [B, M, h]
+        base = terms.sum(axis=1) + net.first_bias  # [B, h]
+        hit = bg.cache[key] = (net, base[:, None, :] - coalitions @ terms)  # [B, 2^M, h]
+    bg_part = hit[1]
+    x_part = coalitions @ net.group_terms(x_num, x_cat, *groups)  # [n, 2^M, h]
+    for start, stop in _passes(len(x_num), b << m, batch_rows):
+        pre = x_part[start:stop, None] + bg_part[None]  # [U, B, 2^M, h]
+        proba = net.head_proba(pre.reshape(-1, pre.shape[-1]))  # [U·B·2^M, K]
+        proba = proba.reshape(stop - start, b, 1 << m, -1)  # [U, B, 2^M, K]
+        own = label[start:stop, None, None, None]  # [U, 1, 1, 1]: each row's label
+        v[start:stop] = np.take_along_axis(proba, own, axis=3)[..., 0].mean(axis=1)
 
 
 def _shapley_from_values(v: np.ndarray, m: int) -> np.ndarray:

@@ -151,6 +151,11 @@ class TrainedModel:
             logits = network(torch.from_numpy(numeric), torch.from_numpy(categorical))
             return torch.softmax(logits, dim=1).numpy()  # [n, n_classes]
 
+    def additive_network(self) -> FoldedMLP | None:
+        """The network as a first layer that sums over input positions and a head, for exact
+        Shapley values (``evaluate.shapley``): None when it has no folded form."""
+        return None if self.finetuned else self._inference_network()
+
     def _check_indices(self, categorical: np.ndarray) -> None:
         """Category indices within each column's vocabulary (0 = unknown): the folded tables
         are stacked, so an index past its column's end would read the next column's table."""

@@ -166,11 +166,47 @@ class FoldedMLP(nn.Module):
     def predict_proba_numpy(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         """numeric float32 [B, n_numeric], categorical int64 [B, n_cat] → softmax float32
         [B, n_classes], in numpy: the same function as ``forward`` + softmax."""
-        numeric_weight, bias, table, offsets, linears = self._arrays
+        numeric_weight, bias, table, offsets, _ = self._arrays
         x = numeric @ numeric_weight + bias  # [B, h]
         if self.has_categorical:
             x += table[categorical + offsets].sum(axis=1)  # [B, n_cat, h] → [B, h]
-        for weight, layer_bias in linears:
+        return self.head_proba(x)
+
+    # -- the first layer as a sum over input positions (exact Shapley values reuse it) ---------
+
+    @property
+    def first_bias(self) -> np.ndarray:
+        """The first layer's bias [h]."""
+        return self._arrays[1]
+
+    def group_terms(
+        self,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+        numeric_group: np.ndarray,
+        categorical_group: np.ndarray,
+        groups: int,
+    ) -> np.ndarray:
+        """The first layer's pre-activation split by groups of input positions: float32
+        [B, groups, h], summing over groups (+ ``first_bias``) to what ``forward`` computes.
+        ``numeric_group[j]`` / ``categorical_group[j]`` is the group of each position."""
+        numeric_weight, _, table, offsets, _ = self._arrays
+        terms = np.zeros((len(numeric), groups, numeric_weight.shape[1]), dtype=np.float32)
+        for g in range(groups):
+            positions = np.flatnonzero(numeric_group == g)
+            if positions.size:
+                terms[:, g] = numeric[:, positions] @ numeric_weight[positions]  # [B, h]
+        if self.has_categorical:
+            looked_up = table[categorical + offsets]  # [B, n_cat, h]
+            for j, g in enumerate(categorical_group):
+                terms[:, g] += looked_up[:, j]
+        return terms
+
+    def head_proba(self, pre: np.ndarray) -> np.ndarray:
+        """The layers after the first: pre-activation float32 [B, h] → softmax [B, n_classes]
+        (``pre`` is overwritten)."""
+        x = pre
+        for weight, layer_bias in self._arrays[4]:
             np.maximum(x, 0, out=x)
             x = x @ weight  # [B, next width]
             x += layer_bias
