@@ -7,17 +7,20 @@ import contextlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 from i18n._tables import ZH_PROJECT, census_zh
+from report._chromium import chromium_page, require_chromium_and_cjk_fonts
 
 from datawheel.cli.main import main
 from datawheel.io import read_table
 from datawheel.secret import generate_key_file
 
 NOTICE = "read as GB18030 (GBK)"
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _cli(*args: str, cwd: Path) -> tuple[int, str, str]:
@@ -111,3 +114,25 @@ def test_run_when_encoding_option_wrong_then_error_names_what_decodes(zh_project
     code, _, err = _cli("run", "--encoding", "utf-8", cwd=zh_project)
     assert code == 2 and err.startswith("Error: ") and len(err.strip().splitlines()) == 1
     assert "not valid utf-8" in err and "--encoding gb18030" in err
+
+
+def test_evaluate_report_when_chinese_project_then_card_draws_every_chinese_glyph(
+    zh_project: Path, tmp_path: Path
+) -> None:
+    card = tmp_path / "模型卡.html"
+    code, _, err = _cli("evaluate", "--report", str(card), cwd=zh_project)
+    assert code == 0, err
+    html = card.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html and "Noto Sans CJK SC" in html
+    assert "warning" not in err  # no glyph-missing noise from matplotlib
+    chromium = require_chromium_and_cjk_fonts()
+    with chromium_page(chromium, tmp_path / "profile") as tab:
+        tab.open(card.as_uri())
+        chinese = [
+            element
+            for selector in ("h1", "th", "td", "svg text")
+            for element in tab.drawn(selector)
+            if HAN.search(element.text)
+        ]
+    assert {e.selector for e in chinese} >= {"h1", "td", "svg text"}  # title, tables, charts
+    assert [e for e in chinese if not e.draws(HAN.findall(e.text))] == []

@@ -1,5 +1,6 @@
-"""Layer 0: self-contained HTML pages and inline-SVG plots, shared by every report.
+"""Layer 0: self-contained HTML pages, inline-SVG plots and the fonts that draw Chinese in
+both, shared by every report.
 
-Nothing here imports datawheel, so any layer may render a page: the data quality report,
-the model card, the demo report.
+Nothing here imports datawheel outside this package, so any layer may render a page: the data
+quality report, the model card, the demo report.
 """

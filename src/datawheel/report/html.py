@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from datawheel.atomic import atomic_write
+from datawheel.report.fonts import CSS_FONT_STACK, text_lang
 
 __all__ = ["Section", "escape", "fmt", "kv_table", "render_page", "table", "write_page"]
 
@@ -21,8 +22,7 @@ _CSS = """
   --bg-alt: #f6f8fa; --flag: #fde8e8; --flag-line: #c44e52; --accent: #3b6ea8; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--fg); background: #fff; line-height: 1.5;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-    "Noto Sans", "PingFang SC", "Microsoft YaHei", sans-serif; }
+  font: 15px/1.5 FONT_STACK; }
 main { max-width: 980px; margin: 0 auto; padding: 24px 20px 64px; }
 h1 { font-size: 1.7rem; margin: 0 0 4px; }
 h2 { font-size: 1.25rem; margin: 36px 0 10px; padding-bottom: 4px;
@@ -44,7 +44,7 @@ svg { max-width: 100%; height: auto; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 footer { margin-top: 48px; color: var(--muted); font-size: 0.8rem; }
 @media print { nav { display: none; } h2 { break-after: avoid; } }
-"""
+""".replace("FONT_STACK", CSS_FONT_STACK)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def table(
     """
     if columns is None:
         columns = list(dict.fromkeys(key for row in rows for key in row))
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f"<th{_lang(c)}>{escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
         cells = "".join(_cell(row.get(c)) for c in columns)
@@ -100,14 +100,27 @@ def table(
 def kv_table(mapping: Mapping[str, Any]) -> str:
     """A two-column key/value table; nested dicts and lists are shown compactly."""
     body = "".join(
-        f"<tr><th>{escape(k)}</th>{_cell(v) if _is_number(v) else _cell(_compact(v))}</tr>"
+        f"<tr><th{_lang(k)}>{escape(k)}</th>"
+        f"{_cell(v) if _is_number(v) else _cell(_compact(v))}</tr>"
         for k, v in mapping.items()
     )
     return f'<div class="scroll"><table><tbody>{body}</tbody></table></div>'
 
 
-def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None = None) -> str:
-    """A complete HTML5 page: title, an in-page contents bar, then the sections in order."""
+def render_page(
+    title: str,
+    sections: Sequence[Section],
+    *,
+    subtitle: str | None = None,
+    lang: str | None = None,
+) -> str:
+    """A complete HTML5 page: title, an in-page contents bar, then the sections in order.
+
+    ``lang`` (e.g. ``zh-CN``) is the document's language; by default ``zh-CN`` when the title
+    or headings are Chinese, else ``en``. Table cells in Chinese carry their own ``lang``.
+    """
+    words = " ".join([title, subtitle or "", *(s.heading for s in sections)])
+    lang = lang or text_lang(words) or "en"
     anchors = _anchors([s.heading for s in sections])
     nav = " ".join(
         f'<a href="#{a}">{escape(s.heading)}</a>' for a, s in zip(anchors, sections, strict=True)
@@ -120,7 +133,7 @@ def render_page(title: str, sections: Sequence[Section], *, subtitle: str | None
         )
     sub = f'<p class="note">{escape(subtitle)}</p>' if subtitle else ""
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"<h1>{escape(title)}</h1>\n{sub}\n<nav>{nav}</nav>\n"
@@ -138,8 +151,14 @@ def write_page(path: str | os.PathLike[str], html: str) -> Path:
 
 
 def _cell(value: Any) -> str:
-    css = ' class="num"' if _is_number(value) else ""
+    css = ' class="num"' if _is_number(value) else _lang(value)
     return f"<td{css}>{escape(fmt(value))}</td>"
+
+
+def _lang(value: Any) -> str:
+    """`` lang="zh-CN"`` for Chinese text (so a browser draws Chinese, not Japanese, forms)."""
+    found = text_lang(str(value))
+    return f' lang="{found}"' if found else ""
 
 
 def _is_number(value: Any) -> bool:
@@ -159,7 +178,7 @@ def _anchors(headings: Sequence[str]) -> list[str]:
     seen: dict[str, int] = {}
     out = []
     for h in headings:
-        base = re.sub(r"[^a-z0-9]+", "-", h.lower()).strip("-") or "section"
+        base = re.sub(r"[^a-z0-9\u3400-\u9fff]+", "-", h.lower()).strip("-") or "section"
         seen[base] = seen.get(base, 0) + 1
         out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return out

@@ -9,6 +9,7 @@ into or close, no backend switch, safe to call from a server thread. Output is d
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
+
+from datawheel.report.fonts import chart_font, has_cjk
 
 __all__ = [
     "bar_chart",
@@ -220,9 +223,24 @@ def _canvas(figsize: tuple[float, float] = (6.4, 3.6)) -> Iterator[tuple[Any, An
 
 
 def _svg(fig: Any) -> str:
-    """Render to SVG text without the XML declaration and DOCTYPE, ready to inline in HTML."""
+    """Render to SVG text without the XML declaration and DOCTYPE, ready to inline in HTML.
+
+    Labels in Chinese are measured and named with a CJK font behind DejaVu Sans (matplotlib
+    falls back glyph by glyph); without one, a single warning says what to install, instead
+    of matplotlib's warning per missing glyph.
+    """
+    import matplotlib
+    from matplotlib.text import Text
+
+    rc: dict[str, Any] = {}
+    if any(has_cjk(t.get_text()) for t in fig.findobj(Text)):
+        font = chart_font()
+        if font is not None:
+            rc["font.sans-serif"] = ["DejaVu Sans", font]
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata=_NO_METADATA)
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        fig.savefig(buf, format="svg", metadata=_NO_METADATA)
     text = buf.getvalue()
     return text[text.index("<svg") :].strip()
 
