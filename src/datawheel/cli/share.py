@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    EncodingOption,
     JsonOption,
     WorkspaceOption,
     console,
@@ -45,7 +46,11 @@ license_app = typer.Typer(
 )
 
 InputArg = Annotated[str, typer.Argument(help="A .csv/.parquet/.jsonl file or a dataset id.")]
-EncodingOption = Annotated[str, typer.Option("--encoding", help="The input file's encoding.")]
+
+
+def _encoding(option: str | None, config: Any) -> str:
+    """--encoding, else the project's data.encoding, else auto (detected)."""
+    return option or (config.data.encoding if config is not None else "auto")
 
 
 def _project_and_workspace(config: Path, workspace: Path | None) -> tuple[Any, Any]:
@@ -69,7 +74,7 @@ def share_create(
         Path | None,
         typer.Option("--recipient-key", help="The partner's X25519 public key: encrypt to it."),
     ] = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -94,7 +99,7 @@ def share_create(
             config=project_config,
             policy=load_policy(policy) if policy else None,
             recipient_key=recipient_key,
-            encoding=encoding,
+            encoding=_encoding(encoding, project_config),
         )
     if as_json:
         print_json(receipt.to_dict())
@@ -190,7 +195,7 @@ def share_stats_command(
     max_contributions: Annotated[
         int, typer.Option("--max-contributions", help="Rows kept per subject (data.id).", min=1)
     ] = 1,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -219,7 +224,7 @@ def share_stats_command(
             keys=keys,
             config=project_config,
             max_contributions=max_contributions,
-            encoding=encoding,
+            encoding=_encoding(encoding, project_config),
         )
     if as_json:
         print_json(receipt.to_dict())

@@ -229,7 +229,7 @@ def share_dataset(
     config: ProjectConfig | None = None,
     policy: ReleasePolicy | None = None,
     recipient_key: Path | None = None,
-    encoding: str = "utf-8",
+    encoding: str = "auto",
 ) -> ReleaseReceipt:
     """Write a signed release of ``source`` for ``partner`` into the new folder ``output``."""
     require(ws, "share")
@@ -531,7 +531,7 @@ def share_stats(
     keys: list[str] | None = None,
     config: ProjectConfig | None = None,
     max_contributions: int = 1,
-    encoding: str = "utf-8",
+    encoding: str = "auto",
 ) -> StatsReceipt:
     """DP figures by group, spent from the dataset's privacy budget, written to ``output`` (CSV)."""
     require(ws, "share")
