@@ -8,7 +8,7 @@ STAMP := $(VENV)/.datawheel-installed
 # torch's default OpenMP threads stall in bursts on small VMs; one thread per process is steady.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test test-fast lint format install clean
+.PHONY: demo test test-fast lint format install clean i18n
 
 demo: $(STAMP)
 	$(BIN)/datawheel demo
@@ -36,6 +36,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 install: $(STAMP)
+
+# Collect new messages from the source into the catalogs (translations kept), compile the .mo.
+i18n: $(STAMP)
+	$(BIN)/python -m datawheel.cli.messages zh_CN
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

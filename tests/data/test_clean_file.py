@@ -186,3 +186,16 @@ def test_report_when_opened_in_headless_chromium_then_no_console_errors(tmp_path
     ]
     assert errors == []
     assert shot.stat().st_size > 10_000
+
+
+def test_report_when_interface_is_chinese_then_headings_and_labels_chinese(tmp_path: Path) -> None:
+    from datawheel.i18n.catalog import use_language
+
+    write_table(_table(500), tmp_path / "t.csv")
+    with use_language("zh_CN"):
+        clean_file(tmp_path / "t.csv", tmp_path / "o.csv", data=DATA, report=tmp_path / "q.html")
+    page = (tmp_path / "q.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "数据质量：t.csv" in page
+    for heading in ("概览", "删除的行", "列", "分布", "异常值", "缺失值", "重复", "疑似 PII 的列"):
+        assert f">{heading}</h2>" in page
+    assert "<th>输入行数</th>" in page and "<th>疑似 PII</th>" in page

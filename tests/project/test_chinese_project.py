@@ -12,12 +12,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from i18n._tables import ZH_PROJECT, census_zh
-from report._chromium import chromium_page, require_chromium_and_cjk_fonts
 
 from datawheel.cli.main import main
 from datawheel.io import read_table
 from datawheel.secret import generate_key_file
+from i18n._tables import ZH_PROJECT, census_zh
+from report._chromium import chromium_page, require_chromium_and_cjk_fonts
 
 NOTICE = "read as GB18030 (GBK)"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -152,3 +152,16 @@ def test_evaluate_report_when_chinese_project_then_card_draws_every_chinese_glyp
         ]
     assert {e.selector for e in chinese} >= {"h1", "td", "svg text"}  # title, tables, charts
     assert [e for e in chinese if not e.draws(HAN.findall(e.text))] == []
+
+
+def test_init_from_when_gbk_table_then_encoding_pinned_and_chinese_name_kept(
+    tmp_path: Path,
+) -> None:
+    source = _gbk(census_zh(200), tmp_path / "客户.csv")
+    code, _, err = _cli("init", "客户流失", "--from", str(source), "--target", "是否高收入",
+                          "--id", "客户编号", cwd=tmp_path)  # fmt: skip
+    assert code == 0, err
+    assert err.count(NOTICE) == 1
+    text = (tmp_path / "客户流失" / "datawheel.yaml").read_text(encoding="utf-8")
+    assert "name: 客户流失" in text and "encoding: gb18030" in text
+    assert "身份证号" in text  # detected as PII and given a rule

@@ -9,11 +9,37 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from datawheel.config import PROJECT_FILE
+from datawheel.i18n.catalog import translate
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _Console(Console):
+    """rich's Console, printing in the interface language (``i18n.catalog``): text lines,
+    status messages, and table titles and column headers (never the table's data)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_translated(o) for o in objects), **kwargs)
+
+    def status(self, status: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().status(_translated(status), *args, **kwargs)
+
+
+def _translated(thing: Any) -> Any:
+    if isinstance(thing, str):
+        return translate(thing)
+    if isinstance(thing, Table):
+        if isinstance(thing.title, str):
+            thing.title = translate(thing.title)
+        for column in thing.columns:
+            if isinstance(column.header, str):
+                column.header = translate(column.header)
+    return thing
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The project file.", show_default=True)

@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -38,6 +39,37 @@ app = typer.Typer(
 )
 
 
+def _in_language(command: Any) -> Any:
+    """The click command tree with its help texts, and typer's panel titles, in the interface
+    language (``i18n.catalog``); untouched in English."""
+    from datawheel.i18n.catalog import _, language, translate
+
+    if language() == "en":
+        return command
+    import typer.rich_utils as panels
+
+    for name, text in (
+        ("ARGUMENTS_PANEL_TITLE", _("Arguments")),
+        ("OPTIONS_PANEL_TITLE", _("Options")),
+        ("COMMANDS_PANEL_TITLE", _("Commands")),
+        ("ERRORS_PANEL_TITLE", _("Error")),
+        ("REQUIRED_LONG_STRING", _("[required]")),
+        ("DEFAULT_STRING", _("[default: {}]")),
+        ("ABORTED_TEXT", _("Aborted.")),
+    ):
+        setattr(panels, name, text)
+    pending = [command]
+    while pending:
+        current = pending.pop()
+        current.help = translate(current.help) if current.help else current.help
+        current.short_help = translate(current.short_help) if current.short_help else None
+        for param in current.params:
+            if getattr(param, "help", None):
+                param.help = translate(param.help)
+        pending.extend(getattr(current, "commands", {}).values())
+    return command
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"datawheel {__version__}")
@@ -63,8 +95,10 @@ class _Notices(logging.Handler):
     one line each on stderr — the stream of the moment, so captured output sees them."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        prefix = "warning: " if record.levelno >= logging.WARNING else ""
-        typer.echo(prefix + record.getMessage(), err=True)
+        from datawheel.i18n.catalog import _, translate
+
+        prefix = _("warning: ") if record.levelno >= logging.WARNING else ""
+        typer.echo(prefix + translate(record.getMessage()), err=True)
 
 
 def _show_notices() -> None:
@@ -81,19 +115,21 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _show_notices()
     from datawheel.errors import DatawheelError
+    from datawheel.i18n.catalog import _, translate_error
 
     try:
-        code = app(args=argv, standalone_mode=False)
+        command = _in_language(typer.main.get_command(app))
+        code = command(args=argv, standalone_mode=False)
         # outside standalone mode click returns a command's exit code instead of exiting
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except DatawheelError as exc:
-        typer.echo(f"Error: {exc.one_line()}", err=True)
+        typer.echo(_("Error: ") + translate_error(exc), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("Aborted.", err=True)
+        typer.echo(_("Aborted."), err=True)
         sys.exit(1)
     except Exception as exc:  # usage errors: click's, or the copy of click newer typer ships
         import click
@@ -106,8 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("DATAWHEEL_DEBUG"):
             raise
         typer.echo(
-            f"Internal error: {type(exc).__name__}: {exc} "
-            "(set DATAWHEEL_DEBUG=1 for the traceback)",
+            _(
+                f"Internal error: {type(exc).__name__}: {exc} "
+                "(set DATAWHEEL_DEBUG=1 for the traceback)"
+            ),
             err=True,
         )
         sys.exit(1)

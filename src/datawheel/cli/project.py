@@ -35,6 +35,7 @@ def init(
         str | None, typer.Option("--time", help="With --from: a timestamp column.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing datawheel.yaml.")] = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Scaffold a project: a commented datawheel.yaml, sample data, and a fresh secret key.
 
@@ -47,7 +48,7 @@ def init(
     from datawheel.project.scaffold import init_project
 
     if source is not None:
-        _init_from(directory, source, target, id_column, time_column, force)
+        _init_from(directory, source, target, id_column, time_column, force, encoding)
         return
     if target or id_column or time_column:
         raise typer.BadParameter("--target, --id and --time go with --from FILE")
@@ -63,6 +64,7 @@ def _init_from(
     id_column: str | None,
     time_column: str | None,
     force: bool,
+    encoding: str | None = None,
 ) -> None:
     from datawheel.project.scaffold_from import init_from_file
 
@@ -70,7 +72,7 @@ def _init_from(
         raise typer.BadParameter("--from needs --target COL (the column to predict)")
     project_file, summary = init_from_file(
         directory, source, target=target, id_column=id_column, time_column=time_column,
-        force=force,
+        force=force, encoding=encoding or "auto",
     )  # fmt: skip
     console.print(f"Created {project_file} for {source} ({summary['rows']:,} rows): "
                   f"task {summary['task']}, and a secret key (datawheel.key).")  # fmt: skip

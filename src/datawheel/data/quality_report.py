@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from datawheel.i18n.catalog import _
 from datawheel.report import html, plots
 
 if TYPE_CHECKING:
@@ -73,8 +74,8 @@ def _summary(r: CleanFileResult) -> dict[str, Any]:
 
 def _summary_note(r: CleanFileResult) -> str | None:
     if r.approximate:
-        return (
-            "Statistics of " + ", ".join(r.approximate) + " come from a uniform sample "
+        return _(
+            f"Statistics of {', '.join(r.approximate)} come from a uniform sample "
             "(the column did not fit the exact budget): quantiles are approximate."
         )
     return None
@@ -83,7 +84,7 @@ def _summary_note(r: CleanFileResult) -> str | None:
 def _removed(r: CleanFileResult) -> Any:
     reasons = {k: v for k, v in r.stats.dropped.items() if v}
     if not reasons:
-        return html.Section("Rows removed", "<p>No rows were removed.</p>")
+        return html.Section("Rows removed", f"<p>{_('No rows were removed.')}</p>")
     chart = plots.bar_chart(
         list(reasons), list(reasons.values()), title="Rows removed by reason", ylabel="rows"
     )
@@ -108,7 +109,7 @@ def _columns(r: CleanFileResult) -> Any:
         for p in r.columns.values()
     ]
     note = (
-        "Highlighted: columns read as text although most values are numbers."
+        _("Highlighted: columns read as text although most values are numbers.")
         if (r.type_issues)
         else None
     )
@@ -138,7 +139,7 @@ def _distributions(r: CleanFileResult) -> Any:
                     )
                 )
     if not charts:
-        return html.Section("Distributions", "<p>No numeric or categorical features.</p>")
+        return html.Section("Distributions", f"<p>{_('No numeric or categorical features.')}</p>")
     body = _GRID + '<div class="charts">' + "".join(f"<figure>{c}</figure>" for c in charts)
     body += "</div>"
     return html.Section(
@@ -160,10 +161,10 @@ def _outliers(r: CleanFileResult) -> Any:
         for c, why in s.skipped.items()
         if "outliers:" in why
     ]
-    body = html.table(rows) if rows else "<p>No column was checked for outliers.</p>"
+    body = html.table(rows) if rows else f"<p>{_('No column was checked for outliers.')}</p>"
     if skipped:
         body += html.table(skipped)
-    note = f"Action: {s.outlier_action}." if s.outlier_action else None
+    note = _(f"Action: {s.outlier_action}.") if s.outlier_action else None
     return html.Section("Outliers", body, note=note)
 
 
@@ -174,7 +175,7 @@ def _missing(r: CleanFileResult) -> Any:
         for c, n in s.imputed.items()
         if c not in r.pii_columns
     ]
-    body = html.table(rows) if rows else "<p>No cells were filled.</p>"
+    body = html.table(rows) if rows else f"<p>{_('No cells were filled.')}</p>"
     return html.Section("Missing values", body)
 
 
@@ -191,7 +192,7 @@ def _duplicates(r: CleanFileResult) -> Any:
             [
                 {
                     "kind": e.kind.replace("_", " "),
-                    "compared": e.field or "whole row",
+                    "compared": e.field or _("whole row"),
                     "kept row": e.kept_index,
                     "kept": e.kept,
                     "removed row": e.duplicate_index,
@@ -202,13 +203,13 @@ def _duplicates(r: CleanFileResult) -> Any:
         )
     for why in r.hidden_examples.values():
         body += f'<p class="note">{html.escape(why)}</p>'
-    note = "Examples leave out PII-looking columns; texts are cut to a few hundred characters."
+    note = _("Examples leave out PII-looking columns; texts are cut to a few hundred characters.")
     return html.Section("Duplicates", body, note=note)
 
 
 def _pii(r: CleanFileResult) -> Any:
     if not r.pii_columns:
-        return html.Section("PII-looking columns", "<p>None found.</p>")
+        return html.Section("PII-looking columns", f"<p>{_('None found.')}</p>")
     body = html.table([{"column": c, "looks like": t} for c, t in r.pii_columns.items()])
     return html.Section(
         "PII-looking columns",

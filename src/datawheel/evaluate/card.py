@@ -10,6 +10,7 @@ import numpy as np
 
 from datawheel.evaluate.fairness import group_gaps, max_gap
 from datawheel.evaluate.metrics import bootstrap_ci
+from datawheel.i18n.catalog import _
 from datawheel.report import plots
 from datawheel.report.html import Section, escape, kv_table, render_page, table
 
@@ -72,7 +73,9 @@ def model_card_html(
         Section(
             "Overview", _overview(model_id, metrics, fairness, classes, positive, gates, gated_gap)
         ),
-        Section("Data", kv_table(data_summary) if data_summary else "<p>No summary given.</p>"),
+        Section(
+            "Data", kv_table(data_summary) if data_summary else f"<p>{_('No summary given.')}</p>"
+        ),
         *([_inputs_section(inputs)] if inputs else []),
         _metrics_section(metrics, y_true, proba, classes, positive),
         Section(
@@ -113,13 +116,15 @@ def _unevaluated_card(
     license_note: str,
 ) -> str:
     """What can be said of a model with no evaluation at hand: its classes, inputs and use."""
-    facts = {"model": model_id, "classes": classes, "evaluation": "none recorded"}
+    facts = {"model": model_id, "classes": classes, "evaluation": _("none recorded")}
     sections = [
         Section("Overview", kv_table(facts)),
         *([_inputs_section(inputs)] if inputs else []),
         Section(
             "Metrics",
-            "<p>Not evaluated: no held-out rows were at hand when this card was written.</p>",
+            "<p>"
+            + _("Not evaluated: no held-out rows were at hand when this card was written.")
+            + "</p>",
             note="`datawheel evaluate MODEL --report FILE.html` writes a card with metrics.",
         ),
         *_use_sections(intended_use, limitations, license_note),
@@ -155,7 +160,7 @@ def _overview(
         "model": model_id,
         "evaluated rows": metrics.get("n"),
         "classes": classes,
-        "positive class": positive if len(classes) == 2 else "— (multiclass: macro averages)",
+        "positive class": positive if len(classes) == 2 else _("— (multiclass: macro averages)"),
         "largest fairness gap": max_gap(fairness) if fairness else None,
     }
     gate = (gates or {}).get("max_fairness_gap")
@@ -163,10 +168,10 @@ def _overview(
         facts["gated fairness gap (equalized odds)"] = gated_gap
     if gate is not None and fairness:
         compared = max_gap(fairness) if gated_gap is None else gated_gap
-        facts["fairness gate"] = "pass" if compared <= gate else "FAIL"
+        facts["fairness gate"] = _("pass") if compared <= gate else _("FAIL")
     html = kv_table(facts)
     if gates:
-        html += "<p><strong>Gates</strong></p>" + kv_table(gates)
+        html += f"<p><strong>{_('Gates')}</strong></p>" + kv_table(gates)
     return html
 
 
@@ -191,9 +196,9 @@ def _metrics_section(
     per_class = [{"class": c, **v} for c, v in metrics.get("per_class", {}).items()]
     body = table(rows, columns=["metric", "value", "95% CI low", "95% CI high"])
     if per_class:
-        body += "<p><strong>Per class</strong></p>" + table(per_class)
-    scope = "the positive class" if len(classes) == 2 else "macro averages over classes"
-    note = (
+        body += f"<p><strong>{_('Per class')}</strong></p>" + table(per_class)
+    scope = _("the positive class") if len(classes) == 2 else _("macro averages over classes")
+    note = _(
         "Intervals: percentile bootstrap, 200 resamples of the evaluation rows. "
         f"f1/precision/recall are for {scope}."
     )
@@ -202,7 +207,7 @@ def _metrics_section(
 
 def _fairness_section(fairness: Mapping[str, Any], gate: float | None) -> Section:
     if not fairness:
-        return Section("Fairness", "<p>No sensitive columns were declared.</p>")
+        return Section("Fairness", f"<p>{_('No sensitive columns were declared.')}</p>")
     parts = []
     for column, entry in fairness.items():
         gaps = group_gaps(entry)
@@ -229,13 +234,13 @@ def _fairness_section(fairness: Mapping[str, Any], gate: float | None) -> Sectio
             + table(rows, highlight=failing)
             + _figure(chart)
         )
-    note = (
+    note = _(
         "TPR is 0 for a group with no positive labels and FPR 0 for one with no negative labels "
         "(fairlearn's convention). 'largest gap' is the group's largest difference in selection "
         "rate, TPR or FPR to any other group."
     )
     if gate is not None:
-        note += f" Flagged rows exceed the gate max_fairness_gap = {gate:.4g}."
+        note += _(f" Flagged rows exceed the gate max_fairness_gap = {gate:.4g}.")
     return Section("Fairness", "".join(parts), note=note)
 
 
@@ -248,7 +253,7 @@ def _importance_section(importance: Mapping[str, float], label: str) -> Section:
         xlabel=label,
         horizontal=True,
     )
-    note = f"Top {len(ranked)} of {len(importance)} features by absolute importance."
+    note = _(f"Top {len(ranked)} of {len(importance)} features by absolute importance.")
     return Section("Feature importance", _figure(chart), note=note)
 
 
@@ -269,9 +274,9 @@ def _history_section(history: Sequence[Mapping[str, Any]]) -> Section:
     if losses:
         charts.append(plots.line_chart(x, losses, title="Loss", xlabel="epoch", ylabel="loss"))
     if others:
-        ylabel = next(iter(others)) if len(others) == 1 else "value"  # one line has no legend
+        ylabel = next(iter(others)) if len(others) == 1 else _("value")  # one line: no legend
         charts.append(plots.line_chart(x, others, title="Metrics", xlabel="epoch", ylabel=ylabel))
-    body = "".join(_figure(c) for c in charts) or "<p>No numeric history.</p>"
+    body = "".join(_figure(c) for c in charts) or f"<p>{_('No numeric history.')}</p>"
     return Section("Training", body, note=f"{len(history)} epochs.")
 
 
@@ -281,7 +286,7 @@ def _figure(svg: str) -> str:
 
 def _paragraphs(text: str) -> str:
     if not text.strip():
-        return "<p>Not stated.</p>"
+        return f"<p>{_('Not stated.')}</p>"
     return "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 

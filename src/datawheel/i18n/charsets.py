@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from datawheel.errors import DataError
+from datawheel.i18n.catalog import _
 
 __all__ = [
     "AUTO",
@@ -62,13 +63,24 @@ class Detection:
     """The encoding chosen for a file, why, and the other candidates that decode it too."""
 
     encoding: str  # a Python codec name
-    reason: str  # e.g. "byte-order mark", "reads as Chinese"
+    reason: str  # why: bom, nul-parity, utf-8, or the language the text reads as
     alternatives: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """One line for the log: ``GB18030 (GBK), reads as Chinese``."""
-        also = f"; also decodes as {', '.join(self.alternatives)}" if self.alternatives else ""
-        return f"{encoding_label(self.encoding)}, {self.reason}{also}"
+        """One line for the log, in the interface language: ``GB18030 (GBK), reads as
+        Chinese``."""
+        label = encoding_label(self.encoding)
+        text = {
+            "bom": _(f"{label}, byte-order mark"),
+            "nul-parity": _(f"{label}, NUL on every other byte"),
+            "utf-8": _(f"{label}, valid UTF-8"),
+            "gb18030": _(f"{label}, reads as Chinese"),
+            "cp950": _(f"{label}, reads as traditional Chinese"),
+        }.get(self.reason) or _(f"{label}, reads as Western European text")
+        if self.alternatives:
+            others = ", ".join(self.alternatives)
+            text += _(f"; also decodes as {others}")
+        return text
 
 
 def encoding_label(encoding: str) -> str:
@@ -102,17 +114,17 @@ def detect_encoding(data: bytes, *, where: str, complete: bool = True) -> Detect
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom) and _decodes(data, encoding, complete):
-            return Detection(encoding, "byte-order mark")
+            return Detection(encoding, "bom")
     wide = _utf16_without_bom(data)  # before UTF-8: NUL bytes are valid UTF-8
     if wide and _decodes(data, wide, complete):
-        return Detection(wide, "NUL on every other byte")
+        return Detection(wide, "nul-parity")
     if _decodes(data, "utf-8", complete):
-        return Detection("utf-8", "valid UTF-8")
+        return Detection("utf-8", "utf-8")
     scored = _scored(data, complete)
     if scored and scored[0][1] >= PLAUSIBLE_SHARE:
-        best, _ = scored[0]
+        best = scored[0][0]
         others = tuple(e for e, s in scored[1:] if s >= PLAUSIBLE_SHARE / 2)
-        return Detection(best, _READS_AS[best], others)
+        return Detection(best, best, others)
     if scored:
         names = ", ".join(e for e, _ in scored)
         raise DataError(
@@ -138,13 +150,6 @@ def decodable_encodings(data: bytes, *, complete: bool = True) -> list[str]:
     if wide and _decodes(data, wide, complete):
         found.append(wide)
     return found + [e for e, score in _scored(data, complete) if score > 0]
-
-
-_READS_AS = {
-    "gb18030": "reads as Chinese",
-    "cp950": "reads as traditional Chinese",
-    "cp1252": "reads as Western European text",
-}
 
 
 def _decodes(data: bytes, encoding: str, complete: bool) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datawheel.i18n.catalog import _
 from datawheel.report.html import Section, escape, kv_table, render_page, table, write_page
 from datawheel.report.plots import bar_chart, grouped_bar_chart
 
@@ -41,13 +42,14 @@ def write_demo_report(report: DemoReport, path: Path, *, champion: str) -> Path:
                 {
                     "champion now": champion,
                     "served after the loop": report.served_after,
-                    "gate decision": loop.decision or "not triggered",
+                    "gate decision": loop.decision or _("not triggered"),
                     "loop trigger": loop.reason,
                     "requests / predictions / feedback": (
                         f"{report.requests} / {report.predictions} / {report.feedback}"
                     ),
-                    "audit chain": f"{'verifies' if report.audit_ok else 'BROKEN'} "
-                    f"({report.audit_entries} entries)",
+                    "audit chain": _(f"verifies ({report.audit_entries} entries)")
+                    if report.audit_ok
+                    else _(f"BROKEN ({report.audit_entries} entries)"),
                     "workspace": str(report.directory),
                 }
             ),

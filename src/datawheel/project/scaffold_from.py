@@ -8,6 +8,7 @@ with why, so a first ``datawheel run`` works and the user sees what to change.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
@@ -20,7 +21,7 @@ from datawheel.config import parse_config
 from datawheel.data.profile import ColumnProfile, profile_columns
 from datawheel.data.schema import require_columns
 from datawheel.errors import DataError, UsageError
-from datawheel.io import read_table
+from datawheel.io import read_table_with_report
 from datawheel.privacy.columns import detect_pii_columns
 from datawheel.privacy.coverage import suggested_rule
 from datawheel.train.task import infer_task
@@ -43,7 +44,7 @@ def _flow(value: Any) -> str:
 
 
 def _name(directory: Path) -> str:
-    name = re.sub(r"[^0-9A-Za-z_-]+", "-", directory.resolve().name).strip("-")
+    name = re.sub(r"[^\w-]+", "-", directory.resolve().name).strip("-")  # 客户流失 stays
     return name or "project"
 
 
@@ -55,14 +56,16 @@ def init_from_file(
     id_column: str | None = None,
     time_column: str | None = None,
     force: bool = False,
+    encoding: str = "auto",
 ) -> tuple[Path, dict[str, Any]]:
     """Write ``DIR/datawheel.yaml`` (and the key) for ``source``; returns the file and a
-    summary: task, roles, privacy rules, leaks."""
+    summary: task, roles, privacy rules, leaks. A text encoding other than UTF-8 (given, or
+    detected) is written as ``data.encoding``."""
     from datawheel.project.scaffold import write_key_and_gitignore
 
     if not source.is_file():
         raise UsageError(f"data file not found: {source}", where="--from")
-    frame = read_table(source)
+    frame, read = read_table_with_report(source, encoding=encoding)
     if frame.height == 0:
         raise DataError("the data file has no rows", where=str(source))
     named = [("--target", target)]
@@ -91,7 +94,7 @@ def init_from_file(
     relative = os.path.relpath(source.resolve(), directory.resolve())
     body = _project_yaml(
         _name(directory), relative, target, id_column, time_column, task, profiles, rules, pii,
-        text,
+        text, read.encoding,
     )  # fmt: skip
     parse_config(yaml.safe_load(body), source=str(project_file))  # what we write must load
     project_file.write_text(body, encoding="utf-8")
@@ -117,6 +120,7 @@ def _project_yaml(
     rules: dict[str, str],
     pii: dict[str, Any],
     text: list[str],
+    encoding: str = "utf-8",
 ) -> str:
     by_role: dict[str, list[ColumnProfile]] = {}
     for p in profiles.values():
@@ -143,6 +147,8 @@ def _project_yaml(
     )
     if time_column:
         lines.append(f"  time: {_flow(time_column)}   # a timestamp: never a feature")
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+        lines.append(f"  encoding: {encoding}   # the file's text encoding (auto detects it too)")
     lines.append(f"  text: {_flow(text)}   # free-text columns")
     lines.append(f"  sensitive: {_flow(sensitive)}   # fairness groups (reported and gated)")
     lines.append(f"  ignore: {_flow(ignore)}   # not features:")

@@ -8,6 +8,7 @@ import polars as pl
 
 from datawheel.config import ProjectConfig
 from datawheel.data.schema import infer_schema
+from datawheel.i18n.catalog import N_
 from datawheel.registry.versions import ModelVersion
 from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["version_card_html"]
 
-SHAP_LABEL = "mean |SHAP value| ({scale} of the predicted class)"
+# translated where the chart draws it; N_ only marks it for the catalog
+SHAP_LABEL = N_("mean |SHAP value| ({scale} of the predicted class)")
 
 
 def explanation_scale(model: TrainedModel) -> str:

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
+from datawheel.i18n.catalog import _
 from datawheel.report.fonts import chart_font, has_cjk
 
 __all__ = [
@@ -98,7 +99,7 @@ def grouped_bar_chart(
     with _canvas() as (fig, ax):
         pos = np.arange(len(cats))
         for i, (name, values) in enumerate(series.items()):
-            ax.bar(pos + (i - (len(series) - 1) / 2) * width, values, width, label=_txt(name))
+            ax.bar(pos + (i - (len(series) - 1) / 2) * width, values, width, label=_txt(_(name)))
         _category_ticks(ax, pos, cats)
         ax.grid(axis="x", visible=False)
         # below the axes: inside, the legend would hide the bars it names
@@ -118,7 +119,7 @@ def line_chart(
     """One line per series over a shared x (e.g. loss per epoch)."""
     with _canvas() as (fig, ax):
         for name, values in series.items():
-            ax.plot(x, values, marker="o" if len(x) <= 30 else None, ms=3, label=_txt(name))
+            ax.plot(x, values, marker="o" if len(x) <= 30 else None, ms=3, label=_txt(_(name)))
         if len(series) > 1:
             ax.legend(frameon=False, fontsize=8)
         if all(float(v).is_integer() for v in x):  # epochs: no 1.25, 1.5, … ticks
@@ -180,8 +181,8 @@ def calibration_chart(
     mean_p = np.bincount(idx, weights=p, minlength=bins)[keep] / count[keep]
     rate = np.bincount(idx, weights=y, minlength=bins)[keep] / count[keep]
     with _canvas(figsize=(4.8, 4.2)) as (fig, ax):
-        ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1, label="perfectly calibrated")
-        ax.plot(mean_p, rate, color=_BASE, lw=1.5, label="model")
+        ax.plot([0, 1], [0, 1], ls="--", color="#999999", lw=1, label=_("perfectly calibrated"))
+        ax.plot(mean_p, rate, color=_BASE, lw=1.5, label=_("model"))
         share = count[keep] / max(1, count.sum())
         ax.scatter(mean_p, rate, s=12 + 200 * share, color=_BASE, zorder=3, clip_on=False)
         ax.set_xlim(0, 1)
@@ -255,11 +256,12 @@ def _category_ticks(ax: Any, pos: np.ndarray, names: list[str]) -> None:
 
 
 def _labels(ax: Any, title: str, xlabel: str | None, ylabel: str | None) -> None:
-    ax.set_title(_txt(title), loc="left", fontsize=10)
+    """Title and axis labels, in the interface language (``i18n.catalog``)."""
+    ax.set_title(_txt(_(title)), loc="left", fontsize=10)
     if xlabel:
-        ax.set_xlabel(_txt(xlabel))
+        ax.set_xlabel(_txt(_(xlabel)))
     if ylabel:
-        ax.set_ylabel(_txt(ylabel))
+        ax.set_ylabel(_txt(_(ylabel)))
 
 
 def _txt(value: Any) -> str:

@@ -28,6 +28,7 @@ from datawheel.errors import (
     Unauthenticated,
     UsageError,
 )
+from datawheel.i18n.catalog import from_accept_language, translate, use_language
 
 __all__ = [
     "MalformedBody",
@@ -92,8 +93,13 @@ def _status(exc: DatawheelError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def error_response(exc: DatawheelError) -> tuple[int, bytes, dict[str, str]]:
-    """(status, JSON body, extra headers) for a library error; shared by both request paths."""
+def error_response(
+    exc: DatawheelError, accept_language: str | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """(status, JSON body, extra headers) for a library error; shared by both request paths.
+
+    The message (and its hint) is in the language ``Accept-Language`` prefers, when the
+    catalog has it; the code stays English."""
     status, code = _status(exc)
     headers: dict[str, str] = {}
     if status == 401:
@@ -101,7 +107,10 @@ def error_response(exc: DatawheelError) -> tuple[int, bytes, dict[str, str]]:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    message = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    with use_language(from_accept_language(accept_language)):
+        message = translate(exc.message)
+        if exc.hint:
+            message += translate(" (hint: {hint})").replace("{hint}", translate(exc.hint))
     return status, orjson.dumps(error_body(code, message, exc.where)), headers
 
 
@@ -113,8 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Bad input never becomes a 500: each error class has its status and a readable body."""
 
     @app.exception_handler(DatawheelError)
-    async def _library_error(_request: Request, exc: DatawheelError) -> Response:
-        status, body, headers = error_response(exc)
+    async def _library_error(request: Request, exc: DatawheelError) -> Response:
+        status, body, headers = error_response(exc, request.headers.get("accept-language"))
         return Response(body, status, headers=headers, media_type="application/json")
 
     @app.exception_handler(RequestValidationError)

@@ -84,7 +84,7 @@ class FastLane:
                 receive = _replay(body, receive)
             status = await self._inner(scope, receive, send)
         except DatawheelError as exc:
-            status, body_json, headers = error_response(exc)
+            status, body_json, headers = error_response(exc, _header(scope, b"accept-language"))
             self.service.metrics.error(endpoint, orjson.loads(body_json)["error"]["code"])
             await _send(send, status, body_json, headers)
         except Exception:  # the edge: logged, counted, answered as a JSON 500
@@ -150,8 +150,12 @@ class FastLane:
 
 
 def _authorization(scope: Scope) -> str | None:
+    return _header(scope, b"authorization")
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"authorization":
+        if name == wanted:
             return value.decode("latin-1")
     return None
 
