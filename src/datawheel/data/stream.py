@@ -223,8 +223,9 @@ class TableReader:
         if self._tmpdir is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="datawheel-")
         plain = Path(self._tmpdir.name) / "input.utf8"
-        if not plain.exists():
-            with self._open_raw() as src, plain.open("wb") as dst:
+        if not plain.exists():  # written under another name first: a failed pass leaves none
+            partial = plain.with_suffix(".part")
+            with self._open_raw() as src, partial.open("wb") as dst:
                 text = codecs.getreader(self.encoding)(src, errors="strict")
                 try:
                     while chunk := text.read(_CHUNK):
@@ -235,6 +236,7 @@ class TableReader:
                         where=str(self.path),
                         hint="pass the file's real encoding with --encoding, or --encoding auto",
                     ) from None
+            partial.replace(plain)
         return plain.open("rb")
 
     def _open_raw(self) -> IO[bytes] | _GzipGuard:
