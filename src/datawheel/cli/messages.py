@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from datawheel.i18n.catalog import DOMAIN, LOCALE_DIR
 
@@ -55,7 +56,8 @@ def extract_messages(root: Path = SRC) -> dict[str, list[str]]:
         for node, text in _messages(tree, errors, in_cli, renders, own):
             literal = re.sub(r"\{[^{}]*\}", "", text)
             if text.strip() not in _SKIP and any(c.isalpha() for c in literal):
-                found.setdefault(text, []).append(f"{where}:{node.lineno}")
+                line = getattr(node, "lineno", 0)
+                found.setdefault(text, []).append(f"{where}:{line}")
     return found
 
 
@@ -66,6 +68,7 @@ def help_texts() -> dict[str, list[str]]:
     from datawheel.cli.main import app
 
     found: dict[str, list[str]] = {}
+    command: Any
     for name, command in _walk(typer.main.get_command(app), "datawheel"):
         for text in (command.help, getattr(command, "short_help", None)):
             if text:
@@ -89,7 +92,7 @@ def update_catalog(lang: str = "zh_CN") -> Path:
     for msgid, places in messages.items():
         previous = old.get(msgid)
         string = previous.string if previous is not None else ""
-        new.add(msgid, string, locations=[(p, None) for p in places[:3]])
+        new.add(msgid, string, locations=[(p, 0) for p in places[:3]])
     po_path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     write_po(buffer, new, width=100, omit_header=False, sort_output=False)
@@ -138,9 +141,10 @@ def _messages(
         yield from _report_labels(tree, dict_keys=not own)
     assigned: dict[str, list[ast.AST]] = {}  # name → values given to it (``hint = f"…"``)
     for node in ast.walk(tree):
-        target = node.targets[0] if isinstance(node, ast.Assign) else None
-        if isinstance(target, ast.Name) and len(node.targets) == 1:  # type: ignore[union-attr]
-            assigned.setdefault(target.id, []).append(node.value)  # type: ignore[union-attr]
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                assigned.setdefault(target.id, []).append(node.value)
 
     def texts(at: ast.AST, value: ast.AST) -> Iterable[tuple[ast.AST, str]]:
         for given in assigned.get(value.id, []) if isinstance(value, ast.Name) else [value]:
@@ -174,7 +178,7 @@ def _messages(
         if in_cli and isinstance(node, ast.For) and isinstance(node.iter, ast.Tuple | ast.List):
             words = [e.value for e in node.iter.elts if isinstance(e, ast.Constant)]
             if words and all(isinstance(w, str) for w in words):
-                yield from ((node, w) for w in words)
+                yield from ((node, str(w)) for w in words)
 
 
 def _report_labels(tree: ast.AST, *, dict_keys: bool) -> Iterator[tuple[ast.AST, str]]:
@@ -201,8 +205,8 @@ def _report_labels(tree: ast.AST, *, dict_keys: bool) -> Iterator[tuple[ast.AST,
                 if key is not None:
                     yield from _texts(node, key)
         elif isinstance(node, ast.FunctionDef) and node.name in _PLOTS:
-            for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
-                if arg.arg == "title" and default is not None:
+            for parameter, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+                if parameter.arg == "title" and default is not None:
                     yield from _texts(node, default)
 
 

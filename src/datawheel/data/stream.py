@@ -226,7 +226,7 @@ class TableReader:
         if not plain.exists():  # written under another name first: a failed pass leaves none
             partial = plain.with_suffix(".part")
             with self._open_raw() as src, partial.open("wb") as dst:
-                text = codecs.getreader(self.encoding)(src, errors="strict")
+                text = codecs.getreader(self.encoding)(src, "strict")  # type: ignore[arg-type]
                 try:
                     while chunk := text.read(_CHUNK):
                         dst.write(chunk.encode("utf-8"))

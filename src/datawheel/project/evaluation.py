@@ -63,7 +63,7 @@ def read_project_table(
     """A file read as the project reads its source: its encoding (unless ``encoding`` is
     given) and its declared column types."""
     data = project.config.data
-    return read_table(path, encoding=encoding or data.encoding, dtypes=data.dtypes)
+    return read_table(os.fspath(path), encoding=encoding or data.encoding, dtypes=data.dtypes)
 
 
 def anonymize_rows(project: Project, ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:

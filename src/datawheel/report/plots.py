@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
-
 from datawheel.i18n.catalog import _
 from datawheel.report.fonts import chart_font, has_cjk
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "bar_chart",
@@ -233,7 +233,7 @@ def _svg(fig: Any) -> str:
     import matplotlib
     from matplotlib.text import Text
 
-    rc: dict[str, Any] = {}
+    rc: dict[RcKeyType, Any] = {}
     if any(has_cjk(t.get_text()) for t in fig.findobj(Text)):
         font = chart_font()
         if font is not None:
