@@ -148,7 +148,7 @@ def dedup(
             text=text_field,
             threshold=threshold,
             address=ray_address,
-            encoding=encoding,
+            encoding=encoding or "auto",
         )
         console.print(
             f"rows in {stats.rows_in:,} · exact {stats.exact_duplicates:,} · near "
