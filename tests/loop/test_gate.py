@@ -41,3 +41,12 @@ def test_decide_when_min_improvement_then_small_gain_rejected():
     gates = GatesConfig(min_improvement=0.02)
     result = decide(_a(0.86, 0.0), _a(0.85, 0.0), challenger_latency_ms=1, gates=gates)
     assert result.decision == "reject"
+
+
+def test_decide_when_challenger_trained_with_dp_then_epsilon_shown_and_compared():
+    challenger = _a(0.86, 0.05)
+    challenger.metrics["privacy"] = {"epsilon": 2.97, "delta": 1e-5}
+    result = decide(challenger, _a(0.85, 0.05), challenger_latency_ms=1.0, gates=GATES)
+    assert result.decision == "promote"
+    assert any(r.startswith("info") and "epsilon 2.97" in r for r in result.reasons)
+    assert result.comparison["challenger"]["dp_epsilon"] == 2.97

@@ -75,6 +75,12 @@ def decide(
         f"(limit {gates.max_latency_ms:g} ms)"
     )
 
+    privacy = challenger.metrics.get("privacy")
+    if privacy:  # shown beside the checks: a DP model's accuracy is read with its epsilon
+        reasons.append(
+            f"info trained with DP-SGD: epsilon {privacy['epsilon']:.2f} "
+            f"(delta {privacy['delta']:g}) spent on the training split"
+        )
     metric = "rmse" if "rmse" in challenger.metrics else "accuracy"
     comparison = {
         "metric": metric,
@@ -84,6 +90,7 @@ def decide(
             "roc_auc": challenger.metrics.get("roc_auc"),
             "fairness_gap": challenger.gap,
             "latency_p99_ms": challenger_latency_ms,
+            "dp_epsilon": privacy["epsilon"] if privacy else None,
         },
         "champion": {
             metric: old_acc,
