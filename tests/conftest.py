@@ -107,13 +107,13 @@ def secret_key() -> SecretKey:
 
 @pytest.fixture
 def workspace(tmp_path: Path, db_url: str | None, secret_key: SecretKey) -> Iterator[Workspace]:
-    with Workspace.open(tmp_path / ".datawheel", db_url=db_url, key=secret_key) as ws:
+    with Workspace.open(tmp_path / ".datawheel", db_url=db_url, key=secret_key, role="admin") as ws:
         yield ws
 
 
 @pytest.fixture
 def sqlite_workspace(tmp_path: Path, secret_key: SecretKey) -> Iterator[Workspace]:
-    with Workspace.open(tmp_path / ".datawheel", key=secret_key) as ws:
+    with Workspace.open(tmp_path / ".datawheel", key=secret_key, role="admin") as ws:
         yield ws
 
 

@@ -63,6 +63,17 @@ class SecretKey:
         return Ed25519PrivateKey.from_private_bytes(_derive(self._master, "datawheel/signing/v1"))
 
     @property
+    def audit_key(self) -> bytes:
+        """HMAC key of the audit chain and its head file: without it no entry can be forged."""
+        return _derive(self._master, "datawheel/audit/v1")
+
+    @property
+    def credential_key(self) -> bytes:
+        """HMAC key over each API key's record: minting a working key needs the secret key,
+        not just write access to the database."""
+        return _derive(self._master, "datawheel/credentials/v1")
+
+    @property
     def fingerprint(self) -> str:
         """A public, non-reversible id of the key, stored to detect a wrong key early."""
         return _derive(self._master, "datawheel/fingerprint/v1")[:8].hex()

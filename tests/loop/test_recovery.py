@@ -23,7 +23,7 @@ from datawheel.registry.versions import (
     register_model,
     rollback,
 )
-from datawheel.store.audit import entries, verify
+from datawheel.store.audit import entries
 from datawheel.store.db import stage_events
 from datawheel.store.runs import list_runs, start_run
 from waiting import wait_until
@@ -56,7 +56,7 @@ def test_loop_when_sigkilled_mid_retrain_then_champion_serves_and_next_turn_reco
 
     assert champion(ws).id == "v1"
     assert [v.id for v in list_versions(ws)] == ["v1"]  # nothing half-registered
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
     assert {r.id: r.status for r in list_runs(ws)}[run_id] == "running"
 
     config = loop_env.project.config  # loaded before the edit: 3 epochs
@@ -64,7 +64,7 @@ def test_loop_when_sigkilled_mid_retrain_then_champion_serves_and_next_turn_reco
     assert any(run_id in note for note in report.recovered)
     assert {r.id: r.status for r in list_runs(ws)}[run_id] == "failed"
     assert report.decision in ("promote", "reject") and report.challenger == "v2"
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
 
 
 def test_reap_interrupted_when_version_registered_but_never_gated_then_archived(loop_env):
@@ -88,7 +88,7 @@ def test_reap_interrupted_when_version_registered_but_never_gated_then_archived(
     assert get_version(ws, "v2").stage == "archived"
     assert {r.id: r.status for r in list_runs(ws)}[run_id] == "failed"
     assert reap_interrupted(ws) == []  # idempotent
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
 
 
 def test_rollback_when_promoted_then_previous_champion_restored_and_audited(loop_env):
@@ -124,6 +124,6 @@ def test_rollback_when_promoted_then_previous_champion_restored_and_audited(loop
     assert last.version == "v1" and "back from v2" in last.reason
     stage_log = [e for e in entries(ws.engine) if e.action == "model.stage"]
     assert stage_log[-1].target == "v1" and "back from v2" in stage_log[-1].details["reason"]
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
     promote(ws, "v2")  # and forward again
     assert champion(ws).id == "v2"

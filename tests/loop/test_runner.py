@@ -19,7 +19,7 @@ from datawheel.registry.versions import (
     register_model,
     start_shadow,
 )
-from datawheel.store.audit import entries, verify
+from datawheel.store.audit import entries
 from datawheel.store.datasets import load_frame
 
 from .helpers import add_tenant, income_rows, serve_and_label
@@ -69,7 +69,7 @@ def test_run_once_when_one_tenant_poisons_labels_then_no_worse_model_is_promoted
         assert now >= before - 0.02  # same rows up to the feedback holdout part of the gate set
     else:
         assert now == before
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
 
 
 class _Biased:
@@ -175,7 +175,7 @@ def test_run_once_when_shadow_has_enough_labeled_requests_then_judged(
     assert report.shadow["pairs"] == 60
     assert _stages(ws) == stages
     assert gate_history(ws)[-1]["comparison"]["shadow"]["pairs"] == 60
-    assert verify(ws.engine).ok
+    assert ws.verify_audit().ok
 
 
 def test_run_once_when_shadow_lacks_labeled_requests_then_waits(loop_env):

@@ -12,7 +12,7 @@ from datawheel.privacy.erasure import erase_subject, export_subject
 from datawheel.privacy.operators import pseudonym
 from datawheel.registry.versions import get_version
 from datawheel.secret import SecretKey
-from datawheel.store.audit import entries, verify
+from datawheel.store.audit import entries
 from datawheel.store.datasets import get_dataset
 from datawheel.store.workspace import Workspace
 
@@ -66,7 +66,7 @@ def test_erase_when_subject_everywhere_then_nothing_remains_and_models_tainted(w
     for kind in ("raw", "clean", "anonymized", "train"):
         assert not workspace.artifacts.path(before[kind]).exists()
         assert not workspace.artifacts.is_encrypted(before[kind])
-    assert verify(workspace.engine).ok
+    assert workspace.verify_audit().ok
 
     again = erase_subject(workspace, "P100001", id_column="pid")
     assert again.nothing_left and again.already_erased and not again.versions_tainted
@@ -91,7 +91,7 @@ def test_export_when_admin_then_everything_about_the_subject(workspace):
 def test_erase_when_other_key_then_fails_before_writing_anything(workspace, subject):
     populate(workspace)
     url = workspace.engine.url.render_as_string(hide_password=False)
-    other = Workspace.open(workspace.root, db_url=url, key=SecretKey.generate())
+    other = Workspace.open(workspace.root, db_url=url, key=SecretKey.generate(), role="admin")
     try:
         before = snapshot(workspace)
         with pytest.raises(SecretKeyError, match="another secret key"):

@@ -12,7 +12,6 @@ from datawheel.privacy.operators import decrypt_value, encrypt_value, pseudonym
 from datawheel.privacy.rotation import rotate_key
 from datawheel.registry.versions import get_version
 from datawheel.secret import SecretKey, generate_key_file, load_secret_key
-from datawheel.store.audit import verify
 from datawheel.store.datasets import list_datasets, load_frame
 from datawheel.store.db import now_iso, predictions
 from datawheel.store.workspace import Workspace
@@ -26,7 +25,7 @@ def _rotate(ws: Workspace, key_file):
 
 def _reopen(ws: Workspace, key: SecretKey) -> Workspace:
     url = ws.engine.url.render_as_string(hide_password=False)
-    return Workspace.open(ws.root, db_url=url, key=key)
+    return Workspace.open(ws.root, db_url=url, key=key, role="admin")
 
 
 def test_rotate_when_done_then_new_key_reads_everything_with_new_tokens(workspace, tmp_path):
@@ -57,7 +56,7 @@ def test_rotate_when_done_then_new_key_reads_everything_with_new_tokens(workspac
             assert subject_token(old, pid) not in tables["lineage"] + tables["predictions"]
             assert subject_token(new, pid) in tables["lineage"]
         assert subject_token(new, "P100001") in tables["predictions"] + tables["feedback"]
-        assert verify(fresh.engine).ok
+        assert fresh.verify_audit().ok
     finally:
         fresh.close()
     with pytest.raises(SecretKeyError):  # the old key no longer opens the workspace
@@ -119,3 +118,38 @@ def test_rotate_when_it_cannot_finish_then_nothing_changes(
     assert not (tmp_path / "datawheel.key.new").exists()
     if ws is not workspace:
         ws.close()
+
+
+def test_rotate_when_api_keys_exist_then_they_still_authenticate_under_the_new_key(
+    workspace, tmp_path
+):
+    from datawheel.serve.tenants import authenticate, create_key, create_tenant
+
+    create_tenant(workspace, "acme", plan="free", plans=["free"])
+    key = create_key(workspace, tenant="acme", role="service")
+    key_file = tmp_path / "datawheel.key"
+    generate_key_file(key_file, workspace.secret_key())
+    report = _rotate(workspace, key_file)
+    assert report.api_keys_resigned == 1 and report.audit_entries_rechained > 0
+    fresh = _reopen(workspace, load_secret_key(tmp_path))
+    try:
+        assert authenticate(fresh, key.secret).key_id == key.id
+        assert fresh.verify_audit().ok
+    finally:
+        fresh.close()
+
+
+def test_rotate_when_audit_log_was_tampered_then_refused_and_old_key_kept(workspace, tmp_path):
+    from datawheel.errors import IntegrityError
+    from datawheel.store.db import audit
+
+    populate(workspace)
+    key_file = tmp_path / "datawheel.key"
+    old = workspace.secret_key()
+    generate_key_file(key_file, old)
+    with workspace.engine.begin() as conn:
+        conn.execute(sa.update(audit).where(audit.c.seq == 1).values(target="rewritten"))
+    with pytest.raises(IntegrityError, match="cannot be re-keyed"):
+        _rotate(workspace, key_file)
+    assert load_secret_key(tmp_path).fingerprint == old.fingerprint
+    assert not (tmp_path / "datawheel.key.new").exists()

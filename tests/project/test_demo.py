@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from datawheel.project.demo import run_demo
 from datawheel.project.pipeline import Project
 from datawheel.registry.versions import gate_history, list_versions
-from datawheel.store.audit import entries, verify
+from datawheel.store.audit import entries
 from datawheel.store.db import feedback, predictions
 
 
@@ -37,4 +37,4 @@ def test_demo_when_run_small_then_two_versions_gate_decision_and_valid_audit(tmp
             assert conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar() == 300
         actions = {e.action for e in entries(ws.engine)}
         assert {"dataset.create", "model.register", "loop.check", "gate.decision"} <= actions
-        assert verify(ws.engine).ok
+        assert ws.verify_audit().ok

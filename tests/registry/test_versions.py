@@ -17,7 +17,7 @@ from datawheel.registry.versions import (
     rollback,
     set_stage,
 )
-from datawheel.store.audit import entries, verify
+from datawheel.store.audit import entries
 
 
 def _ws(project_file: Path):
@@ -50,7 +50,7 @@ def test_promote_and_rollback_when_second_version_then_stages_follow(project_cop
         assert get_version(ws, "v2").stage == "archived"
         actions = [e.action for e in entries(ws.engine)]
         assert actions.count("model.stage") >= 4
-        assert verify(ws.engine).ok
+        assert ws.verify_audit().ok
 
 
 def test_promote_when_tainted_then_refused(project_copy: Path):

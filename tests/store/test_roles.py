@@ -1,6 +1,9 @@
-"""Roles are enforced in the library: an analyst can neither reveal nor export subject data."""
+"""One action table for the CLI, the library and the API; no default admin; fail closed."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -9,26 +12,57 @@ from datawheel.errors import PermissionDenied, UsageError
 from datawheel.privacy.erasure import erase_subject, export_subject
 from datawheel.privacy.operators import decrypt_value, encrypt_value
 from datawheel.privacy.reveal import reveal_frame
-from datawheel.store.roles import ACTIONS, allowed, check, role_from_env
+from datawheel.secret import KEY_FILE, generate_key_file
+from datawheel.store.roles import (
+    ACTIONS,
+    KEYLESS,
+    ROLES,
+    Identity,
+    allowed,
+    check,
+    resolve_identity,
+    role_from_env,
+)
+from datawheel.store.workspace import Workspace
 
-# (role, actions it may take); every other action is refused
+BUILDS = {"read", "prepare", "scan", "anonymize", "train", "promote", "export", "serve"}
+BUILDS |= {"predict", "explain", "models", "usage"}  # and calls the API with its own key
+
+# (role, the actions it may take); every other action is refused. The last row is a caller
+# with no role at all: only what touches neither the workspace nor the key.
 TABLE = [
     ("admin", set(ACTIONS)),  # everything, including the subject- and key-level actions
-    ("engineer", {"read", "scan", "anonymize", "train", "promote", "serve"}),
-    ("analyst", {"read", "scan"}),  # read-only
-    ("service", {"read", "serve"}),  # the customer's systems
+    ("engineer", BUILDS),  # builds and ships models
+    ("analyst", {"read", "prepare", "scan", "models", "usage"}),  # reads; no key, no writes
+    ("service", {"read", "serve", "predict", "explain", "feedback"}),  # the customer's systems
+    (None, set(KEYLESS)),  # no DATAWHEEL_ROLE and not the key file's owner
 ]
 
 
-@pytest.mark.parametrize(("role", "may"), TABLE)
-def test_roles_when_action_then_allowed_exactly_as_the_table_says(role, may):
-    for action in ACTIONS:
-        assert allowed(role, action) == (action in may), action
+@pytest.mark.parametrize(
+    ("role", "action"),
+    [(role, action) for role, _ in TABLE for action in ACTIONS],
+    ids=[f"{role}-{action}" for role, _ in TABLE for action in ACTIONS],
+)
+def test_roles_when_action_then_allowed_exactly_as_the_table_says(role, action):
+    may = dict(TABLE)[role]
+    assert allowed(role, action) == (action in may)
+    if action in may:
+        check(role, action)
+    else:
+        with pytest.raises(PermissionDenied):
+            check(role, action)
 
 
-def test_check_when_refused_then_error_names_role_and_action():
+def test_table_when_read_then_covers_every_role():
+    assert [r for r, _ in TABLE if r] == list(ROLES)
+
+
+def test_check_when_refused_then_error_names_role_action_and_who_may():
     with pytest.raises(PermissionDenied, match=r"role 'analyst' may not reveal.*admin"):
         check("analyst", "reveal")
+    with pytest.raises(PermissionDenied, match=r"no role.*DATAWHEEL_ROLE"):
+        check(None, "train")
 
 
 @pytest.mark.parametrize(("role", "action"), [("root", "read"), ("admin", "fly")])
@@ -38,14 +72,64 @@ def test_check_when_unknown_role_or_action_then_usage_error(role, action):
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, "admin"), ("analyst", "analyst"), (" engineer ", "engineer")]
+    ("value", "expected"), [(None, None), ("analyst", "analyst"), (" engineer ", "engineer")]
 )
-def test_role_from_env_when_set_or_not_then_role(monkeypatch, value, expected):
+def test_role_from_env_when_set_or_not_then_role_or_none(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv("DATAWHEEL_ROLE", raising=False)
     else:
         monkeypatch.setenv("DATAWHEEL_ROLE", value)
     assert role_from_env() == expected
+
+
+def test_role_from_env_when_unknown_then_usage_error(monkeypatch):
+    monkeypatch.setenv("DATAWHEEL_ROLE", "root")
+    with pytest.raises(UsageError, match="unknown role 'root'"):
+        role_from_env()
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    monkeypatch.delenv("DATAWHEEL_ROLE", raising=False)
+    monkeypatch.delenv("DATAWHEEL_KEY", raising=False)
+    return monkeypatch
+
+
+def test_identity_when_owner_of_key_file_then_admin(tmp_path: Path, clean_env):
+    generate_key_file(tmp_path / KEY_FILE)
+    assert resolve_identity(tmp_path) == Identity("admin", owner=True)
+
+
+def test_identity_when_role_declared_then_it_wins_over_ownership(tmp_path: Path, clean_env):
+    generate_key_file(tmp_path / KEY_FILE)
+    clean_env.setenv("DATAWHEEL_ROLE", "analyst")
+    assert resolve_identity(tmp_path) == Identity("analyst")
+
+
+def test_identity_when_no_key_file_then_no_role(tmp_path: Path, clean_env):
+    assert resolve_identity(tmp_path) == Identity(None)
+
+
+def test_identity_when_key_from_environment_then_not_the_owner(tmp_path: Path, clean_env):
+    key = generate_key_file(tmp_path / KEY_FILE)
+    clean_env.setenv("DATAWHEEL_KEY", key.to_text())
+    assert resolve_identity(tmp_path) == Identity(None)
+
+
+def test_identity_when_key_file_is_a_link_then_not_the_owner(tmp_path: Path, clean_env):
+    generate_key_file(tmp_path / "elsewhere.key")
+    os.symlink(tmp_path / "elsewhere.key", tmp_path / KEY_FILE)
+    assert resolve_identity(tmp_path).role is None
+
+
+def test_workspace_when_no_role_then_privileged_calls_refused(tmp_path, secret_key, clean_env):
+    ws = Workspace.open(tmp_path / "ws", key=secret_key)
+    try:
+        assert ws.role is None
+        with pytest.raises(PermissionDenied, match="no role"):
+            export_subject(ws, "P1", id_column="pid")
+    finally:
+        ws.close()
 
 
 @pytest.mark.parametrize("role", ["engineer", "analyst", "service"])

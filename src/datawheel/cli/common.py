@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -85,9 +87,34 @@ def open_workspace(config: Path, workspace: Path | None) -> Any:
             where=str(config),
             hint="run inside a project, or pass -c / --workspace",
         )
-    from datawheel.store.roles import role_from_env
+    return Workspace.open(root, key_dir=config.parent.resolve())
 
-    return Workspace.open(root, key_dir=config.parent.resolve(), role=role_from_env())
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def authorized(action: str) -> Callable[[F], F]:
+    """Check the caller's role for ``action`` (store.roles) before the command does anything.
+
+    The role is ``DATAWHEEL_ROLE``, else admin for the owner of the project's ``datawheel.key``
+    (beside ``--config``), else none. The library checks again where it writes; this check
+    also covers commands that work on files only, and refuses before any output exists.
+    """
+
+    def wrap(command: F) -> F:
+        @functools.wraps(command)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            from datawheel.store.roles import check, resolve_identity
+
+            config = kwargs.get("config")
+            key_dir = Path(config).resolve().parent if config is not None else Path.cwd()
+            check(resolve_identity(key_dir).role, action)
+            return command(*args, **kwargs)
+
+        checked.action = action  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return wrap
 
 
 def print_json(value: Any) -> None:

@@ -14,6 +14,7 @@ from datawheel.cli.common import (
     EncodingOption,
     EngineOption,
     RayAddressOption,
+    authorized,
     console,
     err_console,
 )
@@ -38,6 +39,7 @@ BadLinesOption = Annotated[
 BatchOption = Annotated[int, typer.Option(help="Rows per streamed batch.")]
 
 
+@authorized("prepare")
 def clean(
     input_path: InputArg,
     output: OutputOption,
@@ -102,6 +104,7 @@ def clean(
         console.print(f"report: {result.report}")
 
 
+@authorized("prepare")
 def dedup(
     input_path: InputArg,
     output: OutputOption,

@@ -14,12 +14,14 @@ from datawheel.cli.common import (
     EncodingOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
     print_json,
 )
 
 
+@authorized("read")
 def evaluate(
     model: Annotated[str, typer.Argument(help="Version id, number or 'champion'.")] = "champion",
     data: Annotated[
@@ -97,6 +99,7 @@ def _print_evaluation(result: Any) -> None:
         console.print(f"model card: {result.report_path}")
 
 
+@authorized("read")
 def explain(
     paths: Annotated[
         list[str], typer.Argument(metavar="[MODEL] INPUT", help="Model version, then the rows.")

@@ -14,6 +14,7 @@ from datawheel.cli.common import (
     ConfigOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
     open_workspace,
@@ -37,6 +38,7 @@ def _trend(row: dict[str, Any]) -> str:
 
 
 @feedback_app.command("stats")
+@authorized("read")
 def feedback_stats_cmd(
     by: Annotated[Literal["issue", "model", "tenant"], typer.Option(help="Group by.")] = "issue",
     window: WindowOption = None,
@@ -74,6 +76,7 @@ def feedback_stats_cmd(
 
 
 @feedback_app.command("accuracy")
+@authorized("read")
 def feedback_accuracy_cmd(
     window: WindowOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
@@ -125,6 +128,7 @@ def _print_report(report: Any) -> None:
         console.print(f"  · {reason}")
 
 
+@authorized("train")
 def loop(
     once: Annotated[bool, typer.Option("--once", help="One check, then exit.")] = False,
     interval: Annotated[

@@ -13,6 +13,7 @@ from datawheel.cli.common import (
     ConfigOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     open_workspace,
     print_json,
@@ -27,6 +28,7 @@ runs_app = typer.Typer(
 
 
 @models_app.command("list")
+@authorized("read")
 def models_list(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -63,6 +65,7 @@ def models_list(
 
 
 @models_app.command("show")
+@authorized("read")
 def models_show(
     model: Annotated[str, typer.Argument(help="Version id, number or 'champion'.")],
     config: ConfigOption = DEFAULT_CONFIG,
@@ -79,6 +82,7 @@ def models_show(
 
 
 @models_app.command("promote")
+@authorized("promote")
 def models_promote(
     model: Annotated[str, typer.Argument(help="Version to make champion.")],
     config: ConfigOption = DEFAULT_CONFIG,
@@ -96,6 +100,7 @@ def models_promote(
 
 
 @models_app.command("rollback")
+@authorized("promote")
 def models_rollback(
     config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None
 ) -> None:
@@ -111,6 +116,7 @@ def models_rollback(
 
 
 @runs_app.command("list")
+@authorized("read")
 def runs_list(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -145,6 +151,7 @@ def runs_list(
 
 
 @runs_app.command("show")
+@authorized("read")
 def runs_show(
     run: Annotated[str, typer.Argument(help="Run id.")],
     config: ConfigOption = DEFAULT_CONFIG,

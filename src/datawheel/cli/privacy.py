@@ -1,6 +1,7 @@
 """Privacy commands: pii scan, anonymize, privacy check, reveal, secret, erase, subject export.
 
-The role comes from ``DATAWHEEL_ROLE`` (default ``admin``); the library enforces it.
+The role comes from ``DATAWHEEL_ROLE``, else the owner of ``datawheel.key`` is admin
+(`store.roles`); the command checks it first and the library again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datawheel.cli.common import (
     JsonOption,
     RayAddressOption,
     WorkspaceOption,
+    authorized,
     console,
     err_console,
     load_project,
@@ -37,19 +39,12 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _workspace(config: Path, workspace: Path | None) -> Any:
-    from datawheel.store.roles import role_from_env
-
-    role = role_from_env()
-    ws = open_workspace(config, workspace)
-    ws.role = role
-    return ws
+    return open_workspace(config, workspace)
 
 
 def _project(config: Path, workspace: Path | None) -> tuple[Any, Any]:
-    from datawheel.store.roles import role_from_env
-
     project = load_project(config, workspace)
-    return project, project.open_workspace(role=role_from_env())
+    return project, project.open_workspace()
 
 
 # -- pii ---------------------------------------------------------------------------------------
@@ -61,6 +56,7 @@ pii_app = typer.Typer(
 
 
 @pii_app.command("scan")
+@authorized("scan")
 def pii_scan(
     source: InputArg,
     output: OutputOption,
@@ -99,6 +95,7 @@ def pii_scan(
 # -- anonymize ---------------------------------------------------------------------------------
 
 
+@authorized("anonymize")
 def anonymize(
     source: InputArg,
     output: OutputOption,
@@ -146,6 +143,7 @@ privacy_app = typer.Typer(
 
 
 @privacy_app.command("check")
+@authorized("scan")
 def privacy_check(
     source: InputArg,
     quasi: Annotated[str, typer.Option("--quasi", help="Quasi-identifier columns, A,B,C.")],
@@ -228,6 +226,7 @@ def _print_check(report: Any) -> None:
 # -- reveal ------------------------------------------------------------------------------------
 
 
+@authorized("reveal")
 def reveal(
     source: InputArg,
     output: OutputOption,
@@ -288,6 +287,7 @@ def secret_public_key(
 
 
 @secret_app.command("rotate")
+@authorized("rotate")
 def secret_rotate(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -336,6 +336,7 @@ def secret_rotate(
 # -- erase / subject export --------------------------------------------------------------------
 
 
+@authorized("erase")
 def erase(
     subject: SubjectOption,
     config: ConfigOption = DEFAULT_CONFIG,
@@ -386,6 +387,7 @@ subject_app = typer.Typer(
 
 
 @subject_app.command("export")
+@authorized("subject_export")
 def subject_export(
     subject: SubjectOption,
     output: OutputOption,

@@ -15,6 +15,7 @@ from datawheel.cli.common import (
     EncodingOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
     print_json,
@@ -83,6 +84,7 @@ def _init_from(
     console.print(f"Next: cd {directory} && datawheel run")
 
 
+@authorized("train")
 def run(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -162,6 +164,7 @@ def _print_selection(selection: dict[str, Any]) -> None:
     console.print(selection["reason"])
 
 
+@authorized("read")
 def status(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,

@@ -12,9 +12,12 @@ from rich.table import Table
 from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
+    JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
+    print_json,
 )
 
 tenants_app = typer.Typer(
@@ -22,7 +25,8 @@ tenants_app = typer.Typer(
     no_args_is_help=True,
 )
 keys_app = typer.Typer(
-    help="API keys.\n\nExample: datawheel keys create --tenant acme", no_args_is_help=True
+    help="API keys (admin only).\n\nExample: datawheel keys create --tenant acme",
+    no_args_is_help=True,
 )
 usage_app = typer.Typer(
     help="Metered usage for billing.\n\nExample: datawheel usage export "
@@ -31,6 +35,7 @@ usage_app = typer.Typer(
 )
 
 
+@authorized("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8000,
@@ -64,13 +69,12 @@ def serve(
         return
 
     from datawheel.project.app_factory import CONSOLE_ENV, PROJECT_ENV, WORKSPACE_ENV
-    from datawheel.registry.versions import get_version
     from datawheel.serve.background import http_stack
+    from datawheel.serve.models import preflight
 
     project = load_project(config, workspace, need_data=False)
     with project.open_workspace() as ws:
-        get_version(ws, "champion")  # fail early, with a hint, when nothing is trained yet
-        ws.secret_key()
+        preflight(ws)  # fail here, in one line, not in every worker uvicorn would restart
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core per worker (see docs/serving.md)
     os.environ[PROJECT_ENV] = str(project.path)
     os.environ[WORKSPACE_ENV] = str(project.workspace_dir)
@@ -115,13 +119,14 @@ def _serve_bundle(bundle: Path, revocations: Path | None, *, host: str, port: in
 
 
 @tenants_app.command("create")
+@authorized("tenants")
 def tenants_create(
     name: Annotated[str, typer.Argument(help="Tenant name.")],
     plan: Annotated[str, typer.Option(help="A plan from serve.plans.")] = "free",
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Create a tenant on a plan.
+    """Create a tenant on a plan (admin only).
 
     Example: datawheel tenants create acme --plan pro
     """
@@ -134,6 +139,7 @@ def tenants_create(
 
 
 @tenants_app.command("list")
+@authorized("read")
 def tenants_list(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None) -> None:
     """List tenants.
 
@@ -157,29 +163,109 @@ def tenants_list(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     console.print(table)
 
 
-@keys_app.command("create")
-def keys_create(
-    tenant: Annotated[str, typer.Option(help="Tenant name.")],
-    role: Annotated[str, typer.Option(help="admin, engineer, analyst or service.")] = "service",
+@tenants_app.command("deactivate")
+@authorized("tenants")
+def tenants_deactivate(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Create an API key; it is printed once and stored only as a hash.
+    """Refuse every key of a tenant (running servers: within serve.auth_cache_seconds); its
+    keys and usage stay for billing. Admin only.
 
-    Example: datawheel keys create --tenant acme --role service
+    Example: datawheel tenants deactivate acme
+    """
+    from datawheel.serve.tenants import deactivate_tenant
+
+    with load_project(config, workspace).open_workspace() as ws:
+        deactivate_tenant(ws, name)
+    console.print(f"Deactivated tenant {name}.")
+
+
+@tenants_app.command("set-plan")
+@authorized("tenants")
+def tenants_set_plan(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    plan: Annotated[str, typer.Argument(help="A plan from serve.plans.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Move a tenant to another plan (running servers: within serve.auth_cache_seconds).
+    Admin only.
+
+    Example: datawheel tenants set-plan acme pro
+    """
+    from datawheel.serve.tenants import set_plan
+
+    project = load_project(config, workspace)
+    with project.open_workspace() as ws:
+        old = set_plan(ws, name, plan, plans=list(project.config.serve.plans))
+    console.print(f"Tenant {name}: plan {old} → {plan}.")
+
+
+@keys_app.command("create")
+@authorized("keys")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    role: Annotated[str, typer.Option(help="admin, engineer, analyst or service.")] = "service",
+    expires: Annotated[
+        str | None,
+        typer.Option(help="Last day the key works, YYYY-MM-DD (UTC); default: until revoked."),
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash signed under the secret
+    key. Admin only.
+
+    Example: datawheel keys create --tenant acme --role service --expires 2027-06-30
     """
     from datawheel.serve.tenants import create_key
 
     with load_project(config, workspace, need_data=False).open_workspace() as ws:
-        key = create_key(ws, tenant=tenant, role=role)
+        key = create_key(ws, tenant=tenant, role=role, expires=expires)
+    until = f", valid through {expires}" if expires else ""
     console.print(
-        f"key id {key.id} ({key.role}, tenant {key.tenant}) — store it now, it is not shown again:",
+        f"key id {key.id} ({key.role}, tenant {key.tenant}{until}) — store it now, "
+        "it is not shown again:",
         highlight=False,
     )
     typer.echo(key.secret)
 
 
+@keys_app.command("list")
+@authorized("keys")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List API keys (never the keys themselves): id, tenant, role, dates and status. Admin
+    only.
+
+    Example: datawheel keys list --tenant acme
+    """
+    from dataclasses import asdict
+
+    from datawheel.serve.tenants import list_keys
+
+    with load_project(config, workspace).open_workspace() as ws:
+        keys = list_keys(ws, tenant=tenant)
+    if as_json:
+        print_json([asdict(k) for k in keys])
+        return
+    table = Table(title="API keys")
+    for column in ("id", "tenant", "role", "status", "created", "expires", "revoked"):
+        table.add_column(column)
+    for k in keys:
+        table.add_row(k.id, k.tenant, k.role, k.status, k.created_at[:19],
+                      (k.expires_at or "")[:19], (k.revoked_at or "")[:19])  # fmt: skip
+    console.print(table)
+
+
 @keys_app.command("revoke")
+@authorized("keys")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id (dw_<id>_…).")],
     config: ConfigOption = DEFAULT_CONFIG,
@@ -197,6 +283,7 @@ def keys_revoke(
 
 
 @usage_app.command("export")
+@authorized("usage")
 def usage_export(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file.")],

@@ -12,6 +12,7 @@ from datawheel.cli.common import (
     ConfigOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
     open_workspace,
@@ -19,6 +20,7 @@ from datawheel.cli.common import (
 )
 
 
+@authorized("train")
 def train(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -73,6 +75,7 @@ def train(
     _print_run(report)
 
 
+@authorized("export")
 def export(
     model: Annotated[str, typer.Argument(help="Version id, number or stage.")] = "champion",
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the bundle.")] = Path(
@@ -119,6 +122,7 @@ def export(
     console.print(f"Try: python {report.directory}/predict.py rows.jsonl")
 
 
+@authorized("train")
 def tune(
     trials: Annotated[int, typer.Option("--trials", help="Trainings to try.", min=1)] = 20,
     config: ConfigOption = DEFAULT_CONFIG,

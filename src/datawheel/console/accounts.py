@@ -22,8 +22,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
-from datawheel.store import audit as audit_log
 from datawheel.store.db import console_sessions, login_failures, now_iso, reading, tenants, users
+from datawheel.store.roles import CUSTOMER_ROLES
 from datawheel.store.roles import allowed as workspace_allows
 from datawheel.store.workspace import Workspace
 
@@ -45,7 +45,6 @@ __all__ = [
 
 OPERATORS = "operators"  # the --tenant of the team's own people
 OPERATOR_ROLES = ("admin", "engineer", "analyst")
-CUSTOMER_ROLES = ("owner", "developer")
 SESSION_SECONDS = 8 * 3600  # a working day; signing in again rotates the session
 FAILURE_WINDOW = 15 * 60.0
 MAX_FAILURES = 5  # per e-mail in the window …
@@ -58,12 +57,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
 _DUMMY_HASH = _hasher.hash("datawheel-absent-user")  # unknown users cost the same time
 
-# what each console action needs; promotion follows the workspace's own rule (store/roles.py)
-_CONSOLE_PERMISSIONS = {
-    "customer": frozenset(CUSTOMER_ROLES),  # the tenant's own overview, usage, playground
-    "keys": frozenset({"owner"}),  # create and revoke the tenant's API keys
-    "operate": frozenset(OPERATOR_ROLES),  # every operator page (read)
-}
+# console action → the row of the one action table (store/roles.py) it takes
+_ACTIONS = {"customer": "customer", "keys": "tenant_keys", "operate": "operate"}
 
 
 @dataclass(frozen=True)
@@ -91,15 +86,16 @@ def can(user: User, action: str) -> bool:
     """Whether ``user`` may take the console ``action`` (``promote``: the workspace rule)."""
     if action == "promote":
         return user.is_operator and workspace_allows(user.role, "promote")
-    return user.role in _CONSOLE_PERMISSIONS[action]
+    return workspace_allows(user.role, _ACTIONS[action])
 
 
 def as_user(ws: Workspace, user: User) -> Workspace:
     """The workspace acting as ``user``: library calls audit their changes under the user's
     name and check the user's role. Shares the engine and artifacts (a shallow copy)."""
     acting = copy.copy(ws)
-    acting.actor = f"user:{user.email}"
-    acting.role = user.role if user.is_operator else "analyst"
+    acting.principal, acting.via = f"user:{user.email}", "console"
+    acting.role, acting.owner = user.role, False
+    acting.tenant_id = user.tenant_id  # a customer's role reaches its own tenant only
     return acting
 
 
@@ -229,10 +225,7 @@ def sign_in(
                 expires_at=expires,
             )
         )
-        audit_actor = f"user:{email}"
-        audit_log.append(
-            conn, actor=audit_actor, action="console.sign_in", target=email, details={}
-        )
+        as_user(ws, _to_user(row)).record(conn, "console.sign_in", email, {})
     return Session(token, csrf, _to_user(row), expires)
 
 
@@ -263,13 +256,7 @@ def end_session(ws: Workspace, session: Session) -> None:
                 console_sessions.c.token_hash == _hash_token(session.token)
             )
         )
-        audit_log.append(
-            conn,
-            actor=f"user:{session.user.email}",
-            action="console.sign_out",
-            target=session.user.email,
-            details={},
-        )
+        as_user(ws, session.user).record(conn, "console.sign_out", session.user.email, {})
 
 
 def csrf_ok(session: Session, presented: str | None) -> bool:

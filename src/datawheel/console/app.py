@@ -268,7 +268,7 @@ def create_console(
                 tenant=session.user.tenant,
                 role=role,
                 name=form.get("name", "").strip()[:200] or "unnamed",
-                expires_on=form.get("expires") or None,
+                expires=form.get("expires") or None,
             )
         except DatawheelError as exc:
             return _keys(request, session, None, str(exc).split("\n")[0], 422)

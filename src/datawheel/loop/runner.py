@@ -27,6 +27,7 @@ from datawheel.registry.versions import (
     load_version_model,
     shadow_version,
 )
+from datawheel.store.roles import require
 from datawheel.store.runs import list_runs
 from datawheel.store.workspace import Workspace
 
@@ -127,6 +128,7 @@ def run_once(
 ) -> LoopReport:
     """Clean up interrupted work; judge a shadow; check the policy; when it fires, retrain a
     challenger and let the gate promote, shadow or reject it."""
+    require(ws, "train")  # before the first write: a loop turn may retrain and promote
     started = time.perf_counter()
     now = now or utc_now()
     recovered = reap_interrupted(ws, now)

@@ -8,8 +8,10 @@ Order of operations, so that a failure at any point leaves the old key working:
    in the raw and clean datasets (pseudonyms cannot be inverted, so the raw data is the only way
    to re-tokenize) and rewrite the anonymized datasets with new tokens and re-encrypted fields;
 3. in one transaction: re-wrap every artifact data key, update lineage, predictions and feedback,
-   flag every live model version ``needs_retraining`` (its inputs were tokenized with the old
-   key), drop drift references, store the new key fingerprint, append an audit record;
+   re-sign API keys and re-chain the audit log under the new key (each verified under the old
+   one first: a tampered log stops the rotation), flag every live model version
+   ``needs_retraining`` (its inputs were tokenized with the old key), drop drift references,
+   store the new key fingerprint, append an audit record;
 4. after the commit: rename ``datawheel.key.new`` over ``datawheel.key``, unlink retired files.
 
 A crash between 3 and 4 leaves ``datawheel.key.new`` matching the stored fingerprint: the next
@@ -38,6 +40,7 @@ from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value, encrypt
 from datawheel.privacy.rewrite import StoreRewrite
 from datawheel.privacy.scan import scan_pii
 from datawheel.secret import KEY_ENV, KEY_FILE, SecretKey, generate_key_file
+from datawheel.store import audit, credentials
 from datawheel.store.artifacts import rewrap_keys
 from datawheel.store.datasets import list_datasets, load_frame
 from datawheel.store.db import (
@@ -70,6 +73,8 @@ class RotationReport:
     tokens_mapped: int = 0  # distinct old → new pseudonym pairs built from raw data
     tokens_unmapped: int = 0  # old tokens with no raw value left (kept as they are)
     fields_reencrypted: int = 0
+    api_keys_resigned: int = 0  # key MACs moved to the new key
+    audit_entries_rechained: int = 0  # the audit chain, verified, then re-linked
     rows_updated: dict[str, int] = field(default_factory=dict)  # table → rows
     versions_needing_retraining: list[str] = field(default_factory=list)
     resumed: bool = False  # an interrupted rotation was completed
@@ -253,6 +258,14 @@ def rotate_key(
                 conn, old, new, skip=retired | _new(rewrite)
             )
             report.rows_updated = _update_tables(conn, tr)
+            # what is MAC'ed under keys derived from the old key moves to the new one: API keys
+            # (signing any legacy ones first) and the audit chain, each verified before
+            credentials.sign_legacy(conn, old.credential_key, ws.record)
+            report.api_keys_resigned = credentials.remac(
+                conn, old.credential_key, new.credential_key
+            )
+            report.audit_entries_rechained = audit.rechain(conn, old.audit_key, new.audit_key)
+            ws._key = new  # the entries below chain under the new key
             report.versions_needing_retraining = _flag_models(conn, ws)
             conn.execute(delete(drift_references))
             conn.execute(
@@ -262,6 +275,7 @@ def rotate_key(
             report.fields_reencrypted = tr.reencrypted
             ws.record(conn, "secret.rotate", "workspace", report.to_dict())
     except BaseException:
+        ws._key = old
         rewrite.discard()
         pending.unlink(missing_ok=True)
         raise

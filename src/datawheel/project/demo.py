@@ -29,7 +29,6 @@ from datawheel.registry.versions import get_version, list_versions
 from datawheel.serve.app import create_app
 from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
-from datawheel.store.audit import verify
 
 __all__ = ["DemoReport", "run_demo"]
 
@@ -165,7 +164,7 @@ def run_demo(
                 "/v1/predict", json={"rows": [_json_row(traffic.row(0, named=True), target)]}
             )
             probe.raise_for_status()
-        chain = verify(ws.engine)
+        chain = ws.verify_audit()
         report = DemoReport(
             directory=directory,
             run=run,

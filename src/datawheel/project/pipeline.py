@@ -32,7 +32,7 @@ from datawheel.privacy.coverage import check_pii_rules
 from datawheel.project.rerun import gate_rerun
 from datawheel.registry.candidate import model_features, register_candidate, train_candidate
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
-from datawheel.store.roles import role_from_env
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
 from datawheel.train.distributed import broadcast_object, init_distributed
 from datawheel.train.task import infer_task
@@ -89,10 +89,9 @@ class Project:
         return cls(config, path, resolve_workspace_dir(path.parent, workspace))
 
     def open_workspace(self, *, actor: str = "cli", role: str | None = None) -> Workspace:
-        """The workspace, acting as ``role`` (default: ``DATAWHEEL_ROLE``, else admin)."""
-        return Workspace.open(
-            self.workspace_dir, key_dir=self.dir, actor=actor, role=role or role_from_env()
-        )
+        """The workspace, acting as ``role`` (default: ``DATAWHEEL_ROLE``, else admin for the
+        owner of this project's ``datawheel.key``, else none: see `store.roles`)."""
+        return Workspace.open(self.workspace_dir, key_dir=self.dir, actor=actor, role=role)
 
     def run(
         self,
@@ -321,6 +320,7 @@ def _run_pipeline(
 
 
 def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]) -> PreparedData:
+    require(ws, "train")  # before the first dataset is written, not after the fifth
     config, data = project.config, project.config.data
     timings: dict[str, float] = {}
     rows: dict[str, int] = {}

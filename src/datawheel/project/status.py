@@ -14,7 +14,6 @@ from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
 from datawheel.project.policy_check import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
-from datawheel.store.audit import verify
 from datawheel.store.workspace import Workspace
 
 __all__ = ["project_status", "tuned_status"]
@@ -109,7 +108,7 @@ def project_status(
     if not versions:
         alerts.append("no model yet — run `datawheel run`")
     running = live_retrain(ws)
-    chain = verify(ws.engine)
+    chain = ws.verify_audit()
     if not chain.ok:
         alerts.append(f"audit log broken: {chain.problem}")
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datawheel.config import ProjectConfig
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 from datawheel.train.export import ExportReport
 
@@ -25,6 +26,7 @@ def export_version(
     from datawheel.store.datasets import load_frame
     from datawheel.train.export import BUNDLE_LICENSE_NOTE, export_bundle
 
+    require(ws, "export")
     version = get_version(ws, ref)
     model = load_version_model(ws, version)
     holdout = load_frame(ws, version.eval_dataset_id) if version.eval_dataset_id else None

@@ -31,6 +31,7 @@ from datawheel.serve.service import Clocks, Service
 from datawheel.serve.tenants import Principal
 from datawheel.store.db import feedback, now_iso, predictions, reading
 from datawheel.store.feedback_counts import count_feedback
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = ["create_app", "scrub_comment"]
@@ -139,6 +140,7 @@ def create_app(
     ``extra_metrics`` adds Prometheus lines computed elsewhere (e.g. drift, by the offline
     half), so serve never imports loop.
     """
+    require(ws, "serve")
     service = Service(config, ws, refresh_seconds=refresh_seconds, clocks=clocks)
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from datawheel.atomic import atomic_write
 from datawheel.errors import UsageError
 from datawheel.store.db import quota_counters, reading, tenants, usage
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -104,6 +105,7 @@ def usage_csv(ws: Workspace, *, month: str, tenant_id: str | None = None) -> tup
 
 def export_usage(ws: Workspace, *, month: str, output: Path) -> int:
     """Write the billing CSV for ``YYYY-MM``: one line per tenant, endpoint and day."""
+    require(ws, "usage")
     text, lines = usage_csv(ws, month=month)
     atomic_write(output, text.encode())
     return lines

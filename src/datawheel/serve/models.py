@@ -7,15 +7,41 @@ import threading
 import time
 from collections.abc import Callable
 
-from datawheel.errors import NotFoundError
+from datawheel.errors import IntegrityError, NotFoundError, UsageError
 from datawheel.registry.model_cache import ModelCache
-from datawheel.registry.versions import get_version
+from datawheel.registry.versions import get_version, load_version_model
+from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 from datawheel.train.bundle import TrainedModel
 
-__all__ = ["ModelHolder"]
+__all__ = ["ModelHolder", "preflight"]
 
 log = logging.getLogger(__name__)
+
+
+def preflight(ws: Workspace) -> str:
+    """What ``datawheel serve`` checks before starting workers: the role may serve, the secret
+    key is the workspace's, and the champion exists and loads. Returns its version id.
+
+    A champion that does not load (a corrupted or missing file) stops here with one line:
+    workers that failed at start-up would be restarted by uvicorn forever.
+    """
+    require(ws, "serve")
+    ws.secret_key()
+    version = get_version(ws, "champion")  # no model yet: NotFoundError with a hint
+    try:
+        load_version_model(ws, version)
+    except NotFoundError as exc:
+        raise IntegrityError(
+            f"the champion {version.id} cannot be loaded: {exc.message}",
+            hint="restore the workspace's artifacts, or `datawheel models rollback`",
+        ) from None
+    except (IntegrityError, UsageError) as exc:
+        raise IntegrityError(
+            f"the champion {version.id} cannot be loaded: {exc.message}",
+            hint="`datawheel models rollback` to serve the previous version, or retrain",
+        ) from None
+    return version.id
 
 
 class ModelHolder:

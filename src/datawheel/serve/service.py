@@ -22,7 +22,7 @@ from datawheel.serve.limits import Limiter
 from datawheel.serve.metrics import Metrics
 from datawheel.serve.models import ModelHolder
 from datawheel.serve.schema import RowValidator
-from datawheel.serve.tenants import AuthCache, Principal, require
+from datawheel.serve.tenants import AuthCache, Principal, authorize, sign_legacy_keys
 from datawheel.serve.writer import WriteBehind
 from datawheel.store.db import now_iso, ordered_id
 from datawheel.store.workspace import Workspace
@@ -91,7 +91,10 @@ class Service:
             id_column=self.id_column,
             text_columns=config.data.text,
         )
-        self.auth = AuthCache(ws, ttl=serve.auth_cache_seconds, clock=self.clocks.monotonic)
+        sign_legacy_keys(ws)  # keys minted before key MACs: signed once, then checked
+        self.auth = AuthCache(
+            ws, ttl=serve.auth_cache_seconds, clock=self.clocks.monotonic, wall=self.clocks.wall
+        )
         write_gate = threading.Lock()  # one database writer at a time in this process
         self.limiter = Limiter(
             ws.engine,
@@ -123,7 +126,7 @@ class Service:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthenticated("missing API key", hint="send Authorization: Bearer <key>")
         who = self.auth.authenticate(authorization[7:].strip())
-        require(who, action)
+        authorize(who, action)
         return who
 
     async def _admit(self, who: Principal, rows: int) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from datawheel.errors import UsageError
 
@@ -153,10 +153,14 @@ api_keys = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
-    Column("key_hash", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),  # sha256 of the presented key
     Column("role", String(20), nullable=False),
     Column("created_at", _ts, nullable=False),
     Column("revoked_at", _ts, nullable=True),
+    Column("expires_at", _ts, nullable=True),  # refused from this instant on (None: never)
+    # HMAC under a key derived from the secret key over id, tenant, role, expiry and key_hash
+    # (store.credentials): a row written without the secret key does not authenticate
+    Column("key_mac", String(64), nullable=True),
 )
 
 usage = Table(
@@ -175,6 +179,16 @@ quota_counters = Table(  # admission control: rows reserved per tenant and month
     Column("tenant_id", String(40), primary_key=True),
     Column("month", String(7), primary_key=True),  # YYYY-MM (UTC)
     Column("reserved", Integer, nullable=False, default=0),  # served + leased to workers
+)
+
+quota_leases = Table(  # rows of quota_counters.reserved that one worker holds and may spend
+    "quota_leases",
+    metadata,
+    Column("worker", String(40), primary_key=True),  # a random id per serving process
+    Column("tenant_id", String(40), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("units", Integer, nullable=False),  # granted and not yet metered as served
+    Column("expires_at", Float, nullable=False),  # seconds on the server's clock
 )
 
 rate_buckets = Table(  # the per-tenant token bucket shared by every worker
@@ -437,6 +451,7 @@ def connect(url: str | None, *, workspace: Path) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
         metadata.create_all(engine)
+        _add_columns(engine)
         _seed(engine)
     except ArgumentError as exc:
         raise UsageError(
@@ -465,6 +480,31 @@ def _seed(engine: Engine) -> None:
             .values(key="audit_head", value="0:" + "0" * 64)
             .on_conflict_do_nothing(index_elements=["key"])
         )
+
+
+# Nullable columns added to existing tables since the first release; `create_all` makes new
+# tables only, so a workspace written before gets them here (ALTER TABLE … ADD COLUMN).
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"api_keys": ("expires_at", "key_mac")}
+
+
+def _add_columns(engine: Engine) -> None:
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    for table_name, names in ADDED_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table_name)}
+        missing = [metadata.tables[table_name].c[name] for name in names if name not in present]
+        if not missing:
+            continue
+        for column in missing:
+            ddl = CreateColumn(column).compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {ddl}")
+            except DBAPIError:  # another process added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table_name)}:
+                    raise
 
 
 def _safe_url(url: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from datawheel.secret import SecretKey, load_secret_key
 from datawheel.store import audit as audit_log
 from datawheel.store.artifacts import ArtifactStore
 from datawheel.store.blobs import ARTIFACTS_URL_ENV, open_blobs
-from datawheel.store.db import connect, meta
+from datawheel.store.db import connect, meta, reading
+from datawheel.store.roles import resolve_identity
 
 __all__ = ["DB_URL_ENV", "HOME_ENV", "Workspace", "resolve_workspace_dir"]
 
@@ -32,18 +34,40 @@ def resolve_workspace_dir(project_dir: Path | None, explicit: str | Path | None 
     return (project_dir or Path.cwd()) / WORKSPACE_DIR
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers): the numeric id
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (0700) or take group and other bits off an existing one we own."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except PermissionError:  # a shared folder someone else owns: leave it to them
+        pass
+
+
 @dataclass
 class Workspace:
     """Database engine + artifact store + the secret key (loaded only when first needed).
 
+    ``role`` (None: no role) is what privileged library calls check (`store.roles`); ``via`` and
+    ``principal`` say who is acting, for the audit log (see ``actor``).
     ``with Workspace.open(root) as ws:`` closes it at the end of the block, however it ends.
     """
 
     root: Path
     engine: Engine
     key_dir: Path | None = None  # where datawheel.key is looked for
-    actor: str = "cli"  # who is acting, recorded in the audit log
-    role: str = "admin"  # checked by privileged library calls
+    via: str = "cli"  # the tool acting: cli, api, loop, demo …
+    role: str | None = None  # checked by privileged library calls
+    owner: bool = False  # the role came from owning the key file
+    principal: str | None = None  # an API key id or console user, when one is acting
+    tenant_id: str | None = None  # a console customer's tenant: scopes tenant-level actions
     artifacts_url: str | None = None  # s3://BUCKET/PREFIX; None: files under root/artifacts
     _key: SecretKey | None = field(default=None, repr=False)
     _key_checked: bool = field(default=False, repr=False)
@@ -52,6 +76,7 @@ class Workspace:
     def __post_init__(self) -> None:
         blobs = open_blobs(self.artifacts_url, self.root / "artifacts")
         self.artifacts = ArtifactStore(blobs, self.engine, self.secret_key)
+        audit_log.anchor_engine(self.engine, self.audit_head)
 
     @classmethod
     def open(
@@ -62,23 +87,42 @@ class Workspace:
         key_dir: Path | None = None,
         key: SecretKey | None = None,
         actor: str = "cli",
-        role: str = "admin",
+        role: str | None = None,
         artifacts_url: str | None = None,
     ) -> Workspace:
-        """Open (creating if needed) the workspace; ``DATAWHEEL_DB_URL`` selects the database and
-        ``DATAWHEEL_ARTIFACTS_URL`` where artifacts live (local files when unset)."""
+        """Open (creating if needed, mode 0700) the workspace; ``DATAWHEEL_DB_URL`` selects the
+        database and ``DATAWHEEL_ARTIFACTS_URL`` where artifacts live (local files when unset).
+        ``actor`` names the tool acting; ``role`` defaults to ``DATAWHEEL_ROLE``, else admin for
+        the owner of ``key_dir/datawheel.key``, else none (`store.roles`)."""
         root = Path(root)
-        root.mkdir(parents=True, exist_ok=True)
+        _private_dir(root)
         engine = connect(db_url or os.environ.get(DB_URL_ENV), workspace=root)
+        who = resolve_identity(key_dir, role)
         return cls(
             root=root,
             engine=engine,
             key_dir=key_dir,
-            actor=actor,
-            role=role,
+            via=actor,
+            role=who.role,
+            owner=who.owner,
             artifacts_url=artifacts_url or os.environ.get(ARTIFACTS_URL_ENV),
             _key=key,
         )
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as the audit log records it: the console user or API key
+        (``user:ana@acme.example``, ``key:3f9a0c2b1d4e``), else the OS user with the role and
+        the tool (``os:alice/admin(owner) via cli``)."""
+        if self.principal:
+            return self.principal
+        role = self.role or "none"
+        return f"os:{_os_user()}/{role}{'(owner)' if self.owner else ''} via {self.via}"
+
+    @property
+    def audit_head(self) -> audit_log.HeadFile:
+        """The signed head of the audit chain, outside the database."""
+        return audit_log.HeadFile(self.root / audit_log.HEAD_FILE)
 
     def secret_key(self) -> SecretKey:
         """The secret key, checked against the fingerprint this workspace was created with."""
@@ -89,14 +133,15 @@ class Workspace:
             self._key_checked = True
         return self._key
 
-    def _check_fingerprint(self, key: SecretKey) -> None:
-        with self.engine.begin() as conn:
-            stored = conn.execute(
-                select(meta.c.value).where(meta.c.key == "key_fingerprint")
-            ).scalar()
-            if stored is None:
-                conn.execute(insert(meta).values(key="key_fingerprint", value=key.fingerprint))
-                return
+    def _check_fingerprint(self, key: SecretKey, conn: Connection | None = None) -> None:
+        if conn is None:
+            with self.engine.begin() as own:
+                self._check_fingerprint(key, own)
+            return
+        stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_fingerprint")).scalar()
+        if stored is None:
+            conn.execute(insert(meta).values(key="key_fingerprint", value=key.fingerprint))
+            return
         if stored != key.fingerprint:
             raise SecretKeyError(
                 f"this workspace was created with another secret key (fingerprint {stored})",
@@ -104,14 +149,43 @@ class Workspace:
                 hint="set DATAWHEEL_KEY / datawheel.key to that key, or use a fresh --workspace",
             )
 
+    def _key_in(self, conn: Connection) -> SecretKey:
+        """The secret key, checked on ``conn``: a second write transaction beside the caller's
+        would wait on the caller's own lock (SQLite)."""
+        if self._key is None:
+            self._key = load_secret_key(self.key_dir)
+        if not self._key_checked:
+            self._check_fingerprint(self._key, conn)
+            self._key_checked = True
+        return self._key
+
     def record(
         self, conn: Connection, action: str, target: str, details: dict[str, Any] | None = None
     ) -> int:
         """Append an audit entry inside ``conn``'s transaction (the change and its record commit
-        together)."""
+        together), chained under the key and attributed to ``actor``."""
         return audit_log.append(
-            conn, actor=self.actor, action=action, target=target, details=details
+            conn,
+            key=self._key_in(conn).audit_key,
+            actor=self.actor,
+            action=action,
+            target=target,
+            details=details,
         )
+
+    def verify_audit(self) -> audit_log.ChainReport:
+        """Check the audit chain under the key, against the database's head and the head file;
+        a verified chain moves this machine's head file forward to its end."""
+        key = self.secret_key().audit_key
+        report = audit_log.verify(self.engine, key=key, head=self.audit_head)
+        if report.ok and report.scheme == audit_log.SCHEME and report.entries:
+            with reading(self.engine) as conn:
+                last = conn.execute(select(meta.c.value).where(meta.c.key == "audit_head")).scalar()
+            seq, digest = (last or "0:").split(":", 1)
+            if int(seq) == report.entries:
+                self.audit_head.write(key, int(seq), digest)
+                report = replace(report, anchored=True)
+        return report
 
     def close(self) -> None:
         """Release the database connections (idempotent)."""
