@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, exc, insert
+from sqlalchemy import Connection, Engine, exc, insert
 
 from datawheel.serve.metering import record_usage_many
 from datawheel.store.db import predictions
@@ -74,8 +74,12 @@ class WriteBehind:
         write_gate: threading.Lock | None = None,
         max_pending_rows: int = 100_000,
         on_error: Callable[[str, int], None] | None = None,
+        on_write: Callable[[Connection], Callable[[], None]] | None = None,
     ) -> None:
         self._engine = engine
+        # more writes in each flush's transaction (lease accounting); returns how to undo them
+        # in memory when the transaction does not commit (the flush is then retried)
+        self._on_write = on_write
         self._max_pending = max_pending_rows  # prediction rows held while the database refuses
         self._on_error = on_error
         self.failed_flushes = 0
@@ -237,6 +241,21 @@ class WriteBehind:
     ) -> None:
         if not records and not usage:
             return
+        undo: list[Callable[[], None]] = []
+        try:
+            self._write_rows(records, usage, requests, undo)
+        except BaseException:
+            for step in undo:  # the transaction did not commit: the hook's work is undone
+                step()
+            raise
+
+    def _write_rows(
+        self,
+        records: list[tuple[Any, ...]],
+        usage: Counter[tuple[str, str, str]],
+        requests: Counter[tuple[str, str, str]],
+        undo: list[Callable[[], None]],
+    ) -> None:
         with self._engine.begin() as conn:
             if records and self._raw_sql:
                 conn.exec_driver_sql(
@@ -248,6 +267,8 @@ class WriteBehind:
                     insert(predictions),
                     [dict(zip(PREDICTION_COLUMNS, r, strict=True)) for r in records],
                 )
+            if self._on_write is not None:
+                undo.append(self._on_write(conn))
             record_usage_many(
                 conn,
                 [
