@@ -264,6 +264,14 @@ class GatesConfig(_Strict):
 class PlanConfig(_Strict):
     requests_per_minute: Annotated[int, Field(ge=1)]
     monthly_quota: Annotated[int, Field(ge=1)]  # rows predicted per calendar month
+    # /v1/feedback has its own bucket (default: requests_per_minute), so feedback can neither
+    # spend the prediction budget nor flood the scrubber
+    feedback_per_minute: Annotated[int | None, Field(ge=1)] = None
+    feedback_max_chars: Annotated[int, Field(ge=1, le=20_000)] = 2_000  # per free-text field
+
+    @property
+    def feedback_rate(self) -> int:
+        return self.feedback_per_minute or self.requests_per_minute
 
 
 def _default_plans() -> dict[str, PlanConfig]:
@@ -284,6 +292,11 @@ class ServeConfig(_Strict):
     quota_lease_rows: Annotated[int, Field(ge=1)] = 10_000  # most quota rows leased at once
     rate_lease_requests: Annotated[int, Field(ge=1)] = 2_000  # most rate tokens a worker leases
     request_timeout_seconds: Annotated[float, Field(gt=0.0)] = 10.0  # then 503, Retry-After
+    # a quota lease not renewed for this long (its worker died) returns its rows to the tenant
+    quota_lease_seconds: Annotated[float, Field(ge=1.0)] = 60.0
+    # non-empty: /v1/feedback's `issue` must be one of these (a closed vocabulary holds no PII);
+    # empty: any text up to 80 characters, scrubbed of PII like `comment`
+    feedback_issues: list[Annotated[str, Field(min_length=1, max_length=80)]] = []
 
 
 # A span of time such as "90s", "30m", "24h", "7d" or "2w".

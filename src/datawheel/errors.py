@@ -11,6 +11,7 @@
     ├── PermissionDenied           the caller's role does not allow the action
     │   └── Unauthenticated        no valid credentials (HTTP 401)
     ├── IntegrityError             the audit chain or an artifact hash does not verify
+    ├── Cancelled                  work stopped on request (a served explanation's timeout)
     ├── NotFittedError             a transform or model used before ``fit``
     └── MissingDependencyError     an optional extra is not installed (names the pip command)
 
@@ -20,6 +21,7 @@ The CLI turns each into one line ``Error: …`` and an exit code; the HTTP API i
 from __future__ import annotations
 
 __all__ = [
+    "Cancelled",
     "ConfigError",
     "DataError",
     "DatawheelError",
@@ -90,6 +92,10 @@ class Unauthenticated(PermissionDenied):
 
 class IntegrityError(DatawheelError):
     """Stored state failed verification: a broken audit chain or an artifact hash mismatch."""
+
+
+class Cancelled(DatawheelError):
+    """Work stopped because its caller asked (e.g. an explanation past the request timeout)."""
 
 
 class NotFittedError(DatawheelError):

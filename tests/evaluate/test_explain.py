@@ -241,3 +241,27 @@ def test_global_importance_when_rows_then_mean_abs_value_per_column(model) -> No
     importance = global_importance(model, model.frame.slice(0, 50), max_rows=20)
     assert list(importance) == [*(f"x{i}" for i in range(N_NUMERIC)), "color", "size"]
     assert all(v >= 0 for v in importance.values()) and sum(importance.values()) > 0
+
+
+@pytest.mark.parametrize("method", ["exact", "sampling", "lime"])
+def test_explain_when_asked_to_stop_then_cancelled_at_the_next_forward_pass(model, method):
+    from datawheel.errors import Cancelled
+
+    numeric, categorical = _rows(model)
+    passes = []
+
+    def should_stop() -> bool:
+        passes.append(1)
+        return len(passes) > 2  # the third forward pass is refused
+
+    with pytest.raises(Cancelled):
+        explain_arrays(model, numeric, categorical, method=method, batch_rows=64,
+                       should_stop=should_stop)  # fmt: skip
+    assert len(passes) == 3  # no pass ran after the answer turned True
+
+
+def test_explain_when_never_stopped_then_same_values_as_without_the_check(model):
+    numeric, categorical = _rows(model)
+    plain = explain_arrays(model, numeric, categorical, method="exact")
+    checked = explain_arrays(model, numeric, categorical, method="exact", should_stop=lambda: False)
+    np.testing.assert_array_equal(plain.values, checked.values)

@@ -31,7 +31,9 @@ PLANS = {
     "pro": PlanConfig(requests_per_minute=1_000_000, monthly_quota=10_000_000),
     "tiny": PlanConfig(requests_per_minute=6, monthly_quota=1_000),  # rate-limit tests
     "metered": PlanConfig(requests_per_minute=1_000_000, monthly_quota=50),  # quota tests
-}
+    "chatty": PlanConfig(requests_per_minute=1_000_000, monthly_quota=10_000,  # feedback tests
+                         feedback_per_minute=3, feedback_max_chars=100),
+}  # fmt: skip
 
 
 class FakeClock:
@@ -97,7 +99,7 @@ def make_api(project_copy: Path) -> Iterator[Callable[..., Api]]:
         project = Project.load(project_copy)
         ws = project.open_workspace()
         for tenant, plan in (("acme", "pro"), ("globex", "free"), ("tiny", "tiny"),
-                             ("metered", "metered")):  # fmt: skip
+                             ("metered", "metered"), ("chatty", "chatty")):  # fmt: skip
             create_tenant(ws, tenant, plan=plan, plans=list(PLANS))
         api = Api(project, ws)
         api.keys = {
@@ -106,6 +108,7 @@ def make_api(project_copy: Path) -> Iterator[Callable[..., Api]]:
             "tiny": create_key(ws, tenant="tiny"),
             "metered": create_key(ws, tenant="metered"),
             "metered-analyst": create_key(ws, tenant="metered", role="analyst"),
+            "chatty": create_key(ws, tenant="chatty"),
             **{role: create_key(ws, tenant="acme", role=role) for role in
                ("admin", "engineer", "analyst", "service")},
         }  # fmt: skip

@@ -229,3 +229,25 @@ def test_unhandled_error_on_a_framework_route_then_one_json_500_logged_and_count
     assert after.status_code == 200
     assert 'datawheel_errors_total{endpoint="other",code="internal"} 1' in metrics
     assert "a bug in a handler" in caplog.text
+
+
+def test_openapi_when_read_then_lists_error_answers_and_label_values(api):
+    schema = httpx.get(f"{api.url}/openapi.json").json()
+    for path in ("/v1/predict", "/v1/explain", "/v1/feedback"):
+        answers = schema["paths"][path]["post"]["responses"]
+        assert {"400", "401", "403", "413", "415", "422", "429"} <= set(answers), path
+        assert "Retry-After" in answers["429"]["headers"]
+        assert answers["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorBody"
+        )
+    for path in ("/v1/models", "/v1/usage"):
+        assert {"401", "403", "429"} <= set(schema["paths"][path]["get"]["responses"])
+    label = schema["components"]["schemas"]["FeedbackRequest"]["properties"]["label"]
+    assert set(label["enum"]) == {"<=50K", ">50K", None}
+
+
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/explain"])
+def test_predict_when_wrong_content_type_then_415(api, path):
+    with api.client() as client:
+        response = client.post(path, content=b"rows=1", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -122,3 +123,74 @@ def test_usage_export_when_month_given_then_billing_csv(api, tmp_path):
     bad = CliRunner().invoke(cli, ["usage", "export", "--month", "2026-13", "-o", str(out),
                                    "-c", str(api.project.path)])  # fmt: skip
     assert bad.exit_code != 0 and isinstance(bad.exception, UsageError)
+
+
+def test_usage_when_two_workers_served_then_both_report_the_same_remaining(make_api):
+    api = make_api()
+    api.start()  # a second worker, same database: each holds its own lease
+    for server in (0, 1, 1):
+        with api.client("metered", server=server) as client:
+            assert client.post("/v1/predict", json={"rows": [ROW] * 3}).status_code == 200
+    api.flush()
+    answers = []
+    for server in (0, 1):
+        with api.client("metered-analyst", server=server) as client:
+            answers.append(client.get("/v1/usage").json()["quota"])
+    assert answers[0] == answers[1] == {"rows": 50, "used": 9, "remaining": 41}
+
+
+def test_explain_when_past_the_timeout_then_503_work_stopped_and_rows_returned(make_api):
+    api = make_api(request_timeout_seconds=0.001)
+    with api.client("metered") as client:
+        slow = client.post("/v1/explain", json={"rows": [ROW] * 10})
+        assert slow.status_code == 503 and "stopped" in slow.json()["error"]["message"]
+        service = api.service()
+        deadline = time.monotonic() + 60
+        while service.metrics.explain_cancelled < 1:  # the thread saw the flag and stopped
+            assert time.monotonic() < deadline, "the explanation kept running"
+            time.sleep(0.01)
+        # the 10 rows went back: the whole quota of 50 is still there
+        assert client.post("/v1/predict", json={"rows": [ROW] * 50}).status_code == 200
+    with api.client("metered-analyst") as client:
+        usage = client.get("/v1/usage").json()
+    assert "explain" not in usage["endpoints"] and usage["quota"]["used"] == 50
+
+
+def test_feedback_when_over_its_own_rate_then_429_while_predictions_still_pass(make_api):
+    clock = FakeClock()
+    api = make_api(clocks=Clocks(wall=clock))  # plan "chatty": 3 feedback posts a minute
+    with api.client("chatty") as client:
+        ids = [
+            p["id"]
+            for p in client.post("/v1/predict", json={"rows": [ROW] * 5}).json()["predictions"]
+        ]
+        codes = [
+            client.post("/v1/feedback", json={"prediction_id": i}).status_code for i in ids[:3]
+        ]
+        assert codes == [201, 201, 201]
+        refused = client.post("/v1/feedback", json={"prediction_id": ids[3]})
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert refused.headers["retry-after"] == "20"  # one token every 20 s
+        assert "feedback" in refused.json()["error"]["message"]
+        assert client.post("/v1/predict", json={"rows": [ROW]}).status_code == 200
+        clock.advance(20)
+        assert client.post("/v1/feedback", json={"prediction_id": ids[3]}).status_code == 201
+
+
+def test_feedback_when_comment_over_the_plan_limit_then_422_before_any_scan(make_api, monkeypatch):
+    import datawheel.privacy.scan as scan
+
+    api = make_api()
+    scanned = []
+    real = scan.scan_pii
+    monkeypatch.setattr(
+        scan, "scan_pii", lambda texts, **kw: scanned.append(texts) or real(texts, **kw)
+    )
+    with api.client("chatty") as client:
+        pid = client.post("/v1/predict", json={"rows": [ROW]}).json()["predictions"][0]["id"]
+        scanned.clear()
+        response = client.post("/v1/feedback", json={"prediction_id": pid, "comment": "x" * 5000})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == "comment" and "5000" in error["message"] and "100" in error["message"]
+    assert scanned == []

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
-from datawheel.errors import UsageError
+from datawheel.errors import Cancelled, UsageError
 from datawheel.evaluate.shapley import Background, Players, exact_shapley, sampled_shapley
 from datawheel.evaluate.surrogate import lime_values
 
@@ -128,6 +128,7 @@ def explain_arrays(
     exact_max_evals: int = EXACT_MAX_EVALS,
     seed: int = 0,
     batch_rows: int = BATCH_ROWS,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Attributions:
     """Attributions for transformed rows.
 
@@ -135,7 +136,8 @@ def explain_arrays(
     (every coalition), ``sampling`` (``pairs`` antithetic permutation pairs) or ``lime``
     (a ridge surrogate on ``n_samples`` perturbations, penalty ``alpha``). ``background``:
     None (the model's own), an int k (k of the model's rows, seeded), arrays
-    ``(numeric, categorical)``, or raw rows.
+    ``(numeric, categorical)``, or raw rows. ``should_stop`` is asked before every forward
+    pass; once it answers True the work stops with `Cancelled` (a served request's timeout).
     """
     if method not in METHODS:
         raise UsageError(f"unknown explanation method {method!r}", hint=f"use one of {METHODS}")
@@ -143,7 +145,7 @@ def explain_arrays(
         if value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
     players, bg = _cached(model, background, seed)
-    predict = _predict_fn(model)
+    predict = _stoppable(_predict_fn(model), should_stop)
     x_num = np.ascontiguousarray(numeric, dtype=np.float32)
     x_cat = np.ascontiguousarray(categorical, dtype=np.int64)
     proba = np.asarray(predict(x_num, x_cat), dtype=np.float64)  # [n, K] (or [n, 1] values)
@@ -184,6 +186,18 @@ def explain_arrays(
         values = sampled_shapley(predict, players, x_num, x_cat, bg, label_index, output,
                                  pairs=pairs, seed=seed, batch_rows=batch_rows)  # fmt: skip
     return Attributions(players.names, labels, base, values, output, method)
+
+
+def _stoppable(predict: Any, should_stop: Callable[[], bool] | None) -> Any:
+    if should_stop is None:
+        return predict
+
+    def checked(numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        if should_stop():
+            raise Cancelled("the explanation was stopped before it finished")
+        return predict(numeric, categorical)
+
+    return checked
 
 
 def global_importance(

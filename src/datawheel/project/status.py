@@ -14,6 +14,7 @@ from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
 from datawheel.project.policy_check import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
+from datawheel.serve.input_pii import input_pii_warnings
 from datawheel.store.workspace import Workspace
 
 __all__ = ["project_status", "tuned_status"]
@@ -111,6 +112,12 @@ def project_status(
     chain = ws.verify_audit()
     if not chain.ok:
         alerts.append(f"audit log broken: {chain.problem}")
+    for name, seen in sorted(input_pii_warnings(ws.engine).items()):
+        alerts.append(
+            f"model input field {name!r} received text that looks like PII "
+            f"({', '.join(seen['types'])}) since {seen['first_seen'][:10]}: it reaches the model "
+            f"and the prediction log as sent — add a privacy.columns rule for {name}"
+        )
     return {
         "project": config.name,
         "versions": versions,

@@ -4,9 +4,6 @@ models, health and metrics. Handlers only translate HTTP to ``Service`` calls.""
 # No `from __future__ import annotations` here: FastAPI must see the closure-local model types
 # in the handler signatures.
 
-import math
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -14,27 +11,26 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select, text
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy import text
 
 from datawheel import __version__
 from datawheel.config import ProjectConfig
-from datawheel.errors import NotFoundError, UsageError
 from datawheel.registry.versions import list_versions
 from datawheel.serve.docs import install_offline_docs
 from datawheel.serve.errors import Unavailable, install_error_handlers
 from datawheel.serve.fastlane import LanedApp
+from datawheel.serve.feedback_intake import FeedbackRequest
 from datawheel.serve.limits import current_month
 from datawheel.serve.metering import month_usage
 from datawheel.serve.schema import rows_model
 from datawheel.serve.service import Clocks, Service
 from datawheel.serve.tenants import Principal
-from datawheel.store.db import feedback, now_iso, predictions, reading
-from datawheel.store.feedback_counts import count_feedback
+from datawheel.store.db import reading
 from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
-__all__ = ["create_app", "scrub_comment"]
+__all__ = ["ERRORS", "ErrorBody", "create_app"]
 
 
 class Prediction(BaseModel):
@@ -75,56 +71,54 @@ class ExplainResponse(BaseModel):
     explanations: list[Explanation]
 
 
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    prediction_id: str = Field(max_length=64)
-    # the true class, or the true value of a regression (a number)
-    label: str | float | None = Field(default=None, union_mode="left_to_right")
-    issue: str | None = Field(default=None, max_length=80)
-    comment: str | None = Field(default=None, max_length=5000)
-    rating: int | None = Field(default=None, ge=1, le=5)
-
-
 class FeedbackResponse(BaseModel):
     id: str
 
 
-def scrub_comment(comment: str) -> str:
-    """The comment with every PII span found by ``scan_pii`` replaced by ``[TYPE]``."""
-    from datawheel.privacy.scan import scan_pii
-
-    spans = scan_pii([comment])[0]
-    for span in sorted(spans, key=lambda s: s.start, reverse=True):
-        comment = comment[: span.start] + f"[{span.type}]" + comment[span.end :]
-    return comment
+class ErrorDetail(BaseModel):
+    code: str = Field(description="e.g. unauthenticated, forbidden, rate_limited, quota_exceeded")
+    message: str
+    field: str | None = Field(default=None, description="The request field at fault, if one.")
 
 
-def feedback_label(label: str | float | None, served: dict[str, Any]) -> str | None:
-    """The label as stored: one of the classes, or a regression's true value as a number
-    (``served`` is what the prediction logged: class probabilities, or ``{"value", …}``)."""
-    if label is None:
-        return None
-    if "value" in served and set(served) <= {"value", "low", "high"}:
-        try:
-            number = float(label)
-        except (TypeError, ValueError):
-            raise UsageError(
-                f"label {label!r} is not a number", where="label",
-                hint="this model predicts a value: send the true value as a number",
-            ) from None  # fmt: skip
-        if not math.isfinite(number):
-            raise UsageError("label must be a finite number", where="label")
-        return repr(number)
-    text = label if isinstance(label, str) else _category_text(label)
-    if text not in served:
-        raise UsageError(
-            f"unknown label {label!r}", where="label", hint=f"one of {', '.join(served)}"
-        )
-    return text
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {"code", "message", "field"?}}."""
+
+    error: ErrorDetail
 
 
-def _category_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
+_RETRY = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+# The answers every authenticated JSON endpoint may give besides its success.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not valid JSON"},
+    401: {"model": ErrorBody, "description": "Missing, malformed, revoked or expired API key"},
+    403: {"model": ErrorBody, "description": "The key's role may not call this endpoint"},
+    413: {"model": ErrorBody, "description": "The body is over the size limit"},
+    415: {"model": ErrorBody, "description": "The body is not application/json"},
+    422: {"model": ErrorBody, "description": "A field is missing or invalid (`field` names it)"},
+    429: {"model": ErrorBody, "description": "Rate limit or quota reached", "headers": _RETRY},
+}
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 403, 429)}
+
+
+def _feedback_model(classes: list[str]) -> type[FeedbackRequest]:
+    """FeedbackRequest whose schema lists the served model's classes as ``label``'s values
+    (the check itself is against the prediction's own model version); a regression's label is
+    its true value, a number."""
+    if not classes:
+        return FeedbackRequest
+    field = FeedbackRequest.model_fields["label"]
+    labelled = Field(
+        default=None,
+        description=field.description,
+        union_mode="left_to_right",
+        json_schema_extra={"enum": [*classes, None]},
+    )
+    return create_model(
+        "FeedbackRequest",
+        __base__=FeedbackRequest,
+        label=(str | float | None, labelled),
+    )
 
 
 def create_app(
@@ -184,7 +178,7 @@ def create_app(
         "/v1/predict",
         response_model=PredictResponse,
         summary=f"Predict with the champion (served at start: {version})",
-        responses={413: {}, 422: {}, 429: {}},
+        responses=ERRORS,
     )
     async def predict(
         body: request_model,  # type: ignore[valid-type]
@@ -198,7 +192,10 @@ def create_app(
         "/v1/explain",
         response_model=ExplainResponse,
         summary="Per-feature attributions: base value + sum of values = the label's probability",
-        responses={413: {}, 422: {}, 429: {}, 503: {}},
+        responses={
+            **ERRORS,
+            503: {"model": ErrorBody, "description": "Timed out (stopped), or no model"},
+        },
     )
     async def explain(
         body: request_model,  # type: ignore[valid-type]
@@ -207,68 +204,26 @@ def create_app(
     ) -> Any:
         return await service.explain(request.headers.get("authorization"), await request.body())
 
+    feedback_model = _feedback_model(service.holder.current()[1].classes)
+
     @app.post(
         "/v1/feedback",
         status_code=201,
         response_model=FeedbackResponse,
-        responses={404: {}, 422: {}},
+        summary="Feedback on one of your predictions; free text is scrubbed of PII",
+        responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such prediction"}},
     )
-    def give_feedback(
-        body: FeedbackRequest, who: Annotated[Principal, Depends(caller("feedback"))]
+    async def give_feedback(
+        body: feedback_model,  # type: ignore[valid-type]
+        who: Annotated[Principal, Depends(caller("feedback"))],
     ) -> Any:
-        found = _find_prediction(body.prediction_id, who)
-        label = feedback_label(body.label, found.probabilities)
-        comment = scrub_comment(body.comment) if body.comment else body.comment
-        feedback_id, created_at = uuid.uuid4().hex, now_iso()
-        with ws.engine.begin() as conn:
-            conn.execute(
-                insert(feedback).values(
-                    id=feedback_id,
-                    prediction_id=body.prediction_id,
-                    tenant_id=who.tenant_id,
-                    subject=found.subject,
-                    label=label,
-                    issue=body.issue,
-                    comment=comment,
-                    rating=body.rating,
-                    created_at=created_at,
-                )
-            )
-            count_feedback(
-                conn,
-                created_at=created_at,
-                issue=body.issue,
-                model_version=found.model_version,
-                tenant_id=who.tenant_id,
-                label=body.label,
-                predicted=found.label,
-            )
-        service.writer.meter(who.tenant_id, "feedback", 1)
-        return {"id": feedback_id}
+        return await service.feedback.submit(who, body)
 
-    def _find_prediction(prediction_id: str, who: Principal) -> Any:
-        service.writer.flush()  # this worker's recent predictions are in the database
-        for attempt in range(2):
-            with reading(ws.engine) as conn:
-                row = conn.execute(
-                    select(
-                        predictions.c.tenant_id,
-                        predictions.c.subject,
-                        predictions.c.probabilities,
-                        predictions.c.shadow,
-                        predictions.c.model_version,
-                        predictions.c.label,
-                    ).where(predictions.c.id == prediction_id)
-                ).first()
-            if row is not None:
-                break
-            if attempt == 0:  # another worker may still hold it in its write-behind queue
-                time.sleep(3 * config.serve.log_flush_ms / 1000)
-        if row is None or row.tenant_id != who.tenant_id or row.shadow:
-            raise NotFoundError(f"no prediction {prediction_id!r}", where="prediction_id")
-        return row
-
-    @app.get("/v1/models", summary="Model versions, their stages, and what this server serves")
+    @app.get(
+        "/v1/models",
+        summary="Model versions, their stages, and what this server serves",
+        responses=READ_ERRORS,
+    )
     def models(_who: Annotated[Principal, Depends(caller("models"))]) -> Any:
         served = service.holder.current()[0]
         shadow = service.holder.shadow()
@@ -287,15 +242,20 @@ def create_app(
             ],
         }
 
-    @app.get("/v1/usage", summary="The caller's tenant: this month's usage and remaining quota")
+    @app.get(
+        "/v1/usage",
+        summary="The caller's tenant: this month's usage and remaining quota",
+        responses=READ_ERRORS,
+    )
     def tenant_usage(who: Annotated[Principal, Depends(caller("usage"))]) -> Any:
         service.writer.flush()
         month = current_month(service.clocks.wall())
         metered = month_usage(ws, tenant_id=who.tenant_id, month=month)
         plan = config.serve.plans.get(who.plan)
         quota = plan.monthly_quota if plan else 0
-        leased = service.limiter.leased_quota(who.tenant_id, month)
-        remaining = max(0, quota - int(metered["quota_rows_reserved"]) + leased)  # type: ignore[call-overload]
+        # one answer on every worker: the quota less the rows served (metered), whoever holds
+        # the rest in a lease
+        remaining = max(0, quota - int(metered["quota_rows_used"]))  # type: ignore[call-overload]
         return {
             "tenant": who.tenant,
             "plan": who.plan,

@@ -7,6 +7,7 @@
     ├── UsageError → 422 (DataError, ConfigError too)
     ├── PayloadTooLarge → 413      the body is over ``serve.max_body_bytes``
     ├── MalformedBody → 400        the body is not JSON
+    ├── UnsupportedMediaType → 415 a Content-Type other than JSON
     ├── TooManyRequests → 429      rate limit or monthly quota; carries ``retry_after``
     └── Unavailable → 503          no model yet, or the request timed out; ``retry_after``
 """
@@ -35,6 +36,7 @@ __all__ = [
     "PayloadTooLarge",
     "TooManyRequests",
     "Unavailable",
+    "UnsupportedMediaType",
     "error_body",
     "error_response",
     "install_error_handlers",
@@ -49,6 +51,10 @@ class MalformedBody(DatawheelError):
     """The request body is not valid JSON."""
 
 
+class UnsupportedMediaType(DatawheelError):
+    """The request declares a body type other than JSON."""
+
+
 class TooManyRequests(DatawheelError):
     """Over the plan's rate limit or monthly quota; retry after ``retry_after`` seconds."""
 
@@ -61,8 +67,8 @@ class TooManyRequests(DatawheelError):
 class Unavailable(DatawheelError):
     """The server cannot answer now (no model served yet, or a timeout)."""
 
-    def __init__(self, message: str, *, retry_after: int = 1):
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int = 1, hint: str | None = None):
+        super().__init__(message, hint=hint)
         self.retry_after = retry_after
 
 
@@ -86,6 +92,8 @@ def _status(exc: DatawheelError) -> tuple[int, str]:
         return 413, "payload_too_large"
     if isinstance(exc, MalformedBody):
         return 400, "malformed_json"
+    if isinstance(exc, UnsupportedMediaType):
+        return 415, "unsupported_media_type"
     if isinstance(exc, TooManyRequests):
         return 429, exc.code
     if isinstance(exc, Unavailable):

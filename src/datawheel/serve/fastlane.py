@@ -18,7 +18,12 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from datawheel.errors import DatawheelError
-from datawheel.serve.errors import PayloadTooLarge, error_body, error_response
+from datawheel.serve.errors import (
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_body,
+    error_response,
+)
 from datawheel.serve.service import Service
 
 __all__ = ["FastLane", "LanedApp"]
@@ -36,6 +41,7 @@ _ENDPOINTS = {
     "/metrics": "metrics",
 }
 _JSON = (b"content-type", b"application/json")
+FEEDBACK_MAX_BODY = 65_536  # a feedback body: a few short fields and one comment
 
 
 class LanedApp(FastAPI):
@@ -117,20 +123,27 @@ class FastLane:
         return seen["status"] or 500
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole body, refused with 413 as soon as it is known to be too large: from
-        Content-Length before reading, or while reading a chunked body."""
+        """The whole body, refused with 415 when it says it is not JSON, and with 413 as soon
+        as it is known to be too large: from Content-Length before reading, or while reading
+        a chunked body."""
+        limit = FEEDBACK_MAX_BODY if scope["path"] == "/v1/feedback" else self.max_body
+        limit = min(limit, self.max_body)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_body:
+                if declared > limit:
                     raise PayloadTooLarge(
-                        f"the body is {declared} bytes; the limit is {self.max_body}",
+                        f"the body is {declared} bytes; the limit is {limit}",
                         hint="send fewer rows per request",
                     )
-                break
+            elif name == b"content-type" and not _is_json(value):
+                raise UnsupportedMediaType(
+                    f"the body is declared as {value.decode('latin-1')!r}",
+                    hint="send JSON with Content-Type: application/json",
+                )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -138,15 +151,23 @@ class FastLane:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 raise PayloadTooLarge(
-                    f"the body is over the limit of {self.max_body} bytes",
+                    f"the body is over the limit of {limit} bytes",
                     hint="send fewer rows per request",
                 )
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _is_json(content_type: bytes) -> bool:
+    """application/json or any +json type, whatever the parameters (charset=utf-8)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -50,6 +50,7 @@ class Metrics:
         # model_refresh; and the prediction-log rows such failures lost
         self.internal_errors: defaultdict[str, int] = defaultdict(int)
         self.log_rows_dropped = 0
+        self.explain_cancelled = 0  # explanations stopped at their timeout
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests[(endpoint, status)] += 1
@@ -100,6 +101,9 @@ class Metrics:
             "# HELP datawheel_batch_requests Requests per micro-batched forward pass.",
             "# TYPE datawheel_batch_requests histogram",
             *self.batch_requests.lines("datawheel_batch_requests", ""),
+            "# HELP datawheel_explain_cancelled_total Explanations stopped at the timeout.",
+            "# TYPE datawheel_explain_cancelled_total counter",
+            f"datawheel_explain_cancelled_total {self.explain_cancelled}",
             "# HELP datawheel_model_info The model version served, by stage.",
             "# TYPE datawheel_model_info gauge",
         ]

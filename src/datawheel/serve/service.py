@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from datawheel.config import ProjectConfig
-from datawheel.errors import PermissionDenied, Unauthenticated
+from datawheel.config import PlanConfig, ProjectConfig
+from datawheel.errors import Cancelled, PermissionDenied, Unauthenticated
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.serve.batching import MicroBatcher
 from datawheel.serve.errors import MalformedBody, Unavailable
-from datawheel.serve.limits import Limiter
+from datawheel.serve.feedback_intake import FeedbackIntake
+from datawheel.serve.input_pii import InputPiiWatch
+from datawheel.serve.limits import Limiter, Ticket
 from datawheel.serve.metrics import Metrics
 from datawheel.serve.models import ModelHolder
 from datawheel.serve.schema import RowValidator
@@ -53,6 +55,18 @@ class _ShadowQueue:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # (tenant, anonymized rows, the champion's prediction ids for them)
     items: list[tuple[str, list[dict[str, Any]], list[str]]] = field(default_factory=list)
+
+
+def _watched_fields(model: Any, anonymizer: Anonymizer) -> dict[str, list[str]]:
+    """Model input fields of text that no privacy rule transforms → the values seen in
+    training (categories), which need no scan."""
+    covered = {*anonymizer.operators, *anonymizer.text_columns}
+    vocabulary = getattr(model.preprocessor, "vocabulary_", {}) or {}
+    return {
+        name: [str(v) for v in vocabulary.get(name, []) if v is not None]
+        for name, kind in model.input_schema.items()
+        if kind != "number" and name not in covered
+    }
 
 
 class Service:
@@ -102,6 +116,7 @@ class Service:
             rate_lease=serve.rate_lease_requests,
             clock=self.clocks.wall,
             write_gate=write_gate,
+            lease_seconds=serve.quota_lease_seconds,
         )
         self._shadow = _ShadowQueue()
         self.writer = WriteBehind(
@@ -110,7 +125,15 @@ class Service:
             before_flush=self._shadow_pass,
             write_gate=write_gate,
             on_error=self.metrics.internal_error,
+            on_write=self.limiter.write_spent,  # served rows leave the lease with their meter
         )
+        self.input_pii = InputPiiWatch(
+            ws.engine,
+            _watched_fields(model, self.anonymizer),
+            submit=self.writer.submit,
+            version=lambda: self.holder.current()[0],
+        )
+        self.feedback = FeedbackIntake(self)
         self.batcher: MicroBatcher[_Batch] = MicroBatcher(
             self._forward,
             max_rows=serve.batch_max_rows,
@@ -129,14 +152,18 @@ class Service:
         authorize(who, action)
         return who
 
-    async def _admit(self, who: Principal, rows: int) -> None:
+    def plan(self, who: Principal) -> PlanConfig:
         plan = self.config.serve.plans.get(who.plan)
         if plan is None:
             raise PermissionDenied(
                 f"tenant {who.tenant!r} is on plan {who.plan!r}, which serve.plans lacks",
                 hint="add the plan to the project file or move the tenant",
             )
-        await self.limiter.admit(
+        return plan
+
+    async def _admit(self, who: Principal, rows: int) -> Ticket:
+        plan = self.plan(who)
+        return await self.limiter.admit(
             who.tenant_id,
             per_minute=plan.requests_per_minute,
             quota=plan.monthly_quota,
@@ -155,9 +182,14 @@ class Service:
     async def predict(self, authorization: str | None, body: bytes) -> dict[str, Any]:
         who = self.principal(authorization, "predict")
         rows = self.parse(body)
-        await self._admit(who, len(rows))
-        anonymized = [self.anonymizer.row(r) for r in rows]
-        batch = await self.batcher.submit(anonymized)
+        ticket = await self._admit(who, len(rows))
+        try:
+            self.input_pii.observe(rows)
+            anonymized = [self.anonymizer.row(r) for r in rows]
+            batch = await self.batcher.submit(anonymized)
+        except BaseException:  # nothing served: the rows go back to the lease
+            self.limiter.refund(ticket)
+            raise
         created = now_iso()
         tenant_id, id_column, classes = who.tenant_id, self.id_column, batch.classes
         records, out = [], []
@@ -261,22 +293,41 @@ class Service:
     async def explain(self, authorization: str | None, body: bytes) -> dict[str, Any]:
         who = self.principal(authorization, "explain")
         rows = self.parse(body)
-        await self._admit(who, len(rows))
-        anonymized = [self.anonymizer.row(r) for r in rows]
-        version, model = self.holder.current()
+        ticket = await self._admit(who, len(rows))
+        cancel = threading.Event()
         try:
+            self.input_pii.observe(rows)
+            anonymized = [self.anonymizer.row(r) for r in rows]
+            version, model = self.holder.current()
             explanations = await asyncio.wait_for(
-                asyncio.to_thread(model.explain, anonymized), self.timeout
+                asyncio.to_thread(self._explain, model, anonymized, cancel), self.timeout
             )
-        except ImportError:
-            raise Unavailable(
-                "explanations are not available in this build", retry_after=60
-            ) from None
-        except TimeoutError:
-            raise Unavailable(f"the explanation took longer than {self.timeout:g} s") from None
+        except BaseException as exc:
+            cancel.set()  # the thread stops at its next forward pass, not when it is done
+            self.limiter.refund(ticket)  # nothing was served: the rows go back to the lease
+            if isinstance(exc, ImportError):
+                raise Unavailable(
+                    "explanations are not available in this build", retry_after=60
+                ) from None
+            if isinstance(exc, TimeoutError):
+                raise Unavailable(
+                    f"the explanation took longer than {self.timeout:g} s; it was stopped",
+                    hint="send fewer rows per request",
+                ) from None
+            raise
         self.writer.meter(who.tenant_id, "explain", len(rows))
         self.metrics.rows["explain"] += len(rows)
         return {"model_version": version, "explanations": explanations}
+
+    def _explain(
+        self, model: Any, rows: list[dict[str, Any]], cancel: threading.Event
+    ) -> list[dict[str, Any]]:
+        """On a worker thread; raises `Cancelled` at the first forward pass after ``cancel``."""
+        try:
+            return model.explain(rows, should_stop=cancel.is_set)
+        except Cancelled:
+            self.metrics.explain_cancelled += 1
+            raise
 
     # -- lifecycle ----------------------------------------------------------------------------
 
