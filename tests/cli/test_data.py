@@ -147,3 +147,20 @@ def test_clean_when_mixed_types_then_warning_per_column(tmp_path: Path) -> None:
     result = _run("clean", "m.csv", "-o", "o.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning: mixed types in age: 1 of 31 values are not numbers" in result.stderr
+
+
+def test_clean_when_output_written_then_readable_by_its_owner_only(tmp_path: Path):
+    import stat
+
+    source = tmp_path / "raw.csv"
+    source.write_text("name,age\nAda,36\nAlan,41\n", encoding="utf-8")
+    os.chmod(tmp_path, 0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "datawheel", "clean", str(source), "-o", str(tmp_path / "out.csv"),
+         "--report", str(tmp_path / "quality.html")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "DATAWHEEL_ROLE"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for name in ("out.csv", "quality.html"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name

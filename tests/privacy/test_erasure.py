@@ -107,3 +107,27 @@ def test_erase_when_subject_absent_then_nothing_left_and_recorded(workspace):
     assert receipt.nothing_left and not receipt.datasets_rewritten
     assert get_version(workspace, "v1").needs_retraining is False
     assert pl.DataFrame(entries(workspace.engine)).height > 0
+
+
+def test_erase_when_sqlite_then_no_trace_left_in_the_database_files(sqlite_workspace):
+    """Deleted rows leave their bytes in free pages and old WAL frames unless the database
+    zeroes them (secure_delete) and the WAL is checkpointed and truncated after erasure."""
+    ws = sqlite_workspace
+    populate(ws)
+    key = ws.secret_key()
+    gone = [pseudonym(key, P1["name"], tag="PERSON"), pseudonym(key, P1["email"], tag="EMAIL")]
+    files = [ws.root / "datawheel.db", ws.root / "datawheel.db-wal"]
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in files if p.exists())
+
+    assert all(t.encode() in on_disk() for t in gone)  # the prediction log holds them
+    with ws.engine.connect() as conn:  # on in every build, not only where it is the default
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    erase_subject(ws, "P100001", id_column="pid")
+    data = on_disk()
+    for trace in gone:
+        assert trace.encode() not in data, trace
+    assert not (ws.root / "datawheel.db-wal").exists() or (
+        (ws.root / "datawheel.db-wal").stat().st_size == 0
+    )

@@ -74,3 +74,27 @@ def test_serve_when_two_workers_then_fast_stack_traffic_and_clean_stop(make_api)
         reserved = conn.execute(sa.select(sa.func.sum(quota_counters.c.reserved))).scalar()
     assert logged == ids  # both workers flushed their write-behind on the way out
     assert reserved == 40  # … and handed unspent quota leases back
+
+
+def test_serve_when_champion_file_corrupted_then_exits_with_one_line(project_copy):
+    from datawheel.project.pipeline import Project
+    from datawheel.registry.versions import get_version
+
+    ws = Project.load(project_copy).open_workspace()
+    try:
+        path = ws.artifacts.path(get_version(ws, "champion").artifact)
+    finally:
+        ws.close()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    path.write_bytes(bytes(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "datawheel", "serve", "--port", str(_free_port()), "--workers",
+         "2", "-c", str(project_copy)],
+        capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "DATAWHEEL_ROLE"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: the champion v1 cannot be loaded")
+    assert "rollback" in lines[0] and "Serving" not in result.stdout

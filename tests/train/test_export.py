@@ -125,3 +125,39 @@ def test_predict_py_when_fresh_venv_with_only_onnxruntime_and_numpy_then_same_pr
     rows = holdout.drop("label").to_dicts()
     got = _predict_py(python, tmp_path / "b", rows, tmp_path)
     assert np.abs(got - model.predict_proba(rows)).max() < 1e-5
+
+
+@pytest.mark.parametrize("value", [1e300, "1e999", -2e12, "Infinity"])
+def test_predict_py_when_number_overflows_then_exit_2_one_line_no_nan(
+    tabular: tuple[TrainedModel, pl.DataFrame], tmp_path: Path, value
+) -> None:
+    model, holdout = tabular
+    export_bundle(model, tmp_path / "b")
+    rows = holdout.drop(model.target).head(3).to_dicts()
+    column = FEATURES.numeric[0]
+    rows[1][column] = value
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "b" / "predict.py"), str(path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "" and "NaN" not in done.stderr
+    assert done.stderr.count("\n") == 1 and f"row 1, column {column!r}" in done.stderr
+
+
+def test_export_when_symlinks_planted_in_the_folder_then_never_written_through(
+    tabular: tuple[TrainedModel, pl.DataFrame], tmp_path: Path
+) -> None:
+    model, _ = tabular
+    bundle, victim = tmp_path / "b", tmp_path / "victim.txt"
+    bundle.mkdir()
+    victim.write_text("precious", encoding="utf-8")
+    for name in ("model.onnx", "predict.py", "preprocessing.json", "export_report.json"):
+        (bundle / name).symlink_to(victim)
+    report = export_bundle(model, bundle)
+    assert victim.read_text(encoding="utf-8") == "precious"
+    for name in ("model.onnx", "predict.py", "preprocessing.json", "export_report.json"):
+        assert not (bundle / name).is_symlink() and (bundle / name).is_file(), name
+    assert report.directory == str(bundle) and "export_report.json" in report.files
+    assert not [p for p in bundle.iterdir() if p.name.startswith(".datawheel-export-")]

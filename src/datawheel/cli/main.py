@@ -13,6 +13,8 @@ import typer
 
 from datawheel import __version__
 
+PRIVATE_UMASK = 0o077
+
 # One module per subsystem, each with ``register(app)``; listed here in help order.
 SUBSYSTEMS = (
     "project",
@@ -117,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     from datawheel.errors import DatawheelError
     from datawheel.i18n.catalog import _, translate_error
 
+    # Everything the CLI writes can hold raw or personal data (cleaned tables, scans, bundles,
+    # reports, the workspace): readable by its owner only, folders 0700, files 0600.
+    umask = os.umask(PRIVATE_UMASK)
     try:
         command = _in_language(typer.main.get_command(app))
         code = command(args=argv, standalone_mode=False)
@@ -149,3 +154,5 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
+    finally:
+        os.umask(umask)  # main() may be called in-process (tests, embedding)

@@ -9,9 +9,7 @@ host cannot be checked and count as live for ``STALE_AFTER``.
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,41 +17,14 @@ from sqlalchemy import select
 from datawheel.loop.window import utc_now
 from datawheel.registry.versions import list_versions, set_stage
 from datawheel.store.db import gate_decisions, reading
-from datawheel.store.runs import RunRecord, finish_run, list_runs
+from datawheel.store.runs import RunRecord, finish_run, is_alive, list_runs, owner
 from datawheel.store.workspace import Workspace
 
 __all__ = ["live_retrain", "owner", "reap_interrupted"]
 
-STALE_AFTER = timedelta(hours=24)
-
-
-def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), to tell pid reuse apart."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def owner() -> dict[str, Any]:
-    """Who is running this process: recorded with every retrain run."""
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "started": _start_ticks(pid)}
-
 
 def _alive(info: dict[str, Any], started_at: str, now: datetime) -> bool:
-    if info.get("host") != socket.gethostname():
-        return now - datetime.fromisoformat(started_at) < STALE_AFTER
-    pid = int(info.get("pid", -1))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    recorded = info.get("started")
-    return recorded is None or recorded == _start_ticks(pid)
+    return is_alive(info, started_at, now)
 
 
 def _retrains(ws: Workspace) -> list[RunRecord]:

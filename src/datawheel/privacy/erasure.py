@@ -11,6 +11,7 @@ and writes a receipt to the audit log. All database changes commit in one transa
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from datawheel.store.db import (
     model_versions,
     now_iso,
     predictions,
+    purge_deleted,
     reading,
     release_subjects,
     releases,
@@ -42,6 +44,8 @@ from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
 __all__ = ["ErasureReceipt", "erase_subject", "export_subject", "resolve_subject"]
+
+log = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"\b[A-Z][A-Z_]*_[0-9a-f]{16}\b")  # any pseudonym: TAG_<16 hex>
 RAW_KINDS = ("raw", "clean")  # datasets that hold raw ids (and raw PII, encrypted at rest)
@@ -254,6 +258,8 @@ def erase_subject(ws: Workspace, subject: str, *, id_column: str | None) -> Eras
         rewrite.discard()
         raise
     rewrite.finish()
+    if not purge_deleted(ws.engine) and ws.engine.dialect.name == "sqlite":
+        log.warning("the WAL checkpoint after erasing %s was blocked by a reader", token)
     return receipt
 
 

@@ -19,13 +19,13 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, insert, select, update
 
+from datawheel.atomic import atomic_write
 from datawheel.errors import IntegrityError
 from datawheel.store.db import audit, meta, now_iso, reading
 
@@ -148,17 +148,7 @@ class HeadFile:
                 if current is not None and current[0] >= seq:
                     return
             body = json.dumps({"seq": seq, "hash": digest, "mac": self._mac(key, seq, digest)})
-            tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
-            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(out, "w", encoding="utf-8") as handle:
-                    handle.write(body + "\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            atomic_write(self.path, body + "\n", mode=0o600)
         finally:
             os.close(fd)
 

@@ -24,6 +24,9 @@ __all__ = ["ARTIFACTS_URL_ENV", "BlobStore", "LocalBlobs", "S3Blobs", "open_blob
 ARTIFACTS_URL_ENV = "DATAWHEEL_ARTIFACTS_URL"
 
 
+DATA_MODE = 0o600  # a local artifact holds data: its owner reads it, nobody else
+
+
 class BlobStore(Protocol):
     """Immutable named objects; ``location`` says where, for messages and cache keys."""
 
@@ -58,7 +61,7 @@ class LocalBlobs:
         target = self.path(name)
         if target.exists():
             return False
-        atomic_write(target, data)
+        atomic_write(target, data, mode=DATA_MODE)
         return True
 
     def get(self, name: str) -> bytes | None:

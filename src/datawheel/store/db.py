@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from datawheel.errors import UsageError
 
-__all__ = ["connect", "metadata", "now_iso", "ordered_id", "reading"]
+__all__ = ["connect", "metadata", "now_iso", "ordered_id", "purge_deleted", "reading"]
 
 metadata = MetaData()
 _ts = String(32)  # ISO-8601 UTC timestamps sort and read the same on every database
@@ -425,6 +426,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in pages
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-16384")  # 16 MB of pages: a big log's index tails
         cursor.close()
@@ -443,6 +445,7 @@ def connect(url: str | None, *, workspace: Path) -> Engine:
     """An engine for ``url`` (default: SQLite in the workspace), with the tables created."""
     if url is None:
         workspace.mkdir(parents=True, exist_ok=True)
+        _private_file(workspace / "datawheel.db")
         url = f"sqlite:///{workspace / 'datawheel.db'}"
     try:
         if url.startswith("sqlite"):
@@ -467,6 +470,38 @@ def connect(url: str | None, *, workspace: Path) -> Engine:
             hint="check that the server is running and the URL is right",
         ) from None
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (its -wal and -shm files copy the
+    database's mode), or take group and other bits off one we own."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except PermissionError:  # another user's file: theirs to protect
+            pass
+
+
+def purge_deleted(engine: Engine) -> bool:
+    """After an erasure: move the WAL's pages into the database and truncate it, so old page
+    images holding erased rows are gone from disk (``secure_delete`` zeroes them in the
+    database file itself). SQLite only; True when the checkpoint completed.
+
+    PostgreSQL keeps dead row versions until VACUUM reuses their space (docs/security.md)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return busy == 0
 
 
 def _seed(engine: Engine) -> None:

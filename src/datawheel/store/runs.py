@@ -1,10 +1,20 @@
-"""Run tracking: parameters, per-epoch history, metrics, timings and environment of each run."""
+"""Run tracking: parameters, per-epoch history, metrics, timings and environment of each run.
+
+Every run records who runs it (``params.owner``: host, pid and the process's start time, so a
+reused pid is not mistaken for the dead one). Starting a run first marks ``failed`` every
+``running`` run whose process on this host is gone (killed, out of memory, the machine
+rebooted): a killed ``datawheel train`` does not stay "running" forever. Runs owned by another
+host cannot be checked and count as live for ``STALE_AFTER``.
+"""
 
 from __future__ import annotations
 
+import os
 import platform
+import socket
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -13,7 +23,20 @@ from datawheel.errors import NotFoundError
 from datawheel.store.db import now_iso, reading, runs
 from datawheel.store.workspace import Workspace
 
-__all__ = ["RunRecord", "environment", "finish_run", "get_run", "list_runs", "start_run"]
+__all__ = [
+    "STALE_AFTER",
+    "RunRecord",
+    "environment",
+    "finish_run",
+    "get_run",
+    "is_alive",
+    "list_runs",
+    "owner",
+    "reap_dead_runs",
+    "start_run",
+]
+
+STALE_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -48,9 +71,67 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell pid reuse apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner() -> dict[str, Any]:
+    """Who is running this process: recorded with every run."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "started": _start_ticks(pid)}
+
+
+def is_alive(info: dict[str, Any], started_at: str, now: datetime | None = None) -> bool:
+    """Whether the process ``info`` (an ``owner()``) still runs; another host's counts as live
+    for ``STALE_AFTER`` after ``started_at``."""
+    if info.get("host") != socket.gethostname():
+        moment = now or datetime.now(UTC)
+        return moment - datetime.fromisoformat(started_at) < STALE_AFTER
+    pid = int(info.get("pid", -1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    recorded = info.get("started")
+    return recorded is None or recorded == _start_ticks(pid)
+
+
+def reap_dead_runs(
+    ws: Workspace, *, kinds: tuple[str, ...] | None = None, now: datetime | None = None
+) -> list[RunRecord]:
+    """Mark ``failed`` the running runs (of ``kinds``) whose process died; returns them."""
+    dead = [
+        run
+        for run in list_runs(ws)
+        if run.status == "running"
+        and (kinds is None or run.kind in kinds)
+        and run.params.get("owner")
+        and not is_alive(run.params["owner"], run.started_at, now)
+    ]
+    for run in dead:
+        info = run.params["owner"]
+        finish_run(
+            ws,
+            run.id,
+            status="failed",
+            metrics={"error": f"process {info.get('pid')} on {info.get('host')} died"},
+            history=run.history,
+        )
+    return dead
+
+
 def start_run(
     ws: Workspace, *, kind: str, params: dict[str, Any], dataset_id: str | None = None
 ) -> str:
+    """A new ``running`` run, after marking the runs of dead processes failed."""
+    reap_dead_runs(ws)
     run_id = f"run_{uuid.uuid4().hex[:12]}"
     with ws.engine.begin() as conn:
         conn.execute(
@@ -58,7 +139,7 @@ def start_run(
                 id=run_id,
                 kind=kind,
                 status="running",
-                params=params,
+                params={"owner": owner(), **params},
                 metrics={},
                 history=[],
                 environment=environment(),

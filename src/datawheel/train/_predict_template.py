@@ -5,7 +5,9 @@ Usage: python predict.py INPUT.jsonl|INPUT.json|- [--model model.int8.onnx]
 INPUT holds rows as JSON objects (one per line, a JSON list, or {"rows": [...]}). Prints one
 JSON line per row: {"index", "label", "probabilities": {class: p}}, or {"index", "value",
 "interval": [lo, hi]} for a regression. Tree and linear models read a design matrix built here
-(category one-hot or codes, TF-IDF text exactly as scikit-learn's TfidfVectorizer).
+(category one-hot or codes, TF-IDF text exactly as scikit-learn's TfidfVectorizer). A value that
+is not a number, or a number beyond +/-1e12 (it would overflow the model's float32 inputs),
+stops it with one line on stderr and exit code 2 — never a NaN prediction.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 HERE = Path(__file__).resolve().parent
+NUMBER_LIMIT = 1e12  # what `datawheel serve` accepts too: beyond it float32 features overflow
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
@@ -37,13 +40,21 @@ def _as_category(value):
     return str(value)
 
 
-def _as_float(value, column):
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _as_float(value, column, row):
     if value is None or (isinstance(value, str) and not value.strip()):
         return math.nan
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise SystemExit(f"column {column!r} is numeric but holds {value!r}") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        _fail(f"row {row}, column {column!r}: numeric, but holds {value!r}")
+    if math.isinf(number) or abs(number) > NUMBER_LIMIT:
+        _fail(f"row {row}, column {column!r}: {value!r} is beyond +/-{NUMBER_LIMIT:g}")
+    return number
 
 
 def _ngrams(text, sizes):
@@ -75,7 +86,8 @@ def transform(spec, rows):
     numeric = np.zeros((n, width), dtype=np.float32)
     if numeric_cols:
         values = np.array(
-            [[_as_float(row.get(c), c) for c in numeric_cols] for row in rows], dtype=np.float64
+            [[_as_float(row.get(c), c, i) for c in numeric_cols] for i, row in enumerate(rows)],
+            dtype=np.float64,
         ).reshape(n, len(numeric_cols))
         missing = ~np.isfinite(values)
         values = np.where(missing, mean, values)
@@ -92,6 +104,9 @@ def transform(spec, rows):
         index = {value: i + 1 for i, value in enumerate(spec["vocabulary"][name])}
         codes.append([index.get(_as_category(row.get(name)), 0) for row in rows])
     categorical = np.array(codes, dtype=np.int64).T.reshape(n, len(codes))
+    if not np.isfinite(numeric).all():  # a spec's scale could still overflow float32
+        row = int(np.nonzero(~np.isfinite(numeric).all(axis=1))[0][0])
+        _fail(f"row {row}: a numeric value overflows the model's inputs")
     return numeric, categorical
 
 

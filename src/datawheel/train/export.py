@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +15,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from datawheel.atomic import atomic_write
+from datawheel.atomic import atomic_write, commit_rename
 from datawheel.errors import MissingDependencyError, UsageError
 from datawheel.train._license import APACHE_2_0
 from datawheel.train.bundle import TrainedModel
@@ -157,10 +159,44 @@ def export_bundle(
             f"export supports hashed text features, this model uses {pre.text_encoder!r}",
             hint="train with model.text_encoder: hashed to export",
         )
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    report = ExportReport(directory=str(out))
+    final = Path(directory)
+    final.mkdir(parents=True, exist_ok=True)
+    # Built in a fresh private folder, then renamed into place file by file: a name that
+    # already exists in DIR is replaced, never written through (a symlink planted there is
+    # replaced by the file; whatever it pointed to is left untouched).
+    out = Path(tempfile.mkdtemp(prefix=".datawheel-export-", dir=final))
+    try:
+        report = _write_bundle(model, out, int8=int8, holdout=holdout, card_html=card_html)
+        report.directory = str(final)
+        atomic_write(out / "export_report.json", json.dumps(report.to_dict(), indent=1))
+        _move_into(out, final)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return report
 
+
+def _move_into(stage: Path, final: Path) -> None:
+    for path in sorted(stage.iterdir()):
+        try:
+            commit_rename(path, final / path.name)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {path.name}: {exc.strerror}",
+                where=str(final / path.name),
+                hint="remove it or export to another folder",
+            ) from None
+
+
+def _write_bundle(
+    model: TrainedModel,
+    out: Path,
+    *,
+    int8: bool,
+    holdout: pl.DataFrame | None,
+    card_html: str | None,
+) -> ExportReport:
+    pre = model.preprocessor
+    report = ExportReport(directory=str(out))
     _export_onnx(model, out / FP32_FILE)
     report.onnx_bytes = (out / FP32_FILE).stat().st_size
     onnx_file = FP32_FILE
@@ -190,9 +226,7 @@ def export_bundle(
 
     if holdout is not None and holdout.height:
         _compare(model, out, holdout, report, int8=int8)
-    report.files = sorted(p.name for p in out.iterdir() if p.is_file())
-    atomic_write(out / "export_report.json", json.dumps(report.to_dict(), indent=1))
-    report.files = sorted(p.name for p in out.iterdir() if p.is_file())
+    report.files = sorted([*(p.name for p in out.iterdir() if p.is_file()), "export_report.json"])
     return report
 
 
