@@ -264,20 +264,18 @@ class GatesConfig(_Strict):
 class PlanConfig(_Strict):
     requests_per_minute: Annotated[int, Field(ge=1)]
     monthly_quota: Annotated[int, Field(ge=1)]  # rows predicted per calendar month
-    # /v1/feedback has its own bucket (default: requests_per_minute), so feedback can neither
-    # spend the prediction budget nor flood the scrubber
-    feedback_per_minute: Annotated[int | None, Field(ge=1)] = None
+    # /v1/feedback has its own bucket, so feedback can neither spend the prediction budget nor
+    # keep the PII scrubber (tens of ms for a long comment) busy for other tenants
+    feedback_per_minute: Annotated[int, Field(ge=1)] = 60
     feedback_max_chars: Annotated[int, Field(ge=1, le=20_000)] = 2_000  # per free-text field
-
-    @property
-    def feedback_rate(self) -> int:
-        return self.feedback_per_minute or self.requests_per_minute
 
 
 def _default_plans() -> dict[str, PlanConfig]:
     return {
         "free": PlanConfig(requests_per_minute=60, monthly_quota=10_000),
-        "pro": PlanConfig(requests_per_minute=6_000, monthly_quota=10_000_000),
+        "pro": PlanConfig(
+            requests_per_minute=6_000, monthly_quota=10_000_000, feedback_per_minute=6_000
+        ),
     }
 
 

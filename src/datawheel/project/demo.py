@@ -129,7 +129,9 @@ def run_demo(
 
     project = Project.load(project_file)
     target = project.config.data.target
-    with project.open_workspace(actor="demo") as ws:
+    # the demo just created this project and its key: its caller is the owner, whatever
+    # DATAWHEEL_ROLE says about the projects they share with others
+    with project.open_workspace(actor="demo", role="admin") as ws:
         run = project.run(ws=ws, on_stage=lambda s: say(f"pipeline: {s}"))
         assert run is not None  # None only on torchrun ranks > 0; the demo is one process
         timings.update({f"pipeline.{k}": v for k, v in run.timings.items()})
@@ -138,7 +140,11 @@ def run_demo(
         create_tenant(ws, "acme-insurance", plan="pro", plans=list(project.config.serve.plans))
         key = create_key(ws, tenant="acme-insurance", role="service")
         server = BackgroundServer(
-            create_app(project.config, project.open_workspace(actor="api"), refresh_seconds=0.2)
+            create_app(
+                project.config,
+                project.open_workspace(actor="api", role="service"),
+                refresh_seconds=0.2,
+            )
         ).start()
         mark = time.perf_counter()
         say(f"customers: {traffic.height} rows from the shifted population → {server.url}")

@@ -102,7 +102,7 @@ class FeedbackIntake:
         service = self._service
         plan = service.plan(who)
         await service.limiter.admit_request(
-            f"{who.tenant_id}/feedback", per_minute=plan.feedback_rate, what="feedback posts"
+            f"{who.tenant_id}/feedback", per_minute=plan.feedback_per_minute, what="feedback posts"
         )
         self._check_sizes(body, plan.feedback_max_chars)
         found = await self._find_prediction(body.prediction_id, who)

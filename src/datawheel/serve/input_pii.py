@@ -55,8 +55,8 @@ class InputPiiWatch:
         self._submit = submit
         self._version = version
         warned = set(input_pii_warnings(engine))
-        self._checked: dict[str, set[str]] = {
-            name: set(known) for name, known in fields.items() if name not in warned
+        self._checked: dict[str, set[str | None]] = {  # None: a missing value, never scanned
+            name: {None, *known} for name, known in fields.items() if name not in warned
         }
         self._pending: list[tuple[str, str]] = []
         self._lock = threading.Lock()  # the pending list, shared with the background thread
@@ -66,15 +66,15 @@ class InputPiiWatch:
         return list(self._checked)
 
     def observe(self, rows: list[dict[str, Any]]) -> None:
-        if not self._checked:
+        """On the request path: set lookups only; new text values are queued for ``scan``."""
+        watched = self._checked
+        if not watched:
             return
         new = []
-        for name, checked in self._checked.items():
-            if len(checked) >= MAX_CHECKED:
-                continue
-            for row in rows:
+        for row in rows:
+            for name, checked in watched.items():
                 value = row.get(name)
-                if type(value) is str and value not in checked:
+                if value not in checked and type(value) is str and len(checked) < MAX_CHECKED:
                     checked.add(value)
                     new.append((name, value))
         if new:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,10 +65,9 @@ class Grant:
     expires: float = math.inf  # when the worker's lease (now renewed) expires
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(NamedTuple):
     """Rows admitted against a tenant's quota: hand them back with ``Limiter.refund`` if they
-    are not served (a timeout, an error)."""
+    are not served (a timeout, an error). A tuple: one is made per request."""
 
     tenant_id: str
     month: str
@@ -288,10 +287,11 @@ class Limiter:
 
     async def admit_request(self, bucket: str, *, per_minute: int, what: str = "requests") -> None:
         """One token of the bucket ``bucket`` (``per_minute`` a minute), or ``TooManyRequests``."""
-        pool = self._rate.setdefault(bucket, _Pool())
+        pool = self._rate.get(bucket) or self._rate.setdefault(bucket, _Pool())
         if pool.units >= 1:  # the hot path: no await, no database
             pool.units -= 1
-            self._maybe_renew(pool, self._token_reserver(bucket, per_minute))
+            if self._renew_due(pool):
+                self._renew_ahead(pool, self._token_reserver(bucket, per_minute))
             return
         async with pool.refill:  # one refill at a time; the others then find the new units
             if pool.units >= 1:
@@ -343,12 +343,15 @@ class Limiter:
         return reserve
 
     async def _take_quota(self, tenant_id: str, month: str, quota: int, rows: int, now: float):
-        pool = self._quota.setdefault((tenant_id, month), _Pool())
-        reserve = self._quota_reserver(tenant_id, month, quota)
+        key = (tenant_id, month)
+        pool = self._quota.get(key) or self._quota.setdefault(key, _Pool())
         if pool.units >= rows and now < pool.fresh_until:  # the hot path
             pool.units -= rows
-            self._maybe_renew(pool, lambda n: reserve(n, pool.units))
+            if self._renew_due(pool):
+                ahead = self._quota_reserver(tenant_id, month, quota)
+                self._renew_ahead(pool, lambda n: ahead(n, pool.units))
             return
+        reserve = self._quota_reserver(tenant_id, month, quota)
         async with pool.refill:
             if pool.units >= rows and self._clock() < pool.fresh_until:
                 pool.units -= rows
@@ -452,14 +455,17 @@ class Limiter:
         pool.in_flight -= units
         pool.units += units
 
-    def _maybe_renew(self, pool: _Pool, reserve: Callable[[int], Grant]) -> None:
-        if (
+    @staticmethod
+    def _renew_due(pool: _Pool) -> bool:
+        return (
             pool.last_grant >= AHEAD_MIN_LEASE
             and pool.units <= pool.last_grant // 2
             and pool.ahead is None
             and not pool.refill.locked()
-        ):
-            pool.ahead = asyncio.get_running_loop().create_task(self._renew(pool, reserve))
+        )
+
+    def _renew_ahead(self, pool: _Pool, reserve: Callable[[int], Grant]) -> None:
+        pool.ahead = asyncio.get_running_loop().create_task(self._renew(pool, reserve))
 
     async def _renew(self, pool: _Pool, reserve: Callable[[int], Grant]) -> None:
         """The next lease, reserved while the current one still serves; a refusal or an error

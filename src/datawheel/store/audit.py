@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ __all__ = [
     "rechain",
     "verify",
 ]
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 SCHEME = "hmac-sha256/v1"
@@ -187,7 +190,10 @@ def anchor_engine(engine: Engine, head: HeadFile) -> None:
         done = record.info.pop(_COMMITTING, None)
         if done is not None:
             key, seq, digest, force = done
-            head.write(key, seq, digest, force=force)
+            try:
+                head.write(key, seq, digest, force=force)
+            except OSError:  # the change is committed; verify will report the stale head
+                log.exception("could not write the audit head file %s", head.path)
 
 
 # -- appending ----------------------------------------------------------------------------------
