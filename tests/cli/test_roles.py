@@ -14,7 +14,7 @@ from datawheel.cli.main import app, main
 from datawheel.project.pipeline import Project
 from datawheel.serve.tenants import create_tenant
 from datawheel.store.db import api_keys, audit, datasets, tenants
-from datawheel.store.roles import ACTIONS, PERMISSIONS, ROLES
+from datawheel.store.roles import ACTIONS, KEYLESS, PERMISSIONS, ROLES
 
 # Commands that need no role: they create a project of their own (its key file makes the
 # caller its owner).
@@ -74,7 +74,7 @@ REFUSALS = [
     (path, role)
     for path, command in COMMANDS
     for role in (*ROLES, None)
-    if (role is None and _action(command) not in ("prepare", "scan"))
+    if (role is None and _action(command) not in KEYLESS)
     or (role is not None and role not in PERMISSIONS[_action(command)])
 ]
 

@@ -25,7 +25,8 @@ from datawheel.store.roles import (
 )
 from datawheel.store.workspace import Workspace
 
-BUILDS = {"read", "prepare", "scan", "anonymize", "train", "promote", "export", "serve"}
+BUILDS = {"read", "receive", "prepare", "scan", "anonymize", "train", "promote", "export"}
+BUILDS |= {"serve"}
 BUILDS |= {"predict", "explain", "models", "usage"}  # and calls the API with its own key
 
 # (role, the actions it may take); every other action is refused. The last row is a caller
@@ -33,8 +34,8 @@ BUILDS |= {"predict", "explain", "models", "usage"}  # and calls the API with it
 TABLE = [
     ("admin", set(ACTIONS)),  # everything, including the subject- and key-level actions
     ("engineer", BUILDS),  # builds and ships models
-    ("analyst", {"read", "prepare", "scan", "models", "usage"}),  # reads; no key, no writes
-    ("service", {"read", "serve", "predict", "explain", "feedback"}),  # the customer's systems
+    ("analyst", {"read", "receive", "prepare", "scan", "models", "usage"}),  # reads only
+    ("service", {"read", "receive", "serve", "predict", "explain", "feedback"}),  # customers'
     (None, set(KEYLESS)),  # no DATAWHEEL_ROLE and not the key file's owner
 ]
 

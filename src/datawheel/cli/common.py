@@ -93,12 +93,14 @@ def open_workspace(config: Path, workspace: Path | None) -> Any:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def authorized(action: str) -> Callable[[F], F]:
+def authorized(action: str, *, unless: tuple[str, str] | None = None) -> Callable[[F], F]:
     """Check the caller's role for ``action`` (store.roles) before the command does anything.
 
     The role is ``DATAWHEEL_ROLE``, else admin for the owner of the project's ``datawheel.key``
     (beside ``--config``), else none. The library checks again where it writes; this check
     also covers commands that work on files only, and refuses before any output exists.
+    ``unless=(option, other)``: when the option is given, the command does ``other`` instead
+    (``serve --bundle`` serves a licensed bundle, no workspace).
     """
 
     def wrap(command: F) -> F:
@@ -108,7 +110,8 @@ def authorized(action: str) -> Callable[[F], F]:
 
             config = kwargs.get("config")
             key_dir = Path(config).resolve().parent if config is not None else Path.cwd()
-            check(resolve_identity(key_dir).role, action)
+            taken = unless[1] if unless and kwargs.get(unless[0]) is not None else action
+            check(resolve_identity(key_dir).role, taken)
             return command(*args, **kwargs)
 
         checked.action = action  # type: ignore[attr-defined]

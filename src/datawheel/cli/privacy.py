@@ -261,6 +261,7 @@ secret_app = typer.Typer(
 
 
 @secret_app.command("public-key")
+@authorized("read")
 def secret_public_key(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the PEM here (default: print).")

@@ -35,7 +35,7 @@ usage_app = typer.Typer(
 )
 
 
-@authorized("serve")
+@authorized("serve", unless=("bundle", "receive"))
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=0, max=65535)] = 8000,

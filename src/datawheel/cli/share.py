@@ -16,6 +16,7 @@ from datawheel.cli.common import (
     EncodingOption,
     JsonOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
     open_workspace,
@@ -63,6 +64,7 @@ def _project_and_workspace(config: Path, workspace: Path | None) -> tuple[Any, A
 
 
 @share_app.command("create")
+@authorized("share")
 def share_create(
     source: InputArg,
     partner: Annotated[str, typer.Option("--to", help="The partner receiving the release.")],
@@ -115,6 +117,7 @@ def share_create(
 
 
 @share_app.command("verify")
+@authorized("receive")
 def share_verify(
     directory: Annotated[Path, typer.Argument(help="The release folder.")],
     key: Annotated[
@@ -163,6 +166,7 @@ def _workspace_keys() -> Any:
 
 
 @share_app.command("keygen")
+@authorized("receive")
 def share_keygen(
     prefix: Annotated[Path, typer.Option("--output", "-o", help="Writes PREFIX.key, PREFIX.pub.")],
 ) -> None:
@@ -177,6 +181,7 @@ def share_keygen(
 
 
 @share_app.command("stats")
+@authorized("share")
 def share_stats_command(
     source: InputArg,
     group_by: Annotated[str, typer.Option("--group-by", help="Columns A,B (empty: overall).")],
@@ -255,6 +260,7 @@ def _cell(value: Any) -> str:
 
 
 @share_app.command("list")
+@authorized("read")
 def share_list(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -285,6 +291,7 @@ def share_list(
 
 
 @license_app.command("issue")
+@authorized("license")
 def license_issue(
     licensee: Annotated[str, typer.Option("--licensee", help="Who may use the model.")],
     expires: Annotated[str, typer.Option("--expires", help="Last valid day, YYYY-MM-DD.")],
@@ -331,6 +338,7 @@ def license_issue(
 
 
 @license_app.command("list")
+@authorized("read")
 def license_list(
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
@@ -358,6 +366,7 @@ def license_list(
 
 
 @license_app.command("revoke")
+@authorized("license")
 def license_revoke(
     license_id: Annotated[str, typer.Argument(help="The license id.")],
     output: Annotated[

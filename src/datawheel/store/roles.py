@@ -69,6 +69,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subject_export": frozenset({"admin"}),  # everything held about one subject
     "erase": frozenset({"admin"}),  # remove a subject everywhere
     "rotate": frozenset({"admin"}),  # new secret key, re-encrypt, re-tokenize
+    "receive": _ALL,  # a partner's side: make a key pair, verify a release, serve a licensed
+    # bundle — no workspace, no project key
     "share": frozenset({"admin"}),  # releases and DP statistics for partners (data leaves)
     "license": frozenset({"admin"}),  # issue and revoke model licenses (signed by the project)
     # the HTTP API, by the role of the caller's key
@@ -86,7 +88,7 @@ ACTIONS = tuple(PERMISSIONS)
 
 #: Actions that touch neither the workspace nor the secret key: a caller with no role may take
 #: them (the file is theirs to read anyway); a declared role is still held to the table.
-KEYLESS = frozenset({"prepare", "scan"})
+KEYLESS = frozenset({"prepare", "scan", "receive"})
 
 
 @dataclass(frozen=True)
