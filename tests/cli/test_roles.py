@@ -85,7 +85,8 @@ REFUSALS = [
 def test_command_when_role_may_not_then_exit_2_before_anything(
     path, role, tmp_path: Path, monkeypatch, capsys
 ):
-    monkeypatch.chdir(tmp_path)  # no datawheel.key here: not the owner
+    monkeypatch.chdir(tmp_path)  # a project file but no datawheel.key here: not the owner
+    (tmp_path / "datawheel.yaml").write_text("name: x\n", encoding="utf-8")
     monkeypatch.delenv("DATAWHEEL_KEY", raising=False)
     if role is None:
         monkeypatch.delenv("DATAWHEEL_ROLE", raising=False)
@@ -96,7 +97,7 @@ def test_command_when_role_may_not_then_exit_2_before_anything(
     assert code == 2, (out, err)
     assert err.startswith("Error: ") and err.count("\n") == 1
     assert "no role" in err if role is None else f"role '{role}' may not" in err
-    assert list(tmp_path.iterdir()) == []  # no workspace, no output file
+    assert [p.name for p in tmp_path.iterdir()] == ["datawheel.yaml"]  # nothing written
 
 
 def _count(project_file: Path, table, where=None) -> int:
@@ -136,6 +137,15 @@ def test_training_when_analyst_then_refused_before_any_dataset_is_written(
     code, _, err = _cli(capsys, *argv, "-c", project_copy)
     assert code == 2 and "may not train" in err
     assert _count(project_copy, datasets) == before
+
+
+def test_command_when_no_project_and_no_role_then_says_there_is_no_project(
+    tmp_path: Path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATAWHEEL_ROLE", raising=False)
+    code, _, err = _cli(capsys, "status")
+    assert code == 2 and "project file not found" in err and "datawheel init" in err
 
 
 def test_tenants_create_when_owner_without_role_then_allowed(

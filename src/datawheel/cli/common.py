@@ -106,12 +106,24 @@ def authorized(action: str, *, unless: tuple[str, str] | None = None) -> Callabl
     def wrap(command: F) -> F:
         @functools.wraps(command)
         def checked(*args: Any, **kwargs: Any) -> Any:
+            from datawheel.errors import ConfigError, PermissionDenied
             from datawheel.store.roles import check, resolve_identity
 
             config = kwargs.get("config")
             key_dir = Path(config).resolve().parent if config is not None else Path.cwd()
             taken = unless[1] if unless and kwargs.get(unless[0]) is not None else action
-            check(resolve_identity(key_dir).role, taken)
+            role = resolve_identity(key_dir).role
+            try:
+                check(role, taken)
+            except PermissionDenied:
+                if role is None and config is not None and not Path(config).is_file():
+                    # no project here at all: say that, not that nobody owns its key
+                    raise ConfigError(
+                        "project file not found",
+                        where=str(config),
+                        hint="run `datawheel init DIR` or pass -c",
+                    ) from None
+                raise
             return command(*args, **kwargs)
 
         checked.action = action  # type: ignore[attr-defined]
