@@ -263,7 +263,7 @@ def erase_subject(ws: Workspace, subject: str, *, id_column: str | None) -> Eras
     return receipt
 
 
-def _jsonable(frame: pl.DataFrame, key: SecretKey, role: str) -> list[dict[str, Any]]:
+def _jsonable(frame: pl.DataFrame, key: SecretKey, role: str | None) -> list[dict[str, Any]]:
     rows = frame.to_dicts()
     for row in rows:
         for column, value in row.items():

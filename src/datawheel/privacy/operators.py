@@ -155,7 +155,7 @@ def encrypt_value(key: SecretKey, value: Any, *, column: str) -> str | None:
     return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(blob).decode("ascii")
 
 
-def decrypt_value(key: SecretKey, value: Any, *, column: str, role: str) -> Any:
+def decrypt_value(key: SecretKey, value: Any, *, column: str, role: str | None) -> Any:
     """Inverse of ``encrypt`` — for the admin role only."""
     check_role(role, "reveal")
     if not isinstance(value, str) or not value.startswith(ENCRYPTED_PREFIX):

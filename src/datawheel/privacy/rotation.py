@@ -86,7 +86,7 @@ class RotationReport:
 class _Translator:
     """Maps old tokens to new ones and re-encrypts ``enc:v1:`` fields, counting what it did."""
 
-    def __init__(self, old: SecretKey, new: SecretKey, tokens: dict[str, str], role: str):
+    def __init__(self, old: SecretKey, new: SecretKey, tokens: dict[str, str], role: str | None):
         self.old, self.new, self.tokens, self.role = old, new, tokens, role
         self.unmapped: set[str] = set()
         self.reencrypted = 0

@@ -98,7 +98,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "A field is missing or invalid (`field` names it)"},
     429: {"model": ErrorBody, "description": "Rate limit or quota reached", "headers": _RETRY},
 }
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 403, 429)}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in ERRORS.items() if k in (401, 403, 429)
+}
 
 
 def _feedback_model(classes: list[str]) -> type[FeedbackRequest]:

@@ -342,7 +342,9 @@ class Limiter:
 
         return reserve
 
-    async def _take_quota(self, tenant_id: str, month: str, quota: int, rows: int, now: float):
+    async def _take_quota(
+        self, tenant_id: str, month: str, quota: int, rows: int, now: float
+    ) -> None:
         key = (tenant_id, month)
         pool = self._quota.get(key) or self._quota.setdefault(key, _Pool())
         if pool.units >= rows and now < pool.fresh_until:  # the hot path

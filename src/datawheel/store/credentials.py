@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -60,7 +60,7 @@ def valid_mac(credential_key: bytes, row: Any) -> bool:
     return hmac.compare_digest(expected, row.key_mac)
 
 
-def _sign(conn: Connection, credential_key: bytes, rows: list[Any]) -> None:
+def _sign(conn: Connection, credential_key: bytes, rows: Sequence[Any]) -> None:
     for row in rows:
         mac = key_mac(credential_key, key_id=row.id, tenant_id=row.tenant_id, role=row.role,
                       expires_at=row.expires_at, digest=row.key_hash)  # fmt: skip
