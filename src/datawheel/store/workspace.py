@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from datawheel.errors import SecretKeyError
 from datawheel.secret import SecretKey, load_secret_key
@@ -139,9 +140,16 @@ class Workspace:
                 self._check_fingerprint(key, own)
             return
         stored = conn.execute(select(meta.c.value).where(meta.c.key == "key_fingerprint")).scalar()
-        if stored is None:
-            conn.execute(insert(meta).values(key="key_fingerprint", value=key.fingerprint))
-            return
+        if stored is None:  # the first key seen; several threads or processes may race here
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(meta)
+                .values(key="key_fingerprint", value=key.fingerprint)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            stored = conn.execute(
+                select(meta.c.value).where(meta.c.key == "key_fingerprint")
+            ).scalar()
         if stored != key.fingerprint:
             raise SecretKeyError(
                 f"this workspace was created with another secret key (fingerprint {stored})",
