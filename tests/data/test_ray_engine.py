@@ -3,6 +3,7 @@ engine, every node on loopback, and a clear error when Ray is not installed."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -112,9 +113,11 @@ def test_local_only_commands_when_engine_ray_then_exit_2_saying_what_runs_on_ray
     source = tmp_path / "docs.csv"
     pl.DataFrame({"text": ["mail a@b.io"]}).write_csv(source)
     args = [*command, str(source), "-o", str(tmp_path / "o.csv"), "--engine", "ray"]
+    env = {**os.environ, "DATAWHEEL_ROLE": "engineer"}  # anonymize needs a role (store.roles)
     done = subprocess.run(
-        [sys.executable, "-m", "datawheel", *args], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "datawheel", *args],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
     out = done.stdout + done.stderr
     assert done.returncode == 2, out
     assert f"datawheel {name} runs on the local engine only" in " ".join(out.split())

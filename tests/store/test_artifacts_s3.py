@@ -21,7 +21,7 @@ from services import bucket_keys
 
 @pytest.fixture
 def s3_workspace(tmp_path, s3_env, secret_key):
-    ws = Workspace.open(tmp_path / ".datawheel", key=secret_key)
+    ws = Workspace.open(tmp_path / ".datawheel", key=secret_key, role="admin")
     yield ws
     ws.close()
 
@@ -109,7 +109,7 @@ def test_s3_rotate_when_done_then_old_objects_deleted_and_all_readable(
     assert old_names - names  # the rewritten anonymized sets left their old objects behind
     from datawheel.secret import load_secret_key
 
-    fresh = Workspace.open(s3_workspace.root, key=load_secret_key(tmp_path))
+    fresh = Workspace.open(s3_workspace.root, key=load_secret_key(tmp_path), role="admin")
     try:
         for record in list_datasets(fresh):
             load_frame(fresh, record)
