@@ -19,6 +19,7 @@ from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, U
 from datawheel.serve.tenants import create_tenant
 from datawheel.store import audit as audit_log
 from datawheel.store.db import users
+from datawheel.store.roles import allowed
 
 PASSWORD = "a long enough password"
 
@@ -125,5 +126,7 @@ def test_roles_when_checked_then_customers_never_operate_and_analysts_never_prom
     assert not can(owner, "promote") and not can(analyst, "promote") and can(engineer, "promote")
     assert can(analyst, "operate") and not can(analyst, "customer")
     assert as_user(ws, engineer).actor == "user:en@team.example"
-    assert as_user(ws, owner).role == "analyst"  # a customer never holds a workspace role
+    customer = as_user(ws, owner)  # its console role, scoped to its tenant: no workspace action
+    assert customer.role == "owner" and customer.tenant_id == owner.tenant_id
+    assert not any(allowed("owner", a) for a in ("read", "train", "keys", "promote", "erase"))
     assert ws.actor != "user:en@team.example"  # the shared workspace is untouched

@@ -15,6 +15,7 @@ from datawheel.privacy.reveal import reveal_frame
 from datawheel.secret import KEY_FILE, generate_key_file
 from datawheel.store.roles import (
     ACTIONS,
+    CUSTOMER_ROLES,
     KEYLESS,
     ROLES,
     Identity,
@@ -25,17 +26,20 @@ from datawheel.store.roles import (
 )
 from datawheel.store.workspace import Workspace
 
+CONSOLE_CUSTOMER = {"customer", "tenant_keys"}
 BUILDS = {"read", "receive", "prepare", "scan", "anonymize", "train", "promote", "export"}
-BUILDS |= {"serve"}
+BUILDS |= {"serve", "operate"}
 BUILDS |= {"predict", "explain", "models", "usage"}  # and calls the API with its own key
 
 # (role, the actions it may take); every other action is refused. The last row is a caller
 # with no role at all: only what touches neither the workspace nor the key.
 TABLE = [
-    ("admin", set(ACTIONS)),  # everything, including the subject- and key-level actions
+    ("admin", set(ACTIONS) - CONSOLE_CUSTOMER),  # all but a tenant's own console pages
     ("engineer", BUILDS),  # builds and ships models
-    ("analyst", {"read", "receive", "prepare", "scan", "models", "usage"}),  # reads only
+    ("analyst", {"read", "receive", "prepare", "scan", "models", "usage", "operate"}),  # reads
     ("service", {"read", "receive", "serve", "predict", "explain", "feedback"}),  # customers'
+    ("owner", {"customer", "tenant_keys"}),  # a tenant's owner in the console: its own keys
+    ("developer", {"customer"}),  # a tenant's developer: overview, usage, playground
     (None, set(KEYLESS)),  # no DATAWHEEL_ROLE and not the key file's owner
 ]
 
@@ -56,7 +60,7 @@ def test_roles_when_action_then_allowed_exactly_as_the_table_says(role, action):
 
 
 def test_table_when_read_then_covers_every_role():
-    assert [r for r, _ in TABLE if r] == list(ROLES)
+    assert [r for r, _ in TABLE if r] == [*ROLES, *CUSTOMER_ROLES]
 
 
 def test_check_when_refused_then_error_names_role_action_and_who_may():

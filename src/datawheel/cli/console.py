@@ -11,6 +11,7 @@ from datawheel.cli.common import (
     DEFAULT_CONFIG,
     ConfigOption,
     WorkspaceOption,
+    authorized,
     console,
     load_project,
 )
@@ -23,6 +24,7 @@ users_app = typer.Typer(
 
 
 @users_app.command("create")
+@authorized("users")
 def users_create(
     email: Annotated[str, typer.Argument(help="The user's e-mail address (their sign-in name).")],
     tenant: Annotated[

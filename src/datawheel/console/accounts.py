@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
 from datawheel.store.db import console_sessions, login_failures, now_iso, reading, tenants, users
-from datawheel.store.roles import CUSTOMER_ROLES
+from datawheel.store.roles import CUSTOMER_ROLES, require
 from datawheel.store.roles import allowed as workspace_allows
 from datawheel.store.workspace import Workspace
 
@@ -107,7 +107,8 @@ def create_user(
     ws: Workspace, email: str, *, tenant: str, role: str, password: str | None = None
 ) -> tuple[str, str]:
     """A new user; returns (user id, password). Without ``password`` a random one is made and
-    returned: the caller shows it once. Only its argon2id hash is stored."""
+    returned: the caller shows it once. Only its argon2id hash is stored. Admin only."""
+    require(ws, "users")
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise UsageError(f"not an e-mail address: {email!r}", where="EMAIL")

@@ -35,7 +35,6 @@ from datawheel.registry.versions import gate_history, list_versions, promote, ro
 from datawheel.serve.limits import current_month
 from datawheel.serve.metering import month_usage, usage_csv
 from datawheel.serve.tenants import create_key, revoke_key
-from datawheel.store import audit as audit_log
 from datawheel.store.datasets import list_datasets
 from datawheel.store.db import api_keys, reading, tenants
 from datawheel.store.feedback_counts import ensure_feedback_counts
@@ -457,7 +456,7 @@ def create_console(
         request: Request, action: str = "", actor: str = "", verify: str = ""
     ) -> Response:
         session = need(request, "operate")
-        report = audit_log.verify(ws.engine) if verify else None
+        report = ws.verify_audit() if verify else None
         return page(
             request,
             "audit.html",

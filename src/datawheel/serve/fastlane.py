@@ -123,11 +123,12 @@ class FastLane:
         return seen["status"] or 500
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole body, refused with 415 when it says it is not JSON, and with 413 as soon
-        as it is known to be too large: from Content-Length before reading, or while reading
-        a chunked body."""
+        """The whole body, refused with 415 when an API (``/v1``) body says it is not JSON, and
+        with 413 as soon as it is known to be too large: from Content-Length before reading,
+        or while reading a chunked body."""
         limit = FEEDBACK_MAX_BODY if scope["path"] == "/v1/feedback" else self.max_body
         limit = min(limit, self.max_body)
+        json_api = scope["path"].startswith("/v1/")  # the console's forms are not JSON
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -139,7 +140,7 @@ class FastLane:
                         f"the body is {declared} bytes; the limit is {limit}",
                         hint="send fewer rows per request",
                     )
-            elif name == b"content-type" and not _is_json(value):
+            elif name == b"content-type" and json_api and not _is_json(value):
                 raise UnsupportedMediaType(
                     f"the body is declared as {value.decode('latin-1')!r}",
                     hint="send JSON with Content-Type: application/json",

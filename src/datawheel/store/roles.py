@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "serve": _BUILD | {"service"},  # start the API server
     "tenants": frozenset({"admin"}),  # create, deactivate, change plan
     "keys": frozenset({"admin"}),  # mint, list, revoke API keys
+    "users": frozenset({"admin"}),  # create console accounts (an operator admin can do much)
     # subject- and key-level actions reveal or destroy personal data (GDPR art. 15 / 17) or
     # change what can be decrypted: the admin's alone
     "reveal": frozenset({"admin"}),  # decrypt `encrypt`-operator fields
