@@ -181,11 +181,23 @@ def explain_arrays(
         split = getattr(model, "additive_network", None)
         values = exact_shapley(predict, players, x_num, x_cat, bg, label_index, output,
                                batch_rows=batch_rows,
-                               additive=split() if split is not None else None)  # fmt: skip
+                               additive=split() if split is not None else None,
+                               checkpoint=_checkpoint(should_stop))  # fmt: skip
     else:
         values = sampled_shapley(predict, players, x_num, x_cat, bg, label_index, output,
                                  pairs=pairs, seed=seed, batch_rows=batch_rows)  # fmt: skip
     return Attributions(players.names, labels, base, values, output, method)
+
+
+def _checkpoint(should_stop: Callable[[], bool] | None) -> Callable[[], None] | None:
+    if should_stop is None:
+        return None
+
+    def check() -> None:
+        if should_stop():
+            raise Cancelled("the explanation was stopped before it finished")
+
+    return check
 
 
 def _stoppable(predict: Any, should_stop: Callable[[], bool] | None) -> Any:

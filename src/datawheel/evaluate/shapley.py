@@ -130,19 +130,23 @@ def exact_shapley(
     *,
     batch_rows: int,
     additive: Additive | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Exact Shapley values [n, M] from all 2^M coalitions, each averaged over the background.
 
     Costs ``n · 2^M · B`` model rows; with ``additive`` (the same network, split at its first
     layer) each costs only the head. ``v(∅)`` and ``v(all)`` are pinned to the base value and
     ``output`` (the model on the row alone), so base + sum(values) = output to rounding.
+    ``checkpoint`` runs before each pass of the split network (``predict`` is not called
+    there): it may raise to stop the work.
     """
     n, m, b = x_num.shape[0], players.size, len(bg)
     ids = np.arange(1 << m)
     masks = ((ids[:, None] >> np.arange(m)) & 1).astype(bool)  # [2^M, M], coalition = bitmask
     v = np.empty((n, 1 << m))  # v[i, S]
     if additive is not None:
-        _additive_values(additive, players, x_num, x_cat, bg, label, masks, v, batch_rows)
+        _additive_values(additive, players, x_num, x_cat, bg, label, masks, v, batch_rows,
+                         checkpoint)  # fmt: skip
     units = 0 if additive is not None else n << m  # unit = (row, coalition) × B background rows
     for start, stop in _passes(units, b, batch_rows):
         unit = np.repeat(np.arange(start, stop), b)  # [U·B]
@@ -166,6 +170,7 @@ def _additive_values(
     masks: np.ndarray,
     v: np.ndarray,
     batch_rows: int,
+    checkpoint: Callable[[], None] | None = None,
 ) -> None:
     """Fill ``v[i, S]`` through the split network. With X[i, p] and G[b, p] the players' first-
     layer terms, row i's coalition S over background row b starts the head from
@@ -183,6 +188,8 @@ def _additive_values(
     bg_part = hit[1]
     x_part = coalitions @ net.group_terms(x_num, x_cat, *groups)  # [n, 2^M, h]
     for start, stop in _passes(len(x_num), b << m, batch_rows):
+        if checkpoint is not None:
+            checkpoint()
         pre = x_part[start:stop, None] + bg_part[None]  # [U, B, 2^M, h]
         proba = net.head_proba(pre.reshape(-1, pre.shape[-1]))  # [U·B·2^M, K]
         proba = proba.reshape(stop - start, b, 1 << m, -1)  # [U, B, 2^M, K]
