@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "DataConfig",
     "DedupConfig",
     "Duration",
+    "EvaluateConfig",
     "GatesConfig",
     "KAnonymityConfig",
     "LoopConfig",
@@ -62,6 +64,12 @@ TUNABLE_SECTIONS = ("model", "train")  # what a tuned file may set
 # so free-text spans take the others.
 OPERATORS = ("pseudonymize", "redact", "mask", "generalize", "encrypt", "drop", "keep")
 TEXT_OPERATORS = tuple(name for name in OPERATORS if name != "generalize")
+#: Names ``evaluate.metric`` accepts: the metrics ``datawheel.evaluate.metrics`` registers
+#: (a test keeps the two lists equal). Whether one fits the task is checked when training.
+METRIC_NAMES = (
+    "roc_auc", "balanced_accuracy", "macro_f1", "f1", "precision", "recall", "accuracy",
+    "log_loss", "brier", "rmse", "mae", "r2",
+)  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -77,7 +85,11 @@ ColumnDtype = Literal["string", "int", "float", "bool", "date", "datetime", "cat
 class DataConfig(_Strict):
     source: str  # the raw table: .csv, .parquet or .jsonl (optionally .gz), relative to the file
     target: str  # the label column
-    id: str | None = None  # the data-subject column: erasure and lineage follow it
+    id: str | None = None  # the data-subject column: erasure, lineage, and grouped splits
+    # a timestamp (or ordered number) column: the split trains on the past, tests on the future
+    time: str | None = None
+    # the class precision, recall and F1 are about (binary); default: the last in sorted order
+    positive_class: str | None = None
     text: list[str] = []  # free-text columns
     sensitive: list[str] = []  # fairness groups (reported and gated, still used as features)
     ignore: list[str] = []  # columns never used as features
@@ -101,6 +113,21 @@ class DataConfig(_Strict):
                 raise ValueError(
                     "unknown encoding; use auto, utf-8, gb18030, big5, utf-16 or latin-1"
                 ) from None
+        return value
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _class_as_text(cls, value: Any) -> Any:
+        """``positive_class: 1`` in YAML is an int; labels are compared as text."""
+        if isinstance(value, bool):
+            return str(value).lower()
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("time")
+    @classmethod
+    def _time_not_target(cls, value: str | None, info: Any) -> str | None:
+        if value is not None and value == info.data.get("target"):
+            raise ValueError("data.time cannot be the target column")
         return value
 
 
@@ -245,7 +272,9 @@ class TrainConfig(_Strict):
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     grad_clip: Annotated[float, Field(ge=0.0)] = 1.0  # max gradient norm; 0 = off
     schedule: Literal["none", "cosine", "onecycle"] = "cosine"
-    class_weights: bool = False  # weight the loss by inverse class frequency
+    # weight the loss by inverse class frequency; auto: when the classes are imbalanced
+    # (the smallest below 40 % of a balanced share: a binary minority under 20 %)
+    class_weights: bool | Literal["auto"] = "auto"
     grad_accumulation: Annotated[int, Field(ge=1)] = 1  # batches summed per optimizer step
     checkpoint: bool = True  # write a resumable checkpoint every epoch (pipeline runs)
     privacy: TrainPrivacyConfig | None = None  # differentially private training (DP-SGD)
@@ -256,8 +285,18 @@ class TrainConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    min_improvement: float = 0.0  # challenger accuracy - champion accuracy must be >= this
+    # the challenger's gain on the primary metric (evaluate.metric), measured on the same rows
+    # as the champion, must be at least this AND significant at `confidence`; a tie never wins
+    min_improvement: Annotated[float, Field(ge=0.0)] = 0.0
+    # one-sided confidence of the paired bootstrap test (and of the beat-the-baseline check)
+    confidence: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.95
+    # a retrain forced by an erasure only needs to be non-inferior: its gain's lower confidence
+    # bound must stay above -erasure_margin (primary-metric units)
+    erasure_margin: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
     max_fairness_gap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    # a group's TPR counts toward the gated gap with at least this many positives, its FPR
+    # with this many negatives; smaller groups are reported, not gated
+    min_group_size: Annotated[int, Field(ge=1)] = 30
     max_latency_ms: Annotated[float, Field(gt=0.0)] = 50.0  # p99 of a single-row prediction
 
 
@@ -326,6 +365,23 @@ class LoopConfig(_Strict):
     # others' median by more than max(this, 3 × 1.4826 × MAD of the others) → dropped
 
 
+class EvaluateConfig(_Strict):
+    # the primary metric: reports, the gates and the baseline check use it. Default: roc_auc
+    # (binary), balanced_accuracy (multiclass), rmse (regression); accuracy only when chosen
+    metric: str | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in METRIC_NAMES:
+            close = difflib.get_close_matches(value, METRIC_NAMES, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(METRIC_NAMES)}"
+            )
+            raise ValueError(f"unknown metric {value!r}; {hint}")
+        return value
+
+
 class CardConfig(_Strict):
     intended_use: str = ""
     limitations: str = ""
@@ -348,6 +404,7 @@ class ProjectConfig(_Strict):
     privacy: PrivacyConfig = PrivacyConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     gates: GatesConfig = GatesConfig()
     serve: ServeConfig = Field(default_factory=ServeConfig)
     loop: LoopConfig = LoopConfig()
@@ -386,10 +443,14 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+_TYPE_TAG = re.compile(r"^(bool|int|float|str|none|[a-z-]+\[.*\])$")
+
+
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
     """Turn pydantic's first complaint into one line: key path, bad value, fix."""
     first = exc.errors()[0]
-    loc = tuple(first["loc"])
+    # a union's member type tags ("bool", "literal['auto']") are not keys of the file
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and _TYPE_TAG.match(p)))
     key = ".".join(str(p) for p in loc) or "(top level)"
     where = f"{source}: {key}"
     if first["type"] == "extra_forbidden":

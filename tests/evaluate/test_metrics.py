@@ -1,4 +1,4 @@
-"""classification_metrics and bootstrap_ci, checked against scikit-learn."""
+"""classification_metrics and the metric registry, checked against scikit-learn."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from datawheel.errors import DataError, UsageError
+from datawheel.config import METRIC_NAMES, parse_config
+from datawheel.errors import ConfigError, DataError, UsageError
 from datawheel.evaluate.metrics import (
-    BOOTSTRAP_METRICS,
-    _binary_auc,
-    _metric_from_confusion,
-    bootstrap_ci,
+    DEFAULT_METRIC,
+    METRICS,
+    baseline_prediction,
+    class_prior,
     classification_metrics,
     expected_calibration_error,
+    is_imbalanced,
+    resolve_metric,
 )
 
 
@@ -58,24 +61,6 @@ def test_classification_metrics_when_random_data_then_matches_sklearn(k: int) ->
     assert got["confusion_matrix"] == skm.confusion_matrix(y, pred, labels=classes).tolist()
     assert sum(v["support"] for v in got["per_class"].values()) == len(y)
     json.dumps(got, allow_nan=False)  # plain JSON types only
-
-
-@pytest.mark.parametrize("decimals", [1, 2, 6])  # many ties, a few, almost none
-def test_binary_auc_when_scores_tie_then_matches_sklearn(decimals: int) -> None:
-    rng = np.random.default_rng(decimals)
-    score = np.round(rng.random(500), decimals)
-    positive = rng.random(500) < 0.3 + 0.4 * score  # informative, not perfect
-    assert _binary_auc(positive, score) == pytest.approx(
-        skm.roc_auc_score(positive, score), abs=1e-12
-    )
-
-
-def test_classification_metrics_when_probability_zero_then_log_loss_clipped_as_sklearn() -> None:
-    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-    got = classification_metrics(["b", "b", "a"], proba, ["a", "b"])
-    assert got["log_loss"] == pytest.approx(
-        skm.log_loss(["b", "b", "a"], proba, labels=["a", "b"]), abs=1e-12
-    )
 
 
 def test_classification_metrics_when_positive_given_then_scores_that_class() -> None:
@@ -138,38 +123,122 @@ def test_ece_when_overconfident_then_large() -> None:
     assert expected_calibration_error(y, np.column_stack([1 - sharp, sharp])) > 0.2
 
 
-@pytest.mark.parametrize("k", [2, 4])
-@pytest.mark.parametrize("metric", BOOTSTRAP_METRICS)
-def test_metric_from_confusion_when_full_sample_then_equals_classification_metrics(k, metric):
-    # the bootstrap's fast formulas must agree with the scikit-learn-backed point estimates
-    y, proba, classes = _random_case(k, n=300, seed=k)
-    point = classification_metrics(y, proba, classes)
-    cm = np.array(point["confusion_matrix"])[None]
-    got = _metric_from_confusion(cm, metric, 1 if k == 2 else None)[0]
-    assert got == pytest.approx(point[metric], abs=1e-12)
-
-
-def test_bootstrap_ci_when_called_then_brackets_point_and_is_reproducible(binary_data) -> None:
-    y, proba, classes = binary_data
-    point = classification_metrics(y, proba, classes)
-    for metric in ("accuracy", "f1"):
-        low, high = bootstrap_ci(y, proba, classes, metric, seed=3)
-        assert low < point[metric] < high
-        assert (low, high) == bootstrap_ci(y, proba, classes, metric, seed=3)
-    assert bootstrap_ci(y, proba, classes, "accuracy", seed=4) != bootstrap_ci(
-        y, proba, classes, "accuracy", seed=3
+def _sklearn(name: str, y: np.ndarray, p: np.ndarray, pos: int | None, w: np.ndarray) -> float:
+    """The scikit-learn value of a registered metric, rows weighted by ``w``."""
+    if name in ("rmse", "mae", "r2"):
+        fn = {
+            "rmse": lambda: np.sqrt(skm.mean_squared_error(y, p, sample_weight=w)),
+            "mae": lambda: skm.mean_absolute_error(y, p, sample_weight=w),
+            "r2": lambda: skm.r2_score(y, p, sample_weight=w),
+        }[name]
+        return float(fn())
+    pred = p.argmax(axis=1)
+    labels = list(range(p.shape[1]))
+    avg = {"average": "binary", "pos_label": pos} if pos is not None else {"average": "macro"}
+    if name == "roc_auc":
+        if pos is not None:
+            return float(skm.roc_auc_score(y == pos, p[:, pos], sample_weight=w))
+        present = np.unique(y)
+        return float(
+            np.mean([skm.roc_auc_score(y == c, p[:, c], sample_weight=w) for c in present])
+        )
+    return float(
+        {
+            "accuracy": lambda: skm.accuracy_score(y, pred, sample_weight=w),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w),
+            "f1": lambda: skm.f1_score(y, pred, labels=labels, sample_weight=w, **avg),
+            "precision": lambda: skm.precision_score(
+                y, pred, labels=labels, sample_weight=w, zero_division=0, **avg
+            ),
+            "recall": lambda: skm.recall_score(y, pred, labels=labels, sample_weight=w, **avg),
+            "macro_f1": lambda: skm.f1_score(y, pred, average="macro", sample_weight=w),
+            "log_loss": lambda: skm.log_loss(y, p, labels=labels, sample_weight=w),
+            "brier": lambda: skm.brier_score_loss(y == pos, p[:, pos], sample_weight=w),
+        }[name]()
     )
 
 
+def _task_case(task: str, n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    if task == "regression":
+        y = rng.normal(size=n)
+        return y, y + rng.normal(scale=0.5, size=n), None
+    k = 2 if task == "binary" else 4
+    p = rng.dirichlet(np.ones(k), size=n)
+    p[: n // 3, 0] = np.round(p[: n // 3, 0], 1)  # ties in the scores, as real models give
+    p /= p.sum(axis=1, keepdims=True)
+    return rng.integers(0, k, size=n), p, (1 if k == 2 else None)
+
+
+@pytest.mark.parametrize(("name", "task"), [(m.name, t) for m in METRICS.values() for t in m.tasks])
+def test_metric_when_weighted_by_resample_counts_then_equals_sklearn_with_sample_weight(
+    name: str, task: str
+) -> None:
+    # one weighted pass scores many bootstrap resamples: each must equal scikit-learn's value
+    y, p, pos = _task_case(task)
+    rng = np.random.default_rng(1)
+    weights = np.stack([np.ones(len(y)), *(rng.poisson(1.0, len(y)) for _ in range(3))])
+    got = METRICS[name].weighted(y, p, weights, pos)
+    for row, value in zip(weights, got, strict=True):
+        assert value == pytest.approx(_sklearn(name, y, p, pos, row), abs=1e-9)
+
+
+def test_metric_names_when_config_validates_then_they_are_the_registry() -> None:
+    assert set(METRIC_NAMES) == set(METRICS)
+    with pytest.raises(ConfigError, match="did you mean 'roc_auc'"):
+        parse_config({"name": "p", "data": {"source": "a.csv", "target": "y"},
+                      "evaluate": {"metric": "auc"}})  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("name", "task", "want"),
     [
-        ({"metric": "auc"}, UsageError),  # not resampled by confusion matrices
-        ({"metric": "accuracy", "n_boot": 0}, UsageError),
-        ({"metric": "accuracy", "alpha": 1.5}, UsageError),
+        (None, "binary", "roc_auc"),  # threshold-free by default
+        (None, "multiclass", "balanced_accuracy"),  # a majority guess scores 1/k
+        (None, "regression", "rmse"),
+        ("accuracy", "binary", "accuracy"),  # accuracy only when chosen
+        ("macro_f1", "multiclass", "macro_f1"),
     ],
 )
-def test_bootstrap_ci_when_bad_option_then_usage_error(binary_data, kwargs, error) -> None:
-    y, proba, classes = binary_data
-    with pytest.raises(error):
-        bootstrap_ci(y, proba, classes, **kwargs)
+def test_resolve_metric_when_task_then_default_or_chosen(name, task, want) -> None:
+    assert resolve_metric(name, task).name == want
+    assert DEFAULT_METRIC[task] in METRICS
+
+
+@pytest.mark.parametrize(
+    ("name", "task"), [("brier", "multiclass"), ("rmse", "binary"), ("roc_auc", "regression")]
+)
+def test_resolve_metric_when_metric_does_not_fit_task_then_usage_error(name, task) -> None:
+    with pytest.raises(UsageError, match=f"does not apply to a {task}"):
+        resolve_metric(name, task)
+
+
+@pytest.mark.parametrize(
+    ("shares", "imbalanced"),
+    [
+        ([0.8, 0.2], False),  # 20 % minority: the boundary is not imbalanced
+        ([0.81, 0.19], True),  # under 20 %
+        ([0.1] * 10, False),  # ten balanced classes of 10 % each
+        ([0.5, 0.3, 0.15, 0.05], True),  # 5 % against a balanced 25 %
+    ],
+)
+def test_is_imbalanced_when_shares_then_relative_to_a_balanced_share(shares, imbalanced) -> None:
+    assert is_imbalanced(shares) is imbalanced
+
+
+def test_baseline_when_training_prior_then_majority_accuracy_and_auc_half() -> None:
+    y = np.array([0] * 90 + [1] * 10)
+    prior = class_prior(np.array([0] * 8 + [1] * 2), 2)  # training shares 80 / 20
+    base = baseline_prediction(len(y), prior=prior)
+    assert METRICS["accuracy"].score(y, base, 1) == 0.9  # always the training majority
+    assert METRICS["roc_auc"].score(y, base, 1) == 0.5
+    assert METRICS["balanced_accuracy"].score(y, base, 1) == 0.5
+    assert baseline_prediction(3, mean=2.5).tolist() == [2.5, 2.5, 2.5]
+
+
+def test_classification_metrics_when_probability_zero_then_log_loss_clipped_as_sklearn() -> None:
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    got = classification_metrics(["b", "b", "a"], proba, ["a", "b"])
+    assert got["log_loss"] == pytest.approx(
+        skm.log_loss(["b", "b", "a"], proba, labels=["a", "b"]), abs=1e-12
+    )

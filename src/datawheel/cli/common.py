@@ -143,3 +143,22 @@ RayAddressOption = Annotated[
     str | None,
     typer.Option("--ray-address", help="The Ray cluster, HOST:PORT (default RAY_ADDRESS)."),
 ]
+
+
+def print_primary(primary: dict[str, Any], warnings: list[str]) -> None:
+    """The primary metric with its interval against the trivial baseline; loud when the model
+    does not beat it."""
+    if not primary:
+        return
+    value, low, high = primary.get("value"), primary.get("low"), primary.get("high")
+    shown = "undefined" if value is None else f"{value:.4f}"
+    if low is not None and high is not None:
+        shown += f" [{low:.4f}, {high:.4f}]"
+    else:
+        shown += f" ({primary.get('interval')})"
+    verdict = "beats it" if primary.get("beats_baseline") else "[bold red]does NOT beat it[/]"
+    console.print(
+        f"{primary['metric']} {shown} · trivial baseline {primary['baseline']:.4f} · {verdict}"
+    )
+    for line in warnings:
+        console.print(f"[bold red]WARNING:[/] {line}")

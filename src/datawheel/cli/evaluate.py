@@ -18,6 +18,7 @@ from datawheel.cli.common import (
     console,
     load_project,
     print_json,
+    print_primary,
 )
 
 
@@ -36,7 +37,7 @@ def evaluate(
     encoding: EncodingOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score a model version: metrics with 95% bootstrap intervals and fairness per group.
+    """Score a model version: metrics with 95% intervals, the baseline, fairness per group.
 
     Without --data it uses the version's held-out test split; a --data file is anonymized with
     the project's privacy rules first. --report writes the model card.
@@ -57,6 +58,7 @@ def evaluate(
 
 
 def _print_evaluation(result: Any) -> None:
+    print_primary(result.primary, result.warnings)
     metrics = Table(title=f"{result.model_version} on {result.data} ({result.rows} rows)")
     for column in ("metric", "value", "95% CI"):
         metrics.add_column(column, justify="right" if column != "metric" else "left")
@@ -66,15 +68,19 @@ def _print_evaluation(result: Any) -> None:
         if value is None:
             continue
         low_high = result.intervals.get(name)
-        ci = f"[{low_high[0]:.4g}, {low_high[1]:.4g}]" if low_high else ""
+        note = result.interval_notes.get(name, "")
+        ci = f"[{low_high[0]:.4g}, {low_high[1]:.4g}]" if low_high else note
         metrics.add_row(name, f"{value:.4g}", ci)
     console.print(metrics)
     baseline = result.metrics.get("baseline")
     if isinstance(baseline, dict):
         console.print(f"mean baseline ({baseline['value']:.4g}): rmse {baseline['rmse']:.4g} · "
                       f"mae {baseline['mae']:.4g}")  # fmt: skip
+    if result.split:
+        console.print(f"split: {result.split.get('description', '')}")
     if not result.fairness:
-        console.print("fairness: no sensitive columns declared")
+        reason = result.fairness_gate.get("reason") or "no sensitive columns declared"
+        console.print(f"fairness: not measurable — {reason}")
         return
     groups = Table(title="fairness by group")
     for column in ("column", "group", "n", "selection", "TPR", "FPR", "accuracy"):
@@ -93,8 +99,8 @@ def _print_evaluation(result: Any) -> None:
                      f"{entry['equalized_odds_difference']:.3f}")  # fmt: skip
     console.print(groups)
     console.print(gaps)
-    where = f" ({result.fairness_gap_column})" if result.fairness_gap_column else ""
-    console.print(f"gated fairness gap (equalized odds): {result.fairness_gap:.4f}{where}")
+    gated = result.fairness_gate.get("text", "")
+    console.print(f"gated fairness gap (equalized odds): {gated}")
     if result.report_path:
         console.print(f"model card: {result.report_path}")
 

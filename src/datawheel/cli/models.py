@@ -46,22 +46,34 @@ def models_list(
         print_json([asdict(v) for v in versions])
         return
     table = Table(title="model versions")
-    columns = ("version", "stage", "accuracy", "f1", "fairness gap", "DP ε", "train set", "created")
+    columns = ("version", "stage", "primary metric (own test set)", "vs baseline",
+               "fairness gap", "DP ε", "train set", "created")  # fmt: skip
     for column in columns:
         table.add_column(column)
     for v in versions:
         dp = v.metrics.get("privacy")
+        primary = v.metrics.get("primary") or {}
+        value = primary.get("value", v.metrics.get("accuracy"))
+        metric = primary.get("metric", "accuracy")
+        baseline = primary.get("baseline")
+        gap = v.metrics.get("fairness_gap")
         table.add_row(
             v.id,
             v.stage,
-            f"{v.metrics.get('accuracy', 0):.4f}",
-            f"{v.metrics.get('f1', 0):.4f}",
-            f"{v.metrics.get('fairness_gap', 0):.4f}",
+            "—" if value is None else f"{metric} {value:.4f}",
+            "—" if baseline is None else (
+                f"{baseline:.4f} " + ("beaten" if primary.get("beats_baseline") else "NOT beaten")
+            ),
+            "n/m" if gap is None else f"{gap:.4f}",
             f"{dp['epsilon']:.2f}" if dp else "—",
             v.dataset_id,
             v.created_at[:19],
-        )
+        )  # fmt: skip
     console.print(table)
+    console.print(
+        "Each version's own test set differs: compare versions on the same rows with "
+        "`datawheel status`."
+    )
 
 
 @models_app.command("show")

@@ -19,6 +19,7 @@ from datawheel.cli.common import (
     console,
     load_project,
     print_json,
+    print_primary,
 )
 
 
@@ -119,8 +120,9 @@ def _print_run(report: Any) -> None:
     for stage, seconds in report.timings.items():
         table.add_row(stage, str(report.rows.get(stage, "")), f"{seconds:.2f}")
     console.print(table)
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+    if report.split:
+        console.print(f"split: {report.split.get('description', '')}")
+    print_primary(report.primary, report.warnings)
     m = report.metrics
     if "rmse" in m:
         base = m.get("baseline", {})
@@ -129,10 +131,13 @@ def _print_run(report: Any) -> None:
             f"r2 {m['r2']:.4f} · mean baseline rmse {base.get('rmse', float('nan')):.4g}"
         )
     else:
+        auc = "—" if m.get("roc_auc") is None else f"{m['roc_auc']:.4f}"
         console.print(
-            f"{report.task} ({report.family}): accuracy {m['accuracy']:.4f} · f1 {m['f1']:.4f} · "
-            f"roc_auc {m.get('roc_auc') or 0:.4f} · fairness gap {report.fairness_gap:.4f}"
+            f"{report.task} ({report.family}): accuracy {m['accuracy']:.4f} · balanced accuracy "
+            f"{m['balanced_accuracy']:.4f} · f1 {m['f1']:.4f} · roc_auc {auc}"
         )
+    if report.fairness_gate:
+        console.print(f"fairness gap: {report.fairness_gate['text']}")
     _print_selection(report.selection)
     gate = report.gate
     if gate:
@@ -140,6 +145,8 @@ def _print_run(report: Any) -> None:
         console.print(f"gate vs champion {gate['champion']}: {gate['decision']} — {verdict}")
         for reason in gate["reasons"]:
             console.print(f"  {reason}")
+    if not report.primary.get("beats_baseline", True):
+        console.print(f"[bold red]{report.model_version} stays a {report.stage}: gate failed[/]")
     dropped = report.cleaning.get("dropped", {})
     if dropped:
         console.print("rows removed: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
@@ -200,11 +207,15 @@ def status(
 
 def _print_versions(name: str, state: dict[str, Any]) -> None:
     window = state["versions"][0]["live_window"] if state["versions"] else ""
+    compared = state.get("compared_on") or {}
+    metric = compared.get("metric") or "primary metric"
+    same = f"{metric} on the same {compared.get('rows', 0):,} rows" if compared else metric
     table = Table(title=f"{name}: model versions")
     for column in (
         "version",
         "stage",
-        "accuracy",
+        same,
+        "95 % interval",
         "fairness gap",
         f"live accuracy ({window})",
         "95 % interval",
@@ -215,17 +226,37 @@ def _print_versions(name: str, state: dict[str, Any]) -> None:
     for v in state["versions"]:
         live = v["live_accuracy"]
         low, high = v["live_interval"]
+        score = v.get("compared") or {}
+        value = score.get("value")
+        if value is None:
+            shown, interval = "—", score.get("note", "")
+        else:
+            shown = f"{value:.4f}"
+            interval = (
+                f"[{score['low']:.3f}, {score['high']:.3f}]"
+                if score.get("low") is not None
+                else score.get("interval", "")
+            )
+        gap = score.get("fairness_gap", v.get("fairness_gap"))
         table.add_row(
             v["id"],
             v["stage"],
-            f"{v['accuracy']:.4f}",
-            f"{v['fairness_gap']:.4f}",
+            shown,
+            interval,
+            "n/m" if gap is None else f"{gap:.4f}",
             "—" if live is None else f"{live:.4f}",
             "—" if live is None else f"[{low:.3f}, {high:.3f}]",
             str(v["labeled"]),
             v["created_at"][:19],
         )
     console.print(table)
+    if compared:
+        console.print(
+            f"scored on {compared['dataset']} ({compared['of']}'s evaluation rows); "
+            "n/m = fairness not measurable"
+        )
+    if state.get("split"):
+        console.print(f"champion's split: {state['split'].get('description', '')}")
 
 
 def _print_drift(drift: dict[str, Any]) -> None:

@@ -8,10 +8,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
+import numpy as np
 import polars as pl
 
 from datawheel.config import (
     CleanConfig,
+    DedupConfig,
     MissingConfig,
     NearDedupConfig,
     OutliersConfig,
@@ -32,6 +34,9 @@ __all__ = [
     "Rules",
     "Step",
     "clean_frame",
+    "clean_rows",
+    "dedup_frame",
+    "duplicate_labels",
     "mode_of_counts",
     "numeric_fill",
     "row_keys",
@@ -448,6 +453,91 @@ def clean_frame(
         steps.append(Rules(config.rules))
     if config.normalize.text:
         steps.append(NormalizeText(text, lowercase=config.normalize.lowercase))
+    return _run_steps(frame, steps)
+
+
+# -- the pipeline's two halves: what may run before the split, and what is learned after -----
+
+_ROW_LOCAL = ("drop", "ffill")  # missing-value strategies that learn nothing from other rows
+
+
+def clean_rows(
+    frame: pl.DataFrame,
+    config: CleanConfig,
+    *,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    text: Sequence[str] = (),
+    target: str | None = None,
+) -> tuple[pl.DataFrame, CleanStats]:
+    """The cleaning that learns nothing from other rows, so it may run before the split:
+    rows without a target dropped, ``missing: drop`` / ``ffill`` (the file's own order), a
+    missing text as "", rules, text normalization.
+
+    Everything learned from data — fill values, outlier fences — belongs to the model's
+    preprocessing, fitted on the training split (``train.features.Preprocessor``); duplicates
+    bind rows into split groups (``duplicate_labels``) and are removed within each part
+    (``dedup_frame``). ``clean_frame`` stays the all-in-one cleaning of ``datawheel clean``.
+    """
+    missing = config.missing
+    row_local = MissingConfig(
+        numeric=missing.numeric if missing.numeric in _ROW_LOCAL else "none",
+        categorical=missing.categorical if missing.categorical in _ROW_LOCAL else "none",
+        fill_value=missing.fill_value,
+    )
+    steps: list[Step] = [
+        MissingValues(row_local, numeric=numeric, categorical=categorical, text=text, target=target)
+    ]
+    if config.rules:
+        steps.append(Rules(config.rules))
+    if config.normalize.text:
+        steps.append(NormalizeText(text, lowercase=config.normalize.lowercase))
+    return _run_steps(frame, steps)
+
+
+def duplicate_labels(
+    frame: pl.DataFrame, config: DedupConfig, *, ignore: Sequence[str] = ()
+) -> list[Any]:
+    """Per-row labels that tie copies together — the exact duplicate key (``ignore`` columns
+    left out) and each near-duplicate cluster — for the split to keep them in one part.
+
+    Finding which rows are copies of each other looks across rows by nature; it decides only
+    where rows go, never a value the model sees.
+    """
+    labels: list[Any] = []
+    if config.exact:
+        keys = row_keys(frame.schema, ignore)
+        if keys and frame.height:
+            labels.append(frame.select(pl.struct(keys).rank("dense")).to_series().to_numpy())
+    for name in config.near.fields:
+        check_dedup_args(frame.columns, frame.schema.get(name), name, config.near.threshold)
+        column = frame.get_column(name).cast(pl.String)
+        sketcher = Sketcher(ngram=config.near.ngram, exact_only=False)
+        sketcher.add(column)
+        found = resolve_clusters(
+            *sketcher.finish(),
+            threshold=config.near.threshold,
+            fetch_texts=column.gather,
+            ngram=config.near.ngram,
+            active=comparable_text(column).to_numpy(),
+        )
+        labels.append(np.asarray(found.cluster))
+    return labels
+
+
+def dedup_frame(
+    frame: pl.DataFrame, config: DedupConfig, *, ignore: Sequence[str] = ()
+) -> tuple[pl.DataFrame, CleanStats]:
+    """Exact, then near-duplicate removal within ``frame`` (one part of the split)."""
+    steps: list[Step] = []
+    if config.exact:
+        steps.append(ExactDedup(ignore))
+    if config.near.fields:
+        steps.append(NearDedup(config.near))
+    return _run_steps(frame, steps)
+
+
+def _run_steps(frame: pl.DataFrame, steps: Sequence[Step]) -> tuple[pl.DataFrame, CleanStats]:
     stats = CleanStats(rows_in=frame.height)
     for step in steps:
         frame, step_stats = step.apply(frame)

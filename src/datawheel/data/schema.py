@@ -80,13 +80,15 @@ def infer_schema(
     Precedence when the config names a column twice: target, id, pii, ignore, text, sensitive.
     Long free-text string columns are inferred as ``text`` only when ``data.text`` is empty;
     once the user lists text columns, the list is taken as complete. Dates and nested
-    columns get ``ignore``.
+    columns get ``ignore``, as does ``data.time`` (it orders the split, it is no feature).
     """
     named: dict[str, str] = {}
     for role, columns in (
         ("sensitive", data.sensitive),
         ("text", data.text),
         ("ignore", data.ignore),
+        # the split's time column: a raw timestamp would make the model extrapolate
+        ("ignore", [data.time] if data.time else []),
         ("pii", list(pii_columns)),
         ("id", [data.id] if data.id else []),
         ("target", [data.target]),
@@ -146,6 +148,8 @@ def validate(frame: pl.DataFrame, data: DataConfig, *, source: str) -> None:
     named: list[tuple[str, str]] = [("data.target", data.target)]
     if data.id:
         named.append(("data.id", data.id))
+    if data.time:
+        named.append(("data.time", data.time))
     for key in ("text", "sensitive", "ignore"):
         named.extend((f"data.{key}", column) for column in getattr(data, key))
     named.extend(("data.dtypes", column) for column in data.dtypes)

@@ -12,19 +12,30 @@ from datawheel.evaluate.explain import (
 )
 from datawheel.evaluate.fairness import MISSING_GROUP, fairness_report, group_gaps, max_gap
 from datawheel.evaluate.metrics import (
-    BOOTSTRAP_METRICS,
-    bootstrap_ci,
+    METRICS,
+    Metric,
     classification_metrics,
     expected_calibration_error,
+    register_metric,
+    resolve_metric,
+)
+from datawheel.evaluate.statistics import (
+    Interval,
+    PairedTest,
+    metric_interval,
+    paired_bootstrap,
+    wilson_interval,
 )
 from datawheel.report.html import Section, escape, fmt, kv_table, render_page, table, write_page
 
 __all__ = [
-    "BOOTSTRAP_METRICS",
+    "METRICS",
     "MISSING_GROUP",
     "Attributions",
+    "Interval",
+    "Metric",
+    "PairedTest",
     "Section",
-    "bootstrap_ci",
     "classification_metrics",
     "escape",
     "expected_calibration_error",
@@ -36,8 +47,13 @@ __all__ = [
     "group_gaps",
     "kv_table",
     "max_gap",
+    "metric_interval",
     "model_card_html",
+    "paired_bootstrap",
+    "register_metric",
     "render_page",
+    "resolve_metric",
     "table",
+    "wilson_interval",
     "write_page",
 ]

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from datawheel.evaluate.fairness import group_gaps, max_gap
-from datawheel.evaluate.metrics import bootstrap_ci
+from datawheel.evaluate.metrics import METRICS, encode_labels, positive_index
+from datawheel.evaluate.statistics import metric_interval
 from datawheel.i18n.catalog import _
 from datawheel.report import plots
-from datawheel.report.html import Section, escape, kv_table, render_page, table
+from datawheel.report.html import Section, alert, escape, kv_table, render_page, table
 
 __all__ = ["model_card_html"]
 
@@ -42,7 +43,9 @@ def model_card_html(
     history: Sequence[Mapping[str, Any]] | None = None,
     importance: Mapping[str, float] | None = None,
     importance_label: str = "importance",
-    gated_gap: float | None = None,
+    gated: Mapping[str, Any] | None = None,
+    primary: Mapping[str, Any] | None = None,
+    split: Mapping[str, Any] | None = None,
     inputs: Mapping[str, str] | None = None,
     license_note: str = "",
     extra_sections: Sequence[Section] = (),
@@ -57,10 +60,13 @@ def model_card_html(
     largest gap to another group exceeds ``gates["max_fairness_gap"]`` are flagged, since
     those groups would fail the promotion gate. ``history`` (one dict per epoch) adds training
     curves; ``importance`` (feature → global importance, its axis titled ``importance_label``)
-    adds a bar chart. ``gated_gap`` is the number the promotion gate compares (``assess``'s
-    equalized-odds gap over well-measured groups); when given, the overview's pass/FAIL
-    follows it rather than the largest raw gap. ``inputs`` (column → type) lists the model's
-    inputs; ``license_note`` adds a License section.
+    adds a bar chart. ``gated`` (``GatedGap.to_dict()``) is what the promotion gate compares —
+    the equalized-odds gap over groups of at least ``min_group_size`` — or why it is not
+    measurable; the overview's pass/FAIL follows it and the fairness table marks which groups it
+    counted. ``primary`` (from ``assess``) puts the primary metric, its interval and the trivial
+    baseline at the top, with a red line when the model does not beat the baseline. ``split``
+    (``SplitInfo.to_dict()``) says how train, validation and test were drawn. ``inputs``
+    (column → type) lists the model's inputs; ``license_note`` adds a License section.
     """
     classes = [str(c) for c in classes]
     if metrics is None or proba is None:
@@ -69,13 +75,13 @@ def model_card_html(
     fairness = fairness or {}
     proba = np.asarray(proba, dtype=float)
     gate = (gates or {}).get("max_fairness_gap")
+    overview = _overview(model_id, metrics, fairness, classes, positive, gates, gated, primary)
+    data = kv_table(data_summary) if data_summary else f"<p>{_('No summary given.')}</p>"
+    if split:
+        data += f"<p><strong>{_('Split')}</strong></p>" + kv_table(_split_facts(split))
     sections = [
-        Section(
-            "Overview", _overview(model_id, metrics, fairness, classes, positive, gates, gated_gap)
-        ),
-        Section(
-            "Data", kv_table(data_summary) if data_summary else f"<p>{_('No summary given.')}</p>"
-        ),
+        Section("Overview", overview),
+        Section("Data", data),
         *([_inputs_section(inputs)] if inputs else []),
         _metrics_section(metrics, y_true, proba, classes, positive),
         Section(
@@ -95,7 +101,7 @@ def model_card_html(
                 f"Expected calibration error (top label, 10 bins): {metrics['ece']:.4g}.",
             )
         )
-    sections.append(_fairness_section(fairness, gate))
+    sections.append(_fairness_section(fairness, gate, gated))
     if metrics.get("privacy"):
         sections.append(_privacy_section(metrics["privacy"]))
     if importance:
@@ -154,25 +160,66 @@ def _overview(
     classes: list[str],
     positive: str | None,
     gates: Mapping[str, Any] | None,
-    gated_gap: float | None = None,
+    gated: Mapping[str, Any] | None = None,
+    primary: Mapping[str, Any] | None = None,
 ) -> str:
-    facts: dict[str, Any] = {
-        "model": model_id,
-        "evaluated rows": metrics.get("n"),
-        "classes": classes,
-        "positive class": positive if len(classes) == 2 else _("— (multiclass: macro averages)"),
-        "largest fairness gap": max_gap(fairness) if fairness else None,
-    }
+    html = ""
+    facts: dict[str, Any] = {_("model"): model_id, _("evaluated rows"): metrics.get("n")}
+    if primary:
+        value, low, high = primary.get("value"), primary.get("low"), primary.get("high")
+        shown = _("undefined") if value is None else f"{value:.4f}"
+        if low is not None and high is not None:
+            shown += f" [{low:.4f}, {high:.4f}] ({primary['confidence']:.0%})"
+        else:
+            shown += f" ({primary.get('interval')})"
+        facts[_(f"primary metric: {primary['metric']}")] = shown
+        kind = primary.get("baseline_kind", "prior")
+        facts[_("trivial baseline")] = _(f"{primary['baseline']:.4f} (always the {kind})")
+        facts[_("beats the baseline")] = _("yes") if primary.get("beats_baseline") else _("NO")
+        if not primary.get("beats_baseline"):
+            lower = primary.get("vs_baseline", {}).get("lower")
+            bound = _(f"; lower bound of the gain {lower:+.4f}") if lower is not None else ""
+            html += alert(
+                _(
+                    f"This model does not beat the trivial baseline on {primary['metric']} "
+                    f"({shown} vs {primary['baseline']:.4f}{bound}). Do not use it for decisions."
+                )
+            )
+    facts.update(
+        {
+            _("classes"): classes,
+            _("positive class"): positive
+            if len(classes) == 2
+            else _("— (multiclass: macro averages)"),
+            _("largest fairness gap (all groups)"): max_gap(fairness) if fairness else None,
+        }
+    )
     gate = (gates or {}).get("max_fairness_gap")
-    if gated_gap is not None:
-        facts["gated fairness gap (equalized odds)"] = gated_gap
-    if gate is not None and fairness:
-        compared = max_gap(fairness) if gated_gap is None else gated_gap
-        facts["fairness gate"] = _("pass") if compared <= gate else _("FAIL")
-    html = kv_table(facts)
+    if gated is not None:
+        facts[_("gated fairness gap (equalized odds)")] = gated.get("text")
+        if gate is not None:
+            value = gated.get("value")
+            facts[_("fairness gate")] = (
+                _("not measurable (not gated)") if value is None
+                else (_("pass") if value <= gate else _("FAIL"))
+            )  # fmt: skip
+    elif gate is not None and fairness:
+        facts[_("fairness gate")] = _("pass") if max_gap(fairness) <= gate else _("FAIL")
+    html += kv_table(facts)
     if gates:
         html += f"<p><strong>{_('Gates')}</strong></p>" + kv_table(gates)
     return html
+
+
+def _split_facts(split: Mapping[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = {"how": split.get("description", split.get("method"))}
+    for part in ("train", "val", "test"):
+        rows, groups = split.get("rows", {}).get(part), split.get("groups", {}).get(part)
+        if rows is not None:
+            facts[part] = f"{rows:,} rows" + (f", {groups:,} groups" if groups else "")
+    if split.get("duplicate_rows_grouped"):
+        facts["copies kept with their original"] = split["duplicate_rows_grouped"]
+    return facts
 
 
 def _metrics_section(
@@ -182,39 +229,60 @@ def _metrics_section(
     classes: list[str],
     positive: str | None,
 ) -> Section:
+    y, p, _ = encode_labels(y_true, proba, classes)
+    pos = positive_index(classes, positive) if len(classes) == 2 else None
     rows = []
     for name in _SCALARS:
-        if name not in metrics:
+        if metrics.get(name) is None or name not in METRICS:
             continue
-        row: dict[str, Any] = {"metric": name, "value": metrics[name]}
-        if name in _WITH_CI:
-            low, high = bootstrap_ci(
-                y_true, proba, classes, name, positive=positive if len(classes) == 2 else None
-            )
-            row.update({"95% CI low": low, "95% CI high": high})
-        rows.append(row)
+        interval = metric_interval(METRICS[name], y, p, pos)
+        rows.append(
+            {
+                "metric": name,
+                "value": metrics[name],
+                "95% CI low": interval.low if interval.ok else "—",
+                "95% CI high": interval.high if interval.ok else "—",
+                "interval": interval.method if interval.ok else interval.reason,
+            }
+        )
     per_class = [{"class": c, **v} for c, v in metrics.get("per_class", {}).items()]
-    body = table(rows, columns=["metric", "value", "95% CI low", "95% CI high"])
+    body = table(rows, columns=["metric", "value", "95% CI low", "95% CI high", "interval"])
     if per_class:
         body += f"<p><strong>{_('Per class')}</strong></p>" + table(per_class)
     scope = _("the positive class") if len(classes) == 2 else _("macro averages over classes")
     note = _(
-        "Intervals: percentile bootstrap, 200 resamples of the evaluation rows. "
-        f"f1/precision/recall are for {scope}."
+        "Intervals: Wilson score intervals for shares (accuracy; precision and recall of the "
+        "positive class), else a percentile bootstrap of 1,000 resamples; none when fewer than "
+        f"10 rows carry the metric. f1/precision/recall are for {scope}."
     )
     return Section("Metrics", body, note=note)
 
 
-def _fairness_section(fairness: Mapping[str, Any], gate: float | None) -> Section:
+def _fairness_section(
+    fairness: Mapping[str, Any], gate: float | None, gated: Mapping[str, Any] | None = None
+) -> Section:
     if not fairness:
-        return Section("Fairness", f"<p>{_('No sensitive columns were declared.')}</p>")
+        reason = (gated or {}).get("reason") or "no sensitive columns were declared"
+        return Section("Fairness", f"<p>Not measurable: {escape(reason)}.</p>")
+    min_size = int((gated or {}).get("min_group_size") or 0)
+    counted = (gated or {}).get("gated_groups", {})
     parts = []
+    if gated is not None:
+        parts.append(f"<p><strong>Gated gap:</strong> {escape(gated.get('text'))}</p>")
     for column, entry in fairness.items():
         gaps = group_gaps(entry)
-        rows = [{"group": g, **s, "largest gap": gaps[g]} for g, s in entry["groups"].items()]
+        rows = []
+        for g, stats in entry["groups"].items():
+            row = {"group": g, **stats, "largest gap": gaps[g]}
+            if gated is not None and "columns" not in entry:
+                row["gated"] = "yes" if g in counted.get(column, []) else (
+                    f"no: < {min_size} positives and negatives"
+                )  # fmt: skip
+            rows.append(row)
 
         def failing(row: Mapping[str, Any]) -> bool:
-            return gate is not None and row["largest gap"] > gate
+            in_gate = row.get("gated", "yes") == "yes"
+            return gate is not None and in_gate and row["largest gap"] > gate
 
         summary = {
             "demographic parity difference": entry["demographic_parity_difference"],
@@ -239,8 +307,14 @@ def _fairness_section(fairness: Mapping[str, Any], gate: float | None) -> Sectio
         "(fairlearn's convention). 'largest gap' is the group's largest difference in selection "
         "rate, TPR or FPR to any other group."
     )
+    if min_size:
+        note += (
+            f" The gate counts a group's TPR only with >= {min_size} positives and its FPR only "
+            f"with >= {min_size} negatives (gates.min_group_size); smaller groups are shown, "
+            "not gated. Intersections are reported, not gated."
+        )
     if gate is not None:
-        note += _(f" Flagged rows exceed the gate max_fairness_gap = {gate:.4g}.")
+        note += _(f" Flagged rows are gated groups beyond max_fairness_gap = {gate:.4g}.")
     return Section("Fairness", "".join(parts), note=note)
 
 

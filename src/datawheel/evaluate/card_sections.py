@@ -10,7 +10,7 @@ import numpy as np
 
 from datawheel.evaluate.regression import REGRESSION_METRICS, regression_bootstrap_ci
 from datawheel.report import plots
-from datawheel.report.html import Section, escape, kv_table, render_page, table
+from datawheel.report.html import Section, alert, escape, kv_table, render_page, table
 
 __all__ = [
     "candidates_section",
@@ -158,15 +158,32 @@ def regression_card_html(
     intended_use: str = "",
     limitations: str = "",
     license_note: str = "",
+    primary: Mapping[str, Any] | None = None,
+    split: Mapping[str, Any] | None = None,
 ) -> str:
     """The model card of a regression: error metrics with intervals against the mean
-    baseline, residual plots, per-group errors, the candidates, importance and words."""
+    baseline, residual plots, per-group errors, the candidates, importance and words.
+    ``primary`` (from ``assess``) adds a red line when the model does not beat the mean
+    baseline beyond noise; ``split`` says how the rows were split."""
     overview = {"model": model_id, "task": "regression", "family": family,
                 "evaluated rows": metrics.get("n")}  # fmt: skip
-    html = kv_table(overview) + (
+    html = ""
+    if primary and not primary.get("beats_baseline"):
+        value = primary.get("value")
+        shown = "undefined" if value is None else f"{value:.4g}"
+        html += alert(
+            f"This model does not beat the trivial baseline (the training mean) on "
+            f"{primary['metric']}: {shown} vs {primary['baseline']:.4g}. Do not use it."
+        )
+    html += kv_table(overview) + (
         ("<p><strong>Gates</strong></p>" + kv_table(gates)) if gates else ""
     )
-    sections = [Section("Overview", html), Section("Data", kv_table(data_summary))]
+    data = kv_table(data_summary)
+    if split:
+        data += "<p><strong>Split</strong></p>" + kv_table(
+            {"how": split.get("description", split.get("method"))}
+        )
+    sections = [Section("Overview", html), Section("Data", data)]
     sections += regression_sections(metrics, y_true, predicted, interval=interval)
     sections.append(_fairness(fairness))
     for extra in (candidates_section(selection), words_section(words or {}, "value")):

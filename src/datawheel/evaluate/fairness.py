@@ -5,13 +5,25 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from datawheel.errors import DataError, UsageError
 
-__all__ = ["MISSING_GROUP", "fairness_report", "group_gaps", "max_gap"]
+__all__ = [
+    "MIN_GROUP_SIZE",
+    "MISSING_GROUP",
+    "GatedGap",
+    "fairness_report",
+    "gated_gap",
+    "group_gaps",
+    "max_gap",
+]
+
+#: Default of ``gates.min_group_size``: a rate from fewer people swings by 0.2 by chance alone.
+MIN_GROUP_SIZE = 30
 
 #: Group name for missing sensitive values (None or NaN), so they are measured, not dropped.
 MISSING_GROUP = "(missing)"
@@ -101,6 +113,91 @@ def group_gaps(entry: Mapping[str, Any]) -> dict[str, float]:
             default=0.0,
         )
     return out
+
+
+@dataclass(frozen=True)
+class GatedGap:
+    """The fairness number the promotion gate compares, or why there is none.
+
+    ``value`` is the largest equalized-odds difference over the sensitive columns, where a
+    group's TPR counts only with >= ``min_group_size`` positives and its FPR only with >=
+    ``min_group_size`` negatives. ``None`` means not measurable, and ``reason`` says why:
+    no sensitive column, every group too small, or a model that predicts one class.
+    """
+
+    value: float | None
+    column: str | None
+    min_group_size: int
+    reason: str = ""  # why not measurable ("" when measured)
+    gated_groups: dict[str, list[str]] = field(default_factory=dict)  # column → groups counted
+
+    @property
+    def measurable(self) -> bool:
+        return self.value is not None
+
+    def text(self) -> str:
+        """``0.0834 (sex; groups with >= 30 positives / negatives)`` or the reason."""
+        if self.value is None:
+            return f"not measurable: {self.reason}"
+        where = f"{self.column}; " if self.column else ""
+        return (
+            f"{self.value:.4f} ({where}groups with >= {self.min_group_size} positives / negatives)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "measurable": self.measurable, "text": self.text()}
+
+
+def gated_gap(
+    report: Mapping[str, Any],
+    *,
+    min_group_size: int = MIN_GROUP_SIZE,
+    sensitive: Sequence[str] = (),
+    predicted_classes: int | None = None,
+) -> GatedGap:
+    """The gated gap of a ``fairness_report`` (intersections are reported, never gated).
+
+    Equalized odds, not demographic parity, is gated: parity also penalizes true differences in
+    base rates; both are reported. ``sensitive`` is the configured column list (to tell "none
+    set" from "not in the data"); ``predicted_classes`` the number of distinct predictions.
+    """
+    if min_group_size < 1:
+        raise UsageError(f"min_group_size must be >= 1, got {min_group_size}")
+
+    def unmeasured(reason: str) -> GatedGap:
+        return GatedGap(None, None, min_group_size, reason)
+
+    columns = {c: e for c, e in report.items() if "columns" not in e}
+    if not columns:
+        if not sensitive:
+            return unmeasured("no sensitive column is set (data.sensitive)")
+        return unmeasured(f"the sensitive column(s) {', '.join(sensitive)} are not in the data")
+    if predicted_classes is not None and predicted_classes < 2:
+        return unmeasured("the model predicts one class for every row")
+    worst, worst_column, gated, sizes = None, None, {}, []
+    for column, entry in columns.items():
+        groups = entry["groups"]
+        tpr = {g: v["tpr"] for g, v in groups.items() if v["n_positive"] >= min_group_size}
+        fpr = {g: v["fpr"] for g, v in groups.items() if v["n_negative"] >= min_group_size}
+        sizes.append(
+            f"{column}: "
+            + ", ".join(f"{g} {v['n_positive']}/{v['n_negative']}" for g, v in groups.items())
+        )
+        if len(tpr) < 2 and len(fpr) < 2:
+            continue
+        gated[column] = sorted(set(tpr) | set(fpr))
+        gap = max(
+            (max(tpr.values()) - min(tpr.values())) if len(tpr) > 1 else 0.0,
+            (max(fpr.values()) - min(fpr.values())) if len(fpr) > 1 else 0.0,
+        )
+        if worst is None or gap > worst:
+            worst, worst_column = float(gap), column
+    if worst is None:
+        return unmeasured(
+            f"no two groups of a sensitive column have >= {min_group_size} positives or "
+            f"negatives (positives/negatives per group — {'; '.join(sizes)})"
+        )
+    return GatedGap(worst, worst_column, min_group_size, "", gated)
 
 
 def _column_report(yt: np.ndarray, yp: np.ndarray, groups: list[str]) -> dict[str, Any]:

@@ -1,215 +1,358 @@
-"""Classification metrics, calibration error and bootstrap intervals for a model's predictions."""
+"""Metrics by name for every task, weighted so one function gives point values and bootstraps.
+
+A :class:`Metric` scores predictions against the truth under row weights ``[b, n]``: weights of
+1 give the point value, resample counts give ``b`` bootstrap replicates in one pass. The same
+function therefore serves the report, the intervals (``evaluate.statistics``) and the paired
+promotion gate, for any metric registered here — a new model kind or task plugs in with
+:func:`register_metric`.
+
+Conventions. Classification: ``y`` holds class indices ``[n]``, ``pred`` the probabilities
+``[n, k]`` (columns in the model's class order), ``pos`` the index of the positive class for
+binary problems (``None`` for multiclass: macro averages). Regression: ``y`` and ``pred`` are
+floats ``[n]`` and ``pos`` is ``None``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from datawheel.errors import DataError, UsageError
 
 __all__ = [
-    "BOOTSTRAP_METRICS",
-    "bootstrap_ci",
+    "DEFAULT_METRIC",
+    "METRICS",
+    "TASKS",
+    "Metric",
+    "baseline_prediction",
+    "class_prior",
     "classification_metrics",
+    "encode_labels",
     "expected_calibration_error",
+    "is_imbalanced",
+    "positive_index",
+    "proportion_counts",
+    "register_metric",
+    "resolve_metric",
+    "task_of",
 ]
 
-#: Metrics ``bootstrap_ci`` can resample; each is computed from confusion matrices alone.
-BOOTSTRAP_METRICS = ("accuracy", "balanced_accuracy", "f1", "macro_f1", "precision", "recall")
+Task = Literal["binary", "multiclass", "regression"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
-_CHUNK_CELLS = 4_000_000  # resampled indices held at once by bootstrap_ci (~32 MB of int64)
+#: The primary metric when ``evaluate.metric`` is not set: threshold-free for binary, chance-
+#: corrected for multiclass (a majority guess scores 1/k), error in the target's unit otherwise.
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "rmse"}
+
+#: Imbalanced: the smallest class below this share of a *balanced* share (1/k). For two
+#: classes that is a minority under 20 %; ten balanced digits (10 % each) are not imbalanced.
+IMBALANCE_RATIO = 0.4
+
+WeightedScore = Callable[[np.ndarray, np.ndarray, np.ndarray, int | None], np.ndarray]
+Support = Callable[[np.ndarray, np.ndarray, int | None], tuple[int, str]]
+Proportion = Callable[[np.ndarray, np.ndarray, int | None], tuple[int, int]]
 
 
-def classification_metrics(
-    y_true: Sequence[str],
-    proba: np.ndarray,
-    classes: Sequence[str],
-    *,
-    positive: str | None = None,
-) -> dict[str, Any]:
-    """Score predicted probabilities against true labels; every value is a plain JSON type.
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how to score, which way is better, and what its precision rests on.
 
-    The predicted label is the argmax of ``proba`` (columns in ``classes`` order).
-
-    Binary problems: ``f1``, ``precision``, ``recall``, ``roc_auc`` and ``brier`` are for the
-    ``positive`` class, which defaults to ``classes[-1]`` (the usual "1"/"yes"/">50K" last
-    convention, and stable across datasets, unlike "the minority class").
-    Multiclass: ``f1``, ``precision``, ``recall`` are macro averages, ``roc_auc`` is one-vs-rest
-    macro over the classes present in ``y_true``, and ``brier`` is ``None``.
-    ``roc_auc`` is ``None`` when ``y_true`` holds a single class.
+    ``weighted(y, pred, weights [b, n], pos)`` → ``[b]`` values (NaN where a replicate leaves
+    the metric undefined, e.g. a resample without positives for AUC). ``support(y, pred, pos)``
+    → (count, what it counts): the number of rows the value really rests on — positives for
+    recall, predicted positives for precision — compared with the minimum count before an
+    interval is printed. ``proportion`` (successes, trials) marks a metric that is a plain
+    share, whose interval is Wilson's rather than a bootstrap's.
     """
-    y, p, classes = _validate(y_true, proba, classes)
-    k = len(classes)
-    binary = k == 2
-    pos = _positive_index(classes, positive) if binary else None
-    pred = p.argmax(axis=1)
-    # numpy, not scikit-learn: importing sklearn.metrics costs a second, a fifth of what
-    # `evaluate --report` may take; tests check every value against scikit-learn
-    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)  # rows true, columns predicted
-    tp, sup_c, predicted = np.diagonal(cm).astype(float), cm.sum(axis=1), cm.sum(axis=0)
-    prec_c, rec_c = _safe_div(tp, predicted), _safe_div(tp, sup_c)
-    f1_c = _safe_div(2 * tp, sup_c + predicted)
-    if binary:
-        precision, recall, f1 = float(prec_c[pos]), float(rec_c[pos]), float(f1_c[pos])
-    else:
-        precision, recall, f1 = float(prec_c.mean()), float(rec_c.mean()), float(f1_c.mean())
-    eps = np.finfo(p.dtype).eps  # scikit-learn's clipping
-    truth = np.clip(p[np.arange(len(y)), y], eps, 1 - eps)
+
+    name: str
+    tasks: tuple[str, ...]
+    higher_is_better: bool
+    weighted: WeightedScore
+    support: Support
+    proportion: Proportion | None = None
+    description: str = ""
+
+    def score(self, y: np.ndarray, pred: np.ndarray, pos: int | None = None) -> float:
+        """The point value on all rows, each weighing 1."""
+        return float(self.weighted(y, pred, np.ones((1, len(y))), pos)[0])
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Add (or replace) a metric by name; every report, interval and gate can then use it."""
+    unknown = set(metric.tasks) - set(TASKS)
+    if unknown:
+        raise UsageError(f"metric {metric.name!r}: unknown task(s) {sorted(unknown)}")
+    METRICS[metric.name] = metric
+    return metric
+
+
+def task_of(n_classes: int | None) -> str:
+    """``binary`` / ``multiclass`` for a classifier with ``n_classes``; ``regression`` for None."""
+    if n_classes is None:
+        return "regression"
+    return "binary" if n_classes == 2 else "multiclass"
+
+
+def resolve_metric(name: str | None, task: str) -> Metric:
+    """The configured primary metric (or the task's default), checked against the task."""
+    if task not in TASKS:
+        raise UsageError(f"unknown task {task!r}", hint=f"use one of {', '.join(TASKS)}")
+    chosen = name or DEFAULT_METRIC[task]
+    metric = METRICS.get(chosen)
+    if metric is None:
+        raise UsageError(
+            f"unknown metric {chosen!r}",
+            where="evaluate.metric",
+            hint=f"use one of {', '.join(sorted(METRICS))}",
+        )
+    if task not in metric.tasks:
+        fits = sorted(m for m, spec in METRICS.items() if task in spec.tasks)
+        raise UsageError(
+            f"metric {chosen!r} does not apply to a {task} problem",
+            where="evaluate.metric",
+            hint=f"for {task} use one of {', '.join(fits)}",
+        )
+    return metric
+
+
+# -- baselines and class balance ----------------------------------------------------------------
+
+
+def class_prior(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class shares ``[k]`` of class indices ``y``."""
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(float)
+    return counts / max(counts.sum(), 1.0)
+
+
+def is_imbalanced(prior: Sequence[float]) -> bool:
+    """The smallest class share is below ``IMBALANCE_RATIO`` of a balanced share (1/k)."""
+    shares = np.asarray(prior, dtype=float)
+    return bool(shares.size >= 2 and shares.min() < IMBALANCE_RATIO / shares.size)
+
+
+def baseline_prediction(n: int, *, prior: Sequence[float] | None = None, mean: float | None = None):
+    """The trivial model's predictions for ``n`` rows: the training class shares for every row
+    (its label is the majority class), or the training mean for regression."""
+    if prior is not None:
+        return np.tile(np.asarray(prior, dtype=float), (n, 1))  # [n, k]
+    if mean is None:
+        raise UsageError("a baseline needs the class prior or the target mean")
+    return np.full(n, float(mean))  # [n]
+
+
+# -- the weighted building blocks -----------------------------------------------------------
+
+
+def _confusion(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted confusion matrices ``[b, k, k]`` (rows true, columns predicted)."""
+    k = proba.shape[1]
+    cell = y * k + proba.argmax(axis=1)  # [n]
+    out = np.zeros((weights.shape[0], k * k))
+    for c in np.unique(cell):
+        out[:, c] = weights[:, cell == c].sum(axis=1)
+    return out.reshape(-1, k, k)
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _rates(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    cm = _confusion(y, proba, weights)
+    tp = np.diagonal(cm, axis1=1, axis2=2)  # [b, k]
+    support, predicted = cm.sum(axis=2), cm.sum(axis=1)  # [b, k] true / predicted totals
     return {
-        "n": len(y),
-        "accuracy": float(np.mean(pred == y)),
-        "balanced_accuracy": float(rec_c[sup_c > 0].mean()),  # over classes present in y
-        "f1": f1,
-        "precision": precision,
-        "recall": recall,
-        "macro_f1": float(f1_c.mean()),
-        "roc_auc": _roc_auc(y, p, pos),
-        "log_loss": float(-np.log(truth).mean()),
-        "brier": float(np.mean((p[:, pos] - (y == pos)) ** 2)) if binary else None,
-        "ece": expected_calibration_error(y, p),
-        "positive": classes[pos] if pos is not None else None,
-        "per_class": {
-            c: {
-                "precision": float(prec_c[i]),
-                "recall": float(rec_c[i]),
-                "f1": float(f1_c[i]),
-                "support": int(sup_c[i]),
-            }
-            for i, c in enumerate(classes)
-        },
-        "confusion_matrix": cm.tolist(),
+        "tp": tp,
+        "support": support,
+        "precision": _div(tp, predicted),
+        "recall": _div(tp, support),
+        "f1": _div(2 * tp, support + predicted),
     }
 
 
-def expected_calibration_error(y: np.ndarray, proba: np.ndarray, *, bins: int = 10) -> float:
-    """ECE on the top-label confidence: sum over equal-width bins of |accuracy - confidence|·share.
+def _per_class(rate: str) -> WeightedScore:
+    """Binary: the rate of the positive class; multiclass: the macro average over classes."""
 
-    ``y`` holds class indices (columns of ``proba``). Bins are right-closed, (0, 0.1], …, so a
-    confidence of exactly 1.0 falls in the last bin.
-    """
-    conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y).astype(float)
-    idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
-    count = np.bincount(idx, minlength=bins)
-    gap = np.abs(
-        np.bincount(idx, weights=correct, minlength=bins)
-        - np.bincount(idx, weights=conf, minlength=bins)
-    )
-    return float(gap.sum() / count.sum())
+    def score(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+        values = _rates(y, p, w)[rate]
+        return values[:, pos] if pos is not None else values.mean(axis=1)
+
+    return score
 
 
-def bootstrap_ci(
-    y_true: Sequence[str],
-    proba: np.ndarray,
-    classes: Sequence[str],
-    metric: str,
-    *,
-    n_boot: int = 200,
-    seed: int = 0,
-    alpha: float = 0.05,
-    positive: str | None = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval ``(low, high)`` for one metric of ``BOOTSTRAP_METRICS``.
-
-    Rows are resampled with replacement; each resample's confusion matrix is built with one
-    ``bincount``, so the cost is a few array passes rather than ``n_boot`` scikit-learn calls.
-    ``f1``/``precision``/``recall`` follow ``classification_metrics`` (positive class when binary,
-    macro otherwise).
-    """
-    if metric not in BOOTSTRAP_METRICS:
-        raise UsageError(
-            f"unknown bootstrap metric {metric!r}",
-            hint=f"use one of {', '.join(BOOTSTRAP_METRICS)}",
-        )
-    if n_boot < 1:
-        raise UsageError(f"n_boot must be >= 1, got {n_boot}")
-    if not 0 < alpha < 1:
-        raise UsageError(f"alpha must be in (0, 1), got {alpha}")
-    y, p, classes = _validate(y_true, proba, classes)
-    k, n = len(classes), len(y)
-    pos = _positive_index(classes, positive) if k == 2 else None
-    cell = y * k + p.argmax(axis=1)  # confusion-matrix cell of each row, [n]
-    rng = np.random.default_rng(seed)
-    values = []
-    step = max(1, _CHUNK_CELLS // n)
-    for start in range(0, n_boot, step):
-        b = min(step, n_boot - start)
-        idx = rng.integers(0, n, size=(b, n))  # [b, n]
-        flat = cell[idx] + (np.arange(b) * k * k)[:, None]  # [b, n], offset per resample
-        cm = np.bincount(flat.ravel(), minlength=b * k * k).reshape(b, k, k)
-        values.append(_metric_from_confusion(cm, metric, pos))
-    lo, hi = np.quantile(np.concatenate(values), [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+def _macro_f1(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    return _rates(y, p, w)["f1"].mean(axis=1)
 
 
-def _metric_from_confusion(cm: np.ndarray, metric: str, pos: int | None) -> np.ndarray:
-    """One metric per confusion matrix in ``cm`` [b, k, k] (rows true, columns predicted)."""
-    tp = np.diagonal(cm, axis1=1, axis2=2).astype(float)  # [b, k]
-    support = cm.sum(axis=2)  # [b, k] true counts
-    predicted = cm.sum(axis=1)  # [b, k] predicted counts
-    if metric == "accuracy":
-        return tp.sum(axis=1) / cm.sum(axis=(1, 2))
-    recall = _safe_div(tp, support)
-    if metric == "balanced_accuracy":  # mean recall over classes present, as scikit-learn
-        present = support > 0
-        return (recall * present).sum(axis=1) / present.sum(axis=1)
-    precision = _safe_div(tp, predicted)
-    f1 = _safe_div(2 * tp, support + predicted)
-    by_name = {"precision": precision, "recall": recall, "f1": f1, "macro_f1": f1}
-    per_class = by_name[metric]
-    if pos is not None and metric != "macro_f1":
-        return per_class[:, pos]
-    return per_class.mean(axis=1)
+def _accuracy(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    correct = (p.argmax(axis=1) == y).astype(float)
+    return _div(w @ correct, w.sum(axis=1))
 
 
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+def _balanced_accuracy(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None):
+    """Mean recall over the classes present (scikit-learn's definition)."""
+    r = _rates(y, p, w)
+    present = r["support"] > 0
+    return _div((r["recall"] * present).sum(axis=1), present.sum(axis=1).astype(float))
 
 
-def _roc_auc(y: np.ndarray, p: np.ndarray, pos: int | None) -> float | None:
-    """Binary AUC on the positive column, or one-vs-rest macro over classes present in ``y``."""
-    present = np.unique(y)
-    if len(present) < 2:
-        return None
+def _auc_one(is_pos: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Mann–Whitney AUC ``[b]``: P(score of a positive > a negative), ties count 1/2."""
+    order = np.argsort(score, kind="stable")
+    s, positive, ws = score[order], is_pos[order], w[:, order]
+    distinct = s[1:] != s[:-1]
+    if distinct.all():  # no ties (continuous scores): no grouping needed
+        wp, wn = np.where(positive, ws, 0), np.where(positive, 0, ws)  # [b, n]
+    else:
+        starts = np.flatnonzero(np.r_[True, distinct])  # one group per distinct score
+        wp = np.add.reduceat(ws * positive, starts, axis=1)  # [b, groups]
+        wn = np.add.reduceat(ws * ~positive, starts, axis=1)
+    below = np.cumsum(wn, axis=1) - wn  # negatives strictly below each group
+    pairs = wp.sum(axis=1) * wn.sum(axis=1)
+    wins = (wp * (below + 0.5 * wn)).sum(axis=1)
+    return np.divide(wins, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    """Binary AUC of the positive column; multiclass: one-vs-rest macro over classes in ``y``."""
     if pos is not None:
-        return _binary_auc(y == pos, p[:, pos])
-    return float(np.mean([_binary_auc(y == c, p[:, c]) for c in present]))
+        return _auc_one(y == pos, p[:, pos], w)
+    per_class = [_auc_one(y == c, p[:, c], w) for c in np.unique(y)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicates stay NaN
+        return np.nanmean(np.stack(per_class), axis=0)
 
 
-def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """Mann-Whitney U / (n⁺·n⁻) with tied scores sharing their mean rank: the area under the
-    ROC curve as scikit-learn's trapezoids give it."""
-    order = np.argsort(score, kind="mergesort")
-    sorted_score = score[order]
-    first = np.r_[True, sorted_score[1:] != sorted_score[:-1]]  # start of each run of ties
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], len(score)]
-    ranks = np.empty(len(score))
-    ranks[order] = ((starts + 1 + ends) / 2)[group]  # 1-based mean rank of each run
-    n_pos = int(positive.sum())
-    n_neg = len(score) - n_pos
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def _log_loss(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    picked = np.clip(p[np.arange(len(y)), y], np.finfo(float).eps, 1.0)  # as scikit-learn
+    return _div(w @ -np.log(picked), w.sum(axis=1))
 
 
-def _positive_index(classes: list[str], positive: str | None) -> int:
-    if positive is None:
-        return len(classes) - 1
-    if positive not in classes:
-        raise UsageError(
-            f"positive class {positive!r} is not one of the classes {classes}",
-            hint="pass one of the model's classes",
-        )
-    return classes.index(positive)
+def _brier(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    assert pos is not None
+    return _div(w @ (p[:, pos] - (y == pos)) ** 2, w.sum(axis=1))
 
 
-def _validate(
-    y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]
+def _rmse(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    return np.sqrt(_div(w @ (np.asarray(p, float) - y) ** 2, w.sum(axis=1)))
+
+
+def _mae(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    return _div(w @ np.abs(np.asarray(p, float) - y), w.sum(axis=1))
+
+
+def _r2(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
+    total = w.sum(axis=1)
+    mean = _div(w @ y, total)  # [b]
+    ss_res = w @ (np.asarray(p, float) - y) ** 2
+    ss_tot = (w * (y[None, :] - mean[:, None]) ** 2).sum(axis=1)
+    return np.divide(ss_tot - ss_res, ss_tot, out=np.full(len(total), np.nan), where=ss_tot > 0)
+
+
+# -- what each metric's precision rests on ----------------------------------------------------
+
+
+def _rows(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, str]:
+    return len(y), "rows"
+
+
+def _smallest_class(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, str]:
+    counts = np.bincount(y, minlength=p.shape[1])
+    present = counts[counts > 0]
+    return int(present.min()) if present.size else 0, "rows of the smallest class"
+
+
+def _positives(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, str]:
+    if pos is None:
+        return _smallest_class(y, p, pos)
+    return int((y == pos).sum()), "positive rows"
+
+
+def _predicted_positives(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, str]:
+    predicted = np.bincount(p.argmax(axis=1), minlength=p.shape[1])
+    if pos is None:
+        return int(predicted.min()), "predictions of the least-predicted class"
+    return int(predicted[pos]), "predicted positives"
+
+
+def _both_classes(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, str]:
+    if pos is None:
+        return _smallest_class(y, p, pos)
+    n_pos = int((y == pos).sum())
+    return min(n_pos, len(y) - n_pos), "rows of the rarer class"
+
+
+def _correct(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, int]:
+    return int((p.argmax(axis=1) == y).sum()), len(y)
+
+
+def _precision_counts(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, int]:
+    assert pos is not None
+    predicted = p.argmax(axis=1) == pos
+    return int((predicted & (y == pos)).sum()), int(predicted.sum())
+
+
+def _recall_counts(y: np.ndarray, p: np.ndarray, pos: int | None) -> tuple[int, int]:
+    assert pos is not None
+    actual = y == pos
+    return int((actual & (p.argmax(axis=1) == pos)).sum()), int(actual.sum())
+
+
+_CLS = ("binary", "multiclass")
+for _metric in (
+    Metric("roc_auc", _CLS, True, _roc_auc, _both_classes,
+           description="area under the ROC curve (one-vs-rest macro for multiclass)"),
+    Metric("balanced_accuracy", _CLS, True, _balanced_accuracy, _smallest_class,
+           description="mean recall over classes; a majority guess scores 1/k"),
+    Metric("macro_f1", _CLS, True, _macro_f1, _smallest_class,
+           description="unweighted mean of per-class F1"),
+    Metric("f1", _CLS, True, _per_class("f1"), _positives,
+           description="F1 of the positive class (macro for multiclass)"),
+    Metric("precision", _CLS, True, _per_class("precision"), _predicted_positives,
+           proportion=None, description="precision of the positive class (macro for multiclass)"),
+    Metric("recall", _CLS, True, _per_class("recall"), _positives,
+           description="recall of the positive class (macro for multiclass)"),
+    Metric("accuracy", _CLS, True, _accuracy, _rows, proportion=_correct,
+           description="share of rows predicted right"),
+    Metric("log_loss", _CLS, False, _log_loss, _rows, description="cross-entropy"),
+    Metric("brier", ("binary",), False, _brier, _rows,
+           description="mean squared error of the positive class's probability"),
+    Metric("rmse", ("regression",), False, _rmse, _rows, description="root mean squared error"),
+    Metric("mae", ("regression",), False, _mae, _rows, description="mean absolute error"),
+    Metric("r2", ("regression",), True, _r2, _rows, description="coefficient of determination"),
+):  # fmt: skip
+    register_metric(_metric)
+
+# Binary precision and recall are plain shares: Wilson intervals (macro averages are not).
+_BINARY_PROPORTIONS: dict[str, Proportion] = {
+    "precision": _precision_counts,
+    "recall": _recall_counts,
+}
+
+
+def proportion_counts(metric: Metric, pos: int | None) -> Proportion | None:
+    """The (successes, trials) function behind ``metric`` when it is a plain share, else None."""
+    if metric.proportion is not None:
+        return metric.proportion
+    return _BINARY_PROPORTIONS.get(metric.name) if pos is not None else None
+
+
+# -- the classification report ----------------------------------------------------------------
+
+
+def encode_labels(
+    y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Check shapes and labels; return y as class indices, proba as float, classes as a list."""
+    """Check shapes and labels; return y as class indices, proba renormalized, classes as str."""
     classes = [str(c) for c in classes]
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise UsageError(f"classes must be >= 2 distinct labels, got {classes}")
@@ -235,3 +378,82 @@ def _validate(
             hint="evaluate on data labelled with the model's classes",
         )
     return np.fromiter((index[v] for v in labels), dtype=np.int64, count=len(labels)), p, classes
+
+
+def positive_index(classes: Sequence[str], positive: str | None) -> int:
+    """The positive class's column: ``positive`` if given, else the last class in sorted order."""
+    classes = [str(c) for c in classes]
+    if positive is None:
+        return len(classes) - 1
+    if str(positive) not in classes:
+        raise UsageError(
+            f"positive class {positive!r} is not one of the classes {classes}",
+            where="data.positive_class",
+            hint="set data.positive_class to one of the target's values",
+        )
+    return classes.index(str(positive))
+
+
+def classification_metrics(
+    y_true: Sequence[str],
+    proba: np.ndarray,
+    classes: Sequence[str],
+    *,
+    positive: str | None = None,
+) -> dict[str, Any]:
+    """Score predicted probabilities against true labels; every value is a plain JSON type.
+
+    The predicted label is the argmax of ``proba`` (columns in ``classes`` order).
+
+    Binary problems: ``f1``, ``precision``, ``recall``, ``roc_auc`` and ``brier`` are for the
+    ``positive`` class (``data.positive_class``), which defaults to ``classes[-1]`` (the usual
+    "1"/"yes"/">50K" last convention, stable across datasets, unlike "the minority class").
+    Multiclass: ``f1``, ``precision``, ``recall`` are macro averages, ``roc_auc`` is one-vs-rest
+    macro over the classes present in ``y_true``, and ``brier`` is ``None``.
+    ``roc_auc`` is ``None`` when ``y_true`` holds a single class.
+    """
+    y, p, classes = encode_labels(y_true, proba, classes)
+    k = len(classes)
+    pos = positive_index(classes, positive) if k == 2 else None
+    ones = np.ones((1, len(y)))
+    rates = _rates(y, p, ones)
+    auc = _roc_auc(y, p, ones, pos)[0] if len(np.unique(y)) > 1 else None
+    values = {name: METRICS[name].weighted(y, p, ones, pos)[0] for name in (
+        "accuracy", "balanced_accuracy", "f1", "precision", "recall", "macro_f1", "log_loss",
+    )}  # fmt: skip
+    confusion = _confusion(y, p, ones)[0].astype(int)
+    return {
+        "n": len(y),
+        **{name: float(v) for name, v in values.items()},
+        "roc_auc": None if auc is None else float(auc),
+        "brier": float(_brier(y, p, ones, pos)[0]) if pos is not None else None,
+        "ece": expected_calibration_error(y, p),
+        "positive": classes[pos] if pos is not None else None,
+        "per_class": {
+            c: {
+                "precision": float(rates["precision"][0, i]),
+                "recall": float(rates["recall"][0, i]),
+                "f1": float(rates["f1"][0, i]),
+                "support": int(rates["support"][0, i]),
+            }
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, *, bins: int = 10) -> float:
+    """ECE on the top-label confidence: sum over equal-width bins of |accuracy - confidence|·share.
+
+    ``y`` holds class indices (columns of ``proba``). Bins are right-closed, (0, 0.1], …, so a
+    confidence of exactly 1.0 falls in the last bin.
+    """
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y).astype(float)
+    idx = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    count = np.bincount(idx, minlength=bins)
+    gap = np.abs(
+        np.bincount(idx, weights=correct, minlength=bins)
+        - np.bincount(idx, weights=conf, minlength=bins)
+    )
+    return float(gap.sum() / count.sum())

@@ -29,6 +29,7 @@ class RetrainData:
     eval_record: DatasetRecord
     feedback_rows: int
     excluded: dict[str, Any] = field(default_factory=dict)  # what was left out, and why
+    split: dict[str, Any] = field(default_factory=dict)  # how the base data was split
 
 
 def _in_holdout(prediction_id: str, fraction: float) -> bool:
@@ -95,6 +96,41 @@ def _subjects(frame: pl.DataFrame, id_col: str | None, rows: list[dict[str, Any]
     return subjects
 
 
+def _keep_out_of_training(
+    part: pl.DataFrame,
+    protected: list[pl.DataFrame],
+    columns: list[str],
+    id_col: str | None,
+    excluded: dict[str, Any],
+) -> pl.DataFrame:
+    """Feedback rows bound for training minus any that are the same input as a test,
+    validation or held-out row, or that come from a subject of the test or validation split:
+    a model must never train on what it is judged on."""
+    if part.is_empty():
+        return part
+    columns = [c for c in columns if c in part.columns]
+    reference = pl.concat([f.select(columns) for f in protected], how="vertical_relaxed")
+    before = part.height
+    if columns and reference.height:
+        part = part.join(
+            reference.unique().cast(part.select(columns).schema),  # type: ignore[arg-type]
+            on=columns,
+            how="anti",
+            nulls_equal=True,
+        )
+    excluded["feedback_rows_matching_evaluation_rows"] = before - part.height
+    subjects: set[str] = set()
+    if id_col:
+        for frame in protected:
+            if id_col in frame.columns:
+                subjects |= set(frame[id_col].drop_nulls().cast(pl.String).to_list())
+    before = part.height
+    if subjects and id_col in part.columns:
+        part = part.filter(~pl.col(id_col).cast(pl.String).is_in(sorted(subjects)).fill_null(False))
+    excluded["feedback_rows_of_evaluation_subjects"] = before - part.height
+    return part
+
+
 def prepare_retrain_data(
     ws: Workspace, config: ProjectConfig, champion: ModelVersion
 ) -> RetrainData:
@@ -112,9 +148,12 @@ def prepare_retrain_data(
     used = [r for r in rows if not _in_holdout(r["prediction_id"], fraction)]
     train_part = feedback_frame(used, base_frame, target=target).unique(maintain_order=True)
     holdout = feedback_frame(held, base_frame, target=target).unique(maintain_order=True)
-    train = pl.concat([cleaned_base, train_part], how="vertical")
     test = _without_subjects(load_frame(ws, links["test"]), id_col, gone)
     val = _without_subjects(load_frame(ws, links["val"]), id_col, gone)
+    train_part = _keep_out_of_training(
+        train_part, [test, val, holdout], list(champion.input_schema), id_col, excluded
+    )
+    train = pl.concat([cleaned_base, train_part], how="vertical")
     eval_frame = pl.concat([test, holdout], how="vertical")
     train_record = save_dataset(
         ws,
@@ -150,4 +189,5 @@ def prepare_retrain_data(
         eval_record=eval_record,
         feedback_rows=train_part.height,
         excluded=excluded,
+        split=links.get("split", {}),
     )

@@ -9,7 +9,6 @@ from typing import Any
 
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
-from datawheel.evaluate.assess import assess
 from datawheel.loop.drift import DriftReport, feature_drift
 from datawheel.loop.feedback import LiveAccuracy, LiveError, live_accuracy, live_error
 from datawheel.loop.gate import GateResult, decide
@@ -19,7 +18,12 @@ from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
 from datawheel.loop.retrain import RetrainData, prepare_retrain_data
 from datawheel.loop.shadow import judge_shadow
 from datawheel.loop.window import utc_now
-from datawheel.registry.candidate import Candidate, register_candidate, train_candidate
+from datawheel.registry.candidate import (
+    Candidate,
+    assess_model,
+    register_candidate,
+    train_candidate,
+)
 from datawheel.registry.versions import (
     ModelVersion,
     champion,
@@ -178,29 +182,28 @@ def _gate(
     current: ModelVersion,
     data: RetrainData,
     candidate: Candidate,
+    *,
+    erasure: bool,
 ) -> GateResult:
     """The challenger vs the champion on the same held-out rows, and on held-out feedback."""
     champion_model = load_version_model(ws, current)
-    target = config.data.target
-    champion_assessment = assess(
-        champion_model, data.eval, target=target, sensitive=config.data.sensitive
-    )
+    champion_assessment = assess_model(config, champion_model, data.eval)
     result = decide(
         candidate.assessment,
         champion_assessment,
         challenger_latency_ms=candidate.latency_p99_ms,
         gates=config.gates,
+        erasure=erasure,
     )
     if data.feedback_holdout.height:
-        metric = "rmse" if candidate.model.is_regression else "accuracy"
-        result.comparison[f"feedback_holdout_{metric}"] = {
-            "challenger": assess(
-                candidate.model, data.feedback_holdout, target=target, sensitive=[]
-            ).metrics[metric],
-            "champion": assess(
-                champion_model, data.feedback_holdout, target=target, sensitive=[]
-            ).metrics[metric],
+        new = assess_model(config, candidate.model, data.feedback_holdout)
+        old = assess_model(config, champion_model, data.feedback_holdout)
+        metric = new.primary["metric"]
+        result.comparison["feedback_holdout"] = {
             "rows": data.feedback_holdout.height,
+            "metric": metric,
+            "challenger": {metric: new.primary["value"], "accuracy": new.metrics.get("accuracy")},
+            "champion": {metric: old.primary["value"], "accuracy": old.metrics.get("accuracy")},
         }
     return result
 
@@ -231,12 +234,13 @@ def _retrain(
         optional_inputs=list(load_version_model(ws, current).extras.get("optional_inputs", [])),
     )
     assert candidate is not None  # None only on torchrun ranks > 0; the loop is one process
-    result = _gate(ws, config, current, data, candidate)
+    result = _gate(ws, config, current, data, candidate, erasure=current.needs_retraining)
     version = register_candidate(
         ws,
         candidate,
         dataset_id=data.train_record.id,
         eval_dataset_id=data.eval_record.id,
+        split=data.split,
         notes=f"retrained: {report.reason}",
     )
     decision = result.decision

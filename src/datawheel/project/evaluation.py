@@ -12,15 +12,16 @@ import polars as pl
 
 from datawheel.atomic import AtomicFile
 from datawheel.errors import DataError, UsageError
-from datawheel.evaluate.assess import assess, positive_label
 from datawheel.evaluate.card_sections import word_importance
 from datawheel.evaluate.explain import METHODS, global_importance
-from datawheel.evaluate.metrics import BOOTSTRAP_METRICS, bootstrap_ci
+from datawheel.evaluate.metrics import METRICS, task_of
 from datawheel.evaluate.regression import REGRESSION_METRICS, regression_bootstrap_ci
+from datawheel.evaluate.statistics import metric_interval
 from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer
-from datawheel.project.pipeline import Project
-from datawheel.registry.card import version_card_html
+from datawheel.project.pipeline import Project, baseline_warnings
+from datawheel.registry.candidate import assess_model
+from datawheel.registry.card import version_card_html, version_split
 from datawheel.registry.versions import get_version, load_version_model
 from datawheel.report.html import write_page
 from datawheel.store.datasets import load_frame
@@ -40,16 +41,22 @@ _EXPLAIN_CHUNK = 512  # input rows explained (and held in memory) at a time
 
 @dataclass
 class EvaluationReport:
-    """What ``datawheel evaluate`` measured; intervals are 95% percentile bootstrap."""
+    """What ``datawheel evaluate`` measured, with 95 % intervals (Wilson for shares, else
+    bootstrap) — ``None`` where the count behind a metric is too small (``interval_notes``)."""
 
     model_version: str
     data: str  # "dataset ds_…" (the held-out split) or the file read
     rows: int
     metrics: dict[str, Any]
-    intervals: dict[str, tuple[float, float]]
+    intervals: dict[str, tuple[float, float] | None]
     fairness: dict[str, Any]
-    fairness_gap: float  # the gated gap: equalized odds over well-measured groups
+    fairness_gap: float | None  # the gated gap: equalized odds over well-measured groups
     fairness_gap_column: str | None
+    interval_notes: dict[str, str] = field(default_factory=dict)  # metric → method or reason
+    primary: dict[str, Any] = field(default_factory=dict)  # the primary metric vs the baseline
+    fairness_gate: dict[str, Any] = field(default_factory=dict)  # GatedGap.to_dict()
+    split: dict[str, Any] = field(default_factory=dict)  # how the version's data was split
+    warnings: list[str] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None
 
@@ -117,18 +124,22 @@ def evaluate_model(
     frame = frame.filter(pl.col(target).is_not_null())
     if frame.height == 0:
         raise DataError("no labelled rows to evaluate", where=str(source))
-    result = assess(trained, frame, target=target, sensitive=config.data.sensitive,
-                    intersections=True)  # fmt: skip
+    result = assess_model(config, trained, frame, intersections=True)
     if trained.is_regression:
         return _evaluate_regression(project, ws, version, trained, frame, source, result, report)
-    y_true = frame[target].cast(pl.String).to_list()
-    proba = trained.predict_proba(frame)
     classes = trained.classes
-    positive = positive_label(classes) if len(classes) == 2 else None
-    intervals = {
-        name: bootstrap_ci(y_true, proba, classes, name, positive=positive)
-        for name in BOOTSTRAP_METRICS
-    }
+    task = task_of(len(classes))
+    intervals: dict[str, tuple[float, float] | None] = {}
+    notes: dict[str, str] = {}
+    assert result.y is not None and result.pred is not None
+    for name, metric in METRICS.items():
+        if task not in metric.tasks:
+            continue
+        interval = metric_interval(metric, result.y, result.pred, result.pos)
+        ok = interval.low is not None and interval.high is not None
+        intervals[name] = (interval.low, interval.high) if ok else None  # type: ignore[assignment]
+        notes[name] = interval.method if ok else interval.reason
+    split = version_split(ws, version)
     out = EvaluationReport(
         model_version=version.id,
         data=source,
@@ -138,6 +149,11 @@ def evaluate_model(
         fairness=result.fairness,
         fairness_gap=result.gap,
         fairness_gap_column=result.gap_column,
+        interval_notes=notes,
+        primary=result.primary,
+        fairness_gate=result.gated.to_dict() if result.gated else {},
+        split=split,
+        warnings=baseline_warnings(result),
     )
     if report is not None:
         out.importance, words = importance_and_words(trained, frame)
@@ -149,7 +165,7 @@ def evaluate_model(
             config=config,
             source=source,
             assessment=result,
-            proba=proba,
+            proba=result.pred,
             importance=out.importance,
             words=words,
         )
@@ -190,7 +206,9 @@ def _evaluate_regression(
     out = EvaluationReport(
         model_version=version.id, data=source, rows=frame.height, metrics=result.metrics,
         intervals=intervals, fairness=result.fairness, fairness_gap=result.gap,
-        fairness_gap_column=result.gap_column,
+        fairness_gap_column=result.gap_column, interval_notes=dict.fromkeys(intervals, "bootstrap"),
+        primary=result.primary, fairness_gate=result.gated.to_dict() if result.gated else {},
+        split=version_split(ws, version), warnings=baseline_warnings(result),
     )  # fmt: skip
     if report is not None:
         out.importance, words = importance_and_words(trained, frame)

@@ -21,9 +21,15 @@ from datawheel.config import (
     reference_tuned,
 )
 from datawheel.data.augment import augment
-from datawheel.data.clean import clean_frame
+from datawheel.data.clean import (
+    CleanStats,
+    Outliers,
+    clean_rows,
+    dedup_frame,
+    duplicate_labels,
+)
 from datawheel.data.schema import feature_columns, infer_schema, validate
-from datawheel.data.split import split_frame
+from datawheel.data.split import assign_parts
 from datawheel.data.strata import STRATA_COLUMN, with_value_strata
 from datawheel.errors import UsageError
 from datawheel.io import read_table
@@ -31,6 +37,7 @@ from datawheel.privacy.anonymize import Anonymizer, subject_token
 from datawheel.privacy.coverage import check_pii_rules
 from datawheel.project.rerun import gate_rerun
 from datawheel.registry.candidate import model_features, register_candidate, train_candidate
+from datawheel.registry.versions import champion, conclude_gate
 from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
@@ -49,7 +56,7 @@ class RunReport:
     stage: str
     metrics: dict[str, Any]
     fairness: dict[str, Any]
-    fairness_gap: float
+    fairness_gap: float | None  # None: not measurable (fairness_gate says why)
     datasets: dict[str, str] = field(default_factory=dict)  # kind → dataset id
     timings: dict[str, float] = field(default_factory=dict)  # stage → seconds
     rows: dict[str, int] = field(default_factory=dict)  # stage → rows out
@@ -60,7 +67,11 @@ class RunReport:
     family: str = "mlp"  # the trained family: mlp | gbm | linear
     selection: dict[str, Any] = field(default_factory=dict)  # model.kind auto: the candidates
     gate: dict[str, Any] = field(default_factory=dict)  # a re-run: the gate's decision and why
-    warnings: list[str] = field(default_factory=list)  # e.g. PII-looking columns with no rule
+    primary: dict[str, Any] = field(default_factory=dict)  # the primary metric vs baseline
+    fairness_gate: dict[str, Any] = field(default_factory=dict)  # GatedGap.to_dict()
+    split: dict[str, Any] = field(default_factory=dict)  # SplitInfo.to_dict()
+    # e.g. PII-looking columns with no rule; a model no better than the trivial baseline
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,7 +236,8 @@ class PreparedData:
     cleaning: dict[str, Any] = field(default_factory=dict)
     anonymized_columns: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    missing_columns: list[str] = field(default_factory=list)  # with nulls before cleaning
+    missing_columns: list[str] = field(default_factory=list)  # with nulls in the raw data
+    split: dict[str, Any] = field(default_factory=dict)  # SplitInfo.to_dict()
 
     @property
     def fingerprints(self) -> list[str]:
@@ -281,20 +293,44 @@ def _run_pipeline(
             test=test,
             dataset_id=records["train"].id,
             progress=progress,
-            params={"val_dataset": records["val"].id, "test_dataset": records["test"].id},
+            params={
+                "val_dataset": records["val"].id,
+                "test_dataset": records["test"].id,
+                "split": prepared.split,
+            },
             fingerprints=prepared.fingerprints,
             resume=resume,
             optional_inputs=prepared.missing_columns,
         )
         assert candidate is not None  # rank 0 always assesses
 
+    assessment = candidate.assessment
+    baseline = baseline_warnings(assessment)
     with _timed(timings, "register", on_stage):
         version = register_candidate(
-            ws, candidate, dataset_id=records["train"].id, eval_dataset_id=records["test"].id
+            ws,
+            candidate,
+            dataset_id=records["train"].id,
+            eval_dataset_id=records["test"].id,
+            split=prepared.split,
+            first_is_champion=not baseline,
         )
+        if baseline:  # recorded as a failed gate: never a silent pass
+            has_champion = champion(ws) is not None
+            version = conclude_gate(
+                ws,
+                challenger=version.id,
+                champion_id=None,
+                decision="reject",
+                reasons=baseline,
+                comparison={"primary": assessment.primary},
+                # the first model stays a challenger (promotable by hand); a re-run's is archived
+                to_stage="archived" if has_champion else version.stage,
+                reason="does not beat the trivial baseline",
+            )
 
     gate: dict[str, Any] = {}
-    if version.stage == "challenger":
+    if version.stage == "challenger" and not baseline:
         with _timed(timings, "gate", on_stage):
             version, gate = gate_rerun(ws, config, version, candidate, test)
 
@@ -302,24 +338,72 @@ def _run_pipeline(
         project=config.name,
         model_version=version.id,
         stage=version.stage,
-        metrics=candidate.assessment.metrics,
-        fairness=candidate.assessment.fairness,
-        fairness_gap=candidate.assessment.gap,
+        metrics=assessment.metrics,
+        fairness=assessment.fairness,
+        fairness_gap=assessment.gap,
         datasets={kind: record.id for kind, record in records.items()},
         timings=timings,
         rows=prepared.rows,
-        cleaning=prepared.cleaning,
+        cleaning={**prepared.cleaning, **_learned(candidate.model)},
         anonymized_columns=prepared.anonymized_columns,
         run_id=candidate.run_id,
         task=str(candidate.model.extras.get("task", "")),
         family=candidate.model.family,
         selection=candidate.selection.to_dict() if candidate.selection else {},
         gate=gate,
-        warnings=prepared.warnings,
+        primary=assessment.primary,
+        fairness_gate=assessment.gated.to_dict() if assessment.gated else {},
+        split=prepared.split,
+        warnings=[*prepared.warnings, *baseline],
     )
 
 
+def baseline_warnings(assessment: Any) -> list[str]:
+    """The loud lines for a model that does not beat the trivial baseline beyond noise."""
+    primary = assessment.primary
+    if assessment.beats_baseline:
+        return []
+    value = "undefined" if primary["value"] is None else f"{primary['value']:.4f}"
+    vs = primary["vs_baseline"]
+    lines = [
+        f"FAIL the model does not beat the trivial baseline on {primary['metric']}: {value} vs "
+        f"{primary['baseline']:.4f} for always predicting the training class shares "
+        f"({primary['confidence']:.0%} lower bound of the gain {vs['lower']:+.4f}, needs > 0)"
+    ]
+    matrix = assessment.metrics.get("confusion_matrix")
+    if matrix is not None and sum(1 for col in zip(*matrix, strict=True) if sum(col)) < 2:
+        lines.append(f"it predicts one class for every row (confusion matrix {matrix})")
+    lines.append(
+        "not promoted; check the features and the class balance, or serve it anyway with "
+        "`datawheel models promote`"
+    )
+    return lines
+
+
+def _learned(model: Any) -> dict[str, Any]:
+    """What the preprocessing learned from the training split: fill values and fences."""
+    pre = getattr(model, "preprocessor", None)
+    if pre is None or not hasattr(pre, "fill_"):
+        return {}
+    names = pre.columns.numeric
+    return {
+        "learned_on": "training split",
+        "fill_values": {n: float(v) for n, v in zip(names, pre.fill_, strict=True)}
+        | dict(pre.categorical_fill_),
+        "outlier_bounds": {
+            n: (float(lo), float(hi))
+            for n, lo, hi in zip(names, pre.lower_, pre.upper_, strict=True)
+            if lo > float("-inf") or hi < float("inf")
+        },
+        "outlier_skipped": dict(pre.outlier_skipped_),
+    }
+
+
 def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]) -> PreparedData:
+    """Ingest → clean (row by row) → anonymize → split → dedup within each part → (train only)
+    outlier rows dropped and augmentation. Nothing learned from data is applied here: fill
+    values, fences, scalers and vocabularies are fitted on the training split by the model's
+    preprocessing, which every serving path then applies to raw rows."""
     require(ws, "train")  # before the first dataset is written, not after the fifth
     config, data = project.config, project.config.data
     timings: dict[str, float] = {}
@@ -351,23 +435,33 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
     with _timed(timings, "clean", on_stage):
         schema = infer_schema(raw, data, pii_columns=config.privacy.columns)
         numeric, categorical = feature_columns(schema)
-        cleaned, clean_stats = clean_frame(
-            raw,
-            config.clean,
-            numeric=numeric,
-            categorical=categorical,
-            ignore_for_dedup=[data.id] if data.id else [],
-            text=data.text,
-            target=data.target,
+        cleaned, stats = clean_rows(
+            raw, config.clean, numeric=numeric, categorical=categorical,
+            text=data.text, target=data.target,
+        )  # fmt: skip
+        ignore = [c for c in (data.id, data.time) if c]  # the same record twice is a copy
+        # a numeric target is stratified by its deciles; classes by themselves
+        regression = infer_task(cleaned[data.target], declared=data.task) == "regression"
+        part, split = assign_parts(
+            with_value_strata(cleaned, data.target) if regression else cleaned,
+            target=STRATA_COLUMN if regression else data.target,
+            val_fraction=config.train.validation_fraction,
+            test_fraction=config.train.test_fraction,
+            seed=config.train.seed,
+            group=data.id,
+            time=data.time,
+            duplicates=duplicate_labels(cleaned, config.clean.dedup, ignore=ignore),
         )
-        stats = asdict(clean_stats)
+        if regression and split.stratified_by:
+            split.stratified_by = f"the deciles of {data.target}"
+        cleaned, part = _dedup_within_parts(cleaned, part, config, ignore, stats)
         records["clean"] = save_dataset(
             ws,
             cleaned,
             name="clean",
             kind="clean",
             encrypted=True,
-            stats=stats,
+            stats=asdict(stats),
             parent_id=records["raw"].id,
             schema=_schema_json(config, cleaned),
             subjects=_subjects(ws, cleaned, data.id, raw=True),
@@ -378,7 +472,7 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         anonymizer = Anonymizer(
             config.privacy, ws.secret_key(), id_column=data.id, text_columns=data.text
         )
-        anonymized, anon_stats = anonymizer.frame(cleaned)
+        anonymized, anon_stats = anonymizer.frame(cleaned)  # row for row: ``part`` still fits
         records["anonymized"] = save_dataset(
             ws,
             anonymized,
@@ -393,41 +487,25 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         rows["anonymize"] = anonymized.height
 
     with _timed(timings, "split", on_stage):
-        regression = infer_task(anonymized[data.target], declared=data.task) == "regression"
-        train, val, test = split_frame(
-            with_value_strata(anonymized, data.target) if regression else anonymized,
-            target=STRATA_COLUMN if regression else data.target,
-            val_fraction=config.train.validation_fraction,
-            test_fraction=config.train.test_fraction,
-            seed=config.train.seed,
-        )
-        if regression:  # the value bins only steered the split
-            train, val, test = (p.drop(STRATA_COLUMN) for p in (train, val, test))
+        marks = pl.Series("_part", part)
+        train, val, test = (anonymized.filter(marks == k) for k in range(3))
+        split.rows = {"train": train.height, "val": val.height, "test": test.height}
         rows["split"] = train.height
-        if config.clean.augment.copies:  # the training split only: copies must not reach eval
-            numeric_columns = feature_columns(
-                infer_schema(train, data, pii_columns=config.privacy.columns)
-            )[0]
-            train = augment(
-                train,
-                config.clean.augment,
-                numeric=numeric_columns,
-                text=data.text,
-                seed=config.train.seed,
-            )
-            rows["augment"] = train.height
-        for kind, part in (("val", val), ("test", test), ("train", train)):
+        train = _training_only(train, config, stats, rows)
+        for kind, frame in (("val", val), ("test", test), ("train", train)):
             links = (
-                {"val": records["val"].id, "test": records["test"].id} if kind == "train" else {}
+                {"val": records["val"].id, "test": records["test"].id, "split": split.to_dict()}
+                if kind == "train"
+                else {}
             )
             records[kind] = save_dataset(
                 ws,
-                part,
+                frame,
                 name=kind,
                 kind=kind,
                 encrypted=True,
                 parent_id=records["anonymized"].id,
-                subjects=_subjects(ws, part, data.id, raw=False),
+                subjects=_subjects(ws, frame, data.id, raw=False),
                 stats=links,
             )
 
@@ -438,8 +516,53 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         records=records,
         timings=timings,
         rows=rows,
-        cleaning=stats,
+        cleaning=asdict(stats),
         anonymized_columns=anon_stats.columns,
         warnings=warnings,
         missing_columns=[c for c in raw.columns if raw[c].null_count()],
+        split=split.to_dict(),
     )
+
+
+def _dedup_within_parts(
+    frame: pl.DataFrame, part: Any, config: ProjectConfig, ignore: list[str], stats: CleanStats
+) -> tuple[pl.DataFrame, Any]:
+    """Remove duplicates inside each part only: a decision about a test row never depends on a
+    training row. Copies were bound into one group, so no copy survives in two parts."""
+    import numpy as np
+
+    indexed = frame.with_row_index("_row").with_columns(pl.Series("_part", part))
+    kept = []
+    for k in range(3):
+        piece = indexed.filter(pl.col("_part") == k)
+        piece, piece_stats = dedup_frame(
+            piece, config.clean.dedup, ignore=[*ignore, "_row", "_part"]
+        )
+        stats.merge(piece_stats)
+        kept.append(piece["_row"].to_numpy())
+    keep = np.zeros(frame.height, dtype=bool)
+    keep[np.concatenate(kept)] = True
+    stats.rows_out = int(keep.sum())
+    return frame.filter(pl.Series(keep)), np.asarray(part)[keep]
+
+
+def _training_only(
+    train: pl.DataFrame, config: ProjectConfig, stats: CleanStats, rows: dict[str, int]
+) -> pl.DataFrame:
+    """What only the training split may undergo: ``outliers.action: drop`` (fences from the
+    training rows; evaluation and serving clip instead) and augmentation's noisy copies."""
+    data = config.data
+    numeric = feature_columns(infer_schema(train, data, pii_columns=config.privacy.columns))[0]
+    if config.clean.outliers.action == "drop" and config.clean.outliers.method != "none":
+        before = train.height
+        train, dropped = Outliers(config.clean.outliers, numeric=numeric).apply(train)
+        stats.merge(dropped)
+        rows["outliers"] = train.height
+        stats.dropped["outlier (training split)"] = before - train.height
+        stats.dropped.pop("outlier", None)
+    if config.clean.augment.copies:  # the training split only: copies must not reach eval
+        train = augment(
+            train, config.clean.augment, numeric=numeric, text=data.text, seed=config.train.seed
+        )
+        rows["augment"] = train.height
+    return train

@@ -8,9 +8,8 @@ import polars as pl
 
 from datawheel.config import ProjectConfig
 from datawheel.errors import DatawheelError
-from datawheel.evaluate.assess import assess
 from datawheel.loop.gate import decide
-from datawheel.registry.candidate import Candidate
+from datawheel.registry.candidate import Candidate, assess_model
 from datawheel.registry.versions import ModelVersion, champion, conclude_gate, load_version_model
 from datawheel.store.workspace import Workspace
 
@@ -29,10 +28,8 @@ def gate_rerun(
     current = champion(ws)
     if current is None or current.id == version.id:
         return version, {}
-    target = config.data.target
     try:
-        old = assess(load_version_model(ws, current), test, target=target,
-                     sensitive=config.data.sensitive)  # fmt: skip
+        old = assess_model(config, load_version_model(ws, current), test)
     except DatawheelError as exc:  # e.g. the champion reads columns the new data lacks
         reasons = [f"pass champion {current.id} cannot score the new held-out rows ({exc})"]
         decided = conclude_gate(

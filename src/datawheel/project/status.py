@@ -7,14 +7,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from datawheel.config import ProjectConfig, default_tuned_path, read_tuned
 from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
 from datawheel.project.policy_check import policy_alerts
-from datawheel.registry.versions import ModelVersion, list_versions
+from datawheel.registry.candidate import assess_model
+from datawheel.registry.versions import ModelVersion, list_versions, load_version_model
 from datawheel.serve.input_pii import input_pii_warnings
+from datawheel.store.datasets import get_dataset, load_frame
 from datawheel.store.workspace import Workspace
 
 __all__ = ["project_status", "tuned_status"]
@@ -22,11 +26,18 @@ __all__ = ["project_status", "tuned_status"]
 
 def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) -> dict[str, Any]:
     live = live_accuracy(ws, version.id, window=window, now=now)
+    primary = version.metrics.get("primary") or {}
     return {
         "id": version.id,
         "stage": version.stage,
-        "accuracy": version.metrics.get("accuracy", 0.0),
-        "fairness_gap": version.metrics.get("fairness_gap", 0.0),
+        # as recorded at training, on the version's own evaluation rows: not comparable
+        # across versions (see "compared" for the same-rows scores)
+        "recorded": {
+            "metric": primary.get("metric"),
+            "value": primary.get("value"),
+            "on": version.eval_dataset_id,
+        },
+        "fairness_gap": version.metrics.get("fairness_gap"),
         "live_accuracy": live.accuracy,
         "labeled": live.labeled,
         "live_interval": [live.low, live.high],
@@ -34,6 +45,16 @@ def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) ->
         "created_at": version.created_at,
         "needs_retraining": version.needs_retraining,
     }
+
+
+def _champion_split(ws: Workspace, current: ModelVersion | None) -> dict[str, Any]:
+    """How the champion's training data was split (recorded with its training set)."""
+    if current is None:
+        return {}
+    stats = get_dataset(ws, current.dataset_id).stats
+    if "split" not in stats and "base_train" in stats:
+        stats = get_dataset(ws, stats["base_train"]).stats
+    return dict(stats.get("split") or {})
 
 
 def _champion_alerts(
@@ -75,6 +96,64 @@ def tuned_status(
     return shown, alerts
 
 
+def _training_rows(ws: Workspace, version: ModelVersion) -> pl.Series:
+    """Hashes of the rows a version trained on (its own set and, for a retrain, its base)."""
+    record = get_dataset(ws, version.dataset_id)
+    frame = load_frame(ws, record)
+    return frame.select(pl.struct(frame.columns).hash()).to_series()
+
+
+def compare_versions(
+    ws: Workspace, config: ProjectConfig, versions: list[ModelVersion]
+) -> dict[str, Any]:
+    """Every version scored on ONE table — the champion's evaluation rows (else the newest
+    version's) — so a column of numbers compares like with like. A version that trained on
+    any of those rows is not scored there (its number would flatter it); nor is a tainted one.
+    """
+    reference = next((v for v in versions if v.stage == "champion"), None) or next(
+        (v for v in versions if v.eval_dataset_id), None
+    )
+    if reference is None or reference.eval_dataset_id is None:
+        return {}
+    frame = load_frame(ws, reference.eval_dataset_id)
+    frame = frame.filter(pl.col(config.data.target).is_not_null())
+    if frame.is_empty():
+        return {}
+    hashes = frame.select(pl.struct(frame.columns).hash()).to_series()
+    scores: dict[str, Any] = {}
+    metric = None
+    for version in versions:
+        if version.stage == "tainted":
+            scores[version.id] = {"value": None, "note": "tainted: never scored or served"}
+            continue
+        overlap = int(hashes.is_in(_training_rows(ws, version).implode()).sum())
+        if overlap:
+            scores[version.id] = {
+                "value": None,
+                "note": f"trained on {overlap} of these rows: not comparable",
+            }
+            continue
+        result = assess_model(config, load_version_model(ws, version), frame)
+        primary = result.primary
+        metric = primary["metric"]
+        scores[version.id] = {
+            "value": primary["value"],
+            "low": primary["low"],
+            "high": primary["high"],
+            "interval": primary["interval"],
+            "beats_baseline": primary["beats_baseline"],
+            "accuracy": result.metrics["accuracy"],
+            "fairness_gap": result.gap,
+        }
+    return {
+        "dataset": reference.eval_dataset_id,
+        "of": reference.id,
+        "rows": frame.height,
+        "metric": metric,
+        "scores": scores,
+    }
+
+
 def project_status(
     ws: Workspace,
     config: ProjectConfig,
@@ -82,9 +161,11 @@ def project_status(
     project_file: Path | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Versions (newest first) with stage, offline and live accuracy (with its 95 % interval over
-    ``loop.window``), the champion's per-feature drift, a shadow's progress, and alerts. With
-    ``project_file``, also the tuned settings in effect (``tuned``: file and values, or None)."""
+    """Versions (newest first) with stage, the primary metric of every version on the SAME
+    evaluation rows (``compared_on``), live accuracy with its 95 % interval over
+    ``loop.window``, how the champion's data was split, its per-feature drift, a shadow's
+    progress, and alerts. With ``project_file``, also the tuned settings in effect (``tuned``:
+    file and values, or None)."""
     versions, alerts = [], []
     tuned: dict[str, Any] | None = None
     if project_file is not None:
@@ -106,8 +187,14 @@ def project_status(
         if version.stage == "shadow" and current is not None:
             needed = max(1, config.loop.shadow_requests)
             shadow = asdict(judge_shadow(ws, version, current, needed=needed))
+    compared = compare_versions(ws, config, all_versions)
+    for row in versions:
+        row["compared"] = compared.get("scores", {}).get(row["id"])
+    split = _champion_split(ws, current)
     if not versions:
         alerts.append("no model yet — run `datawheel run`")
+    elif current is None:
+        alerts.append("no champion: the last run failed its gate — see `datawheel models list`")
     running = live_retrain(ws)
     chain = ws.verify_audit()
     if not chain.ok:
@@ -121,6 +208,8 @@ def project_status(
     return {
         "project": config.name,
         "versions": versions,
+        "compared_on": {k: v for k, v in compared.items() if k != "scores"},
+        "split": split,
         "drift": drift,
         "shadow": shadow,
         "retraining": running.id if running else None,

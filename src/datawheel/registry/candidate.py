@@ -29,6 +29,7 @@ from datawheel.train.tracking import MlflowTracker
 
 __all__ = [
     "Candidate",
+    "assess_model",
     "checkpoint_path",
     "families_for",
     "model_features",
@@ -94,6 +95,24 @@ def families_for(config: ProjectConfig) -> list[str]:
     if kind == "auto":
         return list(FAMILIES)
     return ["mlp"] if kind in MLP_KINDS else [kind]
+
+
+def assess_model(
+    config: ProjectConfig, model: Any, frame: pl.DataFrame, *, intersections: bool = False
+) -> Assessment:
+    """``assess`` with the project's choices: primary metric, positive class, confidence, and
+    the minimum group size of the gated fairness gap."""
+    return assess(
+        model,
+        frame,
+        target=config.data.target,
+        sensitive=config.data.sensitive,
+        intersections=intersections,
+        metric=config.evaluate.metric,
+        positive=config.data.positive_class,
+        confidence=config.gates.confidence,
+        min_group_size=config.gates.min_group_size,
+    )
 
 
 def checkpoint_path(ws: Workspace, config: ProjectConfig, fingerprints: list[str]) -> Path:
@@ -164,6 +183,7 @@ def train_candidate(
             family: fit_family(
                 family, train, val, features=features, target=config.data.target, task=task,
                 model_config=config.model, train_config=config.train, progress=progress,
+                clean_config=config.clean,
                 **({"checkpoint_path": ckpt, "resume": resume, "fingerprint": fingerprint,
                     "on_epoch": tracker.log_epoch if tracker else None}
                    if family == "mlp" else {}),
@@ -179,15 +199,15 @@ def train_candidate(
             result = refit(
                 result, train, val, features=features, target=config.data.target, task=task,
                 model_config=config.model, train_config=config.train,
+                clean_config=config.clean,
             )  # fmt: skip
         missing = set(optional_inputs or [])
         result.model.extras["optional_inputs"] = [
             c for c in result.model.input_schema
             if c in missing or (c in train.columns and train[c].null_count())
         ]  # fmt: skip
-        assessment = assess(
-            result.model, test, target=config.data.target, sensitive=config.data.sensitive
-        )
+        _remember_training(result.model, train, config.data.target)
+        assessment = assess_model(config, result.model, test)
         latency = latency_p99_ms(result.model, test)
         if result.privacy is not None:  # the epsilon spent travels with the version's metrics
             assessment.metrics["privacy"] = result.privacy
@@ -260,11 +280,16 @@ def register_candidate(
     *,
     dataset_id: str,
     eval_dataset_id: str | None,
+    split: dict[str, Any] | None = None,
     notes: str = "",
+    first_is_champion: bool = True,
 ) -> ModelVersion:
-    """Record ``candidate`` as a new model version (champion if there is none, else challenger),
-    with its assessment on the held-out rows: all metrics, the gated fairness gap and the p99
-    latency the promotion gate reads, the fairness report, and its training run."""
+    """Record ``candidate`` as a new model version (champion if there is none and
+    ``first_is_champion``, else challenger), with its assessment on the held-out rows: all
+    metrics, the primary metric against the baseline, the gated fairness gap (or why it is not
+    measurable) and the p99 latency the promotion gate reads, how the data was split, the
+    fairness report, and its training run."""
+    assessment = candidate.assessment
     return register_model(
         ws,
         candidate.model,
@@ -272,16 +297,33 @@ def register_candidate(
         eval_dataset_id=eval_dataset_id,
         run_id=candidate.run_id,
         metrics={
-            **candidate.assessment.metrics,
+            **assessment.metrics,
             "latency_p99_ms": candidate.latency_p99_ms,
-            "fairness_gap": candidate.assessment.gap,
+            "fairness_gap": assessment.gap,
+            "primary": assessment.primary,
+            "fairness_gate": assessment.gated.to_dict() if assessment.gated else None,
+            "split": split or {},
         },
-        fairness=candidate.assessment.fairness,
+        fairness=assessment.fairness,
         notes=notes,
+        first_is_champion=first_is_champion,
     )
+
+
+def _remember_training(model: Any, train: pl.DataFrame, target: str) -> None:
+    """Keep the training class shares with the model: the honest trivial baseline (the
+    majority of *training*, not of the rows being scored)."""
+    extras = getattr(model, "extras", None)
+    classes = list(getattr(model, "classes", []) or [])
+    if extras is None or not classes:
+        return
+    counts = train[target].cast(pl.String).value_counts()
+    by_class = dict(zip(counts[target].to_list(), counts["count"].to_list(), strict=True))
+    total = sum(by_class.values())
+    extras["class_prior"] = [by_class.get(c, 0) / total for c in classes]
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keys = ("accuracy", "balanced_accuracy", "f1", "macro_f1", "roc_auc", "log_loss",
-            "rmse", "mae", "r2", "baseline", "n")  # fmt: skip
+            "rmse", "mae", "r2", "baseline", "n", "primary_metric")  # fmt: skip
     return {k: metrics[k] for k in keys if k in metrics}

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from datawheel.evaluate.assess import Assessment
     from datawheel.train.bundle import TrainedModel
 
-__all__ = ["version_card_html"]
+__all__ = ["version_card_html", "version_split"]
 
 # translated where the chart draws it; N_ only marks it for the catalog
 SHAP_LABEL = N_("mean |SHAP value| ({scale} of the predicted class)")
@@ -54,13 +54,14 @@ def version_card_html(
 
     Without ``config`` the fairness columns are those the version was assessed on at training.
     """
-    from datawheel.evaluate.assess import assess, positive_label
+    from datawheel.evaluate.assess import assess
     from datawheel.evaluate.card import model_card_html
     from datawheel.evaluate.card_sections import (
         candidates_section,
         regression_card_html,
         words_section,
     )
+    from datawheel.registry.candidate import assess_model
 
     model_id = f"{config.name} {version.id}" if config else version.id
     intended_use = config.card.intended_use if config else ""
@@ -75,10 +76,10 @@ def version_card_html(
             license_note=license_note,
         )
     target = model.target
-    if assessment is None:
-        sensitive = (
-            config.data.sensitive if config else [c for c in version.fairness if "×" not in c]
-        )
+    if assessment is None and config is not None:
+        assessment = assess_model(config, model, frame, intersections=True)
+    elif assessment is None:
+        sensitive = [c for c in version.fairness if "×" not in c]
         assessment = assess(model, frame, target=target, sensitive=sensitive, intersections=True)
     scale = explanation_scale(model)
     if model.is_regression:
@@ -92,6 +93,7 @@ def version_card_html(
             importance=importance, words=words,
             gates=config.gates.model_dump() if config else None,
             intended_use=intended_use, limitations=limitations, license_note=license_note,
+            primary=assessment.primary, split=version_split(ws, version),
         )  # fmt: skip
     extras = [candidates_section(model.extras.get("selection")), words_section(words or {}, scale)]
     classes = model.classes
@@ -102,19 +104,33 @@ def version_card_html(
         fairness=assessment.fairness,
         y_true=frame[target].cast(pl.String).to_list(),
         proba=model.predict_proba(frame) if proba is None else proba,
-        positive=positive_label(classes) if len(classes) == 2 else None,
+        positive=classes[assessment.pos] if assessment.pos is not None else None,
         data_summary=_data_summary(frame, target, source, version.dataset_id, config),
         gates=config.gates.model_dump() if config else None,
         history=get_run(ws, version.run_id).history if version.run_id else None,
         importance=importance,
         importance_label=SHAP_LABEL.format(scale=scale),
-        gated_gap=assessment.gap,
+        gated=assessment.gated.to_dict() if assessment.gated else None,
+        primary=assessment.primary,
+        split=version_split(ws, version),
         inputs=model.input_schema,
         intended_use=intended_use,
         limitations=limitations,
         license_note=license_note,
         extra_sections=[section for section in extras if section is not None],
     )
+
+
+def version_split(ws: Workspace, version: ModelVersion) -> dict[str, Any]:
+    """How the version's training data was split (recorded with its training set; a retrain's
+    training set points at its base set, which holds it)."""
+    from datawheel.store.datasets import get_dataset
+
+    record = get_dataset(ws, version.dataset_id)
+    split = record.stats.get("split")
+    if split is None and "base_train" in record.stats:
+        split = get_dataset(ws, record.stats["base_train"]).stats.get("split")
+    return dict(split or {})
 
 
 def _data_summary(

@@ -84,8 +84,10 @@ def register_model(
     fairness: dict[str, Any],
     run_id: str | None = None,
     notes: str = "",
+    first_is_champion: bool = True,
 ) -> ModelVersion:
-    """Store the model and record a new version: champion if none exists, else challenger."""
+    """Store the model and record a new version: champion if none exists (and
+    ``first_is_champion``), else challenger."""
     digest = ws.artifacts.put(model.to_bytes(), encrypt=False)
     with ws.engine.begin() as conn:
         number = (conn.execute(select(func.max(model_versions.c.number))).scalar() or 0) + 1
@@ -123,11 +125,20 @@ def register_model(
                 "dataset": dataset_id,
                 "run": run_id,
                 "accuracy": metrics.get("accuracy"),
+                "primary": _primary_line(metrics),
             },
         )
-        if not has_champion:
+        if not has_champion and first_is_champion:
             _change_stage(conn, ws, version_id, "challenger", "champion", "first model version")
     return get_version(ws, version_id)
+
+
+def _primary_line(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    primary = metrics.get("primary")
+    if not isinstance(primary, dict):
+        return None
+    keys = ("metric", "value", "low", "high", "baseline", "beats_baseline")
+    return {k: primary.get(k) for k in keys}
 
 
 def get_version(ws: Workspace, ref: str) -> ModelVersion:

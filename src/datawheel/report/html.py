@@ -16,7 +16,16 @@ from datawheel.atomic import atomic_write
 from datawheel.i18n.catalog import _, html_lang
 from datawheel.report.fonts import CSS_FONT_STACK, text_lang
 
-__all__ = ["Section", "escape", "fmt", "kv_table", "render_page", "table", "write_page"]
+__all__ = [
+    "Section",
+    "alert",
+    "escape",
+    "fmt",
+    "kv_table",
+    "render_page",
+    "table",
+    "write_page",
+]
 
 _CSS = """
 :root { color-scheme: light; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0;
@@ -43,6 +52,8 @@ tr.flag td:first-child { border-left: 3px solid var(--flag-line); }
 figure { margin: 8px 0 16px; }
 svg { max-width: 100%; height: auto; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.alert { border-left: 4px solid var(--flag-line); background: var(--flag); color: #8a1c1c;
+  padding: 8px 12px; margin: 8px 0 16px; font-weight: 600; }
 footer { margin-top: 48px; color: var(--muted); font-size: 0.8rem; }
 @media print { nav { display: none; } h2 { break-after: avoid; } }
 """.replace("FONT_STACK", CSS_FONT_STACK)
@@ -55,6 +66,11 @@ class Section:
     heading: str
     body_html: str
     note: str | None = None
+
+
+def alert(text: str) -> str:
+    """A red line: a finding a reader must not miss (escaped)."""
+    return f'<p class="alert" role="alert">{escape(text)}</p>'
 
 
 def escape(text: Any) -> str:

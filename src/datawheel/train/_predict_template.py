@@ -77,32 +77,49 @@ def _hashed_bag(texts, buckets, sizes):
     return out
 
 
+def _limits(values, n, default):
+    values = values if values is not None else [None] * n
+    return np.array([default if v is None else float(v) for v in values], dtype=np.float64)
+
+
 def transform(spec, rows):
-    """Dict rows → (numeric float32 [n, d], categorical int64 [n, c]), as datawheel does."""
+    """Dict rows → (numeric float32 [n, d], categorical int64 [n, c]), as datawheel does:
+    clip to the training fences, fill missing values, standardize, then the indicators."""
     n = len(rows)
     numeric_cols, mean, std = spec["numeric"], np.array(spec["mean"]), np.array(spec["std"])
+    p = len(numeric_cols)
+    indicators, flags = spec["missing_indicator"], spec.get("outlier_flags", {})
     texts, buckets = spec.get("text", []), int(spec.get("text_width", spec.get("text_buckets", 0)))
-    width = len(numeric_cols) + len(spec["missing_indicator"]) + len(texts) * buckets
+    width = p + len(indicators) + len(flags) + len(texts) * buckets
     numeric = np.zeros((n, width), dtype=np.float32)
     if numeric_cols:
         values = np.array(
             [[_as_float(row.get(c), c, i) for c in numeric_cols] for i, row in enumerate(rows)],
             dtype=np.float64,
-        ).reshape(n, len(numeric_cols))
+        ).reshape(n, p)
         missing = ~np.isfinite(values)
-        values = np.where(missing, mean, values)
-        numeric[:, : len(numeric_cols)] = (values - mean) / std
-        for j, name in enumerate(spec["missing_indicator"]):
-            numeric[:, len(numeric_cols) + j] = missing[:, numeric_cols.index(name)]
-    offset = len(numeric_cols) + len(spec["missing_indicator"])
+        lower = _limits(spec.get("lower"), p, -np.inf)
+        upper = _limits(spec.get("upper"), p, np.inf)
+        fill = np.array(spec.get("fill", spec["mean"]), dtype=np.float64)
+        values = np.where(missing, fill, np.clip(values, lower, upper))
+        numeric[:, :p] = (values - mean) / std
+        for j, name in enumerate(indicators):
+            numeric[:, p + j] = missing[:, numeric_cols.index(name)]
+        for j, (name, (low, high)) in enumerate(flags.items()):
+            column = values[:, numeric_cols.index(name)]
+            numeric[:, p + len(indicators) + j] = (column < low) | (column > high)
+    offset = p + len(indicators) + len(flags)
     sizes = tuple(spec.get("char_ngrams", (1, 2, 3)))
     for j, name in enumerate(texts if buckets else []):
         block = _hashed_bag([row.get(name) for row in rows], buckets, sizes)
         numeric[:, offset + j * buckets : offset + (j + 1) * buckets] = block
     codes = []
+    fills = spec.get("categorical_fill", {})
     for name in spec["categorical"]:
         index = {value: i + 1 for i, value in enumerate(spec["vocabulary"][name])}
-        codes.append([index.get(_as_category(row.get(name)), 0) for row in rows])
+        values = [_as_category(row.get(name)) for row in rows]
+        values = [fills.get(name) if v is None else v for v in values]
+        codes.append([index.get(v, 0) for v in values])
     categorical = np.array(codes, dtype=np.int64).T.reshape(n, len(codes))
     if not np.isfinite(numeric).all():  # a spec's scale could still overflow float32
         row = int(np.nonzero(~np.isfinite(numeric).all(axis=1))[0][0])

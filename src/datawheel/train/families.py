@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from datawheel.config import ModelConfig, TrainConfig
+from datawheel.config import CleanConfig, ModelConfig, TrainConfig
 from datawheel.errors import DataError, UsageError
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.design import Design
@@ -60,17 +60,23 @@ def fit_family(
     model_config: ModelConfig,
     train_config: TrainConfig,
     progress: bool = False,
+    clean_config: CleanConfig | None = None,
     **mlp_options: Any,
 ) -> TrainResult:
-    """Train ``family`` and return its TrainResult (the MLP keeps its per-epoch history)."""
+    """Train ``family`` and return its TrainResult (the MLP keeps its per-epoch history).
+
+    ``clean_config`` (the project's ``clean:``) puts the fill values and outlier fences in
+    every family's Preprocessor, fitted on ``train``: one transform for all serving paths."""
     if family == "mlp":
         return train_classifier(
             train, val, features=features, target=target, model_config=model_config,
-            train_config=train_config, progress=progress, task=task, **mlp_options,
+            train_config=train_config, progress=progress, task=task,
+            clean_config=clean_config, **mlp_options,
         )  # fmt: skip
     if family not in ("gbm", "linear"):
         raise UsageError(f"unknown model family {family!r}", hint=f"use one of {FAMILIES}")
-    return _fit_design(family, train, val, features, target, task, model_config, train_config)
+    return _fit_design(family, train, val, features, target, task, model_config, train_config,
+                       clean_config=clean_config)  # fmt: skip
 
 
 def refit(
@@ -83,6 +89,7 @@ def refit(
     task: str,
     model_config: ModelConfig,
     train_config: TrainConfig,
+    clean_config: CleanConfig | None = None,
 ) -> TrainResult:
     """The chosen tree or linear model again, on train + validation with the settings the
     validation split picked (rounds, penalty) — as scikit-learn's ``refit=True``. The MLP is
@@ -96,7 +103,7 @@ def refit(
         {"rounds": network.rounds} if model.family == "gbm" else {"penalties": (network.penalty,)}
     )
     again = _fit_design(model.family, both, val, features, target, task, model_config,
-                        train_config, **settings)  # fmt: skip
+                        train_config, clean_config=clean_config, **settings)  # fmt: skip
     again.model.extras.update(model.extras)
     again.model.extras["refit_rows"] = both.height
     again.seconds += result.seconds
@@ -112,6 +119,8 @@ def _fit_design(
     task: str,
     model_config: ModelConfig,
     train_config: TrainConfig,
+    *,
+    clean_config: CleanConfig | None = None,
     **settings: Any,
 ) -> TrainResult:
     from datawheel.train.gbm import fit_gbm
@@ -129,7 +138,12 @@ def _fit_design(
         raise UsageError(
             f"the target {target!r} needs at least 2 classes in the training set, got {classes}"
         )
-    pre = Preprocessor(features, text_encoder="tfidf").fit(train)
+    pre = Preprocessor(
+        features,
+        text_encoder="tfidf",
+        missing=clean_config.missing if clean_config else None,
+        outliers=clean_config.outliers if clean_config else None,
+    ).fit(train)
     texts = pre.texts(train) if features.text else None
     val_texts = pre.texts(val) if features.text else None
     design = Design.for_preprocessor(pre, texts, one_hot=family == "linear")

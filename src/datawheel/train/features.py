@@ -11,6 +11,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from datawheel.config import CleanConfig, MissingConfig, ModelConfig, OutliersConfig
+from datawheel.data.clean import Outliers
 from datawheel.errors import DataError, NotFittedError, UsageError
 from datawheel.train.text import TEXT_ENCODERS, encode_texts, text_width
 
@@ -100,16 +102,39 @@ def _floats_from_series(series: pl.Series, column: str) -> np.ndarray:
     return series.cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
 
 
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _bounds(values: Sequence[float | None] | None, n: int, default: float) -> np.ndarray:
+    if values is None:
+        return np.full(n, default)
+    return np.asarray([default if v is None else float(v) for v in values], dtype=np.float64)
+
+
 class Preprocessor:
-    """Turns raw feature columns into the two arrays the network reads.
+    """Turns raw feature columns into the two arrays the network reads — the one transform
+    that training, evaluation, serving, the shadow and the exported bundle all apply.
 
-    Numerics are standardized with the training mean and std (std 0 → 1); a missing value
-    (null, NaN, ±inf, blank) becomes the mean, i.e. 0 after standardizing. A 0/1 missing
-    indicator is appended only for numeric columns that had missing values in training: a
-    column never missing in training carries no learnable signal in its indicator.
+    Everything it knows is learned by ``fit`` on the training split alone: outlier fences,
+    fill values, means and stds, vocabularies. Raw values come in, so requests need no
+    cleaning of their own, and a request is transformed exactly as a training row was.
 
-    Categoricals are cast to str; index 0 means unknown or missing, known categories get
-    1..n in sorted order. Categories seen fewer than ``min_frequency`` times in training
+    Numerics, in order: a missing value (null, NaN, ±inf, blank) is noted; values beyond the
+    outlier fences are clipped to them (``outliers``: IQR or z-score fences from the training
+    values; a column whose fences would flatten it is left alone, see ``outlier_skipped_``);
+    missing values take the fill value (``missing.numeric``: median, mean, most frequent or a
+    constant, from the training values; without ``missing`` the mean); then the column is
+    standardized with the training mean and std of its clipped values (std 0 → 1). A 0/1
+    missing indicator is appended only for numeric columns that had missing values in
+    training: a column never missing in training carries no learnable signal in its indicator.
+    With ``outliers.action: flag`` values are not clipped; a 0/1 "beyond the fences" column is
+    appended instead. (``action: drop`` clips here; the pipeline drops training rows beyond
+    the fences, which only the training split may lose.)
+
+    Categoricals are cast to str; a missing one takes ``missing.categorical``'s fill (the
+    training mode, or a constant) when set; index 0 means unknown or missing, known categories
+    get 1..n in sorted order. Categories seen fewer than ``min_frequency`` times in training
     fold into 0.
 
     Text columns become fixed-width float blocks appended to the numeric array: a hashed
@@ -118,8 +143,8 @@ class Preprocessor:
     A missing text is the empty string. With ``text_finetune`` (MiniLM fine-tuned with the
     network) text columns add no block: the network reads the raw strings (``texts``).
 
-    Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_) + text widths]``
-    and ``categorical`` int64 ``[n, len(categorical)]``.
+    Output: ``numeric`` float32 ``[n, len(numeric) + len(missing_indicator_) +
+    len(outlier_flag_) + text widths]`` and ``categorical`` int64 ``[n, len(categorical)]``.
     """
 
     def __init__(
@@ -130,6 +155,8 @@ class Preprocessor:
         text_encoder: str = "hashed",
         text_buckets: int = 1024,
         text_finetune: bool = False,
+        missing: MissingConfig | None = None,
+        outliers: OutliersConfig | None = None,
     ) -> None:
         if min_frequency < 1:
             raise UsageError(f"min_frequency must be >= 1, got {min_frequency}")
@@ -148,33 +175,122 @@ class Preprocessor:
         self.text_encoder = text_encoder
         self.text_buckets = text_buckets
         self.text_finetune = text_finetune
+        self.missing = missing
+        self.outliers = outliers
+
+    @classmethod
+    def from_config(
+        cls, columns: FeatureColumns, clean: CleanConfig, model: ModelConfig
+    ) -> Preprocessor:
+        """The project's preprocessing: ``clean.missing`` and ``clean.outliers`` for the
+        numerics and categoricals, ``model`` for the text encoder. Every model kind should
+        build its inputs with this, so its serving path applies the same transform."""
+        return cls(
+            columns,
+            text_encoder=model.text_encoder,
+            text_buckets=model.text_buckets,
+            text_finetune=model.finetune,
+            missing=clean.missing,
+            outliers=clean.outliers,
+        )
 
     # -- fitting ------------------------------------------------------------------------------
 
     def fit(self, frame: pl.DataFrame) -> Preprocessor:
-        """Learn means, stds, missing indicators and vocabularies from the training frame."""
+        """Learn fences, fill values, means, stds, indicators and vocabularies from ``frame``
+        (the training split: nothing else may shape the transform)."""
         self._check_columns(frame.columns)
-        means, stds, indicators = [], [], []
+        lower, upper, fills, means, stds, indicators = [], [], [], [], [], []
+        flags: dict[str, tuple[float, float]] = {}
+        skipped: dict[str, str] = {}
         for name in self.columns.numeric:
             values = _floats_from_series(frame.get_column(name), name)
             finite = values[np.isfinite(values)]
-            mean = float(finite.mean()) if finite.size else 0.0
-            std = float(finite.std()) if finite.size else 0.0
+            low, high, why = self._fences(finite)
+            if why:
+                skipped[name] = why
+            flag = self.outliers is not None and self.outliers.action == "flag" and not why
+            if flag:
+                flags[name] = (low, high)
+                low, high = -math.inf, math.inf  # flagged, not clipped
+            clipped = np.clip(finite, low, high)
+            lower.append(low)
+            upper.append(high)
+            fills.append(self._numeric_fill(clipped, name))
+            mean = float(clipped.mean()) if clipped.size else 0.0
+            std = float(clipped.std()) if clipped.size else 0.0
             means.append(mean)
             stds.append(std if std > 0.0 else 1.0)
             if finite.size < values.size:
                 indicators.append(name)
         vocab: dict[str, list[str]] = {}
+        categorical_fill: dict[str, str] = {}
         for name in self.columns.categorical:
             counts = frame.get_column(name).cast(pl.String).drop_nulls().value_counts()
             kept = counts.filter(pl.col("count") >= self.min_frequency).get_column(name)
             vocab[name] = sorted(kept.to_list())
+            fill = self._categorical_fill(counts, name)
+            if fill is not None:
+                categorical_fill[name] = fill
+        self.lower_ = np.asarray(lower, dtype=np.float64)
+        self.upper_ = np.asarray(upper, dtype=np.float64)
+        self.fill_ = np.asarray(fills, dtype=np.float64)
         self.mean_ = np.asarray(means, dtype=np.float64)
         self.std_ = np.asarray(stds, dtype=np.float64)
         self.missing_indicator_ = indicators
+        self.outlier_flag_ = list(flags)
+        self.flag_bounds_ = flags
+        self.outlier_skipped_ = skipped
+        self.categorical_fill_ = categorical_fill
         self.vocabulary_ = vocab
         self.__dict__.pop("_index_cache", None)  # lookups of a previous fit are stale
         return self
+
+    def _fences(self, finite: np.ndarray) -> tuple[float, float, str]:
+        """(low, high, "") of the outlier fences, or (-inf, inf, why the column is left alone)."""
+        if self.outliers is None or self.outliers.method == "none":
+            return -math.inf, math.inf, ""
+        bounds = Outliers(self.outliers).column_bounds(pl.Series(finite, dtype=pl.Float64))
+        if isinstance(bounds, str):
+            return -math.inf, math.inf, bounds
+        return float(bounds[0]), float(bounds[1]), ""
+
+    def _numeric_fill(self, clipped: np.ndarray, name: str) -> float:
+        """The value a missing number takes: ``missing.numeric`` over the training values.
+
+        ``none`` (no imputation asked) falls back to the mean, the neutral 0 after
+        standardizing; ``drop`` and ``ffill`` act on the training file, so a request still
+        missing the value gets the median.
+        """
+        strategy = self.missing.numeric if self.missing is not None else "mean"
+        if strategy == "constant":
+            assert self.missing is not None
+            try:
+                return float(self.missing.fill_value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"cannot fill numeric column {name!r} with {self.missing.fill_value!r}",
+                    where="clean.missing.fill_value",
+                    hint="use a number for the constant fill of numeric columns",
+                ) from None
+        if clipped.size == 0:
+            return 0.0
+        if strategy in ("mean", "none"):
+            return float(clipped.mean())
+        if strategy == "most_frequent":
+            values, counts = np.unique(clipped, return_counts=True)
+            return float(values[np.argmax(counts)])  # ties: the smallest value
+        return float(np.median(clipped))  # median, and the fallback of drop / ffill
+
+    def _categorical_fill(self, counts: pl.DataFrame, name: str) -> str | None:
+        """The category a missing value takes (``missing.categorical``), or None: index 0."""
+        strategy = self.missing.categorical if self.missing is not None else "none"
+        if strategy == "constant":
+            assert self.missing is not None
+            return None if self.missing.fill_value is None else str(self.missing.fill_value)
+        if strategy == "most_frequent" and counts.height:
+            return str(counts.sort(["count", name], descending=[True, False])[name][0])
+        return None
 
     @property
     def is_fitted(self) -> bool:
@@ -205,7 +321,7 @@ class Preprocessor:
 
     @property
     def _n_tabular(self) -> int:
-        return len(self.columns.numeric) + len(self.missing_indicator_)
+        return len(self.columns.numeric) + len(self.missing_indicator_) + len(self.outlier_flag_)
 
     @property
     def text_width(self) -> int:
@@ -235,14 +351,19 @@ class Preprocessor:
         self._check_columns(frame.columns)
         raw = [_floats_from_series(frame.get_column(n), n) for n in self.columns.numeric]
         codes = [
-            frame.get_column(name)
-            .cast(pl.String)
+            self._categories(frame.get_column(name))
             .replace_strict(vocab, range(1, len(vocab) + 1), default=0, return_dtype=pl.Int64)
             .to_numpy()
             for name, vocab in ((n, self.vocabulary_[n]) for n in self.columns.categorical)
         ]
         texts = [frame.get_column(n).cast(pl.String).to_list() for n in self.columns.text]
         return self._assemble(raw, codes, frame.height, texts)
+
+    def _categories(self, series: pl.Series) -> pl.Series:
+        """A categorical column as text, a missing value replaced by its fill (if any)."""
+        text = series.cast(pl.String)
+        fill = self.categorical_fill_.get(series.name)
+        return text if fill is None else text.fill_null(fill)
 
     def transform_records(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Dict rows → the same arrays as ``transform``, without building a DataFrame.
@@ -256,7 +377,13 @@ class Preprocessor:
         for name in self.columns.categorical:
             index = self._index(name)
             values = self._field(rows, name)
-            codes.append(np.fromiter((index.get(_as_category(v), 0) for v in values), np.int64))
+            fill = index.get(self.categorical_fill_.get(name), 0)  # a missing category
+            codes.append(
+                np.fromiter(
+                    (fill if (c := _as_category(v)) is None else index.get(c, 0) for v in values),
+                    np.int64,
+                )
+            )
         texts = [self._field(rows, n) for n in self.columns.text]
         return self._assemble(raw, codes, len(rows), texts)
 
@@ -301,10 +428,17 @@ class Preprocessor:
         if raw:
             values = np.stack(raw, axis=1)  # [n, len(numeric)]
             missing = ~np.isfinite(values)
-            values = np.where(missing, self.mean_, values)
-            numeric[:, : values.shape[1]] = (values - self.mean_) / self.std_
+            values = np.where(missing, self.fill_, np.clip(values, self.lower_, self.upper_))
+            p = values.shape[1]
+            numeric[:, :p] = (values - self.mean_) / self.std_
+            position = {name: j for j, name in enumerate(self.columns.numeric)}
             for j, name in enumerate(self.missing_indicator_):
-                numeric[:, values.shape[1] + j] = missing[:, self.columns.numeric.index(name)]
+                numeric[:, p + j] = missing[:, position[name]]
+            p += len(self.missing_indicator_)
+            for j, name in enumerate(self.outlier_flag_):  # fences kept apart for flagging
+                column = values[:, position[name]]
+                low, high = self.flag_bounds_[name]
+                numeric[:, p + j] = (column < low) | (column > high)
         categorical = (
             np.stack(codes, axis=1) if codes else np.zeros((n, 0), dtype=np.int64)
         )  # [n, len(categorical)]
@@ -324,6 +458,13 @@ class Preprocessor:
             "mean": [float(x) for x in self.mean_],
             "std": [float(x) for x in self.std_],
             "missing_indicator": list(self.missing_indicator_),
+            # learned on the training split; null = unbounded / no fill category
+            "fill": [float(x) for x in self.fill_],
+            "lower": [_finite_or_none(x) for x in self.lower_],
+            "upper": [_finite_or_none(x) for x in self.upper_],
+            "outlier_flags": {name: list(b) for name, b in self.flag_bounds_.items()},
+            "outlier_skipped": dict(self.outlier_skipped_),
+            "categorical_fill": dict(self.categorical_fill_),
             "vocabulary": {name: list(v) for name, v in self.vocabulary_.items()},
             "text": list(self.columns.text),
             "text_encoder": self.text_encoder,
@@ -353,6 +494,16 @@ class Preprocessor:
         )
         self.mean_ = np.asarray(spec["mean"], dtype=np.float64)
         self.std_ = np.asarray(spec["std"], dtype=np.float64)
+        p = len(self.mean_)
+        # specs written before clipping and fill values: mean fill, no fences
+        self.fill_ = np.asarray(spec.get("fill", self.mean_), dtype=np.float64)
+        self.lower_ = _bounds(spec.get("lower"), p, -math.inf)
+        self.upper_ = _bounds(spec.get("upper"), p, math.inf)
+        flags = spec.get("outlier_flags", {})
+        self.flag_bounds_ = {name: (float(b[0]), float(b[1])) for name, b in flags.items()}
+        self.outlier_flag_ = list(self.flag_bounds_)
+        self.outlier_skipped_ = dict(spec.get("outlier_skipped", {}))
+        self.categorical_fill_ = dict(spec.get("categorical_fill", {}))
         self.missing_indicator_ = list(spec["missing_indicator"])
         self.vocabulary_ = {name: list(v) for name, v in spec["vocabulary"].items()}
         return self

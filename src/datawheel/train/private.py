@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datawheel.config import ModelConfig, TrainConfig
+from datawheel.config import CleanConfig, ModelConfig, TrainConfig
 from datawheel.errors import MissingDependencyError, UsageError
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.distributed import dist_info
@@ -55,8 +55,13 @@ def train_private(
     tensors: Any,
     background: Any,
     progress_bar: Any,
+    clean_config: CleanConfig | None = None,
 ) -> tuple[TrainedModel, list[dict[str, float]], dict[str, Any], float]:
-    """Train with DP-SGD; (model, history, privacy record, seconds). Called by the trainer."""
+    """Train with DP-SGD; (model, history, privacy record, seconds). Called by the trainer.
+
+    ``clean_config`` puts the project's fills and fences in the preprocessing, as the
+    non-private trainer does, so every serving path transforms rows alike. Like the means and
+    vocabularies, they are statistics of the training split outside the DP guarantee."""
     started = time.perf_counter()
     privacy = train_config.privacy
     assert privacy is not None
@@ -75,9 +80,12 @@ def train_private(
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    preprocessor = Preprocessor(
-        features, text_encoder=model_config.text_encoder, text_buckets=model_config.text_buckets
-    ).fit(train)
+    if clean_config is not None:
+        preprocessor = Preprocessor.from_config(features, clean_config, model_config).fit(train)
+    else:
+        preprocessor = Preprocessor(
+            features, text_encoder=model_config.text_encoder, text_buckets=model_config.text_buckets
+        ).fit(train)
     device = torch.device("cpu")
     x_num, x_cat, y = tensors(preprocessor, train, target, classes, device)
     v_num, v_cat, v_y = tensors(preprocessor, val, target, classes, device)

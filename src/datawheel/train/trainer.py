@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from datawheel.config import ModelConfig, TrainConfig
+from datawheel.config import CleanConfig, ModelConfig, TrainConfig
 from datawheel.errors import DataError, UsageError
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -72,12 +72,18 @@ def train_classifier(
     fingerprint: str = "",
     on_epoch: EpochCallback | None = None,
     task: str = "classification",
+    clean_config: CleanConfig | None = None,
 ) -> TrainResult:
     """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
 
     ``task="regression"`` (or ``"binary"``/``"multiclass"``, both classification) trains one
     output on the standardized target with ``train.loss`` (MSE or Huber); the model undoes
     the scaling, so it predicts in the target's units.
+
+    ``clean_config`` (the project's ``clean:``) makes missing-value fills and outlier fences
+    part of the fitted preprocessing (``Preprocessor.from_config``), so every path that serves
+    the model transforms raw rows exactly as training did. Class weights follow
+    ``train.class_weights``; ``auto`` turns them on when the training classes are imbalanced.
 
     With ``model_config.finetune`` the network is a FinetunedTextMLP: MiniLM trained with the
     head (``encoder_lr`` for the transformer), text tokenized per batch in the loop.
@@ -126,6 +132,7 @@ def train_classifier(
             train, val, features=features, target=target, model_config=model_config,
             train_config=cfg, classes=classes, tensors=_tensors, background=_background,
             progress_bar=lambda epochs: _progress_bar(progress and dist.is_main, epochs),
+            clean_config=clean_config,
         )  # fmt: skip
         return TrainResult(
             model=model_dp, history=history_dp, best_epoch=cfg.epochs, seconds=seconds,
@@ -140,6 +147,8 @@ def train_classifier(
     state = _load_resume(checkpoint_path, fingerprint) if resume else None
     if state is not None:  # the checkpoint's preprocessing: resumed runs see identical inputs
         preprocessor = Preprocessor.from_json(state["preprocessor"])
+    elif clean_config is not None:
+        preprocessor = Preprocessor.from_config(features, clean_config, model_config).fit(train)
     else:
         preprocessor = Preprocessor(
             features,
@@ -199,7 +208,8 @@ def train_classifier(
     if regression:  # on the standardized target; Huber's delta of 1 is one target std
         loss_fn = nn.HuberLoss(delta=1.0) if cfg.loss == "huber" else nn.MSELoss()
     else:
-        weight = _inverse_frequency(y, len(classes)) if cfg.class_weights else None
+        weigh = _weigh_classes(cfg, y, len(classes))
+        weight = _inverse_frequency(y, len(classes)) if weigh else None
         loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     scheduler = _scheduler(optimizer, cfg, total_steps)
     generator = torch.Generator().manual_seed(cfg.seed)  # batch order, apart from dropout's RNG
@@ -540,6 +550,15 @@ def _tensors(
         torch.from_numpy(categorical).to(device),  # [n, c] int64
         torch.from_numpy(labels).to(device),  # [n] int64
     )
+
+
+def _weigh_classes(cfg: TrainConfig, y: torch.Tensor, n_classes: int) -> bool:
+    """``train.class_weights``: on, off, or (auto) on when the classes are imbalanced."""
+    if cfg.class_weights != "auto":
+        return bool(cfg.class_weights)
+    from datawheel.evaluate.metrics import class_prior, is_imbalanced
+
+    return is_imbalanced(class_prior(y.cpu().numpy(), n_classes))
 
 
 def _inverse_frequency(y: torch.Tensor, n_classes: int) -> torch.Tensor:
