@@ -22,9 +22,8 @@ SIGNAL = RNG.normal(size=N)  # shared noise: both models see the same hard rows
 class _Scores:
     """A fixed scorer: P(yes) from a logistic of ``skill`` × the truth plus shared noise."""
 
-    classes = ["no", "yes"]
-
     def __init__(self, skill: float, noise: float = 0.0, seed: int = 1):
+        self.classes = ["no", "yes"]
         own = np.random.default_rng(seed).normal(size=N) * noise
         logit = skill * np.where(TRUTH == "yes", 1.0, -1.0) + SIGNAL + own
         self.p = 1 / (1 + np.exp(-logit))
