@@ -275,9 +275,15 @@ def _print_drift(drift: dict[str, Any]) -> None:
             f"{f['psi']:.3f}",
             f"{f['test']} {f['statistic']:.3g}",
             f"{f['p_value']:.2g}",
-            f"[red]> {drift['threshold']:g}[/]" if f["drifted"] else "",
+            f"[red]PSI > {f.get('threshold', drift['threshold']):g}, p < {f.get('alpha', 0):.1g}[/]"
+            if f["drifted"]
+            else "",
         )
     console.print(table)
+    console.print(
+        "drifted = PSI above loop.drift_psi_above AND a p-value (chi², KS) below the "
+        "per-feature level: small windows need larger changes"
+    )
 
 
 def demo(
