@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from datawheel.config import CleanConfig, MissingConfig, ModelConfig, OutliersConfig
 from datawheel.errors import DataError, NotFittedError, UsageError
 from datawheel.train import FeatureColumns, Preprocessor
 
@@ -134,3 +135,86 @@ def test_preprocessor_when_category_below_min_frequency_then_it_folds_into_zero(
 def test_feature_columns_when_a_column_has_two_roles_then_usage_error() -> None:
     with pytest.raises(UsageError, match="age"):
         FeatureColumns(numeric=["age"], categorical=["age"])
+
+
+# -- the project's preprocessing: fills and fences learned on the training split ------------
+
+CLEAN = CleanConfig(
+    missing=MissingConfig(numeric="median", categorical="most_frequent"),
+    outliers=OutliersConfig(method="iqr", factor=1.5, action="clip"),
+)
+
+
+def _project_prep(clean: CleanConfig = CLEAN, frame: pl.DataFrame | None = None) -> Preprocessor:
+    train = make_frame(400, seed=0, missing=0.1) if frame is None else frame
+    return Preprocessor.from_config(FEATURES, clean, ModelConfig()).fit(train)
+
+
+def test_preprocessor_when_configured_then_fills_and_fences_come_from_training_values() -> None:
+    train = make_frame(400, seed=0, missing=0.1)
+    prep = _project_prep(frame=train)
+    age = train["age"].drop_nulls().to_numpy()
+    q1, q3 = np.quantile(age, [0.25, 0.75])
+    assert prep.lower_[0] == pytest.approx(q1 - 1.5 * (q3 - q1))
+    assert prep.upper_[0] == pytest.approx(q3 + 1.5 * (q3 - q1))
+    assert prep.fill_[0] == pytest.approx(np.median(np.clip(age, prep.lower_[0], prep.upper_[0])))
+    mode = train["color"].drop_nulls().value_counts(sort=True)["color"][0]
+    assert prep.categorical_fill_["color"] == mode
+
+
+def test_preprocessor_when_value_beyond_fence_then_clipped_on_both_paths() -> None:
+    prep = _project_prep()
+    row = {"age": 40.0, "income": 50.0, "color": "red", "size": "M"}
+    far = dict(row, age=1e6)
+    at_fence = dict(row, age=float(prep.upper_[0]))
+    frame = pl.DataFrame([far, at_fence])
+    numeric, _ = prep.transform(frame)
+    assert numeric[0, 0] == numeric[1, 0]  # clipped to the fence
+    records, _ = prep.transform_records([far, at_fence])
+    np.testing.assert_array_equal(records, numeric)
+
+
+def test_preprocessor_when_values_missing_then_training_fills_on_both_paths() -> None:
+    prep = _project_prep()
+    gap = {"age": None, "income": float("nan"), "color": None, "size": "unseen-size"}
+    numeric, categorical = prep.transform_records([gap])
+    frame_numeric, frame_categorical = prep.transform(
+        pl.DataFrame(
+            [gap],
+            schema={"age": pl.Float64, "income": pl.Float64, "color": pl.String, "size": pl.String},
+        )  # fmt: skip
+    )
+    np.testing.assert_array_equal(numeric, frame_numeric)
+    np.testing.assert_array_equal(categorical, frame_categorical)
+    filled = (prep.fill_ - prep.mean_) / prep.std_
+    np.testing.assert_allclose(numeric[0, :2], filled, rtol=1e-6)
+    color = prep.vocabulary_["color"].index(prep.categorical_fill_["color"]) + 1
+    assert categorical[0].tolist() == [color, 0]  # the training mode; an unseen size is 0
+
+
+def test_preprocessor_when_outliers_flagged_then_indicator_not_clipping() -> None:
+    clean = CLEAN.model_copy(update={"outliers": OutliersConfig(action="flag")})
+    prep = _project_prep(clean)
+    assert prep.outlier_flag_ == ["age", "income"]
+    row = {"age": 1e6, "income": 50.0, "color": "red", "size": "M"}
+    numeric, _ = prep.transform_records([row])
+    assert numeric[0, 0] > 100  # standardized, not clipped
+    flags = numeric[0, 2 + len(prep.missing_indicator_) :][:2]
+    assert flags.tolist() == [1.0, 0.0]
+
+
+def test_preprocessor_when_round_tripped_then_fills_fences_and_flags_survive() -> None:
+    for clean in (CLEAN, CLEAN.model_copy(update={"outliers": OutliersConfig(action="flag")})):
+        prep = _project_prep(clean)
+        again = Preprocessor.from_json(prep.to_json())
+        frame = make_frame(30, seed=9, missing=0.2).with_columns(
+            pl.Series("age", [1e5] * 15 + [-1e5] * 15)
+        )
+        for a, b in zip(prep.transform(frame), again.transform(frame), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_preprocessor_when_constant_fill_not_a_number_then_data_error() -> None:
+    clean = CleanConfig(missing=MissingConfig(numeric="constant", fill_value="unknown"))
+    with pytest.raises(DataError, match="clean.missing.fill_value"):
+        _project_prep(clean)
