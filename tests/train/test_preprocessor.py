@@ -182,7 +182,7 @@ def test_preprocessor_when_values_missing_then_training_fills_on_both_paths() ->
         pl.DataFrame(
             [gap],
             schema={"age": pl.Float64, "income": pl.Float64, "color": pl.String, "size": pl.String},
-        )  # fmt: skip
+        )
     )
     np.testing.assert_array_equal(numeric, frame_numeric)
     np.testing.assert_array_equal(categorical, frame_categorical)
@@ -216,5 +216,5 @@ def test_preprocessor_when_round_tripped_then_fills_fences_and_flags_survive() -
 
 def test_preprocessor_when_constant_fill_not_a_number_then_data_error() -> None:
     clean = CleanConfig(missing=MissingConfig(numeric="constant", fill_value="unknown"))
-    with pytest.raises(DataError, match="clean.missing.fill_value"):
+    with pytest.raises(DataError, match=r"clean\.missing\.fill_value"):
         _project_prep(clean)
