@@ -33,6 +33,22 @@ def _with(**sections: object) -> dict[str, object]:
         (_with(privacy={"columns": {"email": "scramble"}}), ["privacy.columns", "pseudonymize"]),
         # the top level must be a mapping
         (["not", "a", "mapping"], ["mapping"]),
+        # the next release's keys: a metric that does not exist, with the close match
+        (_with(evaluate={"metric": "auc"}), ["evaluate.metric", "did you mean 'roc_auc'"]),
+        # confidence is a probability below 1
+        (_with(gates={"confidence": 1.0}), ["gates.confidence", "1.0"]),
+        # a negative non-inferiority margin makes no sense
+        (_with(gates={"erasure_margin": -0.1}), ["gates.erasure_margin", "-0.1"]),
+        # min_improvement is a gain, never a licence to get worse
+        (_with(gates={"min_improvement": -0.01}), ["gates.min_improvement", "-0.01"]),
+        (_with(gates={"min_group_size": 0}), ["gates.min_group_size", "0"]),
+        # the time column cannot be the label
+        (
+            {"name": "p", "data": {"source": "a.csv", "target": "y", "time": "y"}},
+            ["data.time", "cannot be the target"],
+        ),
+        # class weights: on, off or auto (the union's type tags are not shown as keys)
+        (_with(train={"class_weights": "sometimes"}), ["train.class_weights", "'sometimes'"]),
     ],
 )
 def test_parse_config_when_invalid_then_error_names_key_and_value(raw, expected):
@@ -47,6 +63,15 @@ def test_parse_config_when_minimal_then_defaults_fill_the_rest():
     config = parse_config(BASE)
     assert config.train.epochs == 30
     assert config.gates.max_fairness_gap == 0.1
+    assert config.gates.confidence == 0.95 and config.gates.min_group_size == 30
+    assert config.evaluate.metric is None  # the task's default: roc_auc, balanced_accuracy, …
+    assert config.train.class_weights == "auto"
+    assert config.data.time is None and config.data.positive_class is None
+
+
+def test_parse_config_when_positive_class_is_a_yaml_number_then_compared_as_text():
+    config = parse_config({**BASE, "data": {**BASE["data"], "positive_class": 1}})
+    assert config.data.positive_class == "1"
     assert set(config.serve.plans) == {"free", "pro"}
     assert config.loop.accuracy_below == 0.9
 

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from datawheel.errors import DataError
-from datawheel.evaluate.fairness import MISSING_GROUP, fairness_report, group_gaps, max_gap
+from datawheel.evaluate.fairness import (
+    MISSING_GROUP,
+    fairness_report,
+    gated_gap,
+    group_gaps,
+    max_gap,
+)
 
 fl = pytest.importorskip("fairlearn.metrics")
 pd = pytest.importorskip("pandas")
@@ -164,3 +170,45 @@ def test_group_gaps_when_one_group_differs_then_both_ends_carry_the_gap() -> Non
 def test_fairness_report_when_lengths_differ_then_data_error(y_pred, sensitive) -> None:
     with pytest.raises(DataError):
         fairness_report(["pos", "neg"], y_pred, sensitive, positive="pos")
+
+
+def _report(n_per_group: dict[str, tuple[int, int]], seed: int = 0) -> dict:
+    """A report over groups of (positives, negatives), predictions right 80 % of the time."""
+    rng = np.random.default_rng(seed)
+    y, group = [], []
+    for g, (pos, neg) in n_per_group.items():
+        y += ["pos"] * pos + ["neg"] * neg
+        group += [g] * (pos + neg)
+    y = np.array(y)
+    pred = np.where(rng.random(len(y)) < 0.8, y, np.where(y == "pos", "neg", "pos"))
+    return fairness_report(y, pred, {"sex": group}, positive="pos")
+
+
+@pytest.mark.parametrize(
+    ("report", "kwargs", "reason"),
+    [
+        ({}, {}, "no sensitive column is set"),
+        ({}, {"sensitive": ["sex"]}, "not in the data"),
+        (_report({"F": (10, 12), "M": (12, 14)}), {}, "no two groups"),  # all groups small
+        (_report({"F": (50, 50), "M": (60, 60)}), {"predicted_classes": 1}, "predicts one class"),
+    ],
+)
+def test_gated_gap_when_unmeasurable_then_reason_not_zero(report, kwargs, reason) -> None:
+    gap = gated_gap(report, **kwargs)
+    assert gap.value is None and not gap.measurable and reason in gap.reason
+    assert gap.text().startswith("not measurable")
+
+
+@pytest.mark.parametrize("min_size", [20, 40])
+def test_gated_gap_when_min_group_size_set_then_small_groups_not_counted(min_size) -> None:
+    report = _report({"F": (30, 30), "M": (200, 200), "X": (25, 25)})
+    gap = gated_gap(report, min_group_size=min_size)
+    if min_size == 40:
+        assert gap.value is None  # only M is large enough: no pair to compare
+    else:
+        groups = report["sex"]["groups"]
+        tpr = [groups[g]["tpr"] for g in ("F", "M", "X")]
+        fpr = [groups[g]["fpr"] for g in ("F", "M", "X")]
+        assert gap.value == pytest.approx(max(max(tpr) - min(tpr), max(fpr) - min(fpr)))
+        assert f">= {min_size} positives" in gap.text()
+        assert set(gap.gated_groups["sex"]) == {"F", "M", "X"}

@@ -184,3 +184,26 @@ def test_run_once_when_shadow_lacks_labeled_requests_then_waits(loop_env):
     assert report.decision is None and not report.triggered
     assert "60/500" in report.reason
     assert _stages(loop_env.ws)["v2"] == "shadow"
+
+
+def test_run_once_when_shadow_ties_the_champion_then_not_promoted(loop_env):
+    # the shadow answers exactly as the champion did: no evidence it is better, so no promotion
+    ws, config = loop_env.ws, loop_env.project.config
+    _shadow_setup(loop_env, shadow_right=0.0)
+    config = config.model_copy(
+        update={"loop": config.loop.model_copy(update={"shadow_requests": 50})}
+    )
+    from sqlalchemy import update
+
+    from datawheel.store.db import predictions
+
+    with ws.engine.begin() as conn:  # copy the champion's labels onto the shadow's rows
+        rows = conn.execute(predictions.select().where(predictions.c.shadow.is_(False))).all()
+        for row in rows:
+            conn.execute(
+                update(predictions).where(predictions.c.id == row.id + "s").values(label=row.label)
+            )
+    report = run_once(ws, config)
+    assert report.decision == "reject" and report.shadow["pairs"] == 60
+    assert report.shadow["shadow_only_right"] == report.shadow["champion_only_right"] == 0
+    assert _stages(ws)["v2"] == "archived"

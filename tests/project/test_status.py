@@ -1,14 +1,19 @@
-"""`datawheel status`: live accuracy with its interval, per-feature drift, alerts."""
+"""`datawheel status`: versions compared on the same rows, live accuracy with its interval,
+per-feature drift, the split, alerts."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from datawheel.cli.main import app
 from datawheel.project.pipeline import Project
 from datawheel.project.status import project_status
+from datawheel.registry.candidate import assess_model
+from datawheel.registry.versions import get_version, load_version_model, register_model
+from datawheel.store.datasets import load_frame
 from loop.helpers import income_rows, serve_and_label  # tests/ is on sys.path (rootdir)
 
 
@@ -55,3 +60,33 @@ def test_status_when_tuned_file_named_then_shown_and_a_stray_one_alerted(project
     shown = CliRunner().invoke(app, ["status", "-c", str(project_copy)])
     assert shown.exit_code == 0 and "tuned settings from" in shown.output
     assert "train.lr=0.002" in shown.output.replace("\n", "")
+
+
+def test_status_when_versions_then_compared_on_the_same_rows_only(project_copy):
+    project = Project.load(project_copy)
+    ws = project.open_workspace()
+    try:
+        v1 = get_version(ws, "v1")
+        model = load_version_model(ws, v1)
+        # v2: the same weights, recorded as trained on v1's test rows (a later run's split)
+        register_model(ws, model, dataset_id=v1.eval_dataset_id, eval_dataset_id=None,
+                       metrics={}, fairness={})  # fmt: skip
+        # v3: scored on the champion's rows like v1
+        register_model(ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None,
+                       metrics={}, fairness={})  # fmt: skip
+        state = project_status(ws, project.config)
+        expected = assess_model(project.config, model, load_frame(ws, v1.eval_dataset_id))
+    finally:
+        ws.close()
+    assert state["compared_on"]["dataset"] == v1.eval_dataset_id
+    assert state["compared_on"]["metric"] == "roc_auc"
+    scores = {v["id"]: v["compared"] for v in state["versions"]}
+    assert scores["v1"]["value"] == pytest.approx(expected.primary["value"])
+    assert scores["v3"]["value"] == scores["v1"]["value"]  # same model, same rows, same number
+    assert scores["v2"]["value"] is None and "not comparable" in scores["v2"]["note"]
+    assert state["split"]["method"] in ("grouped", "stratified", "time")
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["status", "-c", str(project_copy)])
+    assert result.exit_code == 0, result.output
+    assert "roc_auc on the same" in result.output and "not comparable" in result.output
+    assert "champion's split" in result.output

@@ -101,7 +101,13 @@ def _judge_pending_shadow(
     shadow = shadow_version(ws)
     if shadow is None:
         return False
-    result = judge_shadow(ws, shadow, current, needed=max(1, config.loop.shadow_requests))
+    result = judge_shadow(
+        ws,
+        shadow,
+        current,
+        needed=max(1, config.loop.shadow_requests),
+        confidence=config.gates.confidence,
+    )
     report.shadow = asdict(result)
     if result.decision is None:
         report.reason = f"shadow {shadow.id} in progress: " + result.reasons[0]

@@ -1,5 +1,9 @@
 """Shadow traffic: judge a shadow version against the champion on the SAME labeled requests.
 
+The verdict is McNemar's exact test on those pairs: only the requests where exactly one of the
+two was right carry evidence, and the shadow is promoted only when it won significantly more of
+them (one-sided, ``gates.confidence``). A tie — or a lead that noise explains — never promotes.
+
 The server logs the shadow's prediction of a request with ``shadow=True`` beside the champion's;
 customers label the champion's prediction (the one they saw). A pair is the two predictions of
 one request: same ``request_id`` when the server fills it, otherwise identical ``features`` logged
@@ -20,7 +24,7 @@ from datawheel.registry.versions import ModelVersion
 from datawheel.store.db import feedback, predictions, reading
 from datawheel.store.workspace import Workspace
 
-__all__ = ["PAIR_SECONDS", "ShadowResult", "judge_shadow", "shadow_pairs"]
+__all__ = ["PAIR_SECONDS", "ShadowResult", "judge_shadow", "mcnemar_p", "shadow_pairs"]
 
 PAIR_SECONDS = 5.0
 
@@ -35,6 +39,9 @@ class ShadowResult:
     champion_accuracy: float | None
     decision: str | None  # None while fewer than `needed` pairs; else promote | reject
     reasons: list[str]
+    shadow_only_right: int = 0  # pairs the shadow got right and the champion wrong …
+    champion_only_right: int = 0  # … and the other way round: McNemar's discordant pairs
+    p_value: float | None = None  # one-sided exact McNemar: P(a lead this large by chance)
 
 
 def _key(features: Any) -> str:
@@ -110,10 +117,25 @@ def shadow_pairs(
     return pairs
 
 
+def mcnemar_p(wins: int, losses: int) -> float:
+    """One-sided exact McNemar p-value: P(>= ``wins`` of the discordant pairs by chance)."""
+    from scipy.stats import binomtest
+
+    if wins + losses == 0:
+        return 1.0
+    return float(binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue)
+
+
 def judge_shadow(
-    ws: Workspace, shadow: ModelVersion, champion: ModelVersion, *, needed: int
+    ws: Workspace,
+    shadow: ModelVersion,
+    champion: ModelVersion,
+    *,
+    needed: int,
+    confidence: float = 0.95,
 ) -> ShadowResult:
-    """Decide once ``needed`` labeled requests were shadowed: promote if at least as accurate."""
+    """Decide once ``needed`` labeled requests were shadowed: promote only if the shadow was
+    right significantly more often than the champion on the same requests."""
     pairs = shadow_pairs(ws, shadow, champion.id)
     n = len(pairs)
     if n == 0:
@@ -130,10 +152,15 @@ def judge_shadow(
     if n < needed:
         note = f"{n}/{needed} labeled shadowed requests; {progress}"
         return ShadowResult(shadow.id, champion.id, n, needed, s_acc, c_acc, None, [note])
-    ok = s_acc >= c_acc
+    wins = sum(s == t and c != t for s, c, t in pairs)
+    losses = sum(c == t and s != t for s, c, t in pairs)
+    p_value = mcnemar_p(wins, losses)
+    ok = wins > losses and p_value < 1 - confidence
     reasons = [
-        f"{'pass' if ok else 'FAIL'} {progress} (required: at least as accurate)",
+        f"{'pass' if ok else 'FAIL'} {progress}; right where the other was wrong: shadow {wins}, "
+        f"champion {losses} (McNemar p = {p_value:.3g}; required: better at {confidence:.0%})",
     ]
     return ShadowResult(
-        shadow.id, champion.id, n, needed, s_acc, c_acc, "promote" if ok else "reject", reasons
-    )
+        shadow.id, champion.id, n, needed, s_acc, c_acc, "promote" if ok else "reject", reasons,
+        wins, losses, p_value,
+    )  # fmt: skip

@@ -186,7 +186,11 @@ def project_status(
             alerts += policy_alerts(ws, config, version)
         if version.stage == "shadow" and current is not None:
             needed = max(1, config.loop.shadow_requests)
-            shadow = asdict(judge_shadow(ws, version, current, needed=needed))
+            shadow = asdict(
+                judge_shadow(
+                    ws, version, current, needed=needed, confidence=config.gates.confidence
+                )
+            )
     compared = compare_versions(ws, config, all_versions)
     for row in versions:
         row["compared"] = compared.get("scores", {}).get(row["id"])
