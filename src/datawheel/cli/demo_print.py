@@ -81,14 +81,22 @@ def print_demo(console: Console, report: DemoReport) -> None:
                 _num(loop.comparison["champion"].get(metric)),
                 _num(loop.comparison["challenger"].get(metric)),
             )
-        holdout = loop.comparison.get("feedback_holdout_accuracy")
+        holdout = loop.comparison.get("feedback_holdout")
         if holdout:
-            versus.add_row(
-                "accuracy on held-out feedback",
-                _num(holdout["champion"]),
-                _num(holdout["challenger"]),
-            )
+            for metric in dict.fromkeys((holdout["metric"], "accuracy")):
+                versus.add_row(
+                    f"{metric} on held-out feedback",
+                    _num(holdout["champion"][metric]),
+                    _num(holdout["challenger"][metric]),
+                )
         console.print(versus)
+        paired = loop.comparison.get("paired")
+        if paired:
+            console.print(
+                f"{paired['metric']} gain {paired['improvement']:+.4f} on {paired['n']} paired "
+                f"rows, {paired['confidence']:.0%} lower bound {paired['lower']:+.4f} "
+                f"(p = {paired['p_value']:.3g})"
+            )
     colour = "green" if loop.decision == "promote" else "yellow"
     console.print(f"Loop: {loop.reason}")
     console.print(f"Gate: [bold {colour}]{loop.decision or 'not triggered'}[/]")

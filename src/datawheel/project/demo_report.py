@@ -79,16 +79,22 @@ def write_demo_report(report: DemoReport, path: Path, *, champion: str) -> Path:
             title="Same held-out rows: test split + held-out feedback",
             ylabel="score",
         )
-        holdout = comparison.get("feedback_holdout_accuracy")
+        holdout = comparison.get("feedback_holdout")
+        facts = {}
         if holdout:
-            body += kv_table(
-                {
-                    "accuracy on held-out feedback (the shifted group)": (
-                        f"{loop.champion}: {holdout['champion']:.4f} → "
-                        f"{loop.challenger}: {holdout['challenger']:.4f}"
-                    )
-                }
+            for metric in dict.fromkeys((holdout["metric"], "accuracy")):
+                facts[f"{metric} on held-out feedback (the shifted group)"] = (
+                    f"{loop.champion}: {holdout['champion'][metric]:.4f} → "
+                    f"{loop.challenger}: {holdout['challenger'][metric]:.4f}"
+                )
+        paired = comparison.get("paired")
+        if paired:
+            facts[f"{paired['metric']} gain on the same {paired['n']} rows"] = (
+                f"{paired['improvement']:+.4f} ({paired['confidence']:.0%} lower bound "
+                f"{paired['lower']:+.4f}, p = {paired['p_value']:.3g})"
             )
+        if facts:
+            body += kv_table(facts)
         sections.append(Section("Champion vs challenger", body))
         sections.append(
             Section(
