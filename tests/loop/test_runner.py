@@ -10,6 +10,7 @@ import pytest
 from datawheel.evaluate.assess import assess
 from datawheel.loop import runner
 from datawheel.loop.runner import run_once
+from datawheel.privacy.erasure import erase_subject
 from datawheel.registry.candidate import Candidate, assess_model
 from datawheel.registry.versions import (
     gate_history,
@@ -207,3 +208,19 @@ def test_run_once_when_shadow_ties_the_champion_then_not_promoted(loop_env):
     assert report.decision == "reject" and report.shadow["pairs"] == 60
     assert report.shadow["shadow_only_right"] == report.shadow["champion_only_right"] == 0
     assert _stages(ws)["v2"] == "archived"
+
+
+def test_run_once_when_champion_learned_an_erased_subject_then_replaced_if_non_inferior(loop_env):
+    # the retrain without one person is the same model to within noise: an improvement test
+    # would keep the tainted champion forever; non-inferiority replaces it in this turn
+    ws, config = loop_env.ws, loop_env.project.config
+    person = income_rows(0, 1)[config.data.id][0]  # in the training file
+    erase_subject(ws, person, id_column=config.data.id)
+    assert get_version(ws, "v1").needs_retraining
+    report = run_once(ws, config)
+    assert report.triggered and "erased subject" in report.reason
+    assert report.comparison["erasure"] is True
+    assert "erasure retrain: must stay above -0.02" in report.reasons[0]
+    assert report.comparison["paired"]["lower"] > -config.gates.erasure_margin
+    assert report.decision == "promote" and _stages(ws)["v2"] == "champion"
+    assert not get_version(ws, "v2").needs_retraining

@@ -15,7 +15,6 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from loop.helpers import income_rows  # tests/ is on sys.path (rootdir)
 from sqlalchemy import select
 
 from datawheel.project.evaluation import anonymize_rows
@@ -34,6 +33,7 @@ from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
 from datawheel.store.db import predictions, reading
 from datawheel.train.export import INT8_TOLERANCE
+from loop.helpers import income_rows  # tests/ is on sys.path (rootdir)
 
 EXACT = 1e-6
 
