@@ -72,7 +72,8 @@ def models_list(
     console.print(table)
     console.print(
         "Each version's own test set differs: compare versions on the same rows with "
-        "`datawheel status`."
+        "`datawheel status`. Fairness gap: equalized odds over groups with >= "
+        "gates.min_group_size positives / negatives (see `models show`); n/m = not measurable."
     )
 
 

@@ -252,8 +252,9 @@ def _print_versions(name: str, state: dict[str, Any]) -> None:
     console.print(table)
     if compared:
         console.print(
-            f"scored on {compared['dataset']} ({compared['of']}'s evaluation rows); "
-            "n/m = fairness not measurable"
+            f"scored on {compared['dataset']} ({compared['of']}'s evaluation rows); fairness gap: "
+            f"equalized odds over groups with >= {state.get('min_group_size', 30)} positives / "
+            "negatives (gates.min_group_size); n/m = not measurable"
         )
     if state.get("split"):
         console.print(f"champion's split: {state['split'].get('description', '')}")

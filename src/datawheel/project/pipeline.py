@@ -161,6 +161,7 @@ class Project:
                 ws=ws,
                 dataset_id=prepared.records["train"].id,
                 on_trial=on_trial,
+                clean_config=self.config.clean,
             )
         named = self.config.tuned
         path = self.dir / named if named else default_tuned_path(self.path)

@@ -213,6 +213,7 @@ def project_status(
         "project": config.name,
         "versions": versions,
         "compared_on": {k: v for k, v in compared.items() if k != "scores"},
+        "min_group_size": config.gates.min_group_size,  # behind every fairness gap shown
         "split": split,
         "drift": drift,
         "shadow": shadow,

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from datawheel.config import ModelConfig, TrainConfig
+from datawheel.config import CleanConfig, ModelConfig, TrainConfig
 from datawheel.errors import MissingDependencyError
 from datawheel.store.runs import finish_run, start_run
 from datawheel.store.workspace import Workspace
@@ -67,6 +67,7 @@ def tune_hyperparameters(
     ws: Workspace | None = None,
     dataset_id: str | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
+    clean_config: CleanConfig | None = None,
 ) -> TuneResult:
     """Minimize the best validation loss over ``trials`` trainings (TPE, seeded by train.seed).
 
@@ -102,6 +103,7 @@ def tune_hyperparameters(
                 train_config=tuned_train,
                 progress=False,
                 on_epoch=report,
+                clean_config=clean_config,  # the same fills and fences as the final run
             )
         except BaseException:
             if ws is not None and run_id:
