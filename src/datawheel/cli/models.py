@@ -46,10 +46,10 @@ def models_list(
         print_json([asdict(v) for v in versions])
         return
     table = Table(title="model versions")
-    columns = ("version", "stage", "primary metric (own test set)", "vs baseline",
-               "fairness gap", "DP ε", "train set", "created")  # fmt: skip
+    columns = ("version", "stage", "primary (own test set)", "baseline", "fairness gap",
+               "DP ε", "train set", "created")  # fmt: skip
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("version", "stage"))
     for v in versions:
         dp = v.metrics.get("privacy")
         primary = v.metrics.get("primary") or {}
@@ -62,7 +62,7 @@ def models_list(
             v.stage,
             "—" if value is None else f"{metric} {value:.4f}",
             "—" if baseline is None else (
-                f"{baseline:.4f} " + ("beaten" if primary.get("beats_baseline") else "NOT beaten")
+                f"{baseline:.3f} " + ("beaten" if primary.get("beats_baseline") else "NOT beaten")
             ),
             "n/m" if gap is None else f"{gap:.4f}",
             f"{dp['epsilon']:.2f}" if dp else "—",
