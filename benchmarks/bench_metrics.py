@@ -33,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.preprocessing import StandardScaler
 
-from datawheel.evaluate.metrics import bootstrap_ci
+from datawheel.evaluate.statistics import bootstrap_ci
 from datawheel.io import read_table
 
 ADULT = Path(__file__).resolve().parents[1] / "src/datawheel/examples/income/data/adult.csv.gz"

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from datawheel.evaluate.metrics import METRICS
+from datawheel.errors import UsageError
+from datawheel.evaluate.metrics import METRICS, encode_labels
 from datawheel.evaluate.statistics import (
+    bootstrap_ci,
     metric_interval,
     paired_bootstrap,
     resample_weights,
@@ -132,3 +134,29 @@ def test_paired_bootstrap_when_challenger_truly_better_then_detected() -> None:
         test = paired_bootstrap(METRICS["roc_auc"], y, old, new, 1, n_boot=400, seed=seed)
         detected += test.significant
     assert detected / 40 >= 0.9
+
+
+def test_bootstrap_ci_when_text_labels_then_brackets_the_point_and_is_seeded(binary_data) -> None:
+    y, proba, classes = binary_data
+    for name in ("accuracy", "f1", "roc_auc"):
+        low, high = bootstrap_ci(y, proba, classes, name, seed=3)
+        point = metric_interval(METRICS[name], *_encoded(y, proba, classes)).value
+        assert low < point < high
+        assert (low, high) == bootstrap_ci(y, proba, classes, name, seed=3)
+    assert bootstrap_ci(y, proba, classes, "accuracy", seed=4) != bootstrap_ci(
+        y, proba, classes, "accuracy", seed=3
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"metric": "auc"}, {"metric": "accuracy", "n_boot": 0}, {"metric": "f1", "alpha": 2}]
+)
+def test_bootstrap_ci_when_bad_option_then_usage_error(binary_data, kwargs) -> None:
+    y, proba, classes = binary_data
+    with pytest.raises(UsageError):
+        bootstrap_ci(y, proba, classes, **kwargs)
+
+
+def _encoded(y, proba, classes):
+    codes, p, _ = encode_labels(y, proba, classes)
+    return codes, p, 1

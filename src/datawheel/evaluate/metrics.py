@@ -138,7 +138,9 @@ def is_imbalanced(prior: Sequence[float]) -> bool:
     return bool(shares.size >= 2 and shares.min() < IMBALANCE_RATIO / shares.size)
 
 
-def baseline_prediction(n: int, *, prior: Sequence[float] | None = None, mean: float | None = None):
+def baseline_prediction(
+    n: int, *, prior: Sequence[float] | None = None, mean: float | None = None
+) -> np.ndarray:
     """The trivial model's predictions for ``n`` rows: the training class shares for every row
     (its label is the majority class), or the training mean for regression."""
     if prior is not None:
@@ -198,7 +200,7 @@ def _accuracy(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> n
     return _div(w @ correct, w.sum(axis=1))
 
 
-def _balanced_accuracy(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None):
+def _balanced_accuracy(y: np.ndarray, p: np.ndarray, w: np.ndarray, pos: int | None) -> np.ndarray:
     """Mean recall over the classes present (scikit-learn's definition)."""
     r = _rates(y, p, w)
     present = r["support"] > 0

@@ -22,13 +22,20 @@ from typing import Any
 import numpy as np
 
 from datawheel.errors import UsageError
-from datawheel.evaluate.metrics import Metric, proportion_counts
+from datawheel.evaluate.metrics import (
+    METRICS,
+    Metric,
+    encode_labels,
+    positive_index,
+    proportion_counts,
+)
 
 __all__ = [
     "MIN_COUNT",
     "N_BOOT",
     "Interval",
     "PairedTest",
+    "bootstrap_ci",
     "metric_interval",
     "paired_bootstrap",
     "resample_weights",
@@ -80,7 +87,9 @@ def resample_weights(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float32)
 
 
-def _replicates(metric: Metric, y, pred, pos, n_boot: int, seed: int) -> np.ndarray:
+def _replicates(
+    metric: Metric, y: np.ndarray, pred: np.ndarray, pos: int | None, n_boot: int, seed: int
+) -> np.ndarray:
     return np.concatenate(
         [metric.weighted(y, pred, w, pos) for w in resample_weights(len(y), n_boot, seed)]
     )
@@ -245,3 +254,33 @@ def paired_bootstrap(
         confidence=confidence,
         replicates=int(gain.size),
     )
+
+
+def bootstrap_ci(
+    y_true: Any,
+    proba: np.ndarray,
+    classes: Any,
+    metric: str,
+    *,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    alpha: float = 0.05,
+    positive: str | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval ``(low, high)`` of any registered metric, from text labels
+    and probabilities — the bare resampling, with no minimum count (``metric_interval`` is the
+    honest report: Wilson for shares, "n too small" below ``MIN_COUNT``)."""
+    if metric not in METRICS:
+        raise UsageError(
+            f"unknown metric {metric!r}", hint=f"use one of {', '.join(sorted(METRICS))}"
+        )
+    if n_boot < 1:
+        raise UsageError(f"n_boot must be >= 1, got {n_boot}")
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha must be in (0, 1), got {alpha}")
+    y, p, names = encode_labels(y_true, proba, classes)
+    pos = positive_index(names, positive) if len(names) == 2 else None
+    values = _replicates(METRICS[metric], y, p, pos, n_boot, seed)
+    values = values[np.isfinite(values)]
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)

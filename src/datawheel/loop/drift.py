@@ -106,15 +106,15 @@ def bin_counts(reference: dict[str, Any], values: list[Any]) -> np.ndarray:
         x = np.fromiter((_as_float(v) for v in values), float, count=len(values))
         finite = x[np.isfinite(x)]
         edges = np.asarray(reference["edges"], float)
-        counts = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=edges.size + 1)
-        return np.r_[counts, x.size - finite.size].astype(float)
+        binned = np.bincount(np.searchsorted(edges, finite, side="left"), minlength=edges.size + 1)
+        return np.r_[binned, x.size - finite.size].astype(float)
     if kind == "text":
         index = {t: i for i, t in enumerate(reference["tokens"])}
-        counts = np.zeros(len(index) + 1)
+        grams = np.zeros(len(index) + 1)
         for value in values:
             for gram in _ngrams(value):
-                counts[index.get(gram, len(index))] += 1
-        return counts
+                grams[index.get(gram, len(index))] += 1
+        return grams
     index = {c: i for i, c in enumerate(reference["categories"])}
     known = set(reference["known"]) if reference.get("known") is not None else None
     top = len(index)
@@ -136,12 +136,14 @@ def bin_counts(reference: dict[str, Any], values: list[Any]) -> np.ndarray:
 def _numeric_reference(values: list[Any]) -> dict[str, Any]:
     x = np.fromiter((_as_float(v) for v in values), float, count=len(values))
     finite = x[np.isfinite(x)]
-    edges = np.unique(np.quantile(finite, np.linspace(0.1, 0.9, 9))) if finite.size else []
+    edges: list[float] = (
+        np.unique(np.quantile(finite, np.linspace(0.1, 0.9, 9))).tolist() if finite.size else []
+    )
     reference = {
         "kind": "numeric",
         "format": REFERENCE_FORMAT,
         "rows": len(values),
-        "edges": np.asarray(edges, float).tolist(),
+        "edges": edges,
         "quantiles": np.quantile(finite, np.linspace(0, 1, 101)).tolist() if finite.size else [],
         "n_finite": int(finite.size),
     }
@@ -294,10 +296,9 @@ def reference_for(
         stored = conn.execute(
             select(drift_references.c.reference).where(drift_references.c.version == version.id)
         ).scalar()
-    current = stored is not None and all(
+    if isinstance(stored, dict) and all(
         isinstance(r, dict) and r.get("format") == REFERENCE_FORMAT for r in stored.values()
-    )
-    if current:
+    ):
         return stored
     frame = load_frame(ws, get_dataset(ws, version.dataset_id))
     kinds = {k: v for k, v in _kinds(version, text).items() if k in frame.columns}

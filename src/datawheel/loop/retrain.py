@@ -113,7 +113,7 @@ def _keep_out_of_training(
     before = part.height
     if columns and reference.height:
         part = part.join(
-            reference.unique().cast(part.select(columns).schema),  # type: ignore[arg-type]
+            reference.unique().cast(part.select(columns).schema),
             on=columns,
             how="anti",
             nulls_equal=True,

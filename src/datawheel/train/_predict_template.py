@@ -117,9 +117,9 @@ def transform(spec, rows):
     fills = spec.get("categorical_fill", {})
     for name in spec["categorical"]:
         index = {value: i + 1 for i, value in enumerate(spec["vocabulary"][name])}
-        values = [_as_category(row.get(name)) for row in rows]
-        values = [fills.get(name) if v is None else v for v in values]
-        codes.append([index.get(v, 0) for v in values])
+        seen = [_as_category(row.get(name)) for row in rows]
+        filled = [fills.get(name) if v is None else v for v in seen]
+        codes.append([index.get(v, 0) for v in filled])
     categorical = np.array(codes, dtype=np.int64).T.reshape(n, len(codes))
     if not np.isfinite(numeric).all():  # a spec's scale could still overflow float32
         row = int(np.nonzero(~np.isfinite(numeric).all(axis=1))[0][0])

@@ -558,7 +558,7 @@ def _weigh_classes(cfg: TrainConfig, y: torch.Tensor, n_classes: int) -> bool:
         return bool(cfg.class_weights)
     from datawheel.evaluate.metrics import class_prior, is_imbalanced
 
-    return is_imbalanced(class_prior(y.cpu().numpy(), n_classes))
+    return is_imbalanced(class_prior(y.cpu().numpy(), n_classes).tolist())
 
 
 def _inverse_frequency(y: torch.Tensor, n_classes: int) -> torch.Tensor:
