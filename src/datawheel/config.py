@@ -86,7 +86,8 @@ class DataConfig(_Strict):
     source: str  # the raw table: .csv, .parquet or .jsonl (optionally .gz), relative to the file
     target: str  # the label column
     id: str | None = None  # the data-subject column: erasure, lineage, and grouped splits
-    # a timestamp (or ordered number) column: the split trains on the past, tests on the future
+    # a timestamp (or ordered number) column: the split trains on the past, tests on the future;
+    # it orders the split and is kept out of the features
     time: str | None = None
     # the class precision, recall and F1 are about (binary); default: the last in sorted order
     positive_class: str | None = None
@@ -95,7 +96,6 @@ class DataConfig(_Strict):
     ignore: list[str] = []  # columns never used as features
     # auto: a number with many distinct values is a regression, anything else classification
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
-    time: str | None = None  # a timestamp column: kept out of the features
     # text encoding of CSV / JSON-lines files; auto detects UTF-8 (BOM or not), UTF-16,
     # GB18030/GBK, Big5 and Windows-1252. A command's --encoding overrides it.
     encoding: str = "auto"

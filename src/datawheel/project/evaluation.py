@@ -200,7 +200,7 @@ def _evaluate_regression(
     config = project.config
     y_true = frame[config.data.target].cast(pl.Float64).to_list()
     predicted = trained.predict_values(frame)
-    intervals = {
+    intervals: dict[str, tuple[float, float] | None] = {
         name: regression_bootstrap_ci(y_true, predicted, name) for name in REGRESSION_METRICS
     }
     out = EvaluationReport(
