@@ -112,6 +112,7 @@ def _bundle_probabilities(bundle: Path, rows: list[dict[str, Any]], tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # predict.py runs in its own process
 def test_five_paths_when_awkward_rows_then_identical_probabilities(
     project_copy: Path, tmp_path: Path
 ) -> None:

@@ -110,8 +110,14 @@ def test_run_when_subjects_repeat_then_split_by_subject_and_fills_fitted_on_trai
     assert report.split["method"] == "grouped" and report.split["group_column"] == "person"
     # the saved splits keep raw values: gaps and outliers reach the model's own preprocessing
     assert parts["test"]["x"].null_count() > 0 and parts["train"]["x"].max() == 1e4
-    pre = load_model("champion", workspace=project.workspace_dir).preprocessor
-    train_x = parts["train"]["x"].drop_nulls().to_numpy()
+    model = load_model("champion", workspace=project.workspace_dir)
+    pre = model.preprocessor
+    # fitted on the training rows — with validation too when the chosen tree or linear model
+    # was refitted on both — never on the test rows
+    fitted_on = (
+        [parts["train"], parts["val"]] if model.extras.get("refit_rows") else [parts["train"]]
+    )
+    train_x = pl.concat(fitted_on)["x"].drop_nulls().to_numpy()
     everything = pl.concat(parts.values())["x"].drop_nulls().to_numpy()
     j = pre.columns.numeric.index("x")
     q1, q3 = np.quantile(train_x, [0.25, 0.75])
@@ -120,7 +126,10 @@ def test_run_when_subjects_repeat_then_split_by_subject_and_fills_fitted_on_trai
     assert pre.fill_[j] == pytest.approx(median)  # the fill: training rows only …
     q1_all, q3_all = np.quantile(everything, [0.25, 0.75])
     assert pre.upper_[j] != pytest.approx(q3_all + 1.5 * (q3_all - q1_all))  # … not all rows
-    assert report.cleaning["learned_on"] == "training split"
+    assert report.cleaning["learned_on"].startswith("training")
+    assert model.extras.get("refit_rows", parts["train"].height) < sum(
+        f.height for f in parts.values()
+    )
 
 
 def test_run_when_time_column_then_trained_on_the_past_and_time_is_no_feature(tmp_path: Path):

@@ -387,8 +387,10 @@ def _learned(model: Any) -> dict[str, Any]:
     if pre is None or not hasattr(pre, "fill_"):
         return {}
     names = pre.columns.numeric
+    refit = (getattr(model, "extras", None) or {}).get("refit_rows")
     return {
-        "learned_on": "training split",
+        # a chosen tree or linear model is refitted on train + validation; never on test
+        "learned_on": "training + validation splits (refit)" if refit else "training split",
         "fill_values": {n: float(v) for n, v in zip(names, pre.fill_, strict=True)}
         | dict(pre.categorical_fill_),
         "outlier_bounds": {

@@ -18,7 +18,7 @@ from datawheel.errors import DataError, UsageError
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.design import Design
 from datawheel.train.features import FeatureColumns, Preprocessor
-from datawheel.train.trainer import TrainResult, train_classifier
+from datawheel.train.trainer import TrainResult, class_weights_for, train_classifier
 
 __all__ = ["FAMILIES", "REFITTED", "fit_family", "refit", "target_values"]
 
@@ -152,7 +152,9 @@ def _fit_design(
     y = target_values(train, target, task=kind, classes=classes)
     y_val = target_values(val, target, task=kind, classes=classes)
     fit: Callable[..., Any] = fit_gbm if family == "gbm" else fit_linear
-    options = {"loss": _loss(train_config, task)} if family == "gbm" else {}
+    options: dict[str, Any] = {"loss": _loss(train_config, task)} if family == "gbm" else {}
+    if kind == "classification":  # imbalanced classes weigh the same in total, as in the MLP
+        options["class_weight"] = class_weights_for(train_config, y, len(classes))
     options.update(settings)
     network = fit(
         design, x, y, x_val, y_val, task=kind, n_classes=max(len(classes), 1),

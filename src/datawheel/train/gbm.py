@@ -89,10 +89,12 @@ def fit_gbm(
     learning_rate: float = 0.05,
     num_leaves: int = 31,
     rounds: int | None = None,
+    class_weight: np.ndarray | None = None,
 ) -> GBMModel:
     """Boost up to ``MAX_ROUNDS`` rounds, stopping after ``EARLY_STOP`` without progress on
     the validation loss; the model keeps the best round. With ``rounds`` (a refit on train +
-    validation) exactly that many rounds, no early stopping: ``x_val`` is not used."""
+    validation) exactly that many rounds, no early stopping: ``x_val`` is not used.
+    ``class_weight`` (per class) weighs the training rows and the validation loss alike."""
     lgb = _lightgbm()
     objective: dict[str, Any]
     if task == "regression":
@@ -112,12 +114,20 @@ def fit_gbm(
         "verbose": -1,
     }
     cats = design.categorical_features()
-    train_set = lgb.Dataset(x, label=y, categorical_feature=cats or "auto", free_raw_data=False)
+    weight = (
+        class_weight[np.clip(y, 0, None).astype(np.int64)] if class_weight is not None else None
+    )
+    train_set = lgb.Dataset(
+        x, label=y, weight=weight, categorical_feature=cats or "auto", free_raw_data=False
+    )
     if rounds is not None:
         booster = lgb.train(params, train_set, num_boost_round=max(1, rounds))
         return GBMModel(design, task=task, n_classes=n_classes, model=booster.model_to_string())
     keep = y_val >= 0 if task != "regression" else np.ones(len(y_val), bool)
-    val_set = lgb.Dataset(x_val[np.flatnonzero(keep)], label=y_val[keep], reference=train_set)
+    val_weight = class_weight[y_val[keep].astype(np.int64)] if class_weight is not None else None
+    val_set = lgb.Dataset(
+        x_val[np.flatnonzero(keep)], label=y_val[keep], weight=val_weight, reference=train_set
+    )
     booster = lgb.train(
         params,
         train_set,

@@ -111,10 +111,12 @@ def fit_linear(
     n_classes: int,
     seed: int = 0,
     penalties: tuple[float, ...] = PENALTIES,
+    class_weight: np.ndarray | None = None,
 ) -> LinearModel:
     """Fit on ``x``/``y`` for each of ``penalties``; keep the best on validation.
 
-    ``y`` holds class indices (classification) or values (regression).
+    ``y`` holds class indices (classification) or values (regression). ``class_weight`` (per
+    class) weighs the training rows and the validation loss alike.
     """
     import warnings
 
@@ -129,10 +131,15 @@ def fit_linear(
                 est = Ridge(alpha=1.0 / c, random_state=seed).fit(x, y)
                 loss = float(np.mean((est.predict(x_val) - y_val) ** 2))
             else:
-                est = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, y)
+                weights = None if class_weight is None else dict(enumerate(class_weight))
+                est = LogisticRegression(
+                    C=c, max_iter=2000, random_state=seed, class_weight=weights
+                ).fit(x, y)
                 proba = _proba(est, x_val, n_classes)
-                picked = proba[np.arange(len(y_val)), np.clip(y_val, 0, n_classes - 1)]
-                loss = float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
+                known = np.clip(y_val, 0, n_classes - 1)
+                picked = proba[np.arange(len(y_val)), known]
+                w_val = None if class_weight is None else class_weight[known]
+                loss = float(-np.average(np.log(np.clip(picked, 1e-12, 1.0)), weights=w_val))
         if best is None or loss < best[0] - 1e-9:
             best = (loss, est, c)
     assert best is not None

@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 
 BACKGROUND_ROWS = 100  # rows kept with the model as the explainers' baseline
 
-__all__ = ["TrainResult", "resolve_device", "resolve_precision", "train_classifier"]
+__all__ = [
+    "TrainResult",
+    "class_weights_for",
+    "resolve_device",
+    "resolve_precision",
+    "train_classifier",
+]
 
 EVAL_BATCH = 8192  # rows per validation forward pass; bounds memory, not results
 FINETUNE_EVAL_BATCH = 64  # the same with a transformer in the forward pass
@@ -554,11 +560,23 @@ def _tensors(
 
 def _weigh_classes(cfg: TrainConfig, y: torch.Tensor, n_classes: int) -> bool:
     """``train.class_weights``: on, off, or (auto) on when the classes are imbalanced."""
-    if cfg.class_weights != "auto":
-        return bool(cfg.class_weights)
+    return class_weights_for(cfg, y.cpu().numpy(), n_classes) is not None
+
+
+def class_weights_for(cfg: TrainConfig, y: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """Per-class loss weights ``n / (k · count_c)`` when ``train.class_weights`` asks for them
+    (``auto``: when the training classes are imbalanced), else None. Every model family uses
+    this, so the imbalance default holds whichever ``model.kind`` is chosen."""
     from datawheel.evaluate.metrics import class_prior, is_imbalanced
 
-    return is_imbalanced(class_prior(y.cpu().numpy(), n_classes).tolist())
+    known = np.asarray(y)[np.asarray(y) >= 0].astype(np.int64)
+    if cfg.class_weights == "auto":
+        if not is_imbalanced(class_prior(known, n_classes).tolist()):
+            return None
+    elif not cfg.class_weights:
+        return None
+    counts = np.maximum(np.bincount(known, minlength=n_classes), 1).astype(float)
+    return len(known) / (n_classes * counts)
 
 
 def _inverse_frequency(y: torch.Tensor, n_classes: int) -> torch.Tensor:
