@@ -229,7 +229,7 @@ def _metrics_section(
     classes: list[str],
     positive: str | None,
 ) -> Section:
-    y, p, _ = encode_labels(y_true, proba, classes)
+    y, p, _names = encode_labels(y_true, proba, classes)
     pos = positive_index(classes, positive) if len(classes) == 2 else None
     rows = []
     for name in _SCALARS:
