@@ -1,6 +1,8 @@
-"""Store commands: audit verify."""
+"""Store commands: audit verify, migrate."""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
@@ -47,5 +49,37 @@ def audit_verify(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     raise typer.Exit(1)
 
 
+def migrate(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None) -> None:
+    """Upgrade the workspace database to this release's schema, in one transaction.
+
+    A SQLite workspace upgrades itself when opened. A PostgreSQL database, which servers of the
+    older release may share, is upgraded only by this command: stop those servers, run it once,
+    start the new release (docs/migrations.md).
+
+    Example: datawheel migrate
+    """
+    from datawheel.errors import ConfigError
+    from datawheel.store.schema import migrate_workspace
+    from datawheel.store.workspace import DB_URL_ENV, resolve_workspace_dir
+
+    root = resolve_workspace_dir(config.parent.resolve(), workspace)
+    db_url = os.environ.get(DB_URL_ENV)
+    if not config.is_file() and not root.exists() and not db_url:
+        raise ConfigError(
+            "no workspace to migrate here",
+            where=str(root),
+            hint="run inside a project, or pass -c / --workspace",
+        )
+    change = migrate_workspace(root, db_url=db_url)
+    if change.before is None:
+        console.print(f"Created the database at schema revision {change.after}.")
+    elif not change.applied:
+        console.print(f"The database is at schema revision {change.after}: nothing to do.")
+    else:
+        steps = ", ".join(change.applied)
+        console.print(f"Upgraded the database from {change.before} to {change.after} ({steps}).")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
+    app.command()(migrate)

@@ -26,15 +26,31 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    insert,
+    text,
 )
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from datawheel.errors import UsageError
 
-__all__ = ["connect", "metadata", "now_iso", "ordered_id", "purge_deleted", "reading"]
+__all__ = [
+    "connect",
+    "metadata",
+    "now_iso",
+    "ordered_id",
+    "purge_deleted",
+    "reading",
+    "safe_url",
+    "seed",
+]
 
 metadata = MetaData()
 _ts = String(32)  # ISO-8601 UTC timestamps sort and read the same on every database
+# Partial indexes on columns most rows leave empty: only the rows that name a subject are indexed.
+_where_named = {
+    "sqlite_where": text("subject IS NOT NULL"),
+    "postgresql_where": text("subject IS NOT NULL"),
+}
 
 
 def now_iso() -> str:
@@ -218,6 +234,7 @@ predictions = Table(
     Column("request_id", String(40), nullable=True),
     Index("ix_predictions_created", "created_at"),
     Index("ix_predictions_request", "request_id"),
+    Index("ix_predictions_subject", "subject", **_where_named),
 )
 
 feedback = Table(
@@ -235,6 +252,7 @@ feedback = Table(
     Index("ix_feedback_prediction", "prediction_id"),
     Index("ix_feedback_created", "created_at"),  # the console's newest-first drill-down
     Index("ix_feedback_issue_created", "issue", "created_at"),
+    Index("ix_feedback_subject", "subject", **_where_named),
 )
 
 erased_subjects = Table(
@@ -442,7 +460,8 @@ def _json_dumps(value: Any) -> str:
 
 
 def connect(url: str | None, *, workspace: Path) -> Engine:
-    """An engine for ``url`` (default: SQLite in the workspace), with the tables created."""
+    """An engine for ``url`` (default: SQLite in the workspace), checked to answer. Its tables
+    are made or upgraded by ``store.schema.prepare``."""
     if url is None:
         workspace.mkdir(parents=True, exist_ok=True)
         _private_file(workspace / "datawheel.db")
@@ -453,9 +472,8 @@ def connect(url: str | None, *, workspace: Path) -> Engine:
             _sqlite_pragmas(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
-        metadata.create_all(engine)
-        _add_columns(engine)
-        _seed(engine)
+        with engine.connect():
+            pass  # the first connection: a wrong URL or a server that is down fails here
     except ArgumentError as exc:
         raise UsageError(
             f"invalid database URL: {exc}",
@@ -466,7 +484,7 @@ def connect(url: str | None, *, workspace: Path) -> Engine:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise UsageError(
             f"cannot open the database: {reason}",
-            where=_safe_url(url),
+            where=safe_url(url),
             hint="check that the server is running and the URL is right",
         ) from None
     return engine
@@ -504,45 +522,13 @@ def purge_deleted(engine: Engine) -> bool:
     return busy == 0
 
 
-def _seed(engine: Engine) -> None:
-    """Rows that must exist before concurrent writers arrive (the audit chain's head)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    with engine.begin() as conn:
-        conn.execute(
-            dialect.insert(meta)
-            .values(key="audit_head", value="0:" + "0" * 64)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+def seed(conn: Connection) -> None:
+    """Rows that must exist before concurrent writers arrive (the audit chain's head), written
+    when the database is created."""
+    conn.execute(insert(meta).values(key="audit_head", value="0:" + "0" * 64))
 
 
-# Nullable columns added to existing tables since the first release; `create_all` makes new
-# tables only, so a workspace written before gets them here (ALTER TABLE … ADD COLUMN).
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"api_keys": ("expires_at", "key_mac")}
-
-
-def _add_columns(engine: Engine) -> None:
-    from sqlalchemy import inspect
-    from sqlalchemy.schema import CreateColumn
-
-    inspector = inspect(engine)
-    for table_name, names in ADDED_COLUMNS.items():
-        present = {c["name"] for c in inspector.get_columns(table_name)}
-        missing = [metadata.tables[table_name].c[name] for name in names if name not in present]
-        if not missing:
-            continue
-        for column in missing:
-            ddl = CreateColumn(column).compile(dialect=engine.dialect)
-            try:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {ddl}")
-            except DBAPIError:  # another process added it first
-                if column.name not in {c["name"] for c in inspect(engine).get_columns(table_name)}:
-                    raise
-
-
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL with any password hidden, for error messages."""
     from sqlalchemy.engine import make_url
 

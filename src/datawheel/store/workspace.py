@@ -18,6 +18,7 @@ from datawheel.store.artifacts import ArtifactStore
 from datawheel.store.blobs import ARTIFACTS_URL_ENV, open_blobs
 from datawheel.store.db import connect, meta, reading
 from datawheel.store.roles import resolve_identity
+from datawheel.store.schema import SchemaChange, prepare
 
 __all__ = ["DB_URL_ENV", "HOME_ENV", "Workspace", "resolve_workspace_dir"]
 
@@ -73,6 +74,7 @@ class Workspace:
     _key: SecretKey | None = field(default=None, repr=False)
     _key_checked: bool = field(default=False, repr=False)
     artifacts: ArtifactStore = field(init=False)
+    schema: SchemaChange | None = field(default=None, init=False)  # what opening did to it
 
     def __post_init__(self) -> None:
         blobs = open_blobs(self.artifacts_url, self.root / "artifacts")
@@ -90,16 +92,23 @@ class Workspace:
         actor: str = "cli",
         role: str | None = None,
         artifacts_url: str | None = None,
+        upgrade: bool | None = None,
     ) -> Workspace:
         """Open (creating if needed, mode 0700) the workspace; ``DATAWHEEL_DB_URL`` selects the
         database and ``DATAWHEEL_ARTIFACTS_URL`` where artifacts live (local files when unset).
         ``actor`` names the tool acting; ``role`` defaults to ``DATAWHEEL_ROLE``, else admin for
-        the owner of ``key_dir/datawheel.key``, else none (`store.roles`)."""
+        the owner of ``key_dir/datawheel.key``, else none (`store.roles`).
+
+        A database of an older schema is upgraded — on SQLite when ``upgrade`` is None, on
+        PostgreSQL only when it is True (``datawheel migrate``); otherwise opening raises a
+        `UsageError` naming that command (``store.schema``). The upgrade is recorded in the
+        keyed audit log, so it needs the secret key.
+        """
         root = Path(root)
         _private_dir(root)
         engine = connect(db_url or os.environ.get(DB_URL_ENV), workspace=root)
         who = resolve_identity(key_dir, role)
-        return cls(
+        ws = cls(
             root=root,
             engine=engine,
             key_dir=key_dir,
@@ -109,6 +118,12 @@ class Workspace:
             artifacts_url=artifacts_url or os.environ.get(ARTIFACTS_URL_ENV),
             _key=key,
         )
+        try:
+            ws.schema = prepare(engine, record=ws.record, upgrade=upgrade)
+        except BaseException:
+            engine.dispose()
+            raise
+        return ws
 
     @property
     def actor(self) -> str:
