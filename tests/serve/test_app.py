@@ -227,7 +227,7 @@ def test_unhandled_error_on_a_framework_route_then_one_json_500_logged_and_count
     assert failed.status_code == 500
     assert failed.json()["error"]["code"] == "internal"
     assert after.status_code == 200
-    assert 'datawheel_errors_total{endpoint="other",code="internal"} 1' in metrics
+    assert 'datawheel_errors_total{code="internal",endpoint="other"} 1.0' in metrics
     assert "a bug in a handler" in caplog.text
 
 

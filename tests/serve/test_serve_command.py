@@ -5,14 +5,19 @@ every worker's prediction log and hands its unspent quota back."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from datawheel.serve.background import bind_socket
 from datawheel.store.db import predictions, quota_counters
@@ -98,3 +103,101 @@ def test_serve_when_champion_file_corrupted_then_exits_with_one_line(project_cop
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: the champion v1 cannot be loaded")
     assert "rollback" in lines[0] and "Serving" not in result.stdout
+
+
+def _scrape(url: str) -> str:
+    with httpx.Client(timeout=30) as client:  # a new connection: either worker may answer
+        return client.get(f"{url}/metrics").text
+
+
+def _sample(body: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", body, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def _per_worker(directory: Path, name: str) -> dict[int, float]:
+    """``name`` in each worker's own counter file, read by prometheus_client itself."""
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        alone = path.parent.parent / f"alone-{path.stem}"
+        alone.mkdir(exist_ok=True)
+        shutil.copy(path, alone / path.name)
+        body = generate_latest(_collector(alone)).decode()
+        counts[int(path.stem.split("_")[-1])] = _sample(body, name)
+    return counts
+
+
+def _pids(directory: Path, kind: str) -> set[int]:
+    return {int(p.stem.split("_")[-1]) for p in directory.glob(f"{kind}_*.db")}
+
+
+def _collector(path: Path) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(path))
+    return registry
+
+
+def _until(condition, timeout: float = 120.0, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survives_a_kill(
+    make_api, tmp_path
+):
+    api = make_api(start=False)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    tmp = tmp_path / "tmp"  # where the server makes its metrics directory
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datawheel", "serve", "--port", str(port), "--workers", "2",
+         "-c", str(api.project.path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )  # fmt: skip
+    predicted = 'datawheel_requests_total{endpoint="predict",status="200"}'
+    try:
+        _wait_healthy(url, proc)
+        [directory] = tmp.glob("datawheel-metrics-*")
+        headers = {"Authorization": f"Bearer {api.keys['acme'].secret}"}
+        sent = 0
+
+        def predict(i: int) -> int:
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+                row = {**ROW, "age": 20 + i % 50}
+                return client.post("/v1/predict", json={"rows": [row]}).status_code
+
+        def both_served() -> bool:  # new connections, until the kernel gave each worker some
+            nonlocal sent
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                assert set(pool.map(predict, range(40))) == {200}
+            sent += 40
+            counts = _per_worker(directory, predicted)
+            return len(counts) == 2 and all(counts.values())
+
+        _until(both_served, what="traffic on both workers")
+        for _ in range(10):  # whichever worker answers, it counts both
+            body = _scrape(url)
+            assert _sample(body, predicted) == sent
+            assert _sample(body, "datawheel_workers") == 2
+        assert sum(_per_worker(directory, predicted).values()) == sent
+
+        before = _pids(directory, "gauge_livesum")
+        victim = min(_per_worker(directory, predicted))
+        os.kill(victim, signal.SIGKILL)  # uvicorn starts a new worker in its place
+        _until(lambda: _pids(directory, "gauge_livesum") - before, what="a replacement worker")
+        for _ in range(10):  # the dead worker's counts stay; its live gauge goes
+            body = _scrape(url)
+            assert _sample(body, predicted) == sent
+            assert _sample(body, "datawheel_workers") == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert not directory.exists()  # removed when the server stopped

@@ -60,7 +60,10 @@ def test_write_behind_when_flush_refused_then_requeued_and_written_once_back(
     writer.log([_row(3)])
     writer.flush()
     assert _ids(engine) == ["p0001", "p0002", "p0003"]  # each row once, none lost
-    assert metrics.internal_errors["flush"] >= 1 and metrics.log_rows_dropped == 0
+    assert (
+        metrics.value("datawheel_internal_errors_total", {"component": "flush"}) >= 1
+        and metrics.value("datawheel_log_rows_dropped_total") == 0
+    )
 
 
 def test_write_behind_when_outage_outgrows_the_buffer_then_oldest_dropped_and_counted(
@@ -71,13 +74,13 @@ def test_write_behind_when_outage_outgrows_the_buffer_then_oldest_dropped_and_co
     with caplog.at_level(logging.ERROR, logger="datawheel.serve.writer"):
         writer.log([_row(i) for i in range(1, 9)])  # 8 rows, room for 5
         writer.flush()
-    assert writer.dropped_rows == 3 and metrics.log_rows_dropped == 3
+    assert writer.dropped_rows == 3 and metrics.value("datawheel_log_rows_dropped_total") == 3
     assert any("dropped the 3 oldest" in r.getMessage() for r in caplog.records)
     _table(engine, there=True)
     writer.submit(lambda: None)  # one more turn of the writer: the queued rows go in
     writer.flush()
     assert _ids(engine) == [f"p{i:04d}" for i in range(4, 9)]
-    assert "datawheel_log_rows_dropped_total 3" in metrics.render()
+    assert "datawheel_log_rows_dropped_total 3.0" in metrics.render()
 
 
 def test_write_behind_when_batch_rejected_then_dropped_counted_and_log_goes_on(
@@ -85,7 +88,10 @@ def test_write_behind_when_batch_rejected_then_dropped_counted_and_log_goes_on(
 ) -> None:
     writer.log([_row(1, features={"x": {1, 2}})])  # a set: no JSON for it, ever
     writer.flush()
-    assert writer.dropped_rows == 1 and metrics.internal_errors["flush"] == 1
+    assert (
+        writer.dropped_rows == 1
+        and metrics.value("datawheel_internal_errors_total", {"component": "flush"}) == 1
+    )
     writer.log([_row(2)])
     writer.flush()
     assert _ids(sqlite_workspace.engine) == ["p0002"]  # the next batch is not held up
@@ -101,7 +107,7 @@ def test_write_behind_when_closed_during_outage_then_rows_dropped_and_said(
     with caplog.at_level(logging.ERROR, logger="datawheel.serve.writer"):
         writer.close()
     assert not writer._thread.is_alive()
-    assert writer.dropped_rows == 2 and metrics.log_rows_dropped == 2
+    assert writer.dropped_rows == 2 and metrics.value("datawheel_log_rows_dropped_total") == 2
     assert any("writer stopped" in r.getMessage() for r in caplog.records)
     _table(engine, there=True)
     with engine.connect() as conn:

@@ -69,7 +69,7 @@ def serve(
         return
 
     from datawheel.project.app_factory import CONSOLE_ENV, PROJECT_ENV, WORKSPACE_ENV
-    from datawheel.serve.background import http_stack
+    from datawheel.serve.background import http_stack, worker_metrics_dir
     from datawheel.serve.models import preflight
 
     project = load_project(config, workspace, need_data=False)
@@ -90,17 +90,18 @@ def serve(
             "[yellow]warning:[/] uvicorn's fast parser or loop is missing; "
             "pip install 'uvicorn[standard]' for several times the throughput"
         )
-    uvicorn.run(
-        "datawheel.project.app_factory:build",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=http,
-        loop=loop,
-        log_level="warning",
-        access_log=False,
-    )
+    with worker_metrics_dir():  # one scrape of /metrics sums every worker
+        uvicorn.run(
+            "datawheel.project.app_factory:build",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http=http,
+            loop=loop,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 def _serve_bundle(bundle: Path, revocations: Path | None, *, host: str, port: int) -> None:

@@ -1,18 +1,49 @@
-"""Run the app under uvicorn in a background thread (the demo and tests) on a free port."""
+"""Running the app: uvicorn in a background thread (the demo and tests) on a free port, the
+HTTP stack of this install, and the metrics directory a multi-worker server shares."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from datawheel.errors import DatawheelError
 
-__all__ = ["BackgroundServer", "bind_socket", "http_stack"]
+__all__ = ["MULTIPROC_ENV", "BackgroundServer", "bind_socket", "http_stack", "worker_metrics_dir"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
+
+
+@contextmanager
+def worker_metrics_dir() -> Iterator[Path]:
+    """A fresh directory where one server's workers keep their metrics (``serve.metrics``), set
+    in the environment they inherit and removed when the server stops. A directory shared by
+    two servers, or left from an earlier one, would add their counts to this one's.
+
+    Enter it before anything imports prometheus_client in a process that serves: the library
+    reads the variable once, at import.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="datawheel-metrics-"))
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def http_stack() -> tuple[str, str]:

@@ -1,125 +1,177 @@
-"""Prometheus metrics of one worker process, rendered in the text exposition format 0.0.4."""
+"""Prometheus metrics of the whole server: every worker's counters and histograms, summed by
+whichever worker answers the scrape.
+
+``datawheel serve`` gives each server a fresh directory in ``PROMETHEUS_MULTIPROC_DIR``
+(``background.worker_metrics_dir``, removed at stop). Each worker keeps its values in
+memory-mapped files there — prometheus_client's multiprocess mode: an increment is a store into
+the mapping under an uncontended lock, no system call — and a scrape reads and sums every
+worker's files, those of workers that died included, so counters never go backwards. Without
+the variable (an app built in a test or the demo) the values live in the process.
+"""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import values as _values
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from datawheel.serve.background import MULTIPROC_ENV
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-
-
-class _Histogram:
-    def __init__(self, buckets: tuple[float, ...]) -> None:
-        self.buckets = buckets
-        self.counts = [0] * (len(buckets) + 1)
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-
-    def lines(self, name: str, labels: str) -> list[str]:
-        sep = "," if labels else ""
-        out, running = [], 0
-        for bound, count in zip((*self.buckets, "+Inf"), self.counts, strict=True):
-            running += count
-            out.append(f'{name}_bucket{{{labels}{sep}le="{bound}"}} {running}')
-        braces = f"{{{labels}}}" if labels else ""
-        out.append(f"{name}_sum{braces} {self.total:.6f}")
-        out.append(f"{name}_count{braces} {running}")
-        return out
+_LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")  # a worker's live gauges: pid at the end
 
 
 class Metrics:
-    """Counters and histograms updated on the request path (a dict increment each)."""
+    """Counters and histograms updated on the request path; one per worker process."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: defaultdict[tuple[str, int], int] = defaultdict(int)
-        self.errors: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.rows: defaultdict[str, int] = defaultdict(int)
-        self.latency: dict[str, _Histogram] = {}
-        self.batch_rows = _Histogram(BATCH_BUCKETS)
-        self.batch_requests = _Histogram(BATCH_BUCKETS)
-        self.models: dict[str, str] = {}  # stage → version served
+        self.directory = os.environ.get(MULTIPROC_ENV) or None
+        if self.directory and _values.ValueClass is _values.MutexValue:
+            raise RuntimeError(  # an internal invariant: values would never reach the files
+                f"prometheus_client was imported before {MULTIPROC_ENV} was set"
+            )
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._requests = Counter(
+            "datawheel_requests", "HTTP requests by endpoint and status.",
+            ["endpoint", "status"], registry=r,
+        )  # fmt: skip
+        self._latency = Histogram(
+            "datawheel_request_duration_seconds", "Time from request to response.",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._rows = Counter(
+            "datawheel_rows", "Rows predicted or explained.", ["endpoint"], registry=r
+        )
+        self._errors = Counter(
+            "datawheel_errors", "Error responses by endpoint and error code.",
+            ["endpoint", "code"], registry=r,
+        )  # fmt: skip
+        self._batch_rows = Histogram(
+            "datawheel_batch_rows", "Rows per micro-batched forward pass.",
+            buckets=BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._batch_requests = Histogram(
+            "datawheel_batch_requests", "Requests per micro-batched forward pass.",
+            buckets=BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
         # failures off the request path (each also logged), by component: flush, background,
-        # model_refresh; and the prediction-log rows such failures lost
-        self.internal_errors: defaultdict[str, int] = defaultdict(int)
-        self.log_rows_dropped = 0
-        self.explain_cancelled = 0  # explanations stopped at their timeout
+        # model_refresh; and the prediction-log rows such failures lost. Rare, and reported from
+        # the writer's and the model poller's threads: straight into the library's values.
+        self._internal_errors = Counter(
+            "datawheel_internal_errors", "Failures off the request path (each logged).",
+            ["component"], registry=r,
+        )  # fmt: skip
+        self._log_rows_dropped = Counter(
+            "datawheel_log_rows_dropped", "Prediction log rows lost (each loss logged).",
+            registry=r,
+        )  # fmt: skip
+        self._explain_cancelled = Counter(
+            "datawheel_explain_cancelled", "Explanations stopped at the timeout.", registry=r
+        )
+        workers = Gauge(
+            "datawheel_workers", "Worker processes serving.",
+            multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        workers.set(1)
+        # label lookups take a lock each: resolve every (endpoint, status) once, reuse after
+        self._by_request: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._by_rows: dict[str, Any] = {}
+        self.models: dict[str, str] = {}  # stage → version this worker serves
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
-        self.requests[(endpoint, status)] += 1
-        histogram = self.latency.get(endpoint)
-        if histogram is None:
-            histogram = self.latency.setdefault(endpoint, _Histogram(LATENCY_BUCKETS))
-        histogram.observe(seconds)
+        children = self._by_request.get((endpoint, status))
+        if children is None:
+            children = self._by_request.setdefault(
+                (endpoint, status),
+                (self._requests.labels(endpoint, str(status)), self._latency.labels(endpoint)),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def rows(self, endpoint: str, rows: int) -> None:
+        child = self._by_rows.get(endpoint)
+        if child is None:
+            child = self._by_rows.setdefault(endpoint, self._rows.labels(endpoint))
+        child.inc(rows)
 
     def error(self, endpoint: str, code: str) -> None:
-        self.errors[(endpoint, code)] += 1
+        self._errors.labels(endpoint, code).inc()
 
     def internal_error(self, component: str, dropped_rows: int = 0) -> None:
-        self.internal_errors[component] += 1
-        self.log_rows_dropped += dropped_rows
+        self._internal_errors.labels(component).inc()
+        if dropped_rows:
+            self._log_rows_dropped.inc(dropped_rows)
+
+    def explanation_cancelled(self) -> None:
+        """An explanation stopped at its timeout (on the explaining thread)."""
+        self._explain_cancelled.inc()
 
     def batch(self, rows: int, requests: int) -> None:
-        self.batch_rows.observe(rows)
-        self.batch_requests.observe(requests)
+        self._batch_rows.observe(rows)
+        self._batch_requests.observe(requests)
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """One sample of the whole server, as a scrape would show it (0 when absent)."""
+        for family in self._collect():
+            for sample in family.samples:
+                if sample.name == name and sample.labels == (labels or {}):
+                    return float(sample.value)
+        return 0.0
 
     def render(self) -> str:
-        out = [
-            "# HELP datawheel_requests_total HTTP requests by endpoint and status.",
-            "# TYPE datawheel_requests_total counter",
-        ]
-        for (endpoint, status), n in sorted(self.requests.items()):
-            out.append(f'datawheel_requests_total{{endpoint="{endpoint}",status="{status}"}} {n}')
-        out += [
-            "# HELP datawheel_request_duration_seconds Time from request to response.",
-            "# TYPE datawheel_request_duration_seconds histogram",
-        ]
-        for endpoint, histogram in sorted(self.latency.items()):
-            out += histogram.lines("datawheel_request_duration_seconds", f'endpoint="{endpoint}"')
-        out += [
-            "# HELP datawheel_rows_total Rows predicted or explained.",
-            "# TYPE datawheel_rows_total counter",
-        ]
-        out += [f'datawheel_rows_total{{endpoint="{e}"}} {n}' for e, n in sorted(self.rows.items())]
-        out += [
-            "# HELP datawheel_errors_total Error responses by endpoint and error code.",
-            "# TYPE datawheel_errors_total counter",
-        ]
-        for (endpoint, code), n in sorted(self.errors.items()):
-            out.append(f'datawheel_errors_total{{endpoint="{endpoint}",code="{code}"}} {n}')
-        out += [
-            "# HELP datawheel_batch_rows Rows per micro-batched forward pass.",
-            "# TYPE datawheel_batch_rows histogram",
-            *self.batch_rows.lines("datawheel_batch_rows", ""),
-            "# HELP datawheel_batch_requests Requests per micro-batched forward pass.",
-            "# TYPE datawheel_batch_requests histogram",
-            *self.batch_requests.lines("datawheel_batch_requests", ""),
-            "# HELP datawheel_explain_cancelled_total Explanations stopped at the timeout.",
-            "# TYPE datawheel_explain_cancelled_total counter",
-            f"datawheel_explain_cancelled_total {self.explain_cancelled}",
+        """The exposition text: every worker's metrics summed, then the model this worker
+        serves (workers converge on it within ``refresh_seconds``)."""
+        body = generate_latest(self._scraped()).decode()
+        lines = [
             "# HELP datawheel_model_info The model version served, by stage.",
             "# TYPE datawheel_model_info gauge",
-        ]
-        out += [
-            f'datawheel_model_info{{stage="{stage}",version="{version}"}} 1'
-            for stage, version in sorted(self.models.items())
-        ]
-        out += [
-            "# HELP datawheel_internal_errors_total Failures off the request path (each logged).",
-            "# TYPE datawheel_internal_errors_total counter",
             *(
-                f'datawheel_internal_errors_total{{component="{component}"}} {n}'
-                for component, n in sorted(self.internal_errors.items())
+                f'datawheel_model_info{{stage="{stage}",version="{version}"}} 1'
+                for stage, version in sorted(self.models.items())
             ),
-            "# HELP datawheel_log_rows_dropped_total Prediction log rows lost (each loss logged).",
-            "# TYPE datawheel_log_rows_dropped_total counter",
-            f"datawheel_log_rows_dropped_total {self.log_rows_dropped}",
         ]
-        return "\n".join(out) + "\n"
+        return body + "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        """A worker stopping: its live gauges go (its counters stay in the sums)."""
+        if self.directory:
+            mark_process_dead(os.getpid(), self.directory)
+
+    def _scraped(self) -> CollectorRegistry:
+        if not self.directory:
+            return self.registry
+        _forget_dead_workers(self.directory)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.directory)
+        return registry
+
+    def _collect(self) -> Iterator[Any]:
+        return iter(self._scraped().collect())
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """Drop the live gauges of workers that died without stopping (killed, crashed): uvicorn
+    starts a new worker in their place, which has a new pid."""
+    for name in os.listdir(directory):
+        found = _LIVE_FILE.match(name)
+        if found and not _alive(int(found.group(1))):
+            mark_process_dead(int(found.group(1)), directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

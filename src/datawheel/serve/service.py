@@ -207,7 +207,7 @@ class Service:
             )  # fmt: skip
         self.writer.log(records)
         self.writer.meter(tenant_id, "predict", len(rows))
-        self.metrics.rows["predict"] += len(rows)
+        self.metrics.rows("predict", len(rows))
         if self.holder.shadow() is not None:
             with self._shadow.lock:
                 self._shadow.items.append((tenant_id, anonymized, [o["id"] for o in out]))
@@ -316,7 +316,7 @@ class Service:
                 ) from None
             raise
         self.writer.meter(who.tenant_id, "explain", len(rows))
-        self.metrics.rows["explain"] += len(rows)
+        self.metrics.rows("explain", len(rows))
         return {"model_version": version, "explanations": explanations}
 
     def _explain(
@@ -339,3 +339,4 @@ class Service:
         self.holder.stop()
         self.writer.close()
         self.limiter.release()
+        self.metrics.close()
