@@ -39,7 +39,6 @@ from sqlalchemy.exc import IntegrityError
 from datawheel.config import LoopConfig
 from datawheel.loop.window import since
 from datawheel.registry.versions import ModelVersion, list_versions
-from datawheel.store.datasets import get_dataset, load_frame
 from datawheel.store.db import drift_references, now_iso, predictions, reading
 from datawheel.store.workspace import Workspace
 
@@ -300,6 +299,8 @@ def reference_for(
         isinstance(r, dict) and r.get("format") == REFERENCE_FORMAT for r in stored.values()
     ):
         return stored
+    from datawheel.store.datasets import get_dataset, load_frame  # polars: only when computing
+
     frame = load_frame(ws, get_dataset(ws, version.dataset_id))
     kinds = {k: v for k, v in _kinds(version, text).items() if k in frame.columns}
     reference = build_reference({k: frame[k].to_list() for k in kinds}, kinds)
