@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from datawheel.errors import NotFoundError, UsageError
@@ -90,3 +91,20 @@ def test_load_model_when_champion_then_predicts_rows(trained_project: Path):
     proba = model.predict_proba([row])
     assert proba.shape == (1, 2) and abs(float(proba.sum()) - 1) < 1e-5
     assert model.predict([row])[0] in model.classes
+
+
+def test_load_model_when_rows_are_dicts_polars_or_pandas_then_same_answers(trained_project: Path):
+    import pandas as pd
+
+    from datawheel.io import read_table
+
+    model = load_model("champion", workspace=trained_project.parent / ".datawheel")
+    data = trained_project.parent / "data" / "adult.csv.gz"
+    frame = read_table(data).head(8).select(list(model.input_schema))
+    rows = frame.to_dicts()
+    as_pandas = pd.DataFrame(rows)
+    expected = model.predict_proba(rows)
+    for given in (frame, as_pandas):
+        np.testing.assert_allclose(model.predict_proba(given), expected, rtol=1e-6)
+        assert model.predict(given) == model.predict(rows)
+    assert model.explain(as_pandas.head(2)) == model.explain(rows[:2])

@@ -71,3 +71,26 @@ def test_trained_model_when_arrays_are_given_then_same_as_rows(trained: TrainRes
     np.testing.assert_array_equal(
         trained.model.predict_proba_arrays(*arrays), trained.model.predict_proba(frame)
     )
+
+
+def test_trained_model_when_rows_are_a_pandas_frame_then_same_as_the_dicts(
+    trained: TrainResult,
+) -> None:
+    frame = make_frame(60, seed=14, missing=0.1)
+    rows = frame.to_dicts()
+    pandas_frame = frame.to_pandas()  # missing numbers become NaN, strings stay objects
+    pandas_frame["color"] = pandas_frame["color"].astype("category")
+    model = trained.model
+    np.testing.assert_allclose(model.predict_proba(pandas_frame), model.predict_proba(rows))
+    assert model.predict(pandas_frame) == model.predict(rows)
+    assert model.explain(pandas_frame.head(3)) == model.explain(rows[:3])
+
+
+def test_trained_model_when_a_pandas_column_cannot_be_read_then_data_error(
+    trained: TrainResult,
+) -> None:
+    import pandas as pd
+
+    bad = pd.DataFrame({"age": [object()], "income": [1.0], "color": ["red"], "size": ["S"]})
+    with pytest.raises(DataError, match="pandas DataFrame"):
+        trained.model.predict(bad)

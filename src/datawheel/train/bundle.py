@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,8 +27,25 @@ __all__ = ["TrainedModel"]
 BUNDLE_FORMAT = "datawheel.trained_model"
 BUNDLE_VERSION = 1
 
-Rows = Sequence[Mapping[str, Any]] | pl.DataFrame
+# A list of dicts, a polars DataFrame, or a pandas DataFrame (pandas is optional: never imported
+# here; an object can only be a pandas DataFrame once the caller has imported pandas).
+Rows = Sequence[Mapping[str, Any]] | pl.DataFrame | Any
 Network = TabularMLP | FinetunedTextMLP | DesignModel
+
+
+def _as_rows(rows: Rows) -> Sequence[Mapping[str, Any]] | pl.DataFrame:
+    """``rows`` as a list of dicts or a polars DataFrame: a pandas DataFrame is converted
+    (column types kept, NaN as missing), anything else passes through unchanged."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(rows, pandas.DataFrame):
+        return rows
+    try:
+        return pl.from_pandas(rows, nan_to_null=True)
+    except Exception as exc:  # polars raises several types for columns it cannot map
+        raise DataError(
+            f"cannot read the pandas DataFrame: {exc}",
+            hint="give every column one plain type (numbers or strings), or pass a list of dicts",
+        ) from None
 
 
 class TrainedModel:
@@ -81,12 +99,14 @@ class TrainedModel:
     # -- prediction ---------------------------------------------------------------------------
 
     def transform(self, rows: Rows) -> tuple[np.ndarray, np.ndarray]:
-        """Raw rows (list of dicts or a polars DataFrame) → the network's input arrays."""
+        """Raw rows (list of dicts, a polars or a pandas DataFrame) → the network's inputs."""
+        rows = _as_rows(rows)
         if isinstance(rows, pl.DataFrame):
             return self.preprocessor.transform(rows)
         if isinstance(rows, Mapping) or not isinstance(rows, Sequence):
             raise UsageError(
-                f"rows must be a list of dicts or a polars DataFrame, got {type(rows).__name__}",
+                "rows must be a list of dicts or a polars or pandas DataFrame, "
+                f"got {type(rows).__name__}",
                 hint="wrap a single row in a list: [row]",
             )
         return self.preprocessor.transform_records(rows)
@@ -190,6 +210,7 @@ class TrainedModel:
 
     def predict_output(self, rows: Rows) -> np.ndarray:
         """Probabilities [n, K] (classification) or values [n, 1] (regression) for raw rows."""
+        rows = _as_rows(rows)
         numeric, categorical = self.transform(rows)
         if isinstance(self.network, DesignModel):
             texts = self.preprocessor.texts(rows) if self.network.reads_text else None
@@ -243,6 +264,7 @@ class TrainedModel:
         base value + sum of values = the model's probability for that label."""
         from datawheel.evaluate.explain import explain_rows
 
+        rows = _as_rows(rows)
         if isinstance(self.network, DesignModel):
             from datawheel.evaluate.explain_design import explain_design_rows
 
