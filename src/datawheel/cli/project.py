@@ -300,8 +300,13 @@ def demo(
     ] = False,
     traffic: Annotated[int, typer.Option(help="Customer rows to send.", min=50)] = 1500,
     epochs: Annotated[int | None, typer.Option(help="Override train.epochs.", min=1)] = None,
+    report: Annotated[
+        Path, typer.Option(help="Where to write the HTML report.", show_default=True)
+    ] = Path("demo-report.html"),
 ) -> None:
     """Run the whole loop on bundled census data: train, serve, feedback, retrain, gate, promote.
+
+    Writes demo-report.html in the current folder (--report moves it).
 
     Example: datawheel demo --workspace /tmp/dw-demo
     """
@@ -315,6 +320,7 @@ def demo(
             epochs=epochs,
             keep_serving=serve,
             on_stage=lambda s: status.update(s),
+            report_file=report.resolve(),
         )
     print_demo(console, report)
     if server is None:

@@ -111,10 +111,15 @@ def run_demo(
     seed: int = 0,
     keep_serving: bool = False,
     on_stage: Any = None,
+    report_file: Path | None = None,
 ) -> tuple[DemoReport, BackgroundServer | None]:
-    """Run the demo; returns its report and, with ``keep_serving``, the still-running server."""
+    """Run the demo; returns its report and, with ``keep_serving``, the still-running server.
+
+    The HTML report goes to ``report_file`` (default: ``demo-report.html`` in ``directory``).
+    """
     say = on_stage or (lambda _msg: None)
     directory = Path(directory or tempfile.mkdtemp(prefix="datawheel-demo-"))
+    report_file = Path(report_file) if report_file else directory / "demo-report.html"
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -202,7 +207,7 @@ def run_demo(
         from datawheel.project.demo_report import write_demo_report
 
         report.report_path = write_demo_report(
-            report, directory / "demo-report.html", champion=get_version(ws, "champion").id
+            report, report_file, champion=get_version(ws, "champion").id
         )
         if keep_serving:
             return report, server
