@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datawheel.config import PROJECT_FILE
 from datawheel.i18n.catalog import translate
 
 
@@ -63,7 +62,9 @@ EncodingOption = Annotated[
         "data.encoding, else auto).",
     ),
 ]
-DEFAULT_CONFIG = Path(PROJECT_FILE)
+# config.PROJECT_FILE, spelled out so that `datawheel --help` does not import pydantic (~0.1 s);
+# tests/cli/test_main.py keeps the two equal.
+DEFAULT_CONFIG = Path("datawheel.yaml")
 
 
 def load_project(config: Path, workspace: Path | None, *, need_data: bool = True) -> Any:

@@ -1,0 +1,66 @@
+"""The command's start-up: `datawheel --help` and light commands import none of the heavy
+libraries (torch, polars, FastAPI, scikit-learn, matplotlib); their time is measured in
+benchmarks/bench_cli.py, not here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from datawheel.cli.common import DEFAULT_CONFIG
+from datawheel.config import PROJECT_FILE
+
+HEAVY = ["torch", "polars", "fastapi", "uvicorn", "sklearn", "matplotlib", "pandas", "pydantic"]
+
+# Runs the CLI in-process, then prints which heavy modules got imported.
+PROBE = """
+import sys
+from datawheel.cli.main import main
+heavy = sys.argv[1].split(",")
+sys.argv = ["datawheel", *sys.argv[2:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("IMPORTED=" + ",".join(m for m in heavy if m in sys.modules))
+"""
+
+
+def _imported(*args: str, cwd: Path) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, ",".join(HEAVY), *args],
+        capture_output=True, text=True, cwd=cwd, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "DATAWHEEL_DB_URL"},
+    )  # fmt: skip
+    line = next(x for x in result.stdout.splitlines() if x.startswith("IMPORTED="))
+    return [m for m in line.removeprefix("IMPORTED=").split(",") if m]
+
+
+def test_help_when_run_then_no_heavy_library_is_imported(tmp_path: Path):
+    assert _imported("--help", cwd=tmp_path) == []
+
+
+def test_import_when_cli_module_loaded_then_no_heavy_library_is_imported(tmp_path: Path):
+    code = f"import sys, datawheel.cli.main; print([m for m in {HEAVY!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_status_when_project_trained_then_neither_torch_nor_polars_is_imported(
+    project_copy: Path,
+):
+    _imported("status", cwd=project_copy.parent)  # the first computes the drift reference
+    imported = _imported("status", cwd=project_copy.parent)
+    assert not {"torch", "polars", "fastapi", "sklearn", "matplotlib"} & set(imported), imported
+
+
+def test_models_list_when_project_trained_then_torch_is_not_imported(project_copy: Path):
+    assert "torch" not in _imported("models", "list", cwd=project_copy.parent)
+
+
+def test_default_config_when_spelled_in_the_cli_then_equals_the_project_file_name():
+    assert Path(PROJECT_FILE) == DEFAULT_CONFIG
