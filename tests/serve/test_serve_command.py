@@ -201,3 +201,37 @@ def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survi
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=60)
     assert not directory.exists()  # removed when the server stopped
+
+
+@pytest.mark.slow
+def test_metrics_when_one_worker_then_served_from_the_metrics_directory(make_api, tmp_path):
+    """One worker runs in the serving process itself, which imported the CLI first."""
+    api = make_api(start=False)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datawheel", "serve", "--port", str(port), "-c",
+         str(api.project.path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )  # fmt: skip
+    try:
+        _wait_healthy(url, proc)
+        headers = {"Authorization": f"Bearer {api.keys['acme'].secret}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            for i in range(3):
+                assert client.post(
+                    "/v1/predict", json={"rows": [{**ROW, "age": 30 + i}]}
+                ).is_success
+        [directory] = tmp.glob("datawheel-metrics-*")
+        assert _pids(directory, "counter") == {proc.pid}  # values kept in the directory
+        body = _scrape(url)
+        assert _sample(body, 'datawheel_requests_total{endpoint="predict",status="200"}') == 3
+        assert _sample(body, "datawheel_workers") == 1
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert "warning" not in output.lower(), output
+    assert not directory.exists()

@@ -21,7 +21,6 @@ from datawheel.config import LoopConfig, ProjectConfig, load_config
 from datawheel.console.app import PREFIX, create_console
 from datawheel.loop.drift import feature_drift, prometheus_drift_lines
 from datawheel.registry.versions import list_versions
-from datawheel.serve.app import create_app
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -136,6 +135,10 @@ def mount_console(app: FastAPI, config: ProjectConfig, ws: Workspace) -> None:
 def build() -> FastAPI:
     """The app for the project and workspace named in the environment."""
     import torch
+
+    # imported here, in the worker: `datawheel serve` reads this module's names before it sets
+    # the metrics directory, which prometheus_client (under serve.app) reads once, at import
+    from datawheel.serve.app import create_app
 
     torch.set_num_threads(1)  # one core per worker: intra-op threads only add contention here
     project_file = Path(os.environ[PROJECT_ENV])

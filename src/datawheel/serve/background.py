@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -36,14 +37,24 @@ def worker_metrics_dir() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="datawheel-metrics-"))
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = str(directory)
+    # uvicorn re-raises a SIGTERM once it has shut down; by default that ends the process
+    # before any cleanup: make it a SystemExit that unwinds through this block instead
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.signal(signal.SIGTERM, _exit_on_term) if main else None
     try:
         yield directory
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, handler)
         if previous is None:
             os.environ.pop(MULTIPROC_ENV, None)
         else:
             os.environ[MULTIPROC_ENV] = previous
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exit_on_term(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def http_stack() -> tuple[str, str]:

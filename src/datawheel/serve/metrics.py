@@ -11,6 +11,7 @@ the variable (an app built in a test or the demo) the values live in the process
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from datawheel.serve.background import MULTIPROC_ENV
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
+log = logging.getLogger(__name__)
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")  # a worker's live gauges: pid at the end
@@ -35,9 +38,10 @@ class Metrics:
     def __init__(self) -> None:
         self.directory = os.environ.get(MULTIPROC_ENV) or None
         if self.directory and _values.ValueClass is _values.MutexValue:
-            raise RuntimeError(  # an internal invariant: values would never reach the files
-                f"prometheus_client was imported before {MULTIPROC_ENV} was set"
-            )
+            # prometheus_client read the variable at import, before it was set: values live in
+            # this process, so report this process alone rather than the directory's nothing
+            log.warning("%s was set after prometheus_client was imported", MULTIPROC_ENV)
+            self.directory = None
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._requests = Counter(
