@@ -183,6 +183,8 @@ def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survi
             return len(counts) == 2 and all(counts.values())
 
         _until(both_served, what="traffic on both workers")
+        # each worker publishes its counts every PUBLISH_SECONDS: wait for the last of them
+        _until(lambda: _sample(_scrape(url), predicted) == sent, what="every count published")
         for _ in range(10):  # whichever worker answers, it counts both
             body = _scrape(url)
             assert _sample(body, predicted) == sent
@@ -226,10 +228,10 @@ def test_metrics_when_one_worker_then_served_from_the_metrics_directory(make_api
                     "/v1/predict", json={"rows": [{**ROW, "age": 30 + i}]}
                 ).is_success
         [directory] = tmp.glob("datawheel-metrics-*")
-        assert _pids(directory, "counter") == {proc.pid}  # values kept in the directory
-        body = _scrape(url)
+        body = _scrape(url)  # the answering worker publishes its counts first
         assert _sample(body, 'datawheel_requests_total{endpoint="predict",status="200"}') == 3
         assert _sample(body, "datawheel_workers") == 1
+        assert _pids(directory, "counter") == {proc.pid}  # values kept in the directory
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
