@@ -9,7 +9,9 @@ metering and the prediction log all on; the peers do none of that. datawheel is 
 with keep-alive, and with ``Connection: close`` (a new connection per request, so the kernel
 spreads them over both workers; with keep-alive it may land them unevenly). BentoML needs its
 own venv (``--bento-python``, default /tmp/bentovenv/bin/python) because its pins clash with
-ours.
+ours. ``--src OLD/src`` serves another checkout (a baseline, e.g. before a change), and the last
+column, the server's CPU time per request (all its processes), compares two builds even when
+other work shares the cores and req/s moves with it.
 """
 
 from __future__ import annotations
@@ -127,11 +129,35 @@ def wrk(url: str, body: bytes, headers: dict, duration: int) -> dict:
 
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": ms("50"),
         "p99": ms("99"),
         "non2xx": int(bad.group(1)) if bad else 0,
     }
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) used so far by the processes of one session: a server and
+    its workers (started with start_new_session). Unlike req/s it barely moves when other work
+    shares the cores, so it compares two builds of the server on a busy machine."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended
+            continue
+        if int(fields[3]) == session:  # fields after "(comm)": state, ppid, pgrp, session, …
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def loaded(url: str, body: bytes, headers: dict, duration: int, proc: subprocess.Popen) -> dict:
+    """wrk's figures plus the server's CPU per request."""
+    before = session_cpu(proc.pid)
+    result = wrk(url, body, headers, duration)
+    result["cpu_us"] = (session_cpu(proc.pid) - before) / max(result["requests"], 1) * 1e6
+    return result
 
 
 def forward_cost(project_file: Path, row: dict) -> tuple[float, float]:
@@ -163,6 +189,9 @@ def main() -> None:
     parser.add_argument("--only", default="datawheel,flask,gunicorn,bentoml")
     parser.add_argument("--bento-python", default="/tmp/bentovenv/bin/python")
     parser.add_argument("--keep", action="store_true", help="keep the temp project")
+    parser.add_argument(
+        "--src", type=Path, default=SRC, help="the datawheel source the server runs (a baseline)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -174,7 +203,7 @@ def main() -> None:
     single, batched = forward_cost(project_file, row)
     py = sys.executable
     bento_py = Path(args.bento_python)
-    pythonpath = f"{SRC}{os.pathsep}{PEERS}"
+    pythonpath = f"{args.src.resolve()}{os.pathsep}{PEERS}"
     env = {"OMP_NUM_THREADS": "1", "DW_BENCH_WORKSPACE": workspace, "PYTHONPATH": pythonpath}
     json_h = {"Content-Type": "application/json"}
     servers = {
@@ -209,11 +238,11 @@ def main() -> None:
             print(f"{name}: starting on {port} …", flush=True)
             wait_ready(url, body, headers, proc)
             wrk(url, body, headers, 3)  # warm-up
-            results[name] = wrk(url, body, headers, args.duration)
+            results[name] = loaded(url, body, headers, args.duration, proc)
             print(f"{name}: {results[name]}", flush=True)
             if name == "datawheel":
                 closing = {**headers, "Connection": "close"}
-                results["datawheel (close)"] = wrk(url, body, closing, args.duration)
+                results["datawheel (close)"] = loaded(url, body, closing, args.duration, proc)
                 print(f"datawheel (close): {results['datawheel (close)']}", flush=True)
         except Exception as exc:  # report the others even if one peer fails
             print(f"{name}: FAILED {exc}", flush=True)
@@ -225,12 +254,12 @@ def main() -> None:
           f"{batched:.1f} µs per row in batches of 16 (limit ≈ {1e6 / single:,.0f} req/s "
           "per core unbatched)")  # fmt: skip
     print(f"{'server':<19}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-          f"{'dw ×':>7}")  # fmt: skip
+          f"{'dw ×':>7}{'CPU µs/req':>12}")  # fmt: skip
     dw = results.get("datawheel", {}).get("rps")
     for name, r in results.items():
         ratio = f"{dw / r['rps']:.2f}" if dw else "-"
         print(f"{name:<19}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['non2xx']:>9}"
-              f"{ratio:>7}")  # fmt: skip
+              f"{ratio:>7}{r['cpu_us']:>12,.0f}")  # fmt: skip
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 
