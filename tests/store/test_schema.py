@@ -129,7 +129,7 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
         with pytest.raises(UsageError, match="datawheel migrate"):
             Workspace.open(root, db_url=db_url)
         change = migrate_workspace(root, db_url=db_url)
-        assert (change.before, change.after, change.applied) == (BASELINE, HEAD, ("0002",))
+        assert (change.before, change.after, change.applied) == (BASELINE, HEAD, ("0002", "0003"))
         ws = Workspace.open(root, db_url=db_url)
     try:
         with ws.engine.connect() as conn:
@@ -143,7 +143,7 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
         assert after["meta"][1:] == before["meta"][1:]  # key_fingerprint kept
         entries = audit.entries(ws.engine)
         assert [e.action for e in entries] == ["tenant.create", "key.create", "schema.upgrade"]
-        assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": ["0002"]}
+        assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": ["0002", "0003"]}
         assert audit.verify(ws.engine).ok
         fresh = Workspace.open(tmp_path / "new", db_url=other_db_url)
         assert _schema(ws.engine) == _schema(fresh.engine)
