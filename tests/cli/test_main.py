@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from datawheel.cli.common import DEFAULT_CONFIG
 from datawheel.config import PROJECT_FILE
 
@@ -38,10 +40,12 @@ def _imported(*args: str, cwd: Path) -> list[str]:
     return [m for m in line.removeprefix("IMPORTED=").split(",") if m]
 
 
+@pytest.mark.e2e
 def test_help_when_run_then_no_heavy_library_is_imported(tmp_path: Path):
     assert _imported("--help", cwd=tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_import_when_cli_module_loaded_then_no_heavy_library_is_imported(tmp_path: Path):
     code = f"import sys, datawheel.cli.main; print([m for m in {HEAVY!r} if m in sys.modules])"
     result = subprocess.run(
@@ -50,6 +54,7 @@ def test_import_when_cli_module_loaded_then_no_heavy_library_is_imported(tmp_pat
     assert result.stdout.strip() == "[]", result.stderr
 
 
+@pytest.mark.e2e
 def test_status_when_project_trained_then_neither_torch_nor_polars_is_imported(
     project_copy: Path,
 ):
@@ -58,6 +63,7 @@ def test_status_when_project_trained_then_neither_torch_nor_polars_is_imported(
     assert not {"torch", "polars", "fastapi", "sklearn", "matplotlib"} & set(imported), imported
 
 
+@pytest.mark.e2e
 def test_models_list_when_project_trained_then_torch_is_not_imported(project_copy: Path):
     assert "torch" not in _imported("models", "list", cwd=project_copy.parent)
 

@@ -11,6 +11,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_demo_when_run_then_report_lands_in_the_current_folder(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "datawheel", "demo", "--workspace", str(tmp_path / "project"),

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
-from store.first_release import build_first_release  # tests/ is on sys.path (rootdir)
 
 from datawheel.store import audit
 from datawheel.store.workspace import Workspace
+from store.first_release import build_first_release  # tests/ is on sys.path (rootdir)
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 def test_migrate_when_workspace_is_of_the_first_release_then_upgrades_it_once(tmp_path: Path):
     root = tmp_path / "ws"
     root.mkdir()
@@ -39,13 +41,11 @@ def test_migrate_when_workspace_is_of_the_first_release_then_upgrades_it_once(tm
     assert "from 0001 to 0003 (0002, 0003)" in first.stdout
     again = _run("migrate", "--workspace", str(root), cwd=tmp_path)
     assert again.returncode == 0 and "nothing to do" in again.stdout
-    ws = Workspace.open(root)
-    try:
+    with Workspace.open(root) as ws:
         assert [e.action for e in audit.entries(ws.engine)][-1] == "schema.upgrade"
-    finally:
-        ws.close()
 
 
+@pytest.mark.e2e
 def test_migrate_when_no_project_and_no_workspace_then_exit_2_with_hint(tmp_path: Path):
     result = _run("migrate", cwd=tmp_path)
     assert result.returncode == 2

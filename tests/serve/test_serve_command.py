@@ -137,16 +137,6 @@ def _collector(path: Path) -> CollectorRegistry:
     return registry
 
 
-def _until(condition, timeout: float = 120.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survives_a_kill(
     make_api, tmp_path
@@ -182,9 +172,9 @@ def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survi
             counts = _per_worker(directory, predicted)
             return len(counts) == 2 and all(counts.values())
 
-        _until(both_served, what="traffic on both workers")
+        wait_until(both_served, what="traffic on both workers", timeout=120, every=0)
         # each worker publishes its counts every PUBLISH_SECONDS: wait for the last of them
-        _until(lambda: _sample(_scrape(url), predicted) == sent, what="every count published")
+        wait_until(lambda: _sample(_scrape(url), predicted) == sent, what="every count published")
         for _ in range(10):  # whichever worker answers, it counts both
             body = _scrape(url)
             assert _sample(body, predicted) == sent
@@ -194,7 +184,11 @@ def test_metrics_when_two_workers_served_then_every_scrape_counts_both_and_survi
         before = _pids(directory, "gauge_livesum")
         victim = min(_per_worker(directory, predicted))
         os.kill(victim, signal.SIGKILL)  # uvicorn starts a new worker in its place
-        _until(lambda: _pids(directory, "gauge_livesum") - before, what="a replacement worker")
+        wait_until(
+            lambda: _pids(directory, "gauge_livesum") - before,
+            what="a replacement worker",
+            timeout=120,
+        )
         for _ in range(10):  # the dead worker's counts stay; its live gauge goes
             body = _scrape(url)
             assert _sample(body, predicted) == sent

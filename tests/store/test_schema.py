@@ -5,7 +5,6 @@ and an upgraded one are the same schema; the migrations match the tables the cod
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ def other_db_url(db_url: str | None, tmp_path: Path) -> Iterator[str | None]:
     if db_url is None:
         yield f"sqlite:///{tmp_path / 'other.db'}"
         return
-    base = os.environ["DATAWHEEL_TEST_DB_URL"]
+    base = db_url.split("options=-csearch_path")[0].rstrip("?&")  # the server, without a schema
     schema = f"dw_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base)
     with admin.begin() as conn:
@@ -123,15 +122,12 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
     before = _rows(engine, tables)
     engine.dispose()
 
-    if db_url is None:  # SQLite: opening upgrades it
-        ws = Workspace.open(root, db_url=db_url)
-    else:  # PostgreSQL: opening names the one command, which then upgrades it
+    if db_url is not None:  # PostgreSQL: opening names the one command, which upgrades it
         with pytest.raises(UsageError, match="datawheel migrate"):
             Workspace.open(root, db_url=db_url)
         change = migrate_workspace(root, db_url=db_url)
         assert (change.before, change.after, change.applied) == (BASELINE, HEAD, ("0002", "0003"))
-        ws = Workspace.open(root, db_url=db_url)
-    try:
+    with Workspace.open(root, db_url=db_url) as ws:  # SQLite: opening upgrades it
         with ws.engine.connect() as conn:
             assert revision(conn) == HEAD
         after = _rows(ws.engine, tables)
@@ -145,11 +141,8 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
         assert [e.action for e in entries] == ["tenant.create", "key.create", "schema.upgrade"]
         assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": ["0002", "0003"]}
         assert audit.verify(ws.engine).ok
-        fresh = Workspace.open(tmp_path / "new", db_url=other_db_url)
-        assert _schema(ws.engine) == _schema(fresh.engine)
-        fresh.close()
-    finally:
-        ws.close()
+        with Workspace.open(tmp_path / "new", db_url=other_db_url) as fresh:
+            assert _schema(ws.engine) == _schema(fresh.engine)
 
 
 def test_open_when_first_release_data_then_the_library_reads_and_writes_it(tmp_path):
@@ -159,28 +152,22 @@ def test_open_when_first_release_data_then_the_library_reads_and_writes_it(tmp_p
     engine = _engine(None, tmp_path / "ws")
     build_first_release(engine)
     engine.dispose()
-    ws = Workspace.open(tmp_path / "ws")
-    try:
+    with Workspace.open(tmp_path / "ws") as ws:
         assert [(v.id, v.stage) for v in list_versions(ws)] == [("v1", "champion")]
         create_tenant(ws, "globex", plan="free", plans=["free", "pro"])
         assert [t["name"] for t in list_tenants(ws)] == ["acme", "globex"]
         assert audit.verify(ws.engine).ok
-    finally:
-        ws.close()
 
 
 def test_new_workspace_when_created_then_schema_equals_upgrade_from_empty(
     tmp_path, db_url, other_db_url
 ):
-    ws = Workspace.open(tmp_path / "ws", db_url=db_url)
     upgraded = _engine(other_db_url, tmp_path / "unused")
     _alembic_upgrade(upgraded)
-    try:
+    with Workspace.open(tmp_path / "ws", db_url=db_url) as ws:
         assert _schema(ws.engine) == _schema(upgraded)
         assert "alembic_version" in _schema(ws.engine)
-    finally:
-        ws.close()
-        upgraded.dispose()
+    upgraded.dispose()
 
 
 def test_migrations_when_run_from_empty_then_match_the_declared_tables(tmp_path, db_url):
@@ -216,7 +203,8 @@ def test_downgrade_when_back_to_the_baseline_then_schema_equals_the_first_releas
 
 
 def test_open_when_database_is_of_a_newer_release_then_says_to_upgrade_datawheel(tmp_path, db_url):
-    Workspace.open(tmp_path / "ws", db_url=db_url).close()
+    with Workspace.open(tmp_path / "ws", db_url=db_url):
+        pass  # a database at head
     engine = _engine(db_url, tmp_path / "ws")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
@@ -246,9 +234,6 @@ def test_migrate_when_many_open_at_once_then_one_upgrade_is_recorded(tmp_path, d
     for t in threads:
         t.join(120)
     assert errors == []
-    ws = Workspace.open(root, db_url=db_url)
-    try:
+    with Workspace.open(root, db_url=db_url) as ws:
         assert [e.action for e in audit.entries(ws.engine)].count("schema.upgrade") == 1
         assert audit.verify(ws.engine).ok
-    finally:
-        ws.close()

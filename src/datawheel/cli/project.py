@@ -300,8 +300,8 @@ def demo(
     ] = False,
     traffic: Annotated[int, typer.Option(help="Customer rows to send.", min=50)] = 1500,
     epochs: Annotated[int | None, typer.Option(help="Override train.epochs.", min=1)] = None,
-    report: Annotated[
-        Path, typer.Option(help="Where to write the HTML report.", show_default=True)
+    report_file: Annotated[
+        Path, typer.Option("--report", help="Where to write the HTML report.", show_default=True)
     ] = Path("demo-report.html"),
 ) -> None:
     """Run the whole loop on bundled census data: train, serve, feedback, retrain, gate, promote.
@@ -320,7 +320,7 @@ def demo(
             epochs=epochs,
             keep_serving=serve,
             on_stage=lambda s: status.update(s),
-            report_file=report.resolve(),
+            report_file=report_file.resolve(),
         )
     print_demo(console, report)
     if server is None:

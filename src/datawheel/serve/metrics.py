@@ -164,13 +164,16 @@ class Metrics:
     def publish(self) -> None:
         """Add what was counted since the last call to prometheus_client's values."""
         with self._publishing:
-            for name, counts in self._counts.items():
-                for labels, total in counts.copy().items():
-                    delta = total - self._published.get((name, labels), 0)
+            for name, by_labels in self._counts.items():
+                for labels, count in by_labels.copy().items():
+                    delta = count - self._published.get((name, labels), 0)
                     if delta:
-                        self._prom[name].labels(*map(str, labels)).inc(delta)
-                        self._published[(name, labels)] = total
-            histograms = {("latency", (e,)): h for e, h in self._latency.copy().items()}
+                        counter: Any = self._prom[name]
+                        counter.labels(*map(str, labels)).inc(delta)
+                        self._published[(name, labels)] = count
+            histograms: dict[tuple[str, tuple[str, ...]], _Buckets] = {
+                ("latency", (endpoint,)): h for endpoint, h in self._latency.copy().items()
+            }
             histograms[("batch_rows", ())] = self._batch_rows
             histograms[("batch_requests", ())] = self._batch_requests
             for (name, labels), buckets in histograms.items():

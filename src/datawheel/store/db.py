@@ -47,10 +47,7 @@ __all__ = [
 metadata = MetaData()
 _ts = String(32)  # ISO-8601 UTC timestamps sort and read the same on every database
 # Partial indexes on columns most rows leave empty: only the rows that name a subject are indexed.
-_where_named = {
-    "sqlite_where": text("subject IS NOT NULL"),
-    "postgresql_where": text("subject IS NOT NULL"),
-}
+_NAMED = text("subject IS NOT NULL")
 
 
 def now_iso() -> str:
@@ -234,7 +231,7 @@ predictions = Table(
     Column("request_id", String(40), nullable=True),
     Index("ix_predictions_created", "created_at"),
     Index("ix_predictions_request", "request_id"),
-    Index("ix_predictions_subject", "subject", **_where_named),
+    Index("ix_predictions_subject", "subject", sqlite_where=_NAMED, postgresql_where=_NAMED),
 )
 
 feedback = Table(
@@ -252,7 +249,7 @@ feedback = Table(
     Index("ix_feedback_prediction", "prediction_id"),
     Index("ix_feedback_created", "created_at"),  # the console's newest-first drill-down
     Index("ix_feedback_issue_created", "issue", "created_at"),
-    Index("ix_feedback_subject", "subject", **_where_named),
+    Index("ix_feedback_subject", "subject", sqlite_where=_NAMED, postgresql_where=_NAMED),
 )
 
 erased_subjects = Table(
