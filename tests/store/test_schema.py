@@ -27,6 +27,8 @@ from datawheel.store.workspace import Workspace
 
 from .first_release import FIRST_RELEASE_ROWS, build_first_release
 
+SINCE_FIRST = ("0002", "0003", "0004")  # the revisions an upgrade of a first-release workspace runs
+
 
 @pytest.fixture
 def other_db_url(db_url: str | None, tmp_path: Path) -> Iterator[str | None]:
@@ -126,7 +128,7 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
         with pytest.raises(UsageError, match="datawheel migrate"):
             Workspace.open(root, db_url=db_url)
         change = migrate_workspace(root, db_url=db_url)
-        assert (change.before, change.after, change.applied) == (BASELINE, HEAD, ("0002", "0003", "0004"))
+        assert (change.before, change.after, change.applied) == (BASELINE, HEAD, SINCE_FIRST)
     with Workspace.open(root, db_url=db_url) as ws:  # SQLite: opening upgrades it
         with ws.engine.connect() as conn:
             assert revision(conn) == HEAD
@@ -139,7 +141,7 @@ def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
         assert after["meta"][1:] == before["meta"][1:]  # key_fingerprint kept
         entries = audit.entries(ws.engine)
         assert [e.action for e in entries] == ["tenant.create", "key.create", "schema.upgrade"]
-        assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": ["0002", "0003", "0004"]}
+        assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": [*SINCE_FIRST]}
         assert audit.verify(ws.engine).ok
         with Workspace.open(tmp_path / "new", db_url=other_db_url) as fresh:
             assert _schema(ws.engine) == _schema(fresh.engine)

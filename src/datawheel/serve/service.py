@@ -238,7 +238,7 @@ class Service:
             )  # fmt: skip
         self.writer.log(records)
         self.writer.meter(who.tenant_id, "predict", n_rows)
-        self.metrics.rows["predict"] += n_rows
+        self.metrics.rows("predict", n_rows)
         if self.holder.shadow() is not None:
             with self._shadow.lock:
                 self._shadow.items.append((who.tenant_id, anonymized, [o["id"] for o in out]))
