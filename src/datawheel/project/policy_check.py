@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from datawheel.config import ProjectConfig
+from datawheel.errors import NotFoundError
 from datawheel.registry.versions import ModelVersion, load_version_model
+from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace
 
 __all__ = ["policy_alerts"]
@@ -18,10 +20,9 @@ def _rule_name(rule: Any) -> str:
 
 def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -> list[str]:
     """One alert per column the version reads (or was trained under) against today's rules."""
-    model = load_version_model(ws, version)
     current = config.privacy.columns
     alerts = []
-    for column in model.input_schema:
+    for column in version.input_schema:
         rule = _rule_name(current.get(column, "keep"))
         if rule != "keep":
             alerts.append(
@@ -29,11 +30,11 @@ def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -
                 f"privacy policy rules {rule!r}: retrain (`datawheel run` or `datawheel loop "
                 f"--once --force`) before serving it on"
             )
-    trained_under = model.extras.get("privacy")
+    trained_under = _trained_under(ws, version)
     if trained_under is not None:
         changed = sorted(
             c for c in set(trained_under) | set(current)
-            if trained_under.get(c) != current.get(c) and c not in model.input_schema
+            if trained_under.get(c) != current.get(c) and c not in version.input_schema
         )  # fmt: skip
         stricter = [c for c in changed if _rule_name(current.get(c, "keep")) != "keep"]
         if stricter:
@@ -42,3 +43,17 @@ def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -
                 f"(rules changed for {', '.join(stricter)}): retrain to apply the current one"
             )
     return alerts
+
+
+def _trained_under(ws: Workspace, version: ModelVersion) -> dict[str, Any] | None:
+    """The privacy rules the version was trained under: from its run's parameters (a database
+    read), or — for a version trained before runs recorded them — from the model itself, which
+    loads torch (`status` stays light for every version trained since)."""
+    try:
+        params = get_run(ws, version.run_id).params if version.run_id else {}
+    except NotFoundError:
+        params = {}
+    if "privacy" in params:
+        return dict(params["privacy"])
+    privacy = load_version_model(ws, version).extras.get("privacy")
+    return dict(privacy) if privacy is not None else None

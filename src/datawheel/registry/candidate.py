@@ -170,6 +170,7 @@ def train_candidate(
         "rows": {"train": train.height, "val": val.height, "test": test.height},
         "task": task,
         "families": families,
+        "privacy": dict(config.privacy.columns),  # read by `status` without loading the model
         "dataset_fingerprint": fingerprint,
         "world_size": dist.world_size,
         **(params or {}),
