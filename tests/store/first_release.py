@@ -1,23 +1,27 @@
 """A workspace database of the first release (datawheel 0.1.0): its frozen DDL from
-``releases/``, and rows like the ones its code wrote, for the upgrade tests."""
+``releases/``, and rows like the ones its code wrote — its audit log included, an unkeyed
+SHA-256 chain written here the way 0.1.0 wrote it — for the upgrade tests."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from datawheel.store import audit
+from datawheel.secret import SecretKey
 
-__all__ = ["FIRST_RELEASE_ROWS", "build_first_release"]
+__all__ = ["FIRST_RELEASE_AUDIT", "FIRST_RELEASE_ROWS", "build_first_release"]
 
 RELEASES = Path(__file__).parent / "releases"
 TS = "2026-11-29T10:00:00.000000+00:00"
 
 
-def build_first_release(engine: sa.Engine) -> None:
-    """The first release's tables (its frozen DDL), filled with rows its code wrote."""
+def build_first_release(engine: sa.Engine, key: SecretKey | None = None) -> None:
+    """The first release's tables (its frozen DDL), filled with rows its code wrote; ``key``:
+    the secret key it was used with (its fingerprint is stored, as 0.1.0 did on first use)."""
     lines = (RELEASES / f"0.1.0.{engine.dialect.name}.sql").read_text().splitlines()
     ddl = "\n".join(line for line in lines if not line.startswith("--"))
     statements = [s for s in ddl.split(";\n") if s.strip()]
@@ -28,15 +32,34 @@ def build_first_release(engine: sa.Engine) -> None:
         old.reflect(conn)
         for table, rows in FIRST_RELEASE_ROWS.items():
             conn.execute(sa.insert(old.tables[table]), rows)
-        audit.append(conn, actor="cli", action="tenant.create", target="t1", details={"n": 1})
-        audit.append(conn, actor="api", action="key.create", target="k1", details={"r": "s"})
+        fingerprint = key.fingerprint if key else "0123456789abcdef"
+        conn.execute(sa.insert(old.tables["meta"]).values(key="key_fingerprint", value=fingerprint))
+        prev = "0" * 64
+        for seq, (actor, action, target, details) in enumerate(FIRST_RELEASE_AUDIT, start=1):
+            body = json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            link = "\x1f".join([prev, str(seq), TS, actor, action, target, body])
+            digest = hashlib.sha256(link.encode("utf-8")).hexdigest()  # 0.1.0's unkeyed chain
+            conn.execute(
+                sa.insert(old.tables["audit"]).values(
+                    seq=seq, ts=TS, actor=actor, action=action, target=target, details=body,
+                    prev_hash=prev, hash=digest,
+                )
+            )  # fmt: skip
+            prev = digest
+        head = f"{len(FIRST_RELEASE_AUDIT)}:{prev}"
+        meta = old.tables["meta"]
+        conn.execute(sa.update(meta).where(meta.c.key == "audit_head").values(value=head))
+
+
+# (actor, action, target, details) of the audit entries, oldest first
+FIRST_RELEASE_AUDIT = [
+    ("cli", "tenant.create", "t1", {"name": "acme", "plan": "pro"}),
+    ("cli", "key.create", "k1", {"tenant": "acme", "role": "service"}),
+]
 
 
 FIRST_RELEASE_ROWS: dict[str, list[dict[str, Any]]] = {
-    "meta": [
-        {"key": "audit_head", "value": "0:" + "0" * 64},
-        {"key": "key_fingerprint", "value": "0123456789abcdef"},
-    ],
+    "meta": [{"key": "audit_head", "value": "0:" + "0" * 64}],
     "datasets": [
         {
             "id": "d1",

@@ -51,40 +51,30 @@ def test_ordered_id_when_made_later_then_sorts_later_and_stays_unique():
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in first)
 
 
-def test_connect_when_workspace_predates_key_macs_then_columns_added_and_keys_signed(tmp_path):
-    """A database an older datawheel wrote (api_keys without expires_at and key_mac, keys as
-    plain SHA-256): opening it adds the columns; the first use with the key signs the keys."""
+def test_open_when_workspace_predates_key_macs_then_columns_added_and_keys_signed(tmp_path):
+    """A first-release workspace (api_keys without expires_at and key_mac, keys as plain
+    SHA-256): opening it runs the migrations that add the columns; the first use with the key
+    signs the keys."""
     import hashlib
 
     from datawheel.secret import SecretKey
     from datawheel.serve.tenants import authenticate, sign_legacy_keys
-    from datawheel.store.db import metadata
+    from store.first_release import build_first_release
 
     root = tmp_path / "ws"
     root.mkdir()
+    key = SecretKey.generate()
     old = sa.create_engine(f"sqlite:///{root / 'datawheel.db'}")
-    metadata.create_all(old, tables=[t for t in metadata.sorted_tables if t.name != "api_keys"])
+    build_first_release(old, key)
     secret = "dw_0123456789ab_legacylegacylegacylegacy"
     with old.begin() as conn:
         conn.exec_driver_sql(
-            "CREATE TABLE api_keys (id VARCHAR(40) PRIMARY KEY, tenant_id VARCHAR(40) NOT NULL "
-            "REFERENCES tenants (id), key_hash VARCHAR(64) NOT NULL, role VARCHAR(20) NOT NULL, "
-            "created_at VARCHAR(32) NOT NULL, revoked_at VARCHAR(32))"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO tenants (id, name, plan, created_at, active) "
-            "VALUES ('t_1', 'acme', 'free', '2026-01-01', 1)"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO api_keys VALUES ('0123456789ab', 't_1', ?, 'service', '2026-01-01', NULL)",
+            "INSERT INTO api_keys VALUES ('0123456789ab', 't1', ?, 'service', '2026-01-01', NULL)",
             (hashlib.sha256(secret.encode()).hexdigest(),),
         )
     old.dispose()
-    ws = Workspace.open(root, key=SecretKey.generate(), role="admin")
-    try:
+    with Workspace.open(root, key=key, role="admin") as ws:
         columns = {c["name"] for c in sa.inspect(ws.engine).get_columns("api_keys")}
         assert {"expires_at", "key_mac"} <= columns
-        assert sign_legacy_keys(ws) == ["0123456789ab"]
+        assert sorted(sign_legacy_keys(ws)) == ["0123456789ab", "k1"]
         assert authenticate(ws, secret).tenant == "acme"
-    finally:
-        ws.close()

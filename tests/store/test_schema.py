@@ -19,15 +19,20 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from datawheel.errors import UsageError
+from datawheel.errors import PermissionDenied, UsageError
 from datawheel.store import audit
 from datawheel.store.db import metadata
 from datawheel.store.schema import BASELINE, HEAD, migrate_workspace, revision
 from datawheel.store.workspace import Workspace
 
-from .first_release import FIRST_RELEASE_ROWS, build_first_release
+from .first_release import FIRST_RELEASE_AUDIT, FIRST_RELEASE_ROWS, build_first_release
 
-SINCE_FIRST = ("0002", "0003", "0004")  # the revisions an upgrade of a first-release workspace runs
+SINCE_FIRST = (
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+)  # the revisions an upgrade of a first-release workspace runs
 
 
 @pytest.fixture
@@ -115,50 +120,68 @@ def _alembic_upgrade(engine: sa.Engine, target: str = "head", *, down: bool = Fa
 
 
 def test_open_when_workspace_is_of_the_first_release_then_rows_survive_at_head(
-    tmp_path, db_url, other_db_url
+    tmp_path, db_url, other_db_url, secret_key
 ):
     root = tmp_path / "old"
     engine = _engine(db_url, root)
-    build_first_release(engine)
-    tables = [*sorted(FIRST_RELEASE_ROWS), "audit"]
+    build_first_release(engine, secret_key)
+    tables = [*sorted(FIRST_RELEASE_ROWS), "audit", "meta"]
     before = _rows(engine, tables)
     engine.dispose()
 
     if db_url is not None:  # PostgreSQL: opening names the one command, which upgrades it
         with pytest.raises(UsageError, match="datawheel migrate"):
-            Workspace.open(root, db_url=db_url)
-        change = migrate_workspace(root, db_url=db_url)
+            Workspace.open(root, db_url=db_url, key=secret_key)
+        change = migrate_workspace(root, db_url=db_url, key=secret_key, role="admin")
         assert (change.before, change.after, change.applied) == (BASELINE, HEAD, SINCE_FIRST)
-    with Workspace.open(root, db_url=db_url) as ws:  # SQLite: opening upgrades it
+    with Workspace.open(root, db_url=db_url, key=secret_key) as ws:  # SQLite: opening upgrades
         with ws.engine.connect() as conn:
             assert revision(conn) == HEAD
         after = _rows(ws.engine, tables)
-        chained = ("audit", "meta")  # the upgrade's audit entry moves the chain's head
-        assert {t: after[t] for t in tables if t not in chained} == {
-            t: before[t] for t in tables if t not in chained
-        }
-        assert set(before["audit"]) < set(after["audit"])  # the old chain, and one entry more
-        assert after["meta"][1:] == before["meta"][1:]  # key_fingerprint kept
+        kept = [t for t in tables if t not in ("audit", "meta")]  # the log and its head move on
+        assert {t: _columns_of(after[t], before[t]) for t in kept} == {t: before[t] for t in kept}
+        assert _fingerprint(after["meta"]) == _fingerprint(before["meta"]) == secret_key.fingerprint
         entries = audit.entries(ws.engine)
-        assert [e.action for e in entries] == ["tenant.create", "key.create", "schema.upgrade"]
+        first = entries[: len(FIRST_RELEASE_AUDIT)]
+        old = [(e.actor, e.action, e.target, e.details) for e in first]
+        assert old == [tuple(e) for e in FIRST_RELEASE_AUDIT]  # every entry kept, re-chained
+        # the first keyed append re-chains 0.1.0's SHA-256 log (audit.upgrade), then the upgrade
+        assert [e.action for e in entries[len(old) :]] == ["audit.upgrade", "schema.upgrade"]
         assert entries[-1].details == {"from": BASELINE, "to": HEAD, "revisions": [*SINCE_FIRST]}
-        assert audit.verify(ws.engine).ok
+        assert ws.verify_audit().ok
         with Workspace.open(tmp_path / "new", db_url=other_db_url) as fresh:
             assert _schema(ws.engine) == _schema(fresh.engine)
 
 
-def test_open_when_first_release_data_then_the_library_reads_and_writes_it(tmp_path):
+def _columns_of(rows: list[str], old: list[str]) -> list[str]:
+    """``rows`` cut to the columns of ``old`` (the first release's): columns added since are
+    new and empty, and not the data that had to survive."""
+    if not old:
+        return rows
+    names = json.loads(old[0]).keys()
+    return sorted(
+        json.dumps({n: json.loads(r)[n] for n in names}, sort_keys=True, default=str) for r in rows
+    )
+
+
+def _fingerprint(meta_rows: list[str]) -> str:
+    return next(
+        json.loads(r)["value"] for r in meta_rows if json.loads(r)["key"] == "key_fingerprint"
+    )
+
+
+def test_open_when_first_release_data_then_the_library_reads_and_writes_it(tmp_path, secret_key):
     from datawheel.registry.versions import list_versions
     from datawheel.serve.tenants import create_tenant, list_tenants
 
     engine = _engine(None, tmp_path / "ws")
-    build_first_release(engine)
+    build_first_release(engine, secret_key)
     engine.dispose()
-    with Workspace.open(tmp_path / "ws") as ws:
+    with Workspace.open(tmp_path / "ws", key=secret_key, role="admin") as ws:
         assert [(v.id, v.stage) for v in list_versions(ws)] == [("v1", "champion")]
         create_tenant(ws, "globex", plan="free", plans=["free", "pro"])
         assert [t["name"] for t in list_tenants(ws)] == ["acme", "globex"]
-        assert audit.verify(ws.engine).ok
+        assert ws.verify_audit().ok
 
 
 def test_new_workspace_when_created_then_schema_equals_upgrade_from_empty(
@@ -215,10 +238,10 @@ def test_open_when_database_is_of_a_newer_release_then_says_to_upgrade_datawheel
         Workspace.open(tmp_path / "ws", db_url=db_url)
 
 
-def test_migrate_when_many_open_at_once_then_one_upgrade_is_recorded(tmp_path, db_url):
+def test_migrate_when_many_open_at_once_then_one_upgrade_is_recorded(tmp_path, db_url, secret_key):
     root = tmp_path / "old"
     engine = _engine(db_url, root)
-    build_first_release(engine)
+    build_first_release(engine, secret_key)
     engine.dispose()
     errors: list[BaseException] = []
     start = threading.Barrier(4)
@@ -226,7 +249,7 @@ def test_migrate_when_many_open_at_once_then_one_upgrade_is_recorded(tmp_path, d
     def opener() -> None:
         try:
             start.wait(30)
-            migrate_workspace(root, db_url=db_url)
+            migrate_workspace(root, db_url=db_url, key=secret_key, role="admin")
         except BaseException as exc:
             errors.append(exc)
 
@@ -236,6 +259,18 @@ def test_migrate_when_many_open_at_once_then_one_upgrade_is_recorded(tmp_path, d
     for t in threads:
         t.join(120)
     assert errors == []
-    with Workspace.open(root, db_url=db_url) as ws:
+    with Workspace.open(root, db_url=db_url, key=secret_key) as ws:
         assert [e.action for e in audit.entries(ws.engine)].count("schema.upgrade") == 1
-        assert audit.verify(ws.engine).ok
+        assert ws.verify_audit().ok
+
+
+def test_migrate_when_role_may_not_then_refused_and_nothing_changes(tmp_path, secret_key):
+    engine = _engine(None, tmp_path / "old")
+    build_first_release(engine, secret_key)
+    engine.dispose()
+    with pytest.raises(PermissionDenied, match="migrate"):
+        migrate_workspace(tmp_path / "old", key=secret_key, role="engineer")
+    engine = _engine(None, tmp_path / "old")
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("alembic_version")  # still 0.1.0's schema
+    engine.dispose()

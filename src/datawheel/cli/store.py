@@ -49,6 +49,7 @@ def audit_verify(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
     raise typer.Exit(1)
 
 
+@authorized("migrate")
 def migrate(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None) -> None:
     """Upgrade the workspace database to this release's schema, in one transaction.
 
@@ -70,7 +71,7 @@ def migrate(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = 
             where=str(root),
             hint="run inside a project, or pass -c / --workspace",
         )
-    change = migrate_workspace(root, db_url=db_url)
+    change = migrate_workspace(root, db_url=db_url, key_dir=config.parent.resolve())
     if change.before is None:
         console.print(f"Created the database at schema revision {change.after}.")
     elif not change.applied:

@@ -326,7 +326,7 @@ class Service:
         try:
             return model.explain(rows, should_stop=cancel.is_set)
         except Cancelled:
-            self.metrics.explain_cancelled += 1
+            self.metrics.explanation_cancelled()
             raise
 
     # -- lifecycle ----------------------------------------------------------------------------

@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subject_export": frozenset({"admin"}),  # everything held about one subject
     "erase": frozenset({"admin"}),  # remove a subject everywhere
     "rotate": frozenset({"admin"}),  # new secret key, re-encrypt, re-tokenize
+    "migrate": frozenset({"admin"}),  # upgrade the workspace database's schema (a shared one)
     "receive": _ALL,  # a partner's side: make a key pair, verify a release, serve a licensed
     # bundle — no workspace, no project key
     "share": frozenset({"admin"}),  # releases and DP statistics for partners (data leaves)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from datawheel.errors import UsageError
+from datawheel.secret import SecretKey
 from datawheel.store.db import meta, metadata, reading, safe_url, seed
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "revision",
 ]
 
-HEAD = "0004"  # the newest file in migrations/versions (a test keeps the two equal)
+HEAD = "0005"  # the newest file in migrations/versions (a test keeps the two equal)
 BASELINE = "0001"  # the first release's schema, which recorded no revision
 _SCRIPTS = "datawheel.store:migrations"
 _PG_LOCK = 0x64617461776865  # pg_advisory_xact_lock key: one schema change at a time
@@ -146,6 +147,7 @@ def migrate_workspace(
     *,
     db_url: str | None = None,
     key_dir: Path | None = None,
+    key: SecretKey | None = None,
     actor: str = "cli",
     role: str | None = None,
 ) -> SchemaChange:
@@ -156,7 +158,7 @@ def migrate_workspace(
 
     check(resolve_identity(key_dir, role).role, "migrate")  # before anything is written
     with Workspace.open(
-        root, db_url=db_url, key_dir=key_dir, actor=actor, role=role, upgrade=True
+        root, db_url=db_url, key_dir=key_dir, key=key, actor=actor, role=role, upgrade=True
     ) as ws:
         assert ws.schema is not None
         return ws.schema
