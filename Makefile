@@ -1,10 +1,13 @@
 # Two commands a new user needs: `make demo` and `make test`. Both create .venv when missing,
-# install torch first (a CPU build here; override TORCH_SPEC for another), then the package.
+# install torch first (a CPU build here; override TORCH_SPEC for another), then the package:
+# `make demo` only what running datawheel needs; `make test` adds the dev extra (test tools,
+# oracles, the optional parts under test) and the benchmark peers.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.datawheel-installed
+DEV_STAMP := $(VENV)/.datawheel-dev-installed
 # torch's default OpenMP threads stall in bursts on small VMs; one thread per process is steady.
 export OMP_NUM_THREADS ?= 1
 
@@ -15,7 +18,7 @@ demo: $(STAMP)
 
 # Everything CI runs: lint, format, types, then the whole suite (PostgreSQL half included when a
 # server answers at 127.0.0.1:5432; the pytest header says). About 5 CPU-minutes, one process.
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -23,15 +26,15 @@ test: $(STAMP)
 
 # The inner loop, under a CPU-minute: unit tests only — no training of the example model, no
 # datawheel processes, servers or browsers (it deselects the markers `slow` and `e2e`).
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(BIN)/pytest -m "not slow and not e2e"
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
@@ -47,7 +50,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	touch $@
 
 clean:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from datawheel.atomic import atomic_write
+from datawheel.errors import MissingDependencyError
 from datawheel.privacy.recognizers_address import STREET_ABBREVIATIONS
 
 DATA = Path(__file__).parent / "data"
@@ -69,7 +70,12 @@ _GIVEN_EXTRA = (
 
 
 def _provider(kind: str, locale: str) -> Any:  # a Faker provider class; its lists vary by locale
-    return importlib.import_module(f"faker.providers.{kind}.{locale}").Provider
+    try:
+        return importlib.import_module(f"faker.providers.{kind}.{locale}").Provider
+    except ModuleNotFoundError:
+        raise MissingDependencyError(
+            "faker", "dev", purpose="rebuilding the name lists from Faker's providers"
+        ) from None
 
 
 def _write(name: str, words: set[str]) -> None:
