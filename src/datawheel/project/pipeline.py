@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import yaml
 
 from datawheel.atomic import atomic_write
@@ -20,29 +19,18 @@ from datawheel.config import (
     load_config,
     reference_tuned,
 )
-from datawheel.data.augment import augment
-from datawheel.data.clean import (
-    CleanStats,
-    Outliers,
-    clean_rows,
-    dedup_frame,
-    duplicate_labels,
-)
-from datawheel.data.schema import feature_columns, infer_schema, validate
-from datawheel.data.split import assign_parts
-from datawheel.data.strata import STRATA_COLUMN, with_value_strata
 from datawheel.errors import UsageError
-from datawheel.io import read_table
-from datawheel.privacy.anonymize import Anonymizer, subject_token
-from datawheel.privacy.coverage import check_pii_rules
-from datawheel.project.rerun import gate_rerun
-from datawheel.registry.candidate import model_features, register_candidate, train_candidate
-from datawheel.registry.versions import champion, conclude_gate
-from datawheel.store.datasets import DatasetRecord, get_dataset, load_frame, save_dataset
 from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace, resolve_workspace_dir
-from datawheel.train.distributed import broadcast_object, init_distributed
-from datawheel.train.task import infer_task
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from datawheel.data.clean import CleanStats
+    from datawheel.store.datasets import DatasetRecord
+
+# The stages (polars, torch) are imported where they run: loading a project for `status`,
+# `models` or `serve` must not pay for them (docs/benchmarks.md, bench_cli).
 
 __all__ = ["PreparedData", "Project", "RunReport", "TuneReport"]
 
@@ -118,6 +106,8 @@ class Project:
         data and settings. Under torchrun (``RANK``/``WORLD_SIZE`` set) rank 0 prepares and
         saves the splits, every rank trains, rank 0 registers; the other ranks return None.
         """
+        from datawheel.train.distributed import init_distributed
+
         dist = init_distributed()
         stage = on_stage or (lambda _: None)
         if not dist.is_main:
@@ -144,6 +134,7 @@ class Project:
         ``<stem>.tuned.yaml`` and add ``tuned: <stem>.tuned.yaml`` to the project file, so the
         settings in effect are always named in it (and shown by ``datawheel status``).
         """
+        from datawheel.registry.candidate import model_features
         from datawheel.train.tune import tune_hyperparameters
 
         if trials < 1:
@@ -195,6 +186,8 @@ def _timed(
 
 def _subjects(ws: Workspace, frame: pl.DataFrame, id_column: str | None, *, raw: bool) -> list[str]:
     """Subject pseudonyms in ``frame`` — computed from raw ids, or read from anonymized ones."""
+    from datawheel.privacy.anonymize import subject_token
+
     if not id_column or id_column not in frame.columns:
         return []
     values = frame[id_column].drop_nulls().unique().to_list()
@@ -205,6 +198,8 @@ def _subjects(ws: Workspace, frame: pl.DataFrame, id_column: str | None, *, raw:
 
 
 def _schema_json(config: ProjectConfig, frame: pl.DataFrame) -> dict[str, Any]:
+    from datawheel.data.schema import infer_schema
+
     schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
     return {name: {"dtype": info.dtype, "role": info.role} for name, info in schema.items()}
 
@@ -248,6 +243,10 @@ class PreparedData:
 
 def _run_follower(project: Project, *, progress: bool, resume: bool) -> None:
     """A DDP rank other than 0: wait for rank 0's splits, load them, train, write nothing."""
+    from datawheel.registry.candidate import train_candidate
+    from datawheel.store.datasets import get_dataset, load_frame
+    from datawheel.train.distributed import broadcast_object
+
     ids = broadcast_object(None)
     if "error" in ids:
         raise UsageError(f"rank 0 failed before training: {ids['error']}")
@@ -275,6 +274,11 @@ def _run_pipeline(
     on_stage: Callable[[str], None],
     resume: bool = False,
 ) -> RunReport:
+    from datawheel.project.rerun import gate_rerun
+    from datawheel.registry.candidate import register_candidate, train_candidate
+    from datawheel.registry.versions import champion, conclude_gate
+    from datawheel.train.distributed import broadcast_object
+
     config = project.config
     try:
         prepared = _prepare(project, ws, on_stage=on_stage)
@@ -407,6 +411,18 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
     outlier rows dropped and augmentation. Nothing learned from data is applied here: fill
     values, fences, scalers and vocabularies are fitted on the training split by the model's
     preprocessing, which every serving path then applies to raw rows."""
+    import polars as pl
+
+    from datawheel.data.clean import clean_rows, duplicate_labels
+    from datawheel.data.schema import feature_columns, infer_schema, validate
+    from datawheel.data.split import assign_parts
+    from datawheel.data.strata import STRATA_COLUMN, with_value_strata
+    from datawheel.io import read_table
+    from datawheel.privacy.anonymize import Anonymizer
+    from datawheel.privacy.coverage import check_pii_rules
+    from datawheel.store.datasets import save_dataset
+    from datawheel.train.task import infer_task
+
     require(ws, "train")  # before the first dataset is written, not after the fifth
     config, data = project.config, project.config.data
     timings: dict[str, float] = {}
@@ -533,6 +549,9 @@ def _dedup_within_parts(
     """Remove duplicates inside each part only: a decision about a test row never depends on a
     training row. Copies were bound into one group, so no copy survives in two parts."""
     import numpy as np
+    import polars as pl
+
+    from datawheel.data.clean import dedup_frame
 
     indexed = frame.with_row_index("_row").with_columns(pl.Series("_part", part))
     kept = []
@@ -554,6 +573,10 @@ def _training_only(
 ) -> pl.DataFrame:
     """What only the training split may undergo: ``outliers.action: drop`` (fences from the
     training rows; evaluation and serving clip instead) and augmentation's noisy copies."""
+    from datawheel.data.augment import augment
+    from datawheel.data.clean import Outliers
+    from datawheel.data.schema import feature_columns, infer_schema
+
     data = config.data
     numeric = feature_columns(infer_schema(train, data, pii_columns=config.privacy.columns))[0]
     if config.clean.outliers.action == "drop" and config.clean.outliers.method != "none":
