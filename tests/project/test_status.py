@@ -90,3 +90,22 @@ def test_status_when_versions_then_compared_on_the_same_rows_only(project_copy):
     assert result.exit_code == 0, result.output
     assert "roc_auc on the same" in result.output and "not comparable" in result.output
     assert "champion's split" in result.output
+
+
+def test_status_when_scored_once_then_read_back_until_the_settings_change(project_copy):
+    project = Project.load(project_copy)
+    with project.open_workspace() as ws:
+        first = project_status(ws, project.config)["versions"][0]["compared"]
+        cached = sorted((ws.root / "cache" / "compared").glob("*.json"))
+        assert len(cached) == 1  # one version, one table, one set of settings
+        # the cache is what status reads: a planted number comes back
+        planted = json.loads(cached[0].read_text()) | {"value": 0.123}
+        cached[0].write_text(json.dumps(planted))
+        assert project_status(ws, project.config)["versions"][0]["compared"]["value"] == 0.123
+
+        changed = project.config.model_copy(deep=True)
+        changed.evaluate.metric = "accuracy"
+        again = project_status(ws, changed)["versions"][0]["compared"]
+    assert again["metric"] == "accuracy" and again["value"] != 0.123
+    assert first["metric"] == "roc_auc"
+    assert len(list((ws.root / "cache" / "compared").glob("*.json"))) == 2

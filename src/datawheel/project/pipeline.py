@@ -275,6 +275,7 @@ def _run_pipeline(
     resume: bool = False,
 ) -> RunReport:
     from datawheel.project.rerun import gate_rerun
+    from datawheel.project.status import warm_comparison
     from datawheel.registry.candidate import register_candidate, train_candidate
     from datawheel.registry.versions import champion, conclude_gate
     from datawheel.train.distributed import broadcast_object
@@ -338,6 +339,7 @@ def _run_pipeline(
     if version.stage == "challenger" and not baseline:
         with _timed(timings, "gate", on_stage):
             version, gate = gate_rerun(ws, config, version, candidate, test)
+    warm_comparison(ws, config)  # the models are loaded now; `status` then only reads
 
     return RunReport(
         project=config.name,

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from datawheel.atomic import atomic_write
 from datawheel.config import ProjectConfig, default_tuned_path, read_tuned
 from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
 from datawheel.project.policy_check import policy_alerts
-from datawheel.registry.candidate import assess_model
-from datawheel.registry.versions import ModelVersion, list_versions, load_version_model
+from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.serve.input_pii import input_pii_warnings
-from datawheel.store.datasets import get_dataset, load_frame
+from datawheel.store.datasets import get_dataset
 from datawheel.store.workspace import Workspace
 
-__all__ = ["project_status", "tuned_status"]
+if TYPE_CHECKING:
+    import polars as pl
+
+# `status` is a light command: the same-rows scores it shows are computed once per (version,
+# evaluation rows, project settings) — versions and datasets are immutable — and read back from
+# a cache file afterwards, so `status` loads neither torch nor the models (bench_cli).
+_SCORES_DIR = "cache/compared"
+
+__all__ = ["compare_versions", "project_status", "tuned_status", "warm_comparison"]
 
 
 def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) -> dict[str, Any]:
@@ -98,9 +106,26 @@ def tuned_status(
 
 def _training_rows(ws: Workspace, version: ModelVersion) -> pl.Series:
     """Hashes of the rows a version trained on (its own set and, for a retrain, its base)."""
+    import polars as pl
+
+    from datawheel.store.datasets import load_frame
+
     record = get_dataset(ws, version.dataset_id)
     frame = load_frame(ws, record)
     return frame.select(pl.struct(frame.columns).hash()).to_series()
+
+
+def _score_path(ws: Workspace, config: ProjectConfig, version: str, dataset: str) -> Path:
+    settings = config.model_dump_json(exclude={"name", "description"})
+    key = hashlib.sha256(f"{version}\0{dataset}\0{settings}".encode()).hexdigest()[:32]
+    return ws.root / _SCORES_DIR / f"{key}.json"
+
+
+def _cached_score(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text("utf-8")))
+    except (OSError, ValueError):  # absent or torn: computed again
+        return None
 
 
 def compare_versions(
@@ -109,49 +134,93 @@ def compare_versions(
     """Every version scored on ONE table — the champion's evaluation rows (else the newest
     version's) — so a column of numbers compares like with like. A version that trained on
     any of those rows is not scored there (its number would flatter it); nor is a tainted one.
+    Scores are cached per version, rows and settings (see ``_SCORES_DIR``).
     """
     reference = next((v for v in versions if v.stage == "champion"), None) or next(
         (v for v in versions if v.eval_dataset_id), None
     )
     if reference is None or reference.eval_dataset_id is None:
         return {}
-    frame = load_frame(ws, reference.eval_dataset_id)
-    frame = frame.filter(pl.col(config.data.target).is_not_null())
-    if frame.is_empty():
-        return {}
-    hashes = frame.select(pl.struct(frame.columns).hash()).to_series()
+    dataset = reference.eval_dataset_id
     scores: dict[str, Any] = {}
-    metric = None
+    missing: list[ModelVersion] = []
     for version in versions:
         if version.stage == "tainted":
             scores[version.id] = {"value": None, "note": "tainted: never scored or served"}
             continue
-        overlap = int(hashes.is_in(_training_rows(ws, version).implode()).sum())
-        if overlap:
-            scores[version.id] = {
-                "value": None,
-                "note": f"trained on {overlap} of these rows: not comparable",
-            }
-            continue
-        result = assess_model(config, load_version_model(ws, version), frame)
-        primary = result.primary
-        metric = primary["metric"]
-        scores[version.id] = {
-            "value": primary["value"],
-            "low": primary["low"],
-            "high": primary["high"],
-            "interval": primary["interval"],
-            "beats_baseline": primary["beats_baseline"],
-            "accuracy": result.metrics["accuracy"],
-            "fairness_gap": result.gap,
-        }
+        cached = _cached_score(_score_path(ws, config, version.id, dataset))
+        if cached is None:
+            missing.append(version)
+        else:
+            scores[version.id] = cached
+    if missing and _score_missing(ws, config, dataset, missing, scores) is None:
+        return {}
+    rows = next((s["rows"] for s in scores.values() if "rows" in s), None)
+    if rows is None:
+        rows = get_dataset(ws, dataset).rows
+    metric = next((s.get("metric") for s in scores.values() if s.get("metric")), None)
     return {
-        "dataset": reference.eval_dataset_id,
+        "dataset": dataset,
         "of": reference.id,
-        "rows": frame.height,
+        "rows": rows,
         "metric": metric,
         "scores": scores,
     }
+
+
+def _score_missing(
+    ws: Workspace,
+    config: ProjectConfig,
+    dataset: str,
+    versions: list[ModelVersion],
+    scores: dict[str, Any],
+) -> int | None:
+    """Score ``versions`` on ``dataset`` (labelled rows only), cache and add each; the number of
+    rows scored, or None when none is labelled."""
+    import polars as pl
+
+    from datawheel.registry.candidate import assess_model
+    from datawheel.registry.versions import load_version_model
+    from datawheel.store.datasets import load_frame
+
+    frame = load_frame(ws, dataset)
+    frame = frame.filter(pl.col(config.data.target).is_not_null())
+    if frame.is_empty():
+        return None
+    hashes = frame.select(pl.struct(frame.columns).hash()).to_series()
+    for version in versions:
+        overlap = int(hashes.is_in(_training_rows(ws, version).implode()).sum())
+        if overlap:
+            score: dict[str, Any] = {
+                "value": None,
+                "note": f"trained on {overlap} of these rows: not comparable",
+                "rows": frame.height,
+            }
+        else:
+            result = assess_model(config, load_version_model(ws, version), frame)
+            primary = result.primary
+            score = {
+                "metric": primary["metric"],
+                "value": primary["value"],
+                "low": primary["low"],
+                "high": primary["high"],
+                "interval": primary["interval"],
+                "beats_baseline": primary["beats_baseline"],
+                "accuracy": result.metrics["accuracy"],
+                "fairness_gap": result.gap,
+                "rows": frame.height,
+            }
+        path = _score_path(ws, config, version.id, dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(score, default=float))
+        scores[version.id] = score
+    return frame.height
+
+
+def warm_comparison(ws: Workspace, config: ProjectConfig) -> None:
+    """Score the versions ``status`` will show while the models are loaded anyway (end of
+    ``run``), so the next ``status`` only reads the cache."""
+    compare_versions(ws, config, list(reversed(list_versions(ws))))
 
 
 def project_status(

@@ -6,15 +6,16 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import insert, select
 
 from datawheel.errors import NotFoundError
-from datawheel.io import frame_from_parquet_bytes, frame_to_parquet_bytes
 from datawheel.store.db import datasets, lineage, now_iso, reading
 from datawheel.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["DatasetRecord", "get_dataset", "list_datasets", "load_frame", "save_dataset"]
 
@@ -49,6 +50,8 @@ def save_dataset(
     subjects: Iterable[str] = (),
 ) -> DatasetRecord:
     """Store ``frame`` (encrypted when it may hold PII) and record it with its subjects."""
+    from datawheel.io import frame_to_parquet_bytes  # polars: only where a frame is
+
     data = frame_to_parquet_bytes(frame)
     digest = ws.artifacts.put(data, encrypt=encrypted)
     record = DatasetRecord(
@@ -113,4 +116,6 @@ def load_frame(ws: Workspace, dataset: str | DatasetRecord) -> pl.DataFrame:
     record = get_dataset(ws, dataset) if isinstance(dataset, str) else dataset
     if record.artifact is None:
         raise NotFoundError(f"dataset {record.id} has no stored table (it was erased)")
+    from datawheel.io import frame_from_parquet_bytes
+
     return frame_from_parquet_bytes(ws.artifacts.get(record.artifact))

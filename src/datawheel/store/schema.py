@@ -131,7 +131,7 @@ def prepare(
         if not upgrade:
             raise UsageError(
                 f"the workspace database is at schema revision {current}; this datawheel "
-                f"needs {HEAD} ({len(steps)} migration{'s' * (len(steps) != 1)} to run)",
+                f"needs {HEAD} (migrations to run: {', '.join(steps)})",
                 where=safe_url(str(engine.url)),
                 hint="stop servers of the older release, then run `datawheel migrate` once",
             )
