@@ -60,6 +60,8 @@ def _in_language(command: Any) -> Any:
         ("ABORTED_TEXT", _("Aborted.")),
     ):
         setattr(panels, name, text)
+    _localize_click_usage()
+    show_help = _("Show this message and exit.")
     pending = [command]
     while pending:
         current = pending.pop()
@@ -68,8 +70,25 @@ def _in_language(command: Any) -> Any:
         for param in current.params:
             if getattr(param, "help", None):
                 param.help = translate(param.help)
+        help_option = current.get_help_option(type(current).context_class(current))
+        if help_option is not None:
+            help_option.help = show_help
         pending.extend(getattr(current, "commands", {}).values())
     return command
+
+
+def _localize_click_usage() -> None:
+    """click's own "Usage: " prefix, which typer's panels print above every help page, in the
+    language of the moment (so a later English command in the same process reads English)."""
+    from typer._click import core, formatting
+
+    from datawheel.i18n.catalog import _
+
+    class _Formatter(formatting.HelpFormatter):
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
+
+    core.Context.formatter_class = _Formatter
 
 
 def _version(value: bool) -> None:
