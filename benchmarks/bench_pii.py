@@ -1,12 +1,15 @@
 """PII detection: datawheel `scan_pii` against Presidio's AnalyzerEngine on one seeded corpus.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_pii.py [--docs 2000] [--seed 0] [--skip-peer]
-    OMP_NUM_THREADS=1 python benchmarks/bench_pii.py --corpus independent --split dev|heldout
+    OMP_NUM_THREADS=1 python benchmarks/bench_pii.py --corpus independent|records --split heldout
 
-Two corpora: ``builtin`` (`pii_corpus.py`, written alongside the recognizers) and
+Three corpora: ``builtin`` (`pii_corpus.py`, written alongside the recognizers),
 ``independent`` (`pii_corpus_independent.py`: tickets, logs, e-mails, chat exports and reviews,
-written apart from the recognizers, with a held-out split of unseen phrasings and seeds). On the
-independent corpus only its ten annotated types are scored, false positives on clean texts are
+written apart from the recognizers, with a held-out split of unseen phrasings and seeds) and
+``records`` (`pii_corpus_records.py`: JSON/key=value logs, CSV rows, forms, git trailers,
+calendar invites, notifications and call transcripts, written before reading the recognizers,
+split the same way). On the independent and records corpora only their ten annotated types are
+scored, false positives on clean texts are
 counted per 100 texts, and Chinese PERSON is also compared with jieba's part-of-speech tagger
 (words tagged ``nr``), a segmenter-based peer.
 
@@ -35,6 +38,7 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 sys.path.insert(0, str(Path(__file__).parent))
 import pii_corpus
 import pii_corpus_independent
+import pii_corpus_records
 from pii_corpus import Doc
 
 from datawheel.privacy.scan import scan_pii
@@ -214,8 +218,10 @@ def clean_false_positives(docs: list[Doc], pred: list[list[Triple]]) -> dict[str
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", choices=("builtin", "independent"), default="builtin")
-    ap.add_argument("--split", choices=("dev", "heldout"), default="dev", help="independent only")
+    ap.add_argument("--corpus", choices=("builtin", "independent", "records"), default="builtin")
+    ap.add_argument(
+        "--split", choices=("dev", "heldout"), default="dev", help="independent, records"
+    )
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=None, help="default: 0, or the split's own seed")
     ap.add_argument("--skip-peer", action="store_true", help="datawheel only (quick checks)")
@@ -223,12 +229,13 @@ def main() -> None:
     ap.add_argument("--heldout", action="store_true", help="builtin: the held-out templates")
     args = ap.parse_args()
 
-    independent = args.corpus == "independent"
+    independent = args.corpus in ("independent", "records")
     if independent:
-        docs = pii_corpus_independent.make_corpus(args.docs, split=args.split, seed=args.seed)
-        types = list(pii_corpus_independent.TYPES)
-        targets = set(pii_corpus_independent.STRUCTURED)
-        label = f"independent/{args.split}"
+        module = pii_corpus_independent if args.corpus == "independent" else pii_corpus_records
+        docs = module.make_corpus(args.docs, split=args.split, seed=args.seed)
+        types = list(module.TYPES)
+        targets = set(module.STRUCTURED)
+        label = f"{args.corpus}/{args.split}"
     else:
         seed = 0 if args.seed is None else args.seed
         docs = pii_corpus.make_corpus(args.docs, seed=seed, heldout=args.heldout)
