@@ -46,10 +46,17 @@ def test_ipv4_when_address_in_context_then_found(text: str, ip: str) -> None:
         "app v2.14.3.1 crashes",  # 'v' glued to the number
         "SNMP OID 1.3.6.1.4.1.2021 returned nothing",  # more than four dotted numbers
         "版本号10.2.3.4更新后闪退",  # Chinese version word
+        "agent bumped to 7.2.0.14 last night",  # upgrade verb + "to"
     ],
 )
 def test_ipv4_when_version_or_build_then_not_ip(text: str) -> None:
     assert found(text, "IP_ADDRESS") == []
+
+
+def test_ipv4_when_version_word_is_not_right_before_then_found() -> None:
+    # a CSV header naming a firmware column says nothing about the address in the next row
+    text = "host,ip,mac,firmware\nsw-core-01,198.120.147.41,5f:13:73:5a:90:36,8.4.29.9269"
+    assert found(text, "IP_ADDRESS") == ["198.120.147.41"]
 
 
 # --- CREDIT_CARD ---------------------------------------------------------------------------------
@@ -95,6 +102,61 @@ def test_card_when_any_iso_length_and_grouping_then_found(
 )
 def test_card_when_not_a_card_then_none(text: str) -> None:
     assert found(text, "CREDIT_CARD") == []
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "grouping", "sep"),
+    [
+        ("card {}, please", "483828826212", (4, 4, 4, 1), " "),  # 13 digits chunked by four
+        ("卡号：{}", "6205594855508189", (4, 4, 4, 4, 1), " "),  # UnionPay 17 chunked by four
+        ("85509,{},09/29,89238", "477672217249713", (4, 4, 4, 4), " "),  # a CSV field
+        ("卡号{}。", "3580840668318566", (4, 4, 4, 5), "."),  # dots, JCB 17
+        ("card={} declined", "979260127835889", (4, 4, 4, 4), "-"),  # Troy
+        ("card {} ok", "506117935746146920", (6, 13), " "),  # Verve 19 printed 6-13
+        ("card {} ok", "439801215230", (4, 3, 3, 3), " "),  # an embossed 13-digit Visa
+        ('"pan":"{}"', "979232313374202", (16,), ""),  # JSON value, no separators
+    ],
+)
+def test_card_when_printed_in_records_then_found(
+    template: str, body: str, grouping: tuple[int, ...], sep: str
+) -> None:
+    number = _luhn(body)
+    parts, i = [], 0
+    for g in grouping:
+        parts.append(number[i : i + g])
+        i += g
+    printed = sep.join(parts)
+    assert found(template.format(printed), "CREDIT_CARD") == [printed]
+
+
+def test_card_when_inside_a_longer_digit_run_then_none() -> None:
+    card = _luhn("420019566854632")
+    # a 28-digit payment transaction id that begins with a valid card number
+    assert found(f"交易流水号{card}685143567629已对账", "CREDIT_CARD") == []
+    # mixed separators: the grouping goes on past the card
+    assert found(f"ref {card[:4]} {card[4:8]} {card[8:12]} {card[12:]}-5 x", "CREDIT_CARD") == []
+
+
+def test_card_when_it_contains_a_phone_shape_then_card_only() -> None:
+    card = _luhn("220205572622927")
+    printed = " ".join(card[i : i + 4] for i in range(0, 16, 4))
+    spans = scan_pii([f"Caller: It's {printed}."])[0]
+    assert [(s.type, s.end - s.start) for s in spans] == [("CREDIT_CARD", len(printed))]
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("Firefighter\n(490) 500-9829", "(490) 500-9829"),  # "ref" inside a word is no label
+        ("已由快递员王芳（177-6175-8418）派送", "177-6175-8418"),  # the courier's own number
+    ],
+)
+def test_phone_when_not_pii_word_only_looks_alike_then_found(text: str, phone: str) -> None:
+    assert found(text, "PHONE") == [phone]
+
+
+def test_phone_when_after_an_order_label_then_none() -> None:
+    assert found("快递单号 13812345678 已签收", "PHONE") == []
 
 
 def test_card_base_when_rare_length_then_needs_context() -> None:

@@ -15,8 +15,8 @@ from datawheel.privacy.spans import Span
 
 # fmt: off
 __all__ = [
-    "CONTEXT_WINDOW", "CONTEXT_WORDS", "NOT_PII_WORDS", "PatternRecognizer", "Recognizer",
-    "has_context", "numeric_chunks",
+    "CONTEXT_WINDOW", "CONTEXT_WORDS", "PatternRecognizer", "Recognizer", "has_context",
+    "not_pii_before", "numeric_chunks",
 ]
 # fmt: on
 
@@ -63,14 +63,21 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
 # fmt: on
 
 # Words that make a nearby number an identifier of something else (an order, a parcel); a numeric
-# candidate right after one is dropped unless its own context word is present too.
-# fmt: off
-NOT_PII_WORDS = (
-    "order", "tracking", "invoice", "ticket", "ref", "sku", "#", "订单", "单号", "快递", "物流",
-    "编号", "流水号",
+# candidate right after one is dropped unless its own context word is present too. English words
+# match whole ("ref", not the "ref" in "Firefighter"); the Chinese ones name an identifier
+# ("快递单号"), not the courier himself ("快递员" is followed by his phone number).
+_NOT_PII = re.compile(
+    r"\b(?:order|orders|tracking|invoice|ticket|ref|sku|awb)\b|#|订单|单号|编号|流水号|运单|物流单"
 )
-# fmt: on
 NOT_PII_WINDOW = 16
+
+
+def not_pii_before(before: str, tail: int) -> int:
+    """Start of the last not-PII word in ``before[tail:]`` (lower-cased text), or -1."""
+    last = -1
+    for m in _NOT_PII.finditer(before, tail):
+        last = m.start()
+    return last
 
 
 def has_context(
@@ -117,7 +124,7 @@ class PatternRecognizer:
             cue = max((before.rfind(w) for w in words), default=-1)
             if self.numeric or self.entity == "PASSPORT":
                 tail = max(0, len(before) - NOT_PII_WINDOW)
-                if max(before.rfind(w, tail) for w in NOT_PII_WORDS) > cue:
+                if not_pii_before(before, tail) > cue:
                     continue  # "订单号 …" is nearer than "护照": an order number
             if cue >= 0:
                 score = min(1.0, score + self.boost)

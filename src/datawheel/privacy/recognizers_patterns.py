@@ -68,24 +68,16 @@ _IPV6 = re.compile(
     r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
     r"(?![0-9A-Fa-f:])"
 )
-# Words that make four dotted numbers a version or a section rather than an address, when no IP
-# word ("ip", "from", "client" …) stands nearer to them.
-_VERSION_WORDS = re.compile(
-    r"\b(?:versions?|ver|v|rev|revision|release[sd]?|build|firmware|fw|patch(?:ed)?|update[sd]?"
-    r"|upgraded?|deploy(?:ed|ing)?|tag|sdk|rv|section|oid|chapter|clause)\b|§|版本|固件|章节|条款"
+# A version word right before four dotted numbers ("firmware 10.4.12.5", "Rev. 11.20.19.196",
+# "upgraded to 4.2.1.7", "版本1.1.75.189") makes them a version or a section number. Only right
+# before: a word further back ("host,ip,mac,firmware" then a CSV row) says nothing about them.
+_VERSION_BEFORE = re.compile(
+    r"(?:\b(?:versions?|ver|v|rev|revision|releases?|released|build|firmware|fw|patch(?:ed)?|tag"
+    r"|sdk|rv|section|oid|chapter|clause)\.?[ \t]*[:=#]?[ \t]*"
+    r"|\b(?:upgrad|updat|bump|downgrad)(?:e|es|ed|ing)?[ \t]+(?:to[ \t]+)?"
+    r"(?:v(?:ersion)?\.?[ \t]*)?"
+    r"|§[ \t]*|(?:版本号?|固件|章节|条款)[：:\s]*)$"
 )
-_IP_WORDS = re.compile(
-    r"\b(?:ip|ipv4|from|client|server|host|src|dst|addr|address|peer|remote|proxy|gateway|dns"
-    r"|listen(?:ing)?|connect(?:ed|ing)?|via|origin)\b|地址|登录|服务器|来自"
-)
-
-
-def _last(pattern: re.Pattern[str], text: str) -> int:
-    """End of the last match of ``pattern`` in ``text``, or -1."""
-    end = -1
-    for m in pattern.finditer(text):
-        end = m.end()
-    return end
 
 
 def _score_ipv4(m: re.Match[str]) -> tuple[int, int, float] | None:
@@ -101,9 +93,7 @@ def _score_ipv4(m: re.Match[str]) -> tuple[int, int, float] | None:
         or (prev == "/" and text[s - 2 : s - 1].isalnum())
     ):
         return None  # "v2.1.18.247", "AcmeBank/2.1.18.247", "Chrome/120.0.6099.109"
-    before = text[max(0, s - 24) : s].lower()
-    version = _last(_VERSION_WORDS, before)
-    if version >= 0 and version > _last(_IP_WORDS, before):
+    if _VERSION_BEFORE.search(text[max(0, s - 32) : s].lower()):
         return None  # "Rev. 11.20.19.196", "firmware 10.4.12.5", "section 3.2.1.4"
     return s, m.end(), 0.75
 
@@ -175,29 +165,31 @@ def _score_phone(m: re.Match[str]) -> tuple[int, int, float] | None:
 
 
 # --- CREDIT_CARD -------------------------------------------------------------------------------
-# A run of digit groups joined by one kind of separator; `_score_card` checks the length (12-19,
-# ISO/IEC 7812), the issuer prefix and the Luhn digit, trying shorter runs of whole groups when
-# the full run fails ("4111 1111 1111 1111 0425" ends in an expiry date).
-_CARD = re.compile(r"(?<![\d+.,/])(?<!\d[ -])\d+(?:[ -]\d+)*(?![\d,]|\.\d)")
-_GROUP_SEP = re.compile(r"[ -]")
+# A run of digit groups joined by one kind of separator (space, dash or dot), not inside a longer
+# run of digits. `_score_card` checks the layout, the length (12-19, ISO/IEC 7812), the issuer
+# prefix and the Luhn digit, trying shorter runs of whole groups when the full run fails
+# ("4111 1111 1111 1111 0425" ends in an expiry date). A comma may stand on either side (CSV
+# fields). The run is taken whole (possessive), so a longer run is never cut to fit.
+_CARD = re.compile(r"(?<![\d+./])(?<!\d[ .-])\d++(?:([ .-])\d++(?:\1\d++)*+)?+(?![.-]?\d)")
 
 
 def _card_base(digits: str) -> float:
-    """The score of a Luhn-valid number by issuer and length: 0.75 where the issuer prints that
+    """The score of a Luhn-valid number by issuer and length: 0.8 where the issuer prints that
     length as standard, 0.4 for the issuer's rarer lengths (needs a context word), 0 if none."""
     n = len(digits)
     for prefixes, standard, allowed in _CARD_ISSUERS:
         if digits.startswith(prefixes):
             if n in standard:
-                return 0.75
+                return 0.8
             if n in allowed:
                 return 0.4
+            return 0.0
     return 0.0
 
 
 # (IIN prefixes, standard lengths, other lengths the scheme allows), most specific first:
-# Visa, Mastercard (51-55, 2221-2720), Amex, Diners, Discover, JCB, UnionPay, Mir, Maestro,
-# RuPay / Verve / Troy and the other 6… debit schemes.
+# Visa, Mastercard (51-55, 2221-2720), Amex, Diners, Verve, Discover, JCB, UnionPay, RuPay, Mir,
+# Troy, Maestro, UATP, and the other 5…/6… debit schemes.
 _MC2 = tuple(str(p) for p in range(2221, 2721))
 _CARD_ISSUERS: list[tuple[tuple[str, ...], frozenset[int], frozenset[int]]] = [
     (("4",), frozenset({16}), frozenset({13, 19})),
@@ -206,34 +198,44 @@ _CARD_ISSUERS: list[tuple[tuple[str, ...], frozenset[int], frozenset[int]]] = [
     (("36",), frozenset({14}), frozenset(range(15, 20))),
     (("300", "301", "302", "303", "304", "305", "3095", "38", "39"), frozenset({14, 16}),
      frozenset(range(15, 20))),
+    (("5060", "5061", "5078", "6500"), frozenset({16, 19}), frozenset({18})),  # Verve
     (("6011", "644", "645", "646", "647", "648", "649", "65"), frozenset({16}),
      frozenset({17, 18, 19})),
     (("35",), frozenset({16}), frozenset({17, 18, 19})),  # JCB 3528-3589; 35… kept broad
-    (("62", "81"), frozenset({16, 19}), frozenset({17, 18})),
+    (("62", "81", "82"), frozenset({16, 19}), frozenset({17, 18})),  # UnionPay, RuPay 8…
     (("2200", "2201", "2202", "2203", "2204"), frozenset({16}), frozenset({17, 18, 19})),
+    (("9792",), frozenset({16}), frozenset()),  # Troy
     (("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"), frozenset({16, 19}),
      frozenset(range(12, 20))),
+    (("1",), frozenset(), frozenset({15})),  # UATP (airlines)
     (("50", "56", "57", "58", "60", "63", "64", "66", "67", "68", "69"), frozenset({16}),
      frozenset(range(12, 20))),
 ]  # fmt: skip
 
 
+def _card_layout(groups: list[str]) -> bool:
+    """Whether digit groups read as one printed card number: one group, or a first group of 4-6
+    digits and later groups of at least 3 (4-6-5, 4-4-5, 6-13, 4-3-3-3), or fours with a shorter
+    last group (4-4-4-1, 4-4-4-4-3), as numbers are chunked on receipts and screens."""
+    if len(groups) == 1:
+        return True
+    if not 4 <= len(groups[0]) <= 6:
+        return False
+    if min(map(len, groups[1:])) >= 3:
+        return True
+    return all(len(g) == 4 for g in groups[:-1]) and len(groups[-1]) <= 4
+
+
 def _score_card(m: re.Match[str]) -> tuple[int, int, float] | None:
     text = m.group()
-    seps = set(_GROUP_SEP.findall(text))
-    if len(seps) > 1 or "  " in text:
-        return None  # "1234 5678-9012": two kinds of separator are not one printed number
-    groups = _GROUP_SEP.split(text)
+    sep = m.group(1)
+    groups = text.split(sep) if sep else [text]
     for k in range(len(groups), 0, -1):
         part = groups[:k]
         digits = "".join(part)
         if len(digits) < 12:
             return None
-        if len(digits) > 19 or (k > 1 and not (4 <= len(part[0]) <= 6)):
-            continue
-        if k > 1 and min(map(len, part[1:])) < 3:
-            continue
-        if not luhn_valid(digits):
+        if len(digits) > 19 or not _card_layout(part) or not luhn_valid(digits):
             continue
         base = _card_base(digits)
         if base:

@@ -81,7 +81,28 @@ def scan_text(
                     found += rec.find(text, lower, s, e)
     if threshold > 0:
         found = [x for x in found if x.score >= threshold]
-    return resolve_overlaps(found) if len(found) > 1 else found
+    if len(found) < 2:
+        return found
+    return resolve_overlaps(_inside_checksums(found))
+
+
+# Types whose spans pass a checksum: a span of another type inside one is a piece of it
+# ("0557 2622 9277" inside the card "2202 0557 2622 9277" is no phone number).
+_CHECKSUMMED = frozenset({"CREDIT_CARD", "IBAN", "CN_RESIDENT_ID"})
+
+
+def _inside_checksums(spans: list[Span]) -> list[Span]:
+    """``spans`` less those of another type lying inside a checksum-validated span."""
+    wholes = [s for s in spans if s.type in _CHECKSUMMED]
+    if not wholes:
+        return spans
+    return [
+        s
+        for s in spans
+        if not any(
+            w.type != s.type and w.start <= s.start and s.end <= w.end and w != s for w in wholes
+        )
+    ]
 
 
 def scan_pii(
