@@ -186,6 +186,16 @@ def test_card_base_when_rare_length_then_needs_context() -> None:
         ("My name is Xavi van der Laar.", ["Xavi van der Laar"]),  # particles inside
         ("Call John Smith at 5pm.", ["John Smith"]),  # capitalized verb before a listed name
         ("— Melania Argentero, Austin TX", ["Melania Argentero"]),  # review signature dash
+        ("Ticket opened by Steven A. Zimmerman (f@x.net)", ["Steven A. Zimmerman"]),  # "A." initial
+        ("Reported-by: Suzanne I. Walker", ["Suzanne I. Walker"]),  # git trailer, "I." initial
+        ('level=error customer="Débora V. Bueno" attempt=3', ["Débora V. Bueno"]),  # key=value
+        ('{"owner":"Akdora Bilgin","phone":null}', ["Akdora Bilgin"]),  # a JSON field
+        ("ATTENDEE;CN=Hanedan Akar:mailto:a@b.me", ["Hanedan Akar"]),  # iCalendar common name
+        ('op=update contact="Hegde, Nitesh" by=sync', ["Hegde, Nitesh"]),  # quoted Last, First
+        ("Guests: Raf Massa, Nüdret Akçay; Ola Ade", ["Raf Massa", "Nüdret Akçay", "Ola Ade"]),
+        ("Registered to: Cynthia G. St. Clair (m@f.fm)", ["Cynthia G. St. Clair"]),  # St. particle
+        ("Payment received from Fiamma Brunelleschi today", ["Fiamma Brunelleschi"]),
+        ("Caller: İmren Ergül.\nAgent: And the card?", ["İmren Ergül"]),  # İ lower-cases to two
     ],
 )
 def test_person_en_when_name_in_slot_then_found(text: str, names: list[str]) -> None:
@@ -201,6 +211,8 @@ def test_person_en_when_name_in_slot_then_found(text: str, names: list[str]) -> 
         "New address: 42395 David Mall. Main line 555-0100.",  # street name after a number
         "Sent from my iPhone",  # mail client footer
         "Hope this helps! Kind regards, the Support Team",  # sign-off without a name
+        "User agent Mozilla/5.0 (Android 2.1; Mobile)",  # product token after "agent"
+        "Customer: Right, that's the old phone.",  # a speaker label, then an utterance
     ],
 )
 def test_person_en_when_no_name_then_none(text: str) -> None:

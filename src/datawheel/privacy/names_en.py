@@ -36,7 +36,10 @@ _UP = "A-Z" + "".join(c for c in map(chr, _LATIN) if c.isupper())
 _LO = "a-z" + "".join(c for c in map(chr, _LATIN) if c.islower())
 # One capitalized word: "Ann", "McAllister", "MacDonald", "O'Brien", "Smith-Jones", "DeShawn",
 # or an initial "E." / "E".
-_WORD = rf"[{_UP}](?:['’][{_UP}])?(?:[{_LO}]+(?:[{_UP}][{_LO}]+)*(?:-[{_UP}][{_LO}]+)*|\.)?"
+_WORD = (
+    rf"(?:Ste?\.(?=[ \t][{_UP}])"  # "St. Clair", "Ste. Marie"
+    rf"|[{_UP}](?:['’][{_UP}])?(?:[{_LO}]+(?:[{_UP}][{_LO}]+)*(?:-[{_UP}][{_LO}]+)*|\.)?)"
+)
 _PARTICLE = r"(?:da|de|del|della|der|den|di|do|dos|das|du|la|le|van|von|ten|ter|bin|ibn|al|el)"
 _RUN = re.compile(
     rf"(?<![\w@./'’-]){_WORD}(?:[ \t](?:{_PARTICLE}[ \t]){{0,2}}{_WORD})*(?![\w@'’-])"
@@ -49,16 +52,23 @@ _CREDENTIAL = re.compile(
     r"(?:M\.?D\.?|D\.?D\.?S\.?|DMD|D\.?O\.?|Ph\.?D\.?|RN|CPA|Esq\.?|MBA|FACC|JD|NP|PA-C)"
     r"(?![\w-])"
 )
-# Text right before a run that makes it a name, matched on the lower-cased text.
+# Text right before a run that makes it a name, matched on the lower-cased text. A cue may be a
+# field label with its separator and quotes (`customer="`, `"owner":"`, `ATTENDEE;CN=`,
+# `Reviewed-by:`); "agent" is no cue in "User agent Mozilla/5.0".
 _BEFORE = re.compile(
-    r"(?:\bmy name is|\bname is|\bname:|\bname=\"?|\bthis is|\bi am|\bi'm|\bcustomer"
-    r"|\bcardholder|\bcard holder|\breporter:|\bassignee:|\bowner:|(?<!-)\bagent:?|\battn:?"
-    r"|\bfrom:|\bto:|\bcc:|\bbcc:"
+    r"(?:\bmy name is|\bname is"
+    r"|\b(?:full_?|display_?|first_?|contact_?|customer_?)?name[\"']?[ \t]*[:=]"
+    r"|\bthis is|\bi am|\bi'm|\bcustomer|\bcardholder|\bcard holder|\breporter:|\bassignee:"
+    r"|\bowner:|(?<!-)(?<!user )\bagent:?|\battn:?"
+    r"|\bfrom:|\bto:|\bcc:|\bbcc:|\bcn="
     r"|\bsent by|\bsigned|\bspoke (?:with|to)|\btalked to|\bask for|\bhi,?|\bhello,?|\bhey,?|\bdear"
-    r"|\bthanks,?|\bthank you,?|\bmanager,|\bcontact:|\bescalated (?:to|by)|\bforwarded to"
+    r"|\bthanks,?|\bthank you,?|\bmanager,|\bcontact:?|\bescalated (?:to|by)|\bforwarded to"
     r"|\bassigned to|\bloop in|\bcc'd|\bper|\bwith|\bby|\bcaller|\btechnician|\bpatient"
-    r"|\bemployee|\bapplicant|\bbeneficiary|\bpayee|\baccount holder|\bowner|\bdriver|\bcourier"
-    r"|[—–]|^-|\n-)[ \t]*$"
+    r"|\bemployee|\bapplicant|\bbeneficiary|\bpayee|\bpayer|\baccount holder|\bowner|\bdriver"
+    r"|\bcourier|\bauthor|\brequester|\brecipient|\bsender|\borganizer|\battendees?|\bguests?"
+    r"|\bparticipants?|\binvitees?|\bholder|\breceived from|\bpayment from|\btransfer from"
+    r"|\b(?:shipped|registered|issued|billed|addressed|delivered|sold) to|\b(?:paid|approved) by"
+    r"|[—–]|^-|\n-)(?:[\"']?[ \t]*[:=][ \t]*[\"']?|[\"'])?[ \t]*$"
 )
 _AFTER = re.compile(
     r"\"?[ \t]*(?:<[^>\s]+@|\((?:ext|x)\b|joined\b|left the\b|wrote:|here\b"
@@ -109,48 +119,75 @@ class EnPersonRecognizer:
         return _UPPER.search(text) is not None
 
     def find(self, text: str, lower: str) -> list[Span]:
-        out: list[Span] = []
-        for m in _DISPLAY_LAST_FIRST.finditer(text):  # "O'Neill, Danielle" <dan@x.com>
-            out.append(Span(m.start(1), m.end(1), self.entity, 0.85, self.name))
-        taken = out[-1].end if out else -1
+        out = self._last_first(text, lower)
+        taken = [(x.start, x.end) for x in out]
+        head = -1  # end of the last name found in a slot: a list of names may go on after it
         for m in _RUN.finditer(text):
             start = m.start()
-            if start < taken or (
+            if any(a <= start < b for a, b in taken) or (
                 start > 1 and text[start - 1] == " " and text[start - 2].isdigit()
             ):
                 continue  # "42395 David Mall": a street name after a house number
+            listed = head >= 0 and _LIST_GAP.fullmatch(text, head, start) is not None
             # cue and stop words ("Hi", "Customer", "Thanks") split a run and become context
             segment: list[tuple[int, int]] = []
             titled = False
             for w in [*_WORD_RE.finditer(text, start, m.end()), None]:
                 key = _key(lower, w.span()) if w else ""
-                if w is not None and key not in _STOP and key not in _HONORIFICS:
+                initial = w is not None and w.end() - w.start() == 2 and text[w.end() - 1] == "."
+                if w is not None and (initial or (key not in _STOP and key not in _HONORIFICS)):
                     segment.append(w.span())
                     continue
                 for i in range(len(segment)):  # "Call John Smith": a capitalized verb first
-                    span = self._judge(text, lower, segment[i:], titled and i == 0)
+                    span = self._judge(
+                        text, lower, segment[i:], titled and i == 0, listed and i == 0
+                    )
                     if span is not None:
                         out.append(span)
+                        head = span.end if span.score >= 0.8 else -1
                         break
+                listed = False
                 segment, titled = [], key in _HONORIFICS
         return out
 
+    def _last_first(self, text: str, lower: str) -> list[Span]:
+        """ "Last, First" display names before " <mail>", and quoted in a name field
+        (`contact="Hegde, Nitesh"`): one span each."""
+        out = [
+            Span(m.start(1), m.end(1), self.entity, 0.85, self.name)
+            for m in _DISPLAY_LAST_FIRST.finditer(text)  # "O'Neill, Danielle" <dan@x.com>
+        ]
+        for m in _QUOTED_LAST_FIRST.finditer(text):
+            q = m.start()
+            if _BEFORE.search(lower, max(0, q - 24), q + 1) and not any(
+                x.start == m.start(1) for x in out
+            ):
+                out.append(Span(m.start(1), m.end(1), self.entity, 0.8, self.name))
+        return sorted(out, key=lambda x: x.start)
+
     def _judge(
-        self, text: str, lower: str, words: list[tuple[int, int]], titled: bool
+        self,
+        text: str,
+        lower: str,
+        words: list[tuple[int, int]],
+        titled: bool,
+        listed: bool = False,
     ) -> Span | None:
         while len(words) > 1 and _CREDENTIAL.match(text, words[-2][1]):
             words = words[:-1]  # "Ann Lee M.D.": the credential's "M." is no initial
         if len(words) > 5:
             return None
         s, e = words[0][0], words[-1][1]
+        if text.startswith("/", e):
+            return None  # "Mozilla/5.0", "Opera/9.42": a product token, not a name
         suffix = _SUFFIX.match(text, e)
         e = suffix.end() if suffix else e  # "Jr.", "III" belong to the name
         keys = [_key(lower, w) for w in words]
         if titled or _HONORIFIC_BEFORE.search(lower, max(0, s - 8), s):
             return Span(s, e, self.entity, 0.85, self.name)
-        if self._in_slot(text, lower, s, e, len(words)):
-            if len(words) == 1 and len(keys[0]) < 3:
-                return None
+        if (listed and len(words) >= 2) or self._in_slot(text, lower, s, e, len(words)):
+            if len(words) == 1 and (keys[0] not in self.first and keys[0] not in self.last):
+                return None  # "Customer: Right, …": one word in a slot must be a known name
             return Span(s, e, self.entity, 0.8, self.name)
         first, last = self.first, self.last
         rest = [k for k in keys[1:] if len(k) > 1]  # past initials: "William O. Sweeney"
@@ -181,6 +218,11 @@ def _key(lower: str, word: tuple[int, int]) -> str:
 
 _UPPER = re.compile(rf"[{_UP}]")
 _HONORIFIC_BEFORE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|rev)\.?[ \t]+$")
+# Between two names of one list ("Guests: Ann Lee, Bo Park; Cy Dunn and Di Roe").
+_LIST_GAP = re.compile(r"[ \t]*(?:[,;&]|and|,[ \t]*and)[ \t]*")
+_QUOTED_LAST_FIRST = re.compile(
+    rf"[\"']({_WORD}(?:[ \t]{_WORD})?,[ \t]{_WORD}(?:[ \t]{_WORD})?)[\"']"
+)
 _DISPLAY_LAST_FIRST = re.compile(
     rf"\"({_WORD}(?:[ \t]{_WORD})?,[ \t]{_WORD}(?:[ \t]{_WORD})?)\"[ \t]*<"
 )

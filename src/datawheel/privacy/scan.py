@@ -69,7 +69,7 @@ def scan_text(
     if not text:
         return []
     plain, numeric = _plan(lang)
-    lower = text.lower()
+    lower = _lower(text)
     found: list[Span] = []
     for rec in plain:
         if (entities is None or rec.entity in entities) and rec.trigger(text):
@@ -84,6 +84,15 @@ def scan_text(
     if len(found) < 2:
         return found
     return resolve_overlaps(_inside_checksums(found))
+
+
+def _lower(text: str) -> str:
+    """``text`` lower-cased code point by code point, so offsets into it are offsets into
+    ``text`` ("İ".lower() is two code points; it stays as it is)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 # Types whose spans pass a checksum: a span of another type inside one is a piece of it
