@@ -236,6 +236,14 @@ def test_person_en_when_no_name_then_none(text: str) -> None:
         ("欧阳娜娜老师您好", ["欧阳娜娜"]),  # compound surname before a title
         ("杨辉 13:29\n你到哪了？", ["杨辉"]),  # chat-export speaker line
         ("昨天李娜打电话说包裹丢了", ["李娜"]),  # a name jieba also lists, with cues
+        ("李娜女士您好，退款已经到账", ["李娜"]),  # an honorific is said of people only
+        ("收银员张倩很耐心", ["张倩"]),  # a role word ending in 员
+        ("2026-11-06 15:27:09 王文丽：你好", ["王文丽"]),  # chat export: time, name, colon
+        ("参会人：上官平浩、诸葛丽晶、江晨敏", ["上官平浩", "诸葛丽晶", "江晨敏"]),  # a 、 list
+        ("姓名：陳美麗\n持卡人：歐陽志偉", ["陳美麗", "歐陽志偉"]),  # traditional characters
+        ("经办人：付菲珂，审核人：肖然", ["付菲珂", "肖然"]),  # 付 and 肖, top-100 surnames
+        ("感谢李小军师傅上门安装", ["李小军"]),  # the title follows the name, not 军师
+        ("用户张琴登录成功", ["张琴"]),  # 登录 starts after the name
     ],
 )
 def test_person_zh_when_name_in_context_then_found(text: str, names: list[str]) -> None:
@@ -253,6 +261,9 @@ def test_person_zh_when_name_in_context_then_found(text: str, names: list[str]) 
         "华为手机和小米手机我都用过",  # brand names
         "万达广场人特别多",  # brand
         "跟客服说了好几次",  # 跟…说 frame without a name
+        "周末同学推荐的，钱包同学也说好",  # ordinary words before a role noun
+        "华为同学推荐的，盖章同学说可以",  # words jieba tags as names, before a role noun
+        "黄金同学推荐的",  # 金 inside 黄金 starts no name
     ],
 )
 def test_person_zh_when_common_word_then_none(text: str) -> None:

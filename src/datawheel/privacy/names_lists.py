@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-__all__ = ["load_counts", "load_list"]
+__all__ = ["load_counts", "load_list", "load_pairs"]
 
 
 @cache
@@ -26,3 +26,11 @@ def load_counts(name: str) -> dict[str, int]:
         if word.strip():
             out[word.strip()] = int(count or 0)
     return out
+
+
+@cache
+def load_pairs(name: str) -> dict[str, str]:
+    """A ``key<TAB>value`` list under ``privacy/data/`` as a dict."""
+    text = resources.files("datawheel.privacy.data").joinpath(name).read_text("utf-8")
+    pairs = (line.split("\t") for line in text.splitlines() if "\t" in line)
+    return {k: v for k, v in pairs}

@@ -12,6 +12,10 @@ jieba and its ``dict.txt`` are MIT-licensed). It writes:
   dictionary seen at least ``_MIN_GIVEN`` times, plus the Faker-derived ones already there.
 - ``zh_words_common.txt``: frequent two-character words ("一起", "明天"), to find where a name
   ends when its last character could start the next word ("和孙雪一起" → 孙雪).
+- ``zh_traditional.txt``: traditional characters with their simplified forms ("陳\t陈",
+  "麗\t丽", "經\t经"), from hanziconv's character map (``pip install hanziconv``, Apache-2.0):
+  the recognizer reads a text through it, one character for one, so names and cue words written
+  in Taiwan, Hong Kong or Macau ("經理陳美麗", "歐陽志偉") are read like mainland ones.
 Nothing here runs at scan time: the recognizer reads the files.
 """
 
@@ -73,6 +77,19 @@ def build() -> None:
     _write("names_zh_shadows_nr.txt", [f"{w}\t{f}" for w, f in sorted(shadows_nr.items())])
     _write("names_zh_given_chars.txt", sorted(chars))
     _write("zh_words_common.txt", [f"{w}\t{f}" for w, f in sorted(common.items())])
+    build_traditional()
+
+
+def build_traditional() -> None:
+    """Write ``zh_traditional.txt``: traditional -> simplified, one character for one."""
+    from hanziconv.charmap import simplified_charmap, traditional_charmap
+
+    pairs = {
+        t: s
+        for t, s in zip(traditional_charmap, simplified_charmap, strict=True)
+        if t != s and _is_han(t) and _is_han(s)
+    }
+    _write("zh_traditional.txt", [f"{t}\t{s}" for t, s in sorted(pairs.items())])
 
 
 def _write(name: str, lines: list[str]) -> None:
