@@ -148,10 +148,14 @@ def s3_env(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return env
 
 
-def bucket_keys(seaweedfs: SeaweedFS, bucket: str) -> list[str]:
-    """Every object key in ``bucket`` (paged)."""
+def bucket_keys(seaweedfs: SeaweedFS, bucket: str, prefix: str = "artifacts/") -> list[str]:
+    """Every object key under ``prefix`` in ``bucket`` (paged); the audit head's anchors live
+    under ``_audit-head/``, beside the artifacts."""
     keys: list[str] = []
-    for page in seaweedfs.client().get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    pages = (
+        seaweedfs.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
+    for page in pages:
         keys.extend(item["Key"] for item in page.get("Contents", []))
     return keys
 

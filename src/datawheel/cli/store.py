@@ -23,8 +23,9 @@ audit_app = typer.Typer(
 @audit_app.command("verify")
 @authorized("read")
 def audit_verify(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = None) -> None:
-    """Recompute the keyed chain and check its head file; exit 1 if an entry was edited,
-    forged, inserted or deleted.
+    """Recompute the keyed chain and check its head file and, with an s3:// artifact store, the
+    heads anchored in the bucket; exit 1 if an entry was edited, forged, inserted or deleted, or
+    the log was rolled back.
 
     Example: datawheel audit verify
     """
@@ -34,6 +35,8 @@ def audit_verify(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOpti
         report = ws.verify_audit()
     if report.ok:
         console.print(f"audit chain verifies: {report.entries} entries")
+        if report.remote:
+            console.print(f"head anchored in {report.remote}")
         if report.scheme == LEGACY:
             console.print(
                 "[yellow]warning:[/] an unkeyed (SHA-256) chain from an older datawheel: "

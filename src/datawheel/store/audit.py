@@ -6,7 +6,9 @@ target ‖ details). Without the secret key nobody can edit an entry and recompu
 append one. The database's own head row (``meta.audit_head``) catches a truncation only by
 someone who forgets it; the head file (``audit-head.json`` in the workspace, written after each
 commit, MAC'ed) catches the rest: deleting the tail or everything leaves the file naming an entry
-the log no longer holds. What it cannot catch is in docs/security.md.
+the log no longer holds. With an object store configured, every head is also anchored there
+(`audit_anchor`), write-once, so restoring an older head file beside a truncated log is caught
+too. What it cannot catch is in docs/security.md.
 
 Workspaces written before the key (a plain SHA-256 chain, no ``meta.audit_scheme``) are
 re-chained under the key by the first append after the upgrade, inside that append's
@@ -27,7 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, insert, select, update
 
 from datawheel.atomic import atomic_write
-from datawheel.errors import IntegrityError
+from datawheel.errors import DatawheelError, IntegrityError
+from datawheel.store.audit_anchor import BucketAnchor, head_mac
 from datawheel.store.db import audit, meta, now_iso, reading
 
 try:  # POSIX: appends from several processes take turns on the head file
@@ -78,6 +81,7 @@ class ChainReport:
     seq: int | None = None
     scheme: str = SCHEME  # LEGACY: an unkeyed chain not yet upgraded
     anchored: bool = False  # a head file was found and checked
+    remote: str | None = None  # the object-store anchor checked (its location), if any
 
 
 def _canonical(details: dict[str, Any]) -> str:
@@ -114,7 +118,7 @@ class HeadFile:
 
     @staticmethod
     def _mac(key: bytes, seq: int, digest: str) -> str:
-        return hmac.new(key, f"head\x1f{seq}\x1f{digest}".encode(), hashlib.sha256).hexdigest()
+        return head_mac(key, seq, digest)
 
     def read(self, key: bytes) -> tuple[int, str] | None:
         """(seq, hash), or None when there is no file; `IntegrityError` when it was forged."""
@@ -156,8 +160,9 @@ class HeadFile:
             os.close(fd)
 
 
-def anchor_engine(engine: Engine, head: HeadFile) -> None:
-    """Write the head file after every transaction that appended and committed.
+def anchor_engine(engine: Engine, head: HeadFile, bucket: BucketAnchor | None = None) -> None:
+    """Write the head file (and the bucket's anchor) after every transaction that appended and
+    committed.
 
     ``append`` leaves (key, seq, hash) in the connection's info; the commit event moves it
     aside, a rollback or a failed commit drops it, and the pool's check-in (after the commit
@@ -194,6 +199,11 @@ def anchor_engine(engine: Engine, head: HeadFile) -> None:
                 head.write(key, seq, digest, force=force)
             except OSError:  # the change is committed; verify will report the stale head
                 log.exception("could not write the audit head file %s", head.path)
+            if bucket is not None:
+                try:
+                    bucket.write(key, seq, digest)
+                except DatawheelError:  # committed; the next verify anchors the head again
+                    log.exception("could not anchor the audit head in %s", bucket.location)
 
 
 # -- appending ----------------------------------------------------------------------------------
@@ -349,9 +359,16 @@ def entries(
     ]
 
 
-def verify(engine: Engine, *, key: bytes, head: HeadFile | None = None) -> ChainReport:
-    """Recompute the chain under ``key`` and check it against the database's head row and the
-    head file: an edited, forged, inserted, reordered or deleted entry breaks it."""
+def verify(
+    engine: Engine,
+    *,
+    key: bytes,
+    head: HeadFile | None = None,
+    bucket: BucketAnchor | None = None,
+) -> ChainReport:
+    """Recompute the chain under ``key`` and check it against the database's head row, the
+    head file and the object store's anchors: an edited, forged, inserted, reordered or deleted
+    entry breaks it, and so does a log rolled back behind the object store's record."""
     with reading(engine) as conn:
         rows = _rows(conn)
         head_row = conn.execute(select(meta.c.value).where(meta.c.key == _HEAD)).scalar()
@@ -364,8 +381,10 @@ def verify(engine: Engine, *, key: bytes, head: HeadFile | None = None) -> Chain
         return ChainReport(False, n, exc.message, None, anchored=True)
     kind = LEGACY if legacy else SCHEME
 
+    remote = bucket.location if bucket is not None else None
+
     def broken(problem: str, seq: int | None) -> ChainReport:
-        return ChainReport(False, n, problem, seq, kind, anchored is not None)
+        return ChainReport(False, n, problem, seq, kind, anchored is not None, remote)
 
     if legacy and anchored is not None:
         return broken("the log was replaced by an unkeyed one after it had been keyed", 1)
@@ -385,4 +404,8 @@ def verify(engine: Engine, *, key: bytes, head: HeadFile | None = None) -> Chain
             )
         if a_seq and not hmac.compare_digest(rows[a_seq - 1].hash, a_hash):
             return broken(f"entry {a_seq} is not the one the head file anchors", a_seq)
-    return ChainReport(True, n, scheme=kind, anchored=anchored is not None)
+    if bucket is not None and not legacy:
+        problem = bucket.check(key, n, {r.seq: r.hash for r in rows[-1:]})
+        if problem is not None:
+            return broken(problem, n + 1 if "deleted" in problem else n)
+    return ChainReport(True, n, scheme=kind, anchored=anchored is not None, remote=remote)

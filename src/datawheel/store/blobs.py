@@ -93,6 +93,11 @@ class S3Blobs:
         self.location = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self._client = client or _s3_client()
 
+    @property
+    def client(self) -> Any:
+        """The boto3 client (shared with the audit head's anchor in the same bucket)."""
+        return self._client
+
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name[:2]}/{name}" if self.prefix else f"{name[:2]}/{name}"
 
@@ -157,7 +162,9 @@ class S3Blobs:
         )
         for page in pages:
             for item in page.get("Contents", []):
-                yield item["Key"].rsplit("/", 1)[-1]
+                parts = item["Key"].rsplit("/", 2)
+                if len(parts) >= 2 and parts[-2] == parts[-1][:2]:
+                    yield parts[-1]  # an artifact (ab/abcdef…), not the audit head's objects
 
 
 def open_blobs(url: str | None, default_root: Path | None) -> BlobStore:

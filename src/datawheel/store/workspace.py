@@ -15,7 +15,8 @@ from datawheel.errors import SecretKeyError
 from datawheel.secret import SecretKey, load_secret_key
 from datawheel.store import audit as audit_log
 from datawheel.store.artifacts import ArtifactStore
-from datawheel.store.blobs import ARTIFACTS_URL_ENV, open_blobs
+from datawheel.store.audit_anchor import BucketAnchor
+from datawheel.store.blobs import ARTIFACTS_URL_ENV, S3Blobs, open_blobs
 from datawheel.store.db import connect, meta, reading
 from datawheel.store.roles import resolve_identity
 from datawheel.store.schema import SchemaChange, prepare
@@ -74,12 +75,15 @@ class Workspace:
     _key: SecretKey | None = field(default=None, repr=False)
     _key_checked: bool = field(default=False, repr=False)
     artifacts: ArtifactStore = field(init=False)
+    audit_bucket: BucketAnchor | None = field(default=None, init=False)  # the bucket's anchor
     schema: SchemaChange | None = field(default=None, init=False)  # what opening did to it
 
     def __post_init__(self) -> None:
         blobs = open_blobs(self.artifacts_url, self.root / "artifacts")
         self.artifacts = ArtifactStore(blobs, self.engine, self.secret_key)
-        audit_log.anchor_engine(self.engine, self.audit_head)
+        if isinstance(blobs, S3Blobs):  # the head is anchored in the bucket too
+            self.audit_bucket = BucketAnchor(blobs.client, blobs.bucket, blobs.prefix)
+        audit_log.anchor_engine(self.engine, self.audit_head, self.audit_bucket)
 
     @classmethod
     def open(
@@ -197,10 +201,13 @@ class Workspace:
         )
 
     def verify_audit(self) -> audit_log.ChainReport:
-        """Check the audit chain under the key, against the database's head and the head file;
-        a verified chain moves this machine's head file forward to its end."""
+        """Check the audit chain under the key, against the database's head, the head file and
+        (with a bucket) the object store's anchors; a verified chain moves this machine's head
+        file and the bucket's anchor forward to its end."""
         key = self.secret_key().audit_key
-        report = audit_log.verify(self.engine, key=key, head=self.audit_head)
+        report = audit_log.verify(
+            self.engine, key=key, head=self.audit_head, bucket=self.audit_bucket
+        )
         if report.ok and report.scheme == audit_log.SCHEME and report.entries:
             with reading(self.engine) as conn:
                 last = conn.execute(select(meta.c.value).where(meta.c.key == "audit_head")).scalar()
@@ -211,6 +218,8 @@ class Workspace:
                     report = replace(report, anchored=True)
                 except OSError:  # a read-only workspace: verified, but not anchored here
                     pass
+                if self.audit_bucket is not None:
+                    self.audit_bucket.write(key, int(seq), digest)
         return report
 
     def close(self) -> None:
