@@ -4,7 +4,9 @@ A run is a sequence of capitalized words (any Latin script: "Ísis", "Åberg", "
 "O'Brien", "Smith-Jones"), with initials ("E.") and lower-case particles ("da", "van", "de")
 inside. A run is a name when
 - an honorific stands before it ("Ms.", "Dr.") — 0.85;
-- it fills a *name slot*, whatever its words: after "my name is", "this is", "Customer",
+- it fills a *name slot*, whatever its words (one word only if it is a listed name): after a
+  field label (`customer="…"`, `"owner":"…"`, `CN=`, `Reviewed-by:`, "Guests:", "received
+  from"), as the next item of a list of names, after "my name is", "this is", "Customer",
   "Cardholder", "Reporter:", "Attn:", "From:", "Cc:", "spoke with", "Hi", "Dear", "Thanks" …;
   before " <e-mail>" (a display name), ", MD" / " DDS" (a credential), " joined the channel",
   " wrote:", " here"; as a chat speaker ("[10:32] Ann Lee:", "Ann Lee  10:32"); alone on the line

@@ -10,9 +10,13 @@ Context decides, in three strengths:
 - none: only a very common surname with a listed given name is reported.
 Where the name ends: the second given character is dropped when it starts a frequent word with
 the next character ("和孙雪一起" → 孙雪, "王芳明天" → 王芳) or is a particle ("的", "了").
+A chat line's speaker after a timestamp ("2026-11-06 15:27 王文丽：") and the next item of a
+list after a name ("参会人：甲、乙") are strong too.
 Ordinary words that begin with a surname character ("居然", "高中", "幸福", "华为") are rejected
-when their jieba frequency is high, or at all without a strong cue (`names_zh_shadows.txt`,
-built from jieba's dictionary by `names_zh_build`).
+when their jieba frequency is high, or unless a role word stands before them or an honorific
+(先生, 女士 …) after: a role noun after ("周末同学") is not enough (`names_zh_shadows.txt`,
+built from jieba's dictionary by `names_zh_build`). Traditional characters are read as
+simplified, one for one (`zh_traditional.txt`), so "經理陳美麗" is found like "经理陈美丽".
 
 Limits: a name with no cue and an uncommon surname or given name is missed; a word absent from
 jieba's dictionary after a role word ("客服小美") is taken for a name.
