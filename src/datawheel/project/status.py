@@ -206,7 +206,7 @@ def _score_missing(
                 "high": primary["high"],
                 "interval": primary["interval"],
                 "beats_baseline": primary["beats_baseline"],
-                "accuracy": result.metrics["accuracy"],
+                "accuracy": result.metrics.get("accuracy"),  # None for a regression
                 "fairness_gap": result.gap,
                 "rows": frame.height,
             }
