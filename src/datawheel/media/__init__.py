@@ -1,0 +1,5 @@
+"""Images and audio in a table: decoding, checking, deduplication, augmentation and privacy.
+
+Import the submodules (``datawheel.media.decode`` …); this package imports nothing heavy, so
+``datawheel`` stays light for tabular projects.
+"""
