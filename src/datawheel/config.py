@@ -25,6 +25,7 @@ from datawheel.errors import ConfigError
 __all__ = [
     "OPERATORS",
     "TEXT_OPERATORS",
+    "AudioAugmentConfig",
     "AugmentConfig",
     "CleanConfig",
     "ColumnDtype",
@@ -33,8 +34,12 @@ __all__ = [
     "Duration",
     "EvaluateConfig",
     "GatesConfig",
+    "ImageAugmentConfig",
+    "ImagePrivacyConfig",
     "KAnonymityConfig",
     "LoopConfig",
+    "MediaCleanConfig",
+    "MediaDedupConfig",
     "MissingConfig",
     "ModelConfig",
     "NearDedupConfig",
@@ -102,6 +107,32 @@ class DataConfig(_Strict):
     # column -> type, read as declared (e.g. {手机号: string}); codes such as ID-card and
     # phone numbers are read as text without it
     dtypes: dict[str, ColumnDtype] = {}
+    # image columns (PNG, JPEG, WebP, GIF) and audio columns (WAV, FLAC, OGG, MP3): each value
+    # a file path relative to the data file, the bytes (Parquet binary), base64 or a data: URI
+    images: list[str] = []
+    audio: list[str] = []
+
+    @field_validator("images", "audio")
+    @classmethod
+    def _media_roles_apart(cls, columns: list[str], info: Any) -> list[str]:
+        """A media column is an input of its own kind: never the target, id, time or text."""
+        key = info.field_name
+        others = {
+            "target": [info.data.get("target")],
+            "id": [info.data.get("id")],
+            "time": [info.data.get("time")],
+            "text": info.data.get("text") or [],
+            "dtypes": list(info.data.get("dtypes") or {}),
+            "images": info.data.get("images") or [] if key == "audio" else [],
+        }
+        for column in columns:
+            for other, names in others.items():
+                if column in names:
+                    raise ValueError(
+                        f"column {column!r} is also in data.{other}; a column holds images, "
+                        f"audio or something else — name it under one key"
+                    )
+        return columns
 
     @field_validator("encoding")
     @classmethod
@@ -138,9 +169,18 @@ class NearDedupConfig(_Strict):
     ngram: Annotated[int, Field(ge=1)] | None = None
 
 
+class MediaDedupConfig(_Strict):
+    exact: bool = True  # drop rows whose image or clip has the same content as an earlier row's
+    near: bool = True  # drop rows whose image looks like an earlier row's (perceptual hash)
+    # the most bits two 64-bit perceptual hashes (pHash) may differ in to count as the same
+    # picture: 0 = identical hashes; ~6 catches re-encodes, resizes and small edits
+    max_distance: Annotated[int, Field(ge=0, le=24)] = 6
+
+
 class DedupConfig(_Strict):
     exact: bool = True  # drop rows identical after normalization (the id column ignored)
     near: NearDedupConfig = NearDedupConfig()
+    media: MediaDedupConfig = MediaDedupConfig()  # the data.images / data.audio columns
 
 
 MissingNumeric = Literal["drop", "median", "mean", "most_frequent", "constant", "ffill", "none"]
@@ -166,14 +206,90 @@ class RuleConfig(_Strict):
     set: dict[str, Any]  # columns to set where it holds
 
 
+# a [low, high] pair of floats (YAML: ``[0.8, 1.0]``); each model checks its bounds
+Range = tuple[float, float]
+
+
+def _check_range(value: Range, info: Any, bounds: dict[str, Range]) -> Range:
+    low, high = bounds[info.field_name]
+    lo, hi = value
+    if not (low <= lo <= hi <= high):
+        raise ValueError(f"must be [low, high] with {low:g} <= low <= high <= {high:g}")
+    return value
+
+
+def _switch(value: Any) -> Any:
+    """``images: true`` is short for ``images: {enabled: true}``."""
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
+class ImageAugmentConfig(_Strict):
+    """Random changes to training images, drawn anew each epoch (``datawheel.media.augment``)."""
+
+    enabled: bool = False
+    crop_scale: Range = (0.8, 1.0)  # random resized crop: share of the area kept
+    crop_ratio: Range = (0.75, 1.3333)  # ... and its width / height
+    rotation: Annotated[float, Field(ge=0.0, le=180.0)] = 15.0  # degrees, either way
+    scale: Range = (0.9, 1.1)  # zoom about the centre (after the crop)
+    flip: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # probability of a left-right mirror
+    brightness: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2  # factor in [1 - b, 1 + b]
+    contrast: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    saturation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    hue: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02  # shift, in turns of the colour wheel
+
+    @field_validator("crop_scale", "crop_ratio", "scale")
+    @classmethod
+    def _in_bounds(cls, value: Range, info: Any) -> Range:
+        bounds = {"crop_scale": (0.05, 1.0), "crop_ratio": (0.2, 5.0), "scale": (0.25, 4.0)}
+        return _check_range(value, info, bounds)
+
+
+class AudioAugmentConfig(_Strict):
+    """Random changes to training clips, drawn anew each epoch (``datawheel.media.augment``)."""
+
+    enabled: bool = False
+    shift: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1  # seconds, either way (circular)
+    gain_db: Annotated[float, Field(ge=0.0, le=30.0)] = 6.0  # uniform in [-gain_db, +gain_db]
+    noise_snr_db: Range = (20.0, 40.0)  # white noise at this signal/noise ratio
+    noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # probability of adding noise
+    speed: Range = (0.9, 1.1)  # playback rate (pitch moves with it)
+
+    @field_validator("noise_snr_db", "speed")
+    @classmethod
+    def _in_bounds(cls, value: Range, info: Any) -> Range:
+        return _check_range(value, info, {"noise_snr_db": (-10.0, 100.0), "speed": (0.5, 2.0)})
+
+
 class AugmentConfig(_Strict):
     copies: Annotated[int, Field(ge=0)] = 0  # extra noisy copies of each training row
     numeric_noise: Annotated[float, Field(ge=0.0)] = 0.0  # Gaussian noise, in standard deviations
+    # the data.images / data.audio columns of the training split, changed on the fly
+    images: ImageAugmentConfig = ImageAugmentConfig()
+    audio: AudioAugmentConfig = AudioAugmentConfig()
+
+    @field_validator("images", "audio", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        return _switch(value)
 
 
 class NormalizeConfig(_Strict):
     text: bool = False  # NFKC, trim and collapse whitespace in the text columns
     lowercase: bool = False  # also lower-case them (with text: true)
+
+
+class MediaCleanConfig(_Strict):
+    """How the data stage checks and normalizes the data.images / data.audio columns."""
+
+    # a file that is missing or does not decode: keep the row without it (the model handles a
+    # missing image or clip), or drop the row; either way it is counted and listed
+    on_error: Literal["keep", "drop"] = "keep"
+    max_bytes: Annotated[int, Field(ge=1)] = 50 * 1024 * 1024  # a larger file is refused
+    max_pixels: Annotated[int, Field(ge=1)] = 40_000_000  # width x height; larger is refused
+    max_seconds: Annotated[float, Field(gt=0.0, le=600.0)] = 30.0  # longer clips are cut
+    trim_silence: bool = True  # cut leading and trailing silence off each clip
+    # quieter than the clip's peak by this many dB counts as silence
+    silence_db: Annotated[float, Field(gt=0.0, le=120.0)] = 40.0
 
 
 class CleanConfig(_Strict):
@@ -183,6 +299,7 @@ class CleanConfig(_Strict):
     rules: list[RuleConfig] = []
     normalize: NormalizeConfig = NormalizeConfig()
     augment: AugmentConfig = AugmentConfig()
+    media: MediaCleanConfig = MediaCleanConfig()
 
 
 ColumnRule = str | dict[str, Any]
@@ -206,12 +323,31 @@ class KAnonymityConfig(_Strict):
     enforce: bool = False
 
 
+class ImagePrivacyConfig(_Strict):
+    # blur: faces found by OpenCV's Haar cascade are blurred before anonymized data is stored,
+    # trained on or served; none (or keep): pictures keep their faces
+    faces: Literal["blur", "none", "keep"] = "none"
+    # EXIF, XMP and IPTC (GPS position, device serial, owner name) are always removed
+    strip_metadata: bool = True
+
+    @field_validator("strip_metadata")
+    @classmethod
+    def _always_strip(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "image metadata is always stripped (GPS position, device serials and owner "
+                "names are personal data); remove the key"
+            )
+        return value
+
+
 class PrivacyConfig(_Strict):
     # column -> operator: "pseudonymize" | "redact" | "encrypt" | "drop" | "keep" |
     # {"mask": keep_last_n} | {"generalize": bin_width}
     columns: dict[str, ColumnRule] = {}
     text: TextPrivacyConfig = TextPrivacyConfig()
     k_anonymity: KAnonymityConfig = KAnonymityConfig()
+    images: ImagePrivacyConfig = ImagePrivacyConfig()  # the data.images columns
     # true: `run` refuses a column that looks like PII but has no rule (else it warns)
     require_rules: bool = False
 

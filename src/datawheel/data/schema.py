@@ -24,7 +24,10 @@ __all__ = [
     "validate",
 ]
 
-ROLES = ("target", "id", "text", "numeric", "categorical", "sensitive", "pii", "ignore")
+ROLES = (
+    "target", "id", "text", "image", "audio", "numeric", "categorical", "sensitive", "pii",
+    "ignore",
+)  # fmt: skip
 TEXT_MEDIAN_CHARS = 40  # a string column whose median value is longer than this is free text
 TEXT_UNIQUE_SHARE = 0.5  # ... or whose values are mostly distinct and hold spaces
 
@@ -77,7 +80,8 @@ def infer_schema(
 ) -> dict[str, ColumnInfo]:
     """Give every column one role: the config decides first, then the dtype.
 
-    Precedence when the config names a column twice: target, id, pii, ignore, text, sensitive.
+    Precedence when the config names a column twice: target, id, pii, ignore, audio, image,
+    text, sensitive.
     Long free-text string columns are inferred as ``text`` only when ``data.text`` is empty;
     once the user lists text columns, the list is taken as complete. Dates and nested
     columns get ``ignore``, as does ``data.time`` (it orders the split, it is no feature).
@@ -86,6 +90,8 @@ def infer_schema(
     for role, columns in (
         ("sensitive", data.sensitive),
         ("text", data.text),
+        ("image", data.images),
+        ("audio", data.audio),
         ("ignore", data.ignore),
         # the split's time column: a raw timestamp would make the model extrapolate
         ("ignore", [data.time] if data.time else []),
@@ -150,7 +156,7 @@ def validate(frame: pl.DataFrame, data: DataConfig, *, source: str) -> None:
         named.append(("data.id", data.id))
     if data.time:
         named.append(("data.time", data.time))
-    for key in ("text", "sensitive", "ignore"):
+    for key in ("text", "images", "audio", "sensitive", "ignore"):
         named.extend((f"data.{key}", column) for column in getattr(data, key))
     named.extend(("data.dtypes", column) for column in data.dtypes)
     require_columns(available, named, source=source)
