@@ -248,7 +248,7 @@ class AudioAugmentConfig(_Strict):
     """Random changes to training clips, drawn anew each epoch (``datawheel.media.augment``)."""
 
     enabled: bool = False
-    shift: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1  # seconds, either way (circular)
+    shift: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1  # seconds, either way (silence fills)
     gain_db: Annotated[float, Field(ge=0.0, le=30.0)] = 6.0  # uniform in [-gain_db, +gain_db]
     noise_snr_db: Range = (20.0, 40.0)  # white noise at this signal/noise ratio
     noise: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # probability of adding noise

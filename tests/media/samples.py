@@ -84,3 +84,14 @@ def clip(samples: np.ndarray, rate: int = 22_050, fmt: str = "WAV") -> bytes:
     out = io.BytesIO()
     soundfile.write(out, samples, rate, format=fmt)
     return out.getvalue()
+
+
+def with_iptc(jpeg: bytes, byline: str) -> bytes:
+    """A JPEG with an IPTC By-line in a Photoshop APP13 block (Pillow cannot write one)."""
+    text = byline.encode()
+    iptc = b"\x1c\x02\x50" + len(text).to_bytes(2, "big") + text  # record 2, dataset 80
+    resource = b"8BIM" + b"\x04\x04" + b"\x00\x00" + len(iptc).to_bytes(4, "big") + iptc
+    resource += b"\x00" * (len(iptc) % 2)
+    payload = b"Photoshop 3.0\x00" + resource
+    segment = b"\xff\xed" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:2] + segment + jpeg[2:]

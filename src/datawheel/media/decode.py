@@ -123,11 +123,14 @@ def _text_bytes(text: str, base_dir: Path | None, max_bytes: int | None) -> byte
         path = Path(text).expanduser()
         path = path if path.is_absolute() else base_dir / path
         try:
-            if path.is_file():
-                _check_size(path.stat().st_size, max_bytes)
+            is_file = path.is_file()
+        except OSError:  # a name too long for the file system (base64): judged below
+            is_file = False
+        if is_file:
+            _check_size(path.stat().st_size, max_bytes)
+            try:
                 return path.read_bytes()
-        except OSError as exc:  # a name too long for the file system, or unreadable
-            if _looks_like_path(text):
+            except OSError as exc:
                 raise MediaError("missing", f"cannot read {path}: {exc.strerror}") from None
     compact = "".join(text.split())
     if len(compact) >= 8 and _B64_ALPHABET.match(compact):
