@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "IngestReport",
     "apply_dtypes",
+    "binary_as_base64",
     "check_encoding",
     "fingerprint",
     "frame_from_parquet_bytes",
@@ -609,11 +610,21 @@ def fingerprint(frame: pl.DataFrame) -> str:
     return hashlib.sha256(frame_to_parquet_bytes(frame)).hexdigest()
 
 
+def binary_as_base64(frame: pl.DataFrame) -> pl.DataFrame:
+    """Binary columns (stored images and clips) as base64 text, for CSV and JSON lines, which
+    hold no bytes; ``datawheel.media.decode.media_bytes`` reads them back."""
+    binary = [name for name, dtype in frame.schema.items() if dtype == pl.Binary]
+    return frame.with_columns(pl.col(binary).bin.encode("base64")) if binary else frame
+
+
 def write_table(frame: pl.DataFrame, path: str | Path) -> None:
-    """Write by extension (.csv .parquet .jsonl/.ndjson, optionally .gz), atomically."""
+    """Write by extension (.csv .parquet .jsonl/.ndjson, optionally .gz), atomically; binary
+    columns go to CSV and JSON lines as base64 text."""
     path = Path(path)
     fmt, gz = _format(path)
     buffer = io.BytesIO()
+    if fmt != "parquet":
+        frame = binary_as_base64(frame)
     try:
         if fmt == "csv":
             frame.write_csv(buffer)

@@ -19,6 +19,7 @@ PRIVATE_UMASK = 0o077
 SUBSYSTEMS = (
     "project",
     "data",
+    "media",
     "privacy",
     "train",
     "evaluate",

@@ -124,6 +124,10 @@ def anonymize(
         result = anonymize_file(source, output, project.config, ws.secret_key(), encoding=encoding)
     done = ", ".join(f"{c} ({op})" for c, op in result.stats.columns.items()) or "nothing"
     console.print(f"{result.frame.height} rows → {output}; anonymized: {done}")
+    if result.media is not None:
+        from datawheel.cli.media import print_media
+
+        print_media(result.media.summary(), result.rejects_file)
     if result.undeclared:
         err_console.print(
             "Warning: these columns look like PII but no rule covers them: "

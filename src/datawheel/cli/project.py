@@ -150,6 +150,10 @@ def _print_run(report: Any) -> None:
     dropped = report.cleaning.get("dropped", {})
     if dropped:
         console.print("rows removed: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+    if getattr(report, "media", None):
+        from datawheel.cli.media import print_media
+
+        print_media(report.media, report.media.get("rejects_file"))
 
 
 def _print_selection(selection: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import polars as pl
 from datawheel.config import (
     CleanConfig,
     DedupConfig,
+    MediaDedupConfig,
     MissingConfig,
     NearDedupConfig,
     OutliersConfig,
@@ -23,10 +24,12 @@ from datawheel.data.dedup import Sketcher, check_dedup_args, resolve_clusters
 from datawheel.data.normalize import normalize_text
 from datawheel.data.rules import apply_rules
 from datawheel.errors import DataError
+from datawheel.media.dedup import MediaKeys, find_duplicates
 
 __all__ = [
     "CleanStats",
     "ExactDedup",
+    "MediaDedup",
     "MissingValues",
     "NearDedup",
     "NormalizeText",
@@ -116,6 +119,23 @@ def row_keys(schema: Mapping[str, pl.DataType], ignore: Collection[str] = ()) ->
         else:
             keys.append(pl.col(name))
     return keys
+
+
+class MediaDedup:
+    """Drop rows whose image or clip duplicates an earlier row's (``datawheel.media.dedup``):
+    the same content, or (images) a perceptual hash within ``max_distance`` bits.
+
+    ``keys`` are those of the frame this step is applied to, row for row.
+    """
+
+    def __init__(self, config: MediaDedupConfig, keys: MediaKeys):
+        self.config, self.keys = config, keys
+
+    def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
+        assert self.keys.rows == frame.height, "media keys must match the frame's rows"
+        found = find_duplicates(self.keys, self.config)
+        stats = CleanStats(dropped=found.dropped)
+        return frame.filter(pl.Series(found.keep)), stats
 
 
 class NearDedup:
@@ -496,10 +516,15 @@ def clean_rows(
 
 
 def duplicate_labels(
-    frame: pl.DataFrame, config: DedupConfig, *, ignore: Sequence[str] = ()
+    frame: pl.DataFrame,
+    config: DedupConfig,
+    *,
+    ignore: Sequence[str] = (),
+    media: MediaKeys | None = None,
 ) -> list[Any]:
     """Per-row labels that tie copies together — the exact duplicate key (``ignore`` columns
-    left out) and each near-duplicate cluster — for the split to keep them in one part.
+    left out), each near-duplicate cluster, and (with ``media``, the keys of the frame's image
+    and audio columns) each cluster of duplicate files — for the split to keep them in one part.
 
     Finding which rows are copies of each other looks across rows by nature; it decides only
     where rows go, never a value the model sees.
@@ -522,14 +547,23 @@ def duplicate_labels(
             active=comparable_text(column).to_numpy(),
         )
         labels.append(np.asarray(found.cluster))
+    if media is not None and (config.media.exact or config.media.near):
+        labels.append(find_duplicates(media, config.media).cluster)
     return labels
 
 
 def dedup_frame(
-    frame: pl.DataFrame, config: DedupConfig, *, ignore: Sequence[str] = ()
+    frame: pl.DataFrame,
+    config: DedupConfig,
+    *,
+    ignore: Sequence[str] = (),
+    media: MediaKeys | None = None,
 ) -> tuple[pl.DataFrame, CleanStats]:
-    """Exact, then near-duplicate removal within ``frame`` (one part of the split)."""
+    """Duplicate images and clips (with ``media``, the keys of ``frame``'s rows), then exact and
+    near-duplicate rows, removed within ``frame`` (one part of the split)."""
     steps: list[Step] = []
+    if media is not None and (config.media.exact or config.media.near):
+        steps.append(MediaDedup(config.media, media))
     if config.exact:
         steps.append(ExactDedup(ignore))
     if config.near.fields:

@@ -35,6 +35,7 @@ from datawheel.io import (
     AUTO,
     OnBadLines,
     apply_dtypes,
+    binary_as_base64,
     check_encoding,
     parse_csv_block,
     parse_jsonl_block,
@@ -503,6 +504,8 @@ class TableWriter:
     def write(self, frame: pl.DataFrame) -> None:
         """Append a batch; its columns and dtypes must match the first batch's."""
         self.rows += frame.height
+        if self.format != "parquet":
+            frame = binary_as_base64(frame)
         try:
             if self.format == "csv":
                 frame.write_csv(self._sink, include_header=not self._started)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +20,15 @@ from datawheel.errors import MissingDependencyError
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["CASCADE", "FaceDetector", "blur_faces", "blur_image_bytes", "detect_faces"]
+__all__ = [
+    "CASCADE",
+    "FaceDetector",
+    "blur_column",
+    "blur_faces",
+    "blur_image_bytes",
+    "cascade_path",
+    "detect_faces",
+]
 
 CASCADE = "haarcascade_frontalface_alt2.xml"  # of OpenCV's frontal cascades, the best on LFW
 DETECT_SIDE = 1024  # larger pictures are searched at this size (faces stay >= 24 px)
@@ -37,6 +47,13 @@ def _cv2() -> Any:
     return cv2
 
 
+def cascade_path() -> Path:
+    """The cascade file inside the installed OpenCV (``cv2.data.haarcascades``; found beside
+    ``cv2/__init__.py`` because cv2 fills ``cv2.data`` only when no other top-level ``data``
+    package was imported first)."""
+    return Path(_cv2().__file__).parent / "data" / CASCADE
+
+
 class FaceDetector:
     """Frontal faces in a picture, as (x, y, width, height) boxes in its pixels."""
 
@@ -49,7 +66,7 @@ class FaceDetector:
         classifier = getattr(_local, "classifier", None)
         if classifier is None:
             cv2 = _cv2()
-            classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+            classifier = cv2.CascadeClassifier(str(cascade_path()))
             if classifier.empty():
                 raise MissingDependencyError(
                     "opencv-python-headless<5", "media", purpose=f"the cascade {CASCADE}"
@@ -123,3 +140,24 @@ def blur_image_bytes(data: bytes, detector: FaceDetector | None = None) -> tuple
     if not count:
         return data, 0
     return encode_image(blurred, lossless=lossless), count
+
+
+def blur_column(
+    values: Sequence[bytes | None], *, workers: int | None = None
+) -> tuple[list[bytes | None], int, int]:
+    """Stored images with faces blurred (None stays None), the number of faces, and the
+    number of images that had any; pictures are searched in parallel threads."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(value: bytes | None) -> tuple[bytes | None, int]:
+        return (None, 0) if value is None else blur_image_bytes(value)
+
+    count = workers or min(8, os.cpu_count() or 1)
+    if count <= 1 or len(values) < 2:
+        results = [one(v) for v in values]
+    else:
+        with ThreadPoolExecutor(count) as pool:
+            results = list(pool.map(one, values, chunksize=8))
+    faces = sum(n for _, n in results)
+    return [v for v, _ in results], faces, sum(1 for _, n in results if n)

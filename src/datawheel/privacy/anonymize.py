@@ -51,6 +51,7 @@ class AnonymizeStats:
     cells: dict[str, int] = field(default_factory=dict)  # column → non-null cells transformed
     dropped_columns: list[str] = field(default_factory=list)
     text_spans: dict[str, dict[str, int]] = field(default_factory=dict)  # text column → type → n
+    faces: dict[str, int] = field(default_factory=dict)  # image column → faces blurred
 
 
 class Anonymizer:
@@ -63,8 +64,15 @@ class Anonymizer:
         *,
         id_column: str | None = None,
         text_columns: Sequence[str] = (),
+        image_columns: Sequence[str] = (),
     ):
         self.id_column = id_column
+        # data.images columns whose faces are blurred (privacy.images.faces: blur); a column
+        # rule (e.g. drop) takes precedence
+        self.face_columns = [
+            c for c in image_columns
+            if privacy.images.faces == "blur" and c not in privacy.columns
+        ]  # fmt: skip
         self._key = key
         self.text = privacy.text
         text_operator(privacy.text.operator, key=key)  # an unknown operator fails here, early
@@ -105,6 +113,8 @@ class Anonymizer:
                 series.replace_strict(mapping, default=None, return_dtype=pl.String).alias(column)
             )
         out = frame.with_columns(replacements).drop(stats.dropped_columns)
+        if self.face_columns:
+            out = self._blur_frame(out, stats)
         if self.text_columns:
             out, records = self.text_frame(out)
             for column, per_row in records.items():
@@ -115,6 +125,32 @@ class Anonymizer:
                 stats.text_spans[column] = counts
                 stats.cells[column] = sum(1 for row in per_row if row)
         return out, stats
+
+    def _blur_frame(self, frame: pl.DataFrame, stats: AnonymizeStats) -> pl.DataFrame:
+        from datawheel.media.faces import blur_column
+
+        missing = [c for c in self.face_columns if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data.images names columns not in the data: {', '.join(missing)}",
+                where="data.images",
+                hint=f"available: {', '.join(frame.columns)}",
+            )
+        blurred = []
+        for column in self.face_columns:
+            if frame.schema[column] != pl.Binary:
+                raise DataError(
+                    f"image column {column!r} holds {frame.schema[column]}, not stored images",
+                    where="data.images",
+                    hint="faces are blurred on stored images: run the media stage first "
+                    "(datawheel run, or datawheel clean with the project file)",
+                )
+            values, faces, images = blur_column(frame[column].to_list())
+            stats.columns[column] = "faces:blur"
+            stats.faces[column] = faces
+            stats.cells[column] = images
+            blurred.append(pl.Series(column, values, dtype=pl.Binary))
+        return frame.with_columns(blurred)
 
     def text_frame(
         self, frame: pl.DataFrame
@@ -159,4 +195,24 @@ class Anonymizer:
         for column in self.text_columns:
             if isinstance(out.get(column), str):
                 out[column] = self._text([out[column]], column)[0][0]
+        for column in self.face_columns:
+            if out.get(column) is not None:
+                out[column] = _blurred_value(out[column], column)
         return out
+
+
+def _blurred_value(value: Any, column: str) -> Any:
+    """A request's image (bytes, base64 or a data: URI) normalized and with faces blurred, as
+    training images were; bytes stay bytes, text comes back as base64 text."""
+    import base64
+
+    from datawheel.media.decode import MediaError, media_bytes
+    from datawheel.media.faces import blur_image_bytes
+    from datawheel.media.normalize import normalize_image
+
+    try:
+        stored, _ = normalize_image(media_bytes(value, None))
+    except MediaError as exc:
+        raise MediaError(exc.reason, exc.detail, where=column) from None
+    data, _ = blur_image_bytes(stored.data)
+    return data if isinstance(value, bytes | bytearray) else base64.b64encode(data).decode()

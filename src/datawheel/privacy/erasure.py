@@ -21,6 +21,7 @@ import polars as pl
 from sqlalchemy import Connection, String, cast, delete, insert, or_, select, update
 
 from datawheel.errors import UsageError
+from datawheel.io import binary_as_base64
 from datawheel.privacy.anonymize import subject_token
 from datawheel.privacy.operators import ENCRYPTED_PREFIX, decrypt_value
 from datawheel.privacy.rewrite import StoreRewrite
@@ -264,7 +265,7 @@ def erase_subject(ws: Workspace, subject: str, *, id_column: str | None) -> Eras
 
 
 def _jsonable(frame: pl.DataFrame, key: SecretKey, role: str | None) -> list[dict[str, Any]]:
-    rows = frame.to_dicts()
+    rows = binary_as_base64(frame).to_dicts()  # stored images and clips as base64 text
     for row in rows:
         for column, value in row.items():
             if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -69,23 +70,43 @@ class AnonymizedTable:
     frame: pl.DataFrame
     stats: AnonymizeStats
     undeclared: dict[str, str] = field(default_factory=dict)  # column → PII type (left as is)
+    media: Any = None  # data.images / data.audio: the media stage's MediaScan
+    rejects_file: Path | None = None  # the bad files, listed beside the output
 
     def suggestions(self) -> list[str]:
         """YAML lines to add under ``privacy.columns`` for the undeclared columns."""
         return [f"{c}: {suggest_rule(t)}" for c, t in self.undeclared.items()]
 
 
-def anonymize_table(frame: pl.DataFrame, config: ProjectConfig, key: SecretKey) -> AnonymizedTable:
+def anonymize_table(
+    frame: pl.DataFrame,
+    config: ProjectConfig,
+    key: SecretKey,
+    *,
+    base_dir: Path | None = None,
+) -> AnonymizedTable:
     """Apply ``config.privacy`` to ``frame`` as the pipeline does (id column to subject tokens,
-    free-text columns span by span); columns the config names but the table lacks are skipped."""
+    free-text columns span by span, images stripped of metadata and, with
+    ``privacy.images.faces: blur``, of faces); columns the config names but the table lacks
+    are skipped. Media paths are read relative to ``base_dir``."""
     present = {c: r for c, r in config.privacy.columns.items() if c in frame.columns}
     privacy = config.privacy.model_copy(update={"columns": present})
     id_column = config.data.id if config.data.id in frame.columns else None
     text = [c for c in config.data.text if c in frame.columns]
-    anonymizer = Anonymizer(privacy, key, id_column=id_column, text_columns=text)
-    undeclared = undeclared_pii(frame, config)
+    images = [c for c in config.data.images if c in frame.columns]
+    audio = [c for c in config.data.audio if c in frame.columns]
+    scan = None
+    if images or audio:
+        from datawheel.media.table import normalize_media
+
+        data = config.data.model_copy(update={"images": images, "audio": audio})
+        frame, scan = normalize_media(frame, data, config.clean.media, base_dir=base_dir)
+    anonymizer = Anonymizer(
+        privacy, key, id_column=id_column, text_columns=text, image_columns=images
+    )
+    undeclared = undeclared_pii(frame.drop([*images, *audio]), config)
     out, stats = anonymizer.frame(frame)
-    return AnonymizedTable(out, stats, undeclared)
+    return AnonymizedTable(out, stats, undeclared, media=scan)
 
 
 def _private_write(path: Path, data: bytes) -> None:
@@ -124,8 +145,12 @@ def anonymize_file(
     """`datawheel anonymize`: the project's privacy rules applied to a file, read as the
     project reads its data (``data.encoding`` unless ``encoding`` is given, ``data.dtypes``)."""
     frame = read_table(source, encoding=encoding or config.data.encoding, dtypes=config.data.dtypes)
-    result = anonymize_table(frame, config, key)
+    result = anonymize_table(frame, config, key, base_dir=Path(source).parent)
     write_table(result.frame, output)
+    if result.media is not None and result.media.rejects:
+        from datawheel.media.table import rejects_path, write_rejects
+
+        result.rejects_file = write_rejects(result.media.rejects, rejects_path(Path(output)))
     return result
 
 

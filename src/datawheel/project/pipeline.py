@@ -60,6 +60,8 @@ class RunReport:
     split: dict[str, Any] = field(default_factory=dict)  # SplitInfo.to_dict()
     # e.g. PII-looking columns with no rule; a model no better than the trivial baseline
     warnings: list[str] = field(default_factory=list)
+    # data.images / data.audio: per column, files checked, rejected by reason, cut; the side file
+    media: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,6 +236,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)  # with nulls in the raw data
     split: dict[str, Any] = field(default_factory=dict)  # SplitInfo.to_dict()
+    media: dict[str, Any] = field(default_factory=dict)  # what the media stage found
 
     @property
     def fingerprints(self) -> list[str]:
@@ -362,6 +365,7 @@ def _run_pipeline(
         fairness_gate=assessment.gated.to_dict() if assessment.gated else {},
         split=prepared.split,
         warnings=[*prepared.warnings, *baseline],
+        media=prepared.media,
     )
 
 
@@ -435,10 +439,12 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         source = config.source_path(project.dir)
         raw = read_table(source, encoding=data.encoding, dtypes=data.dtypes)
         validate(raw, data, source=str(source))
+        raw, media = _ingest_media(project, raw, source)
         warnings = check_pii_rules(
             raw,
             config.privacy.columns,
-            skip=[c for c in (data.id, data.target, data.time, *data.text) if c],
+            skip=[c for c in (data.id, data.target, data.time) if c]
+            + [*data.text, *data.images, *data.audio],
             require=config.privacy.require_rules,
             source=project.path.name,
         )
@@ -450,8 +456,10 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
             encrypted=True,
             schema=_schema_json(config, raw),
             subjects=_subjects(ws, raw, data.id, raw=True),
+            stats={"media": media.summary()} if media is not None else None,
         )
         rows["ingest"] = raw.height
+        media_report = _media_report(ws, media, records["raw"].id)
 
     with _timed(timings, "clean", on_stage):
         schema = infer_schema(raw, data, pii_columns=config.privacy.columns)
@@ -461,6 +469,7 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
             text=data.text, target=data.target,
         )  # fmt: skip
         ignore = [c for c in (data.id, data.time) if c]  # the same record twice is a copy
+        media_keys = _media_keys(cleaned, data)
         # a numeric target is stratified by its deciles; classes by themselves
         regression = infer_task(cleaned[data.target], declared=data.task) == "regression"
         part, split = assign_parts(
@@ -471,11 +480,13 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
             seed=config.train.seed,
             group=data.id,
             time=data.time,
-            duplicates=duplicate_labels(cleaned, config.clean.dedup, ignore=ignore),
+            duplicates=duplicate_labels(
+                cleaned, config.clean.dedup, ignore=ignore, media=media_keys
+            ),
         )
         if regression and split.stratified_by:
             split.stratified_by = f"the deciles of {data.target}"
-        cleaned, part = _dedup_within_parts(cleaned, part, config, ignore, stats)
+        cleaned, part = _dedup_within_parts(cleaned, part, config, ignore, stats, media_keys)
         records["clean"] = save_dataset(
             ws,
             cleaned,
@@ -491,7 +502,11 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
 
     with _timed(timings, "anonymize", on_stage):
         anonymizer = Anonymizer(
-            config.privacy, ws.secret_key(), id_column=data.id, text_columns=data.text
+            config.privacy,
+            ws.secret_key(),
+            id_column=data.id,
+            text_columns=data.text,
+            image_columns=data.images,
         )
         anonymized, anon_stats = anonymizer.frame(cleaned)  # row for row: ``part`` still fits
         records["anonymized"] = save_dataset(
@@ -542,11 +557,53 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         warnings=warnings,
         missing_columns=[c for c in raw.columns if raw[c].null_count()],
         split=split.to_dict(),
+        media=media_report,
     )
 
 
+def _ingest_media(project: Project, raw: pl.DataFrame, source: Path) -> tuple[pl.DataFrame, Any]:
+    """The media columns decoded, checked and stored as bytes (paths read beside the data
+    file); None when the project has none."""
+    data = project.config.data
+    if not (data.images or data.audio):
+        return raw, None
+    from datawheel.media.table import normalize_media
+
+    return normalize_media(raw, data, project.config.clean.media, base_dir=source.parent)
+
+
+def _media_report(ws: Workspace, scan: Any, raw_id: str) -> dict[str, Any]:
+    """The media stage's counts, and the side file listing every rejected file (0-based rows
+    of the data file) in the workspace's reports folder, readable by its owner only."""
+    if scan is None:
+        return {}
+    from datawheel.media.table import write_rejects
+
+    report: dict[str, Any] = scan.summary()
+    if scan.rejects:
+        path = write_rejects(
+            scan.rejects, ws.root / "reports" / f"media-rejects-{raw_id}.csv", private=True
+        )
+        report["rejects_file"] = str(path)
+    return report
+
+
+def _media_keys(frame: pl.DataFrame, data: Any) -> Any:
+    """Dedup keys of the stored media columns (None without media columns)."""
+    if not (data.images or data.audio):
+        return None
+    from datawheel.media.dedup import media_keys
+
+    return media_keys(frame, images=data.images, audio=data.audio)
+
+
 def _dedup_within_parts(
-    frame: pl.DataFrame, part: Any, config: ProjectConfig, ignore: list[str], stats: CleanStats
+    frame: pl.DataFrame,
+    part: Any,
+    config: ProjectConfig,
+    ignore: list[str],
+    stats: CleanStats,
+    media: Any = None,
 ) -> tuple[pl.DataFrame, Any]:
     """Remove duplicates inside each part only: a decision about a test row never depends on a
     training row. Copies were bound into one group, so no copy survives in two parts."""
@@ -559,8 +616,9 @@ def _dedup_within_parts(
     kept = []
     for k in range(3):
         piece = indexed.filter(pl.col("_part") == k)
+        keys = media.take(piece["_row"].to_numpy()) if media is not None else None
         piece, piece_stats = dedup_frame(
-            piece, config.clean.dedup, ignore=[*ignore, "_row", "_part"]
+            piece, config.clean.dedup, ignore=[*ignore, "_row", "_part"], media=keys
         )
         stats.merge(piece_stats)
         kept.append(piece["_row"].to_numpy())
