@@ -59,7 +59,9 @@ def clean(
     """Clean a table: exact and near duplicates, missing values, outliers, rules.
 
     Uses the clean: section of the project file when there is one (roles from its data:
-    section); otherwise the defaults, with column roles inferred and no target.
+    section); otherwise the defaults, with column roles inferred and no target. Image and
+    audio columns (data.images, data.audio) are decoded and checked; bad files are listed in
+    OUTPUT.media-rejects.csv and duplicate files removed.
 
     Example: datawheel clean data/raw.csv -o data/clean.parquet --report quality.html
     """
@@ -69,10 +71,11 @@ def clean(
 
     local_only(engine, "clean")
 
-    clean_config, data, pii = CleanConfig(), None, []
+    clean_config, data, pii, blur = CleanConfig(), None, [], False
     if config.is_file():
         project = load_config(config, check_source=False)
         clean_config, data, pii = project.clean, project.data, list(project.privacy.columns)
+        blur = project.privacy.images.faces == "blur"
     elif config != DEFAULT_CONFIG:
         from datawheel.errors import ConfigError
 
@@ -90,6 +93,7 @@ def clean(
             on_bad_lines=_on_bad_lines(on_bad_lines),
             bad_lines_path=bad_lines or _side_file(output),
             progress=progress,
+            blur_faces=blur,
         )
     for line in result.type_issues.values():
         err_console.print(f"[yellow]warning:[/] mixed types in {line}")
@@ -100,6 +104,10 @@ def clean(
     _print_removed(s.dropped)
     if result.read.bad_lines_path:
         console.print(f"malformed lines copied to {result.read.bad_lines_path}")
+    if result.media is not None:
+        from datawheel.cli.media import print_media
+
+        print_media(result.media.summary(), result.media_rejects)
     if result.report:
         console.print(f"report: {result.report}")
 

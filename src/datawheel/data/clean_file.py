@@ -41,6 +41,7 @@ from datawheel.data.clean import (
     numeric_fill,
     row_keys,
 )
+from datawheel.data.clean_media import MediaExample, MediaPasses
 from datawheel.data.dedup import Sketcher, check_dedup_args, resolve_clusters
 from datawheel.data.schema import feature_columns, infer_schema, require_columns
 from datawheel.data.stream import DEFAULT_BATCH_ROWS, Progress, ReadStats, TableReader, TableWriter
@@ -94,6 +95,10 @@ class CleanFileResult:
     approximate: list[str] = field(default_factory=list)  # columns with sampled statistics
     seconds: float = 0.0
     report: Path | None = None
+    media: Any = None  # data.images / data.audio: the media stage's MediaScan
+    media_examples: list[MediaExample] = field(default_factory=list)
+    media_rejects: Path | None = None  # the side file listing the rejected files
+    blur_faces: bool = False  # privacy.images.faces: blur — thumbnails are blurred too
 
 
 def clean_file(
@@ -110,12 +115,17 @@ def clean_file(
     bad_lines_path: str | os.PathLike[str] | None = None,
     exact_values: int = EXACT_VALUES_BUDGET,
     progress: Progress | None = None,
+    media_rejects_path: str | os.PathLike[str] | None = None,
+    blur_faces: bool = False,
 ) -> CleanFileResult:
     """Clean ``path`` into ``output`` (formats by extension) in streamed batches.
 
-    ``data`` gives the column roles (target, id, text, …); without it roles are inferred and
-    there is no target. ``pii_columns`` (e.g. the project's privacy.columns) get the role
-    ``pii`` and are not touched by cleaning. With ``report`` an HTML quality report is written.
+    ``data`` gives the column roles (target, id, text, images, audio …); without it roles are
+    inferred and there is no target. ``pii_columns`` (e.g. the project's privacy.columns) get
+    the role ``pii`` and are not touched by cleaning. With ``report`` an HTML quality report is
+    written. Image and audio columns are decoded, checked, deduplicated and written as stored
+    bytes (base64 in CSV and JSON lines); bad files are listed in ``media_rejects_path``
+    (default: ``OUTPUT.media-rejects.csv``). ``blur_faces`` blurs the report's thumbnails.
     """
     started = time.perf_counter()
     config = config or CleanConfig()
@@ -124,6 +134,11 @@ def clean_file(
     if path.resolve() == output.resolve():
         raise DataError("the output would overwrite the input", where=str(output))
     note = progress or (lambda stage, done, total: None)
+    media = MediaPasses.create(data, config, path)
+    if media is not None:
+        from datawheel.media.check import MEDIA_BATCH_ROWS
+
+        batch_rows = min(batch_rows, MEDIA_BATCH_ROWS)  # bytes of files, not cells, per row
     with TableReader(
         path,
         batch_rows=batch_rows,
@@ -133,9 +148,9 @@ def clean_file(
         dtypes=data.dtypes if data is not None else None,
     ) as reader:
         plan = _plan(reader, config, data, pii_columns, note)
-        chosen = _select(reader, plan, note)
+        chosen = _select(reader, plan, note, media)
         learned = _learn(reader, plan, chosen.keep, exact_values, note)
-        stats = _write(reader, plan, chosen, learned, output, note)
+        stats = _write(reader, plan, chosen, learned, output, note, media)
         read = reader.stats
     if read.bad_lines:
         stats.dropped["bad_line"] = read.bad_lines
@@ -151,7 +166,15 @@ def clean_file(
         examples=chosen.examples,
         hidden_examples=plan.hidden,
         approximate=[c for c, p in plan.columns.items() if p.values and not p.values.exact],
+        blur_faces=blur_faces,
     )
+    if media is not None:
+        from datawheel.media.table import rejects_path, write_rejects
+
+        result.media, result.media_examples = media.scan, media.examples
+        side = Path(media_rejects_path) if media_rejects_path else rejects_path(output)
+        if media.scan.rejects:
+            result.media_rejects = write_rejects(media.scan.rejects, side)
     if report is not None:
         from datawheel.data.quality_report import write_quality_report
 
@@ -202,7 +225,7 @@ def _plan(
         sample = next(batches)
     where = str(reader.path)
     roles_from = data or DataConfig(source=where, target="")  # no target: all are inputs
-    keys = ("text", "sensitive", "ignore", "dtypes") if data is not None else ()
+    keys = ("text", "images", "audio", "sensitive", "ignore", "dtypes") if data is not None else ()
     named = [(f"data.{k}", c) for k in keys for c in getattr(data, k)]
     if data is not None:
         named += [("data.target", data.target)] + ([("data.id", data.id)] if data.id else [])
@@ -214,9 +237,11 @@ def _plan(
     numeric, categorical = feature_columns(info)
     from datawheel.privacy.columns import detect_pii_columns
 
-    pii = {n: p.type for n, p in detect_pii_columns(sample.head(2_000)).items()}
+    files = [c for c in (data.images + data.audio if data else []) if c in sample.columns]
+    pii = {n: p.type for n, p in detect_pii_columns(sample.head(2_000).drop(files)).items()}
     pii.update({c: pii.get(c, "PII") for c in pii_columns if c in schema})
     hide = set(pii) | ({data.id} if data and data.id else set())
+    hide |= set(data.images + data.audio) if data else set()  # files are no example text
     hidden = {f: f"{f!r} looks like PII ({pii[f]}): examples are not shown" for f in pii}
     target = data.target if data is not None else None
     columns = {
@@ -246,8 +271,11 @@ class _Selection:
     pending: dict[int, int]  # row hash -> index of an exact duplicate whose kept row is unknown
 
 
-def _select(reader: TableReader, plan: _Plan, note: Progress) -> _Selection:
-    """Pass 1 (+ one verify pass per near-dedup field): which rows survive deduplication."""
+def _select(
+    reader: TableReader, plan: _Plan, note: Progress, media: MediaPasses | None = None
+) -> _Selection:
+    """Pass 1 (+ one verify pass per near-dedup field): which rows survive deduplication, and
+    (with media columns) a decodable file where ``clean.media.on_error`` is ``drop``."""
     config, total = plan.config, reader.stats.rows
     seen = RowHashSet()
     issues = TypeIssues()
@@ -258,27 +286,38 @@ def _select(reader: TableReader, plan: _Plan, note: Progress) -> _Selection:
     examples: list[DuplicateExample] = []
     pending: dict[int, int] = {}
     start = 0
-    for batch in reader.batches():
+    bad_media = 0
+    for number, batch in enumerate(reader.batches()):
         for name, count in zip(batch.columns, batch.null_count().row(0), strict=True):
             plan.columns[name].missing += count
         issues.add(batch)
+        drop = np.zeros(batch.height, dtype=bool)
+        if media is not None:
+            batch, drop = media.select(batch, number, start)
+            bad_media += int(drop.sum())
         keys = row_keys(batch.schema, plan.ignore)
         keep = np.ones(batch.height, dtype=bool)
         if config.dedup.exact and keys and batch.height:
             hashes = batch.select(pl.struct(keys).hash(seed=0)).to_series().to_numpy()
-            keep = seen.first_seen(hashes)
-            for j in np.flatnonzero(~keep)[: MAX_EXAMPLES - len(examples)].tolist():
+            keep = seen.first_seen(hashes) & ~drop
+            for j in np.flatnonzero(~keep & ~drop)[: MAX_EXAMPLES - len(examples)].tolist():
                 pending[int(hashes[j])] = start + j
                 examples.append(_example("exact_duplicate", None, -1, start + j))
         for name in near.fields:
             texts = batch.get_column(name).cast(pl.String)
             sketchers[name].add(texts)
             comparable[name].append(comparable_text(texts).to_numpy())
-        keep_parts.append(keep)
+        keep_parts.append(keep & ~drop)
         start += batch.height
         note("deduplicating", start, total)
     keep = np.concatenate(keep_parts)
-    dropped = {"exact_duplicate": int((~keep).sum())} if (~keep).any() else {}
+    exact = int((~keep).sum()) - bad_media
+    dropped = {"exact_duplicate": exact} if exact else {}
+    if bad_media:
+        dropped["bad_media"] = bad_media
+    if media is not None:
+        keep, media_dropped = media.duplicates(keep, examples=MAX_EXAMPLES)
+        dropped.update(media_dropped)
     for name in near.fields:
         note(f"verifying near duplicates ({name})", 0, None)
         found = resolve_clusters(
@@ -407,6 +446,7 @@ def _write(
     learned: _Learned,
     output: Path,
     note: Progress,
+    media: MediaPasses | None = None,
 ) -> CleanStats:
     """Pass 3: apply the steps with the learned values and write the kept rows."""
     config = plan.config
@@ -429,7 +469,9 @@ def _write(
     examples = _ExampleFinder(plan, chosen)
     start = 0
     with TableWriter(output) as writer:
-        for batch in reader.batches():
+        for number, batch in enumerate(reader.batches()):
+            if media is not None:
+                batch = media.write(batch, number, start)
             examples.look(batch, start)
             frame = batch.filter(pl.Series(chosen.keep[start : start + batch.height]))
             start += batch.height

@@ -40,6 +40,7 @@ def quality_report_html(result: CleanFileResult) -> str:
         _outliers(result),
         _missing(result),
         _duplicates(result),
+        *_media(result),
         _pii(result),
     ]
     return html.render_page(
@@ -67,6 +68,8 @@ def _summary(r: CleanFileResult) -> dict[str, Any]:
     }
     if r.read.bad_lines_path is not None:
         out["malformed lines written to"] = r.read.bad_lines_path.name
+    if r.media_rejects is not None:
+        out["rejected files listed in"] = r.media_rejects.name
     if r.seconds:
         out["seconds"] = round(r.seconds, 2)
     return out
@@ -205,6 +208,16 @@ def _duplicates(r: CleanFileResult) -> Any:
         body += f'<p class="note">{html.escape(why)}</p>'
     note = _("Examples leave out PII-looking columns; texts are cut to a few hundred characters.")
     return html.Section("Duplicates", body, note=note)
+
+
+def _media(r: CleanFileResult) -> list[Any]:
+    """Images and audio: counts, sizes and durations, thumbnails of rejected and duplicate
+    files (``datawheel.media.report``); nothing when the data names no media column."""
+    if r.media is None:
+        return []
+    from datawheel.media.report import media_sections
+
+    return media_sections(r.media, r.media_examples, blur_faces=r.blur_faces)
 
 
 def _pii(r: CleanFileResult) -> Any:

@@ -104,6 +104,7 @@ class Service:
             ws.secret_key(),
             id_column=self.id_column,
             text_columns=config.data.text,
+            image_columns=config.data.images,  # privacy.images.faces: blur, as in training
         )
         sign_legacy_keys(ws)  # keys minted before key MACs: signed once, then checked
         self.auth = AuthCache(
