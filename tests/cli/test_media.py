@@ -103,3 +103,37 @@ def test_anonymize_when_images_then_output_stripped_base64_and_rejects_listed(ta
     assert OWNER.encode() not in stored and load_image(stored).size == (48, 32)
     assert out["photo"][1] is None  # truncated: the row stays, without its photo
     assert (table.parent / "out.csv.media-rejects.csv").is_file()
+
+
+def test_dedup_when_images_then_rows_with_copies_removed_and_clusters(tmp_path: Path):
+    (tmp_path / "a.png").write_bytes(encode(picture(1), "PNG"))
+    (tmp_path / "b.jpg").write_bytes(encode(picture(1), "JPEG", metadata=True))  # same photo
+    (tmp_path / "c.png").write_bytes(encode(picture(2), "PNG"))
+    frame = pl.DataFrame({"photo": ["a.png", "c.png", "b.jpg", "broken.png"], "n": [0, 1, 2, 3]})
+    write_table(frame, tmp_path / "in.jsonl")
+    result = _run("dedup", "in.jsonl", "-o", "out.jsonl", "--images", "photo",
+                  "--clusters", "c.jsonl", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = read_table(tmp_path / "out.jsonl")
+    assert out["photo"].to_list() == ["a.png", "c.png", "broken.png"]  # values as they were
+    lines = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [x["cluster"] for x in lines] == [0, 1, 0, 3]
+    assert "near_duplicate_image 1" in result.stdout and "missing 1" in result.stdout
+    exact = _run("dedup", "in.jsonl", "-o", "o2.jsonl", "--images", "photo", "--exact-only",
+                 cwd=tmp_path)  # fmt: skip
+    assert exact.returncode == 0
+    assert read_table(tmp_path / "o2.jsonl").height == 4  # JPEG pixels differ from the PNG's
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "name the column to compare"),
+        (("--images", "photo", "--text-field", "n"), "not both in one run"),
+        (("--images", "photo", "--max-distance", "40"), "--max-distance must be between"),
+    ],
+)
+def test_dedup_when_columns_misnamed_then_one_line_exit_2(tmp_path: Path, args, message):
+    write_table(pl.DataFrame({"photo": ["a.png"], "n": ["x"]}), tmp_path / "in.csv")
+    result = _run("dedup", "in.csv", "-o", "out.csv", *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr

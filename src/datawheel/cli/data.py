@@ -116,7 +116,20 @@ def clean(
 def dedup(
     input_path: InputArg,
     output: OutputOption,
-    text_field: Annotated[str, typer.Option("--text-field", help="The text column compared.")],
+    text_field: Annotated[
+        str | None, typer.Option("--text-field", help="The text column compared.")
+    ] = None,
+    images: Annotated[
+        str | None,
+        typer.Option("--images", help="Image columns compared instead (comma-separated)."),
+    ] = None,
+    audio: Annotated[
+        str | None,
+        typer.Option("--audio", help="Audio columns compared instead (comma-separated)."),
+    ] = None,
+    max_distance: Annotated[
+        int, typer.Option(help="Images: the most pHash bits (of 64) two copies differ in.")
+    ] = 6,
     threshold: Annotated[
         float, typer.Option(help="Jaccard similarity of shingle sets at which rows match.")
     ] = 0.8,
@@ -138,9 +151,24 @@ def dedup(
 
     Exact duplicates match after NFKC, case and whitespace folding; near duplicates by MinHash
     + LSH on word (or, for Chinese, character) 5-grams, verified on the shingle sets.
+    With --images/--audio instead, rows are compared by their files: the same content, or
+    images whose perceptual hashes differ in at most --max-distance bits.
 
     Example: datawheel dedup docs.jsonl -o unique.jsonl --text-field text --clusters c.jsonl
     """
+    if images or audio:
+        _dedup_media(
+            input_path, output, text_field, images, audio, max_distance, exact_only, clusters,
+            encoding, on_bad_lines, bad_lines, engine,
+        )  # fmt: skip
+        return
+    if text_field is None:
+        from datawheel.errors import UsageError
+
+        raise UsageError(
+            "name the column to compare",
+            hint="--text-field F, or --images COL / --audio COL for files",
+        )
     from datawheel.data.dedup_file import dedup_file
     from datawheel.data.ray_engine import check_engine, dedup_file_on_ray
 
@@ -190,6 +218,54 @@ def dedup(
     _print_removed({**removed, "bad_line": result.read.bad_lines})
     if result.read.bad_lines_path:
         console.print(f"malformed lines copied to {result.read.bad_lines_path}")
+
+
+def _dedup_media(
+    input_path: Path,
+    output: Path,
+    text_field: str | None,
+    images: str | None,
+    audio: str | None,
+    max_distance: int,
+    exact_only: bool,
+    clusters: Path | None,
+    encoding: str | None,
+    on_bad_lines: str,
+    bad_lines: Path | None,
+    engine: str,
+) -> None:
+    from datawheel.cli.media import print_media
+    from datawheel.data.ray_engine import local_only
+    from datawheel.errors import UsageError
+    from datawheel.media.dedup_file import dedup_media_file
+
+    local_only(engine, "dedup --images/--audio")
+    if text_field is not None:
+        raise UsageError(
+            "compare by a text column or by files, not both in one run",
+            hint="run dedup twice, or `datawheel clean` with the project file for both",
+        )
+    if not 0 <= max_distance <= 24:
+        raise UsageError(f"--max-distance must be between 0 and 24, got {max_distance}")
+    with _progress() as progress:
+        result = dedup_media_file(
+            input_path,
+            output,
+            images=[c.strip() for c in (images or "").split(",") if c.strip()],
+            audio=[c.strip() for c in (audio or "").split(",") if c.strip()],
+            max_distance=max_distance,
+            exact_only=exact_only,
+            clusters=clusters,
+            encoding=encoding or "auto",
+            on_bad_lines=_on_bad_lines(on_bad_lines),
+            bad_lines_path=bad_lines or _side_file(output),
+            progress=progress,
+        )
+    console.print(
+        f"rows in {result.rows_in:,} · kept {result.kept:,} · {result.seconds:.2f} s → {output}"
+    )
+    _print_removed({**result.dropped, "bad_line": result.read.bad_lines})
+    print_media(result.scan.summary(), result.rejects_file)
 
 
 def _on_bad_lines(value: str) -> Any:

@@ -21,7 +21,7 @@ from datawheel.data.stream import DEFAULT_BATCH_ROWS, Progress, ReadStats, Table
 from datawheel.errors import DataError
 from datawheel.io import OnBadLines
 
-__all__ = ["DedupFileResult", "dedup_file"]
+__all__ = ["DedupFileResult", "dedup_file", "write_clusters"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def dedup_file(
                 done += batch.height
                 note("writing", done, total)
         read = reader.stats
-    written = _write_clusters(found.cluster, Path(clusters)) if clusters is not None else None
+    written = write_clusters(found.cluster, Path(clusters)) if clusters is not None else None
     kept = int(keep.sum())
     stats = DedupStats(
         rows_in=total,
@@ -114,7 +114,7 @@ def dedup_file(
     return DedupFileResult(stats=stats, read=read, output=output, clusters=written)
 
 
-def _write_clusters(cluster: np.ndarray, path: Path, chunk: int = 1_000_000) -> Path:
+def write_clusters(cluster: np.ndarray, path: Path, chunk: int = 1_000_000) -> Path:
     """One ``{"index": i, "cluster": c}`` line per row, written atomically, a chunk at a time."""
     with TableWriter(path) as w:
         for s in range(0, len(cluster), chunk):
