@@ -137,3 +137,29 @@ def test_dedup_when_columns_misnamed_then_one_line_exit_2(tmp_path: Path, args, 
     write_table(pl.DataFrame({"photo": ["a.png"], "n": ["x"]}), tmp_path / "in.csv")
     result = _run("dedup", "in.csv", "-o", "out.csv", *args, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_pii_scan_when_images_then_faces_and_metadata_per_row(tmp_path: Path):
+    skimage_data = pytest.importorskip("skimage.data", reason="the bench-media extra")
+    from PIL import Image
+
+    face = Image.fromarray(skimage_data.astronaut())
+    (tmp_path / "face.png").write_bytes(encode(face, "PNG"))
+    (tmp_path / "gps.jpg").write_bytes(encode(picture(1), "JPEG", metadata=True))
+    frame = pl.DataFrame(
+        {"photo": ["face.png", "gps.jpg", None, "gone.png"],
+         "note": ["mail ada@example.com", "", "", ""]}
+    )  # fmt: skip
+    write_table(frame, tmp_path / "in.csv")
+    result = _run("pii", "scan", "in.csv", "-o", "out.jsonl", "--images", "photo",
+                  cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [s["type"] for s in lines[0]["spans"]] == ["EMAIL"]  # the text column still scanned
+    assert [m["type"] for m in lines[0]["media"]] == ["FACE"]
+    found = {(m["type"], m["field"]) for m in lines[1]["media"]}
+    assert {("GPS_LOCATION", "GPSInfo"), ("DEVICE_SERIAL", "BodySerialNumber")} <= found
+    assert not any(OWNER in json.dumps(m) for m in lines[1]["media"])  # fields, never values
+    assert lines[2]["media"] == [] and lines[3]["media"] == [
+        {"column": "photo", "error": "missing"}
+    ]

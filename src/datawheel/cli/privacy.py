@@ -64,13 +64,22 @@ def pii_scan(
         str | None, typer.Option("--text-field", help="The text column (optional if only one).")
     ] = None,
     lang: Annotated[str, typer.Option(help="auto, en or zh.")] = "auto",
+    images: Annotated[
+        str | None,
+        typer.Option(
+            "--images",
+            help="Image columns (comma-separated): faces and personal metadata per row.",
+        ),
+    ] = None,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     encoding: EncodingOption = None,
 ) -> None:
     """One JSON line per row: {"index", "spans": [{"start", "end", "type", "score"}]}.
 
-    Offsets are Python str code points, end exclusive.
+    Offsets are Python str code points, end exclusive. With --images each line also has
+    "media": faces (FACE, with its box) and what the file's EXIF, XMP and IPTC carry
+    (GPS_LOCATION, DEVICE_SERIAL, PERSON, LOCATION — the field, never its value).
 
     Example: datawheel pii scan tickets.csv -o spans.jsonl --text-field message
     """
@@ -88,6 +97,7 @@ def pii_scan(
         text_field=text_field,
         lang=lang,  # type: ignore[arg-type]
         encoding=encoding or "auto",
+        images=[c.strip() for c in (images or "").split(",") if c.strip()],
     )
     console.print(f"scanned {rows} rows → {output}")
 

@@ -121,15 +121,40 @@ def scan_file(
     text_field: str | None = None,
     lang: Lang = "auto",
     encoding: str = "auto",
+    images: Sequence[str] = (),
 ) -> int:
     """`datawheel pii scan`: one JSON line per input row, ``{"index": i, "spans": [...]}``
-    (offsets in code points, end exclusive). Returns the number of rows."""
+    (offsets in code points, end exclusive). Returns the number of rows.
+
+    With ``images`` (columns of paths relative to the file, bytes or base64), each line also
+    has ``"media": [...]``: faces and the personal fields of each image's metadata
+    (``datawheel.media.scan``); the text column is then guessed among the other columns, and
+    a table with no other text column gets empty spans."""
     frame = read_table(source, encoding=encoding)
-    spans = scan_frame(frame, text_field, lang=lang)
-    lines = (
-        json.dumps({"index": i, "spans": [s.to_dict() for s in row]}, ensure_ascii=False)
-        for i, row in enumerate(spans)
-    )
+    findings: list[list[dict[str, Any]]] = [[] for _ in range(frame.height)]
+    if images:
+        from datawheel.data.schema import require_columns
+        from datawheel.media.scan import scan_image_values
+
+        require_columns(frame.columns, [("--images", c) for c in images], source=str(source))
+        for column in images:
+            found = scan_image_values(
+                frame[column].to_list(), column, base_dir=Path(source).parent.resolve()
+            )
+            findings = [a + b for a, b in zip(findings, found, strict=True)]
+        frame = frame.drop(images)
+    if images and text_field is None and not any(t == pl.String for t in frame.schema.values()):
+        spans: list[list[Any]] = [[] for _ in range(frame.height)]
+    else:
+        spans = scan_frame(frame, text_field, lang=lang)
+
+    def line(i: int, row: list[Any]) -> str:
+        record: dict[str, Any] = {"index": i, "spans": [s.to_dict() for s in row]}
+        if images:
+            record["media"] = findings[i]
+        return json.dumps(record, ensure_ascii=False)
+
+    lines = (line(i, row) for i, row in enumerate(spans))
     atomic_write(Path(output), "".join(line + "\n" for line in lines).encode("utf-8"))
     return len(spans)
 
