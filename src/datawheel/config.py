@@ -219,8 +219,13 @@ def _check_range(value: Range, info: Any, bounds: dict[str, Range]) -> Range:
 
 
 def _switch(value: Any) -> Any:
-    """``images: true`` is short for ``images: {enabled: true}``."""
-    return {"enabled": value} if isinstance(value, bool) else value
+    """``images: true`` is short for ``images: {enabled: true}``; a mapping of settings turns
+    the augmentation on unless it says ``enabled: false``."""
+    if isinstance(value, bool):
+        return {"enabled": value}
+    if isinstance(value, dict):
+        return {"enabled": True, **value}
+    return value
 
 
 class ImageAugmentConfig(_Strict):

@@ -51,3 +51,28 @@ def test_blur_image_bytes_when_stored_png_then_png_back_and_no_face(astronaut):
 def test_blur_image_bytes_when_no_face_then_bytes_unchanged():
     stored, _ = normalize_image(encode(picture(2), "JPEG"))
     assert blur_image_bytes(stored.data) == (stored.data, 0)
+
+
+def test_anonymizer_row_when_faces_blur_then_served_image_blurred_like_training(
+    astronaut, secret_key
+):
+    import base64
+
+    from datawheel.config import PrivacyConfig
+    from datawheel.media.decode import MediaError, load_image, media_bytes
+    from datawheel.privacy.anonymize import Anonymizer
+
+    privacy = PrivacyConfig(images={"faces": "blur"})
+    anonymizer = Anonymizer(privacy, secret_key, image_columns=["photo"])
+    sent = encode(astronaut, "JPEG", metadata=True)
+    as_text = anonymizer.row({"photo": base64.b64encode(sent).decode(), "x": 1})
+    assert isinstance(as_text["photo"], str) and as_text["x"] == 1
+    assert detect_faces(load_image(media_bytes(as_text["photo"], None))) == []
+    as_bytes = anonymizer.row({"photo": sent})["photo"]
+    assert isinstance(as_bytes, bytes) and b"Exif" not in as_bytes
+    assert anonymizer.row({"photo": None}) == {"photo": None}
+    with pytest.raises(MediaError) as caught:
+        anonymizer.row({"photo": "bm90IGFuIGltYWdl"})
+    assert caught.value.where == "photo" and caught.value.reason == "corrupt"
+    untouched = Anonymizer(PrivacyConfig(), secret_key, image_columns=["photo"])
+    assert untouched.row({"photo": sent})["photo"] == sent  # faces: none
