@@ -93,3 +93,29 @@ def test_init_from_when_target_misspelled_then_error_names_close_column(tmp_path
     source = customers(tmp_path / "customers.csv", n=50)
     with pytest.raises(DataError, match="churned"):
         init_from_file(tmp_path / "p", source, target="churn")
+
+
+def test_init_from_when_columns_hold_photos_and_clips_then_named_images_and_audio(
+    tmp_path: Path,
+):
+    import base64
+
+    from media.samples import clip, encode, picture, tone
+
+    (tmp_path / "photos").mkdir()
+    rows = 30
+    for i in range(rows):
+        (tmp_path / "photos" / f"{i}.jpg").write_bytes(encode(picture(i), "JPEG"))
+    voice = base64.b64encode(clip(tone(0.2, 8_000), 8_000)).decode()
+    pl.DataFrame({
+        "photo": [f"photos/{i}.jpg" for i in range(rows)],
+        "voice": [voice] * rows,
+        "city": ["Paris", "Lyon", "Nice"] * 10,
+        "x": np.arange(rows, dtype=float),
+        "y": ["a", "b"] * 15,
+    }).write_csv(tmp_path / "data.csv")  # fmt: skip
+    path, summary = init_from_file(tmp_path / "p", tmp_path / "data.csv", target="y")
+    config = yaml.safe_load(path.read_text())
+    assert config["data"]["images"] == ["photo"] and config["data"]["audio"] == ["voice"]
+    assert summary["media"] == {"photo": "image", "voice": "audio"}
+    assert "photo" not in summary["roles"] and summary["roles"]["city"] == "categorical"

@@ -80,7 +80,8 @@ def init_from_file(
     if task != "regression" and labelled[target].n_unique() < 2:
         raise DataError(f"target {target!r} has a single value", where=str(source),
                         hint="pick the column to predict with --target")  # fmt: skip
-    skip = tuple(c for c in (id_column, time_column) if c)
+    media = _media_columns(sample, source, exclude=(target, id_column, time_column))
+    skip = tuple(c for c in (id_column, time_column, *media) if c)
     profiles = profile_columns(labelled, target=target, regression=task == "regression", skip=skip)
     scan = [c for c in sample.columns if c not in (target, *skip)]
     pii = detect_pii_columns(sample.select(scan))
@@ -94,7 +95,7 @@ def init_from_file(
     relative = os.path.relpath(source.resolve(), directory.resolve())
     body = _project_yaml(
         _name(directory), relative, target, id_column, time_column, task, profiles, rules, pii,
-        text, read.encoding,
+        text, read.encoding, media,
     )  # fmt: skip
     parse_config(yaml.safe_load(body), source=str(project_file))  # what we write must load
     project_file.write_text(body, encoding="utf-8")
@@ -106,7 +107,19 @@ def init_from_file(
         "privacy": rules,
         "leaks": {p.name: p.reason for p in profiles.values() if p.role == "leak"},
     }
+    if media:
+        summary["media"] = media
     return project_file, summary
+
+
+def _media_columns(
+    sample: pl.DataFrame, source: Path, *, exclude: tuple[str | None, ...]
+) -> dict[str, str]:
+    """Columns of image or audio files (paths beside the data file, bytes, base64)."""
+    from datawheel.media.detect import detect_media_columns
+
+    candidates = sample.select([c for c in sample.columns if c not in exclude])
+    return dict(detect_media_columns(candidates, base_dir=source.parent.resolve()))
 
 
 def _project_yaml(
@@ -121,6 +134,7 @@ def _project_yaml(
     pii: dict[str, Any],
     text: list[str],
     encoding: str = "utf-8",
+    media: dict[str, str] | None = None,
 ) -> str:
     by_role: dict[str, list[ColumnProfile]] = {}
     for p in profiles.values():
@@ -150,6 +164,12 @@ def _project_yaml(
     if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
         lines.append(f"  encoding: {encoding}   # the file's text encoding (auto detects it too)")
     lines.append(f"  text: {_flow(text)}   # free-text columns")
+    media = media or {}
+    for key, kind, formats in (("images", "image", "PNG, JPEG, WebP, GIF"),
+                               ("audio", "audio", "WAV, FLAC, OGG, MP3")):  # fmt: skip
+        columns = [c for c, k in media.items() if k == kind]
+        if columns:
+            lines.append(f"  {key}: {_flow(columns)}   # {formats} files (docs/media.md)")
     lines.append(f"  sensitive: {_flow(sensitive)}   # fairness groups (reported and gated)")
     lines.append(f"  ignore: {_flow(ignore)}   # not features:")
     for role in ("id", "constant", "date", "leak"):
