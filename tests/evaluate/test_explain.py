@@ -231,7 +231,8 @@ def test_model_explain_when_dicts_or_dataframe_then_same_contract(model) -> None
     from_dicts = model.explain(frame.to_dicts())
     assert from_frame == from_dicts
     for entry, p in zip(from_frame, model.predict_proba(frame), strict=True):
-        assert set(entry) == {"label", "base_value", "values"}
+        assert set(entry) == {"label", "base_value", "values", "scale"}
+        assert entry["scale"] == "probability"  # what base value + values add up to
         assert list(entry["values"]) == [*(f"x{i}" for i in range(N_NUMERIC)), "color", "size"]
         total = entry["base_value"] + sum(entry["values"].values())
         assert abs(total - p[model.classes.index(entry["label"])]) < 1e-5

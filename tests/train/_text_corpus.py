@@ -35,3 +35,22 @@ def ticket_frame(per_class: int, *, seed: int) -> pl.DataFrame:
             rows.append({"message": template.format(n=rng.randint(1, 9999)), "intent": intent})
     rng.shuffle(rows)
     return pl.DataFrame(rows)
+
+
+FILLER = ["the", "parcel", "arrived", "today", "order", "box", "was", "my", "item", "and",
+          "it", "with", "blue", "shop", "late", "again"]  # fmt: skip
+
+
+def refund_reviews(n: int, *, seed: int) -> pl.DataFrame:
+    """Reviews of 4-8 filler words and their length; the label is "yes" exactly when the word
+    "refund" is among them: the word every explanation must find."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 8))]
+        yes = rng.random() < 0.5
+        if yes:
+            words.insert(rng.randint(0, len(words)), "refund")
+        rows.append({"message": " ".join(words), "length": float(len(words)),
+                     "label": "yes" if yes else "no"})  # fmt: skip
+    return pl.DataFrame(rows)

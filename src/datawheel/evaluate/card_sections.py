@@ -118,7 +118,11 @@ def words_section(words: Mapping[str, Mapping[str, float]], scale: str) -> Secti
     return Section(
         "Words",
         "".join(parts),
-        note="Per-word Shapley values of the explained class, averaged over held-out rows.",
+        note=(
+            "Per-word values of the explained class, averaged over held-out rows: Shapley "
+            "values for linear and tree models, integrated gradients (hashed n-grams) or word "
+            "occlusion (MiniLM) for the network."
+        ),
     )
 
 

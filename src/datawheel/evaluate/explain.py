@@ -60,6 +60,12 @@ class Attributions:
     outputs: np.ndarray  # [n] the model's probability of the label
     method: str  # "exact" | "sampling" | "lime"
     surrogate: list[dict[str, float]] = field(default_factory=list)  # lime: one per row
+    label_index: np.ndarray | None = None  # [n] the explained output's column
+
+    @property
+    def scale(self) -> str:
+        """What the values add up to: the label's ``probability``, or a regression's ``value``."""
+        return "value" if self.labels and self.labels[0] is None else "probability"
 
     def to_dicts(self) -> list[dict[str, Any]]:
         out = []
@@ -68,6 +74,7 @@ class Attributions:
                 "label": label,
                 "base_value": float(self.base_values[i]),
                 "values": {c: float(v) for c, v in zip(self.columns, self.values[i], strict=True)},
+                "scale": self.scale,
             }
             if self.surrogate:
                 entry["surrogate"] = self.surrogate[i]
@@ -109,9 +116,26 @@ def players_of(preprocessor: Any) -> Players:
 def explain_rows(
     model: ExplainableModel, rows: Sequence[Mapping[str, Any]] | pl.DataFrame, **options: Any
 ) -> list[dict[str, Any]]:
-    """Explain raw rows (a list of dicts or a polars DataFrame); options as ``explain_arrays``."""
+    """Explain raw rows (a list of dicts or a polars DataFrame); options as ``explain_arrays``.
+
+    A text column's value is also split over the text's words (``tokens``, see
+    ``evaluate.explain_text``)."""
     numeric, categorical = model.transform(rows)
-    return explain_arrays(model, numeric, categorical, **options).to_dicts()
+    result = explain_arrays(model, numeric, categorical, **options)
+    out = result.to_dicts()
+    text = list(getattr(model.preprocessor.columns, "text", []) or [])
+    if text and result.label_index is not None and getattr(model.preprocessor, "text_width", 0):
+        from datawheel.evaluate.explain_text import text_tokens
+
+        position = {name: p for p, name in enumerate(result.columns)}
+        tokens = text_tokens(
+            model, model.preprocessor.texts(rows), numeric, categorical, result.label_index,
+            {name: result.values[:, position[name]] for name in text},
+            should_stop=options.get("should_stop"),
+        )  # fmt: skip
+        for entry, words in zip(out, tokens, strict=True):
+            entry["tokens"] = words
+    return out
 
 
 def explain_arrays(
@@ -171,7 +195,8 @@ def explain_arrays(
         # the contract (base + sum = the model's output) holds by taking the base as the
         # output minus the surrogate's column effects; its own intercept is reported beside
         base = output - fit.coef.sum(axis=1)
-        return Attributions(players.names, labels, base, fit.coef, output, "lime", surrogate)
+        return Attributions(players.names, labels, base, fit.coef, output, "lime", surrogate,
+                            label_index)  # fmt: skip
     if method == "exact":
         if players.size > 20:
             raise UsageError(
@@ -186,7 +211,7 @@ def explain_arrays(
     else:
         values = sampled_shapley(predict, players, x_num, x_cat, bg, label_index, output,
                                  pairs=pairs, seed=seed, batch_rows=batch_rows)  # fmt: skip
-    return Attributions(players.names, labels, base, values, output, method)
+    return Attributions(players.names, labels, base, values, output, method, [], label_index)
 
 
 def _checkpoint(should_stop: Callable[[], bool] | None) -> Callable[[], None] | None:

@@ -132,6 +132,7 @@ def _tokens(design: Any, parts: dict[str, Any], i: int) -> dict[str, Any]:
         out[column] = {
             "values": [[w, float(v)] for w, v in words[:TOP_WORDS]],
             "rest": float(rest + absent + sum(v for _, v in words[TOP_WORDS:])),
+            "method": "shapley",
         }
     return out
 

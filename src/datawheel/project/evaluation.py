@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 CARD_EXPLAIN_ROWS = 200  # held-out rows behind the card's global importance
+CARD_WORD_ROWS = 100  # held-out rows behind the card's words of a network's text
 _EXPLAIN_CHUNK = 512  # input rows explained (and held in memory) at a time
 
 
@@ -176,10 +177,14 @@ def evaluate_model(
 def importance_and_words(
     model: Any, frame: pl.DataFrame, *, max_rows: int = CARD_EXPLAIN_ROWS
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Mean |value| per input column over up to ``max_rows`` held-out rows, and for the tree
-    and linear families with text, the mean value of each word."""
+    """Mean |value| per input column over up to ``max_rows`` held-out rows, and for a model
+    with text, the mean value of each word (the network's over ``CARD_WORD_ROWS`` rows: its
+    words cost a pass per row, or an encoding per word with MiniLM)."""
     if model.family == "mlp":
-        return global_importance(model, frame, max_rows=max_rows), {}
+        importance = global_importance(model, frame, max_rows=max_rows)
+        if not model.preprocessor.columns.text:
+            return importance, {}
+        return importance, word_importance(model.explain(frame.head(CARD_WORD_ROWS)))
     sample = frame.head(max_rows)
     explained = model.explain(sample)
     columns = list(explained[0]["values"]) if explained else []

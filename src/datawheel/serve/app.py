@@ -55,7 +55,10 @@ class PredictResponse(BaseModel):
 
 class TextTokens(BaseModel):
     values: list[tuple[str, float]]  # (word, value), largest |value| first
-    rest: float  # what the text's other words and absent n-grams add
+    rest: float  # the column's value less the words shown (other words, absent n-grams)
+    # how the words were valued: shapley (linear, trees), integrated_gradients (hashed
+    # n-grams) or occlusion (MiniLM); absent on answers of older versions
+    method: str | None = None
 
 
 class Explanation(BaseModel):

@@ -28,6 +28,8 @@ __all__ = [
     "encode_texts",
     "hashed_bag",
     "minilm_embed",
+    "ngram_spans",
+    "normalized_text",
 ]
 
 TEXT_ENCODERS = ("hashed", "minilm", "tfidf")  # tfidf: read raw by the tree/linear families
@@ -48,6 +50,20 @@ def _ngrams(text: str) -> list[str]:
     units = [text[i : i + n] for n in CHAR_NGRAMS for i in range(len(text) - n + 1)]
     units.extend("w:" + word for word in _WORD.findall(text))
     return units
+
+
+def normalized_text(text: str) -> str:
+    """The text the hashed units are read from: lowercased, runs of space made one space."""
+    return _SPACE.sub(" ", text.lower()).strip()
+
+
+def ngram_spans(text: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """The units of ``_ngrams(text)``, in the same order, each with its ``[start, end)`` in
+    ``normalized_text(text)`` (returned first): what a hashed bucket's value came from."""
+    normal = normalized_text(text)
+    units = [(normal[i : i + n], i, i + n) for n in CHAR_NGRAMS for i in range(len(normal) - n + 1)]
+    units.extend(("w:" + m.group(), m.start(), m.end()) for m in _WORD.finditer(normal))
+    return normal, units
 
 
 def hashed_bag(texts: Sequence[Any], buckets: int) -> np.ndarray:
