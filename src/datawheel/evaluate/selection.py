@@ -10,41 +10,51 @@ from typing import Any
 import numpy as np
 
 from datawheel.errors import UsageError
+from datawheel.evaluate.metrics import METRICS, Metric, resolve_metric, task_of
 
 __all__ = ["CandidateScore", "Selection", "metric_value", "primary_metric", "select_model"]
 
 
-def primary_metric(task: str, n_classes: int = 2) -> str:
-    """The metric a task is judged by: ROC AUC (one-vs-rest macro for several classes) for
-    classification, RMSE for regression."""
-    return "rmse" if task == "regression" else "roc_auc"
+def primary_metric(task: str, n_classes: int = 2, configured: str | None = None) -> str:
+    """The metric candidates are chosen by: the project's primary metric (``evaluate.metric``,
+    else the task's default: ROC AUC for binary, balanced accuracy for multiclass, RMSE for
+    regression) — the one the evaluation and the gate judge the chosen model by."""
+    if task == "regression":
+        kind = "regression"
+    else:
+        kind = task_of(n_classes) if task == "classification" else task
+    return resolve_metric(configured, kind).name
 
 
 def higher_is_better(metric: str) -> bool:
-    return metric not in ("rmse", "mae", "log_loss", "brier")
+    return _metric(metric).higher_is_better
 
 
-def metric_value(metric: str, y: np.ndarray, output: np.ndarray) -> float:
-    """``y``: class indices or values; ``output``: probabilities [n, K] or values [n(, 1)]."""
-    from sklearn.metrics import roc_auc_score
+def _metric(name: str) -> Metric:
+    if name not in METRICS:
+        raise UsageError(f"unknown selection metric {name!r}", hint=f"use one of {list(METRICS)}")
+    return METRICS[name]
 
-    if metric == "rmse":
-        return float(np.sqrt(np.mean((output.reshape(-1) - y) ** 2)))
-    if metric == "mae":
-        return float(np.mean(np.abs(output.reshape(-1) - y)))
-    if metric == "accuracy":
-        return float(np.mean(output.argmax(axis=1) == y))
-    if metric == "log_loss":
-        picked = output[np.arange(len(y)), y]
-        return float(-np.mean(np.log(np.clip(picked, 1e-15, 1.0))))
-    if metric == "roc_auc":
-        present = np.unique(y)
-        if len(present) < 2:
-            return float("nan")
-        if output.shape[1] == 2:
-            return float(roc_auc_score(y == 1, output[:, 1]))
-        return float(np.mean([roc_auc_score(y == c, output[:, c]) for c in present]))
-    raise UsageError(f"unknown selection metric {metric!r}")
+
+def _scored(metric: Metric, output: np.ndarray, pos: int | None) -> tuple[np.ndarray, int | None]:
+    """A model's output as the metric reads it: values [n] for a regression metric,
+    probabilities [n, K] otherwise; a binary metric's positive class defaults to column 1."""
+    output = np.asarray(output, dtype=np.float64)
+    if "regression" in metric.tasks:
+        return output.reshape(-1), None
+    if pos is None and output.shape[1] == 2:
+        pos = 1
+    return output, pos
+
+
+def metric_value(
+    metric: str, y: np.ndarray, output: np.ndarray, *, pos: int | None = None
+) -> float:
+    """``y``: class indices or values; ``output``: probabilities [n, K] or values [n(, 1)].
+    Any metric of ``evaluate.metrics.METRICS``; ``pos``: the positive class of a binary one."""
+    chosen = _metric(metric)
+    pred, pos = _scored(chosen, output, pos)
+    return chosen.score(np.asarray(y), pred, pos)
 
 
 @dataclass
@@ -81,6 +91,7 @@ def select_model(
     seconds: Mapping[str, float] | None = None,
     n_boot: int = 200,
     seed: int = 0,
+    pos: int | None = None,
 ) -> Selection:
     """Pick the simplest candidate (earliest in ``order``) whose paired bootstrap interval of
     the gap to the best candidate contains 0; the best one when every other is clearly worse.
@@ -91,15 +102,18 @@ def select_model(
     names = [name for name in order if name in outputs]
     if not names:
         raise UsageError("no candidate models to choose from")
-    sign = 1.0 if higher_is_better(metric) else -1.0
-    point = {name: metric_value(metric, y, outputs[name]) for name in names}
+    scorer = _metric(metric)
+    sign = 1.0 if scorer.higher_is_better else -1.0
+    y = np.asarray(y)
+    preds = {name: _scored(scorer, outputs[name], pos) for name in names}
+    point = {name: scorer.score(y, *preds[name]) for name in names}
     best = max(names, key=lambda name: sign * np.nan_to_num(point[name], nan=-np.inf * sign))
     rng = np.random.default_rng(seed)
-    resamples = [rng.integers(0, len(y), size=len(y)) for _ in range(n_boot)]
-    boot = {
-        name: np.array([metric_value(metric, y[idx], outputs[name][idx]) for idx in resamples])
-        for name in names
-    }
+    # resample counts as row weights: every replicate of every candidate in one pass each
+    weights = np.stack(
+        [np.bincount(rng.integers(0, len(y), size=len(y)), minlength=len(y)) for _ in range(n_boot)]
+    ).astype(np.float64)  # [n_boot, n]
+    boot = {name: scorer.weighted(y, preds[name][0], weights, preds[name][1]) for name in names}
     scores, chosen = [], None
     for name in names:
         gap = sign * (boot[best] - boot[name])  # > 0: the best is better on that resample

@@ -193,7 +193,11 @@ def train_candidate(
         }  # fmt: skip
         if not dist.is_main:
             return None
-        selection = choose(results, val, config.data.target, task) if len(results) > 1 else None
+        selection = (
+            choose(results, val, config.data.target, task, metric=config.evaluate.metric,
+                   positive=config.data.positive_class)
+            if len(results) > 1 else None
+        )  # fmt: skip
         result = results[selection.chosen if selection else families[0]]
         _describe(result.model, train, val, config, task, selection)  # on held-out val
         if config.train.refit:

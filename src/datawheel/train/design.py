@@ -79,9 +79,15 @@ class Design:
         )
 
     def matrix(
-        self, numeric: np.ndarray, categorical: np.ndarray, texts: Sequence[Sequence[str]]
+        self,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+        texts: Sequence[Sequence[str]],
+        *,
+        text_blocks: Sequence[Any] | None = None,
     ) -> Any:
-        """CSR float64 ``[n, width]``; ``texts`` is ``[n][len(text columns)]``."""
+        """CSR float64 ``[n, width]``; ``texts`` is ``[n][len(text columns)]`` (or
+        ``text_blocks``: the TF-IDF matrices of the text columns, already computed)."""
         from scipy import sparse
 
         n = numeric.shape[0]
@@ -99,7 +105,10 @@ class Design:
             else:
                 blocks.append(sparse.csr_matrix(codes.astype(np.float64)))
         for j, block in enumerate(self.tfidf):
-            blocks.append(block.transform([row[j] for row in texts]))
+            if text_blocks is not None:
+                blocks.append(sparse.csr_matrix(text_blocks[j]))
+            else:
+                blocks.append(block.transform([row[j] for row in texts]))
         if len(blocks) == 1:
             return blocks[0].tocsr()
         return sparse.hstack(blocks, format="csr")
@@ -126,20 +135,31 @@ class Design:
         )
 
     @classmethod
-    def for_preprocessor(
-        cls, preprocessor: Any, texts: Sequence[Sequence[str]] | None, *, one_hot: bool
-    ) -> Design:
-        """A design over a fitted Preprocessor's columns; TF-IDF is fitted on ``texts``."""
+    def fit(
+        cls,
+        preprocessor: Any,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+        texts: Sequence[Sequence[str]] | None,
+        *,
+        one_hot: bool,
+    ) -> tuple[Design, Any]:
+        """A design over a fitted Preprocessor's columns, its TF-IDF fitted on ``texts`` (for
+        trees, ``one_hot=False``, the smaller ``TfidfText.for_trees``), and the matrix of the
+        same rows — each text read once, not once to fit and again to transform."""
         columns = preprocessor.columns
-        numeric = list(columns.numeric)
-        players = [*numeric, *columns.categorical, *columns.text]
-        owner = list(range(len(numeric)))
-        owner += [numeric.index(name) for name in preprocessor.missing_indicator_]
-        tfidf = []
+        numeric_names = list(columns.numeric)
+        players = [*numeric_names, *columns.categorical, *columns.text]
+        owner = list(range(len(numeric_names)))
+        owner += [numeric_names.index(name) for name in preprocessor.missing_indicator_]
+        tfidf, blocks = [], []
         for j, _ in enumerate(columns.text):
-            tfidf.append(TfidfText().fit([row[j] for row in texts or []]))
-        first_text = len(numeric) + len(columns.categorical)
-        return cls(
+            column = [row[j] for row in texts or []]
+            block = TfidfText() if one_hot else TfidfText.for_trees(column)
+            blocks.append(block.fit_transform(column))
+            tfidf.append(block)
+        first_text = len(numeric_names) + len(columns.categorical)
+        design = cls(
             players=players,
             numeric_owner=owner,
             cardinalities=preprocessor.cardinalities,
@@ -147,3 +167,4 @@ class Design:
             tfidf=tfidf,
             one_hot=one_hot,
         )
+        return design, design.matrix(numeric, categorical, [], text_blocks=blocks)

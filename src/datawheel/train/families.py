@@ -146,8 +146,7 @@ def _fit_design(
     ).fit(train)
     texts = pre.texts(train) if features.text else None
     val_texts = pre.texts(val) if features.text else None
-    design = Design.for_preprocessor(pre, texts, one_hot=family == "linear")
-    x = design.matrix(*pre.transform(train), texts or [[]] * train.height)
+    design, x = Design.fit(pre, *pre.transform(train), texts, one_hot=family == "linear")
     x_val = design.matrix(*pre.transform(val), val_texts or [[]] * val.height)
     y = target_values(train, target, task=kind, classes=classes)
     y_val = target_values(val, target, task=kind, classes=classes)

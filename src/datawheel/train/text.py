@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,18 @@ def hashed_bag(texts: Sequence[Any], buckets: int) -> np.ndarray:
     numpy-only ``predict.py``. A missing text is the empty string: an all-zero row.
     """
     out = np.zeros((len(texts), buckets), dtype=np.float32)
+    bucket_of: dict[str, int] = {}  # units repeat across texts: hash each one once
     for row, value in enumerate(texts):
         if value is None:
             continue
-        for unit in _ngrams(str(value)):
-            out[row, zlib.crc32(unit.encode("utf-8")) % buckets] += 1.0
+        counts = Counter(_ngrams(str(value)))
+        columns = np.empty(len(counts), dtype=np.int64)
+        for k, unit in enumerate(counts):
+            bucket = bucket_of.get(unit)
+            if bucket is None:
+                bucket = bucket_of[unit] = zlib.crc32(unit.encode("utf-8")) % buckets
+            columns[k] = bucket
+        np.add.at(out[row], columns, np.fromiter(counts.values(), np.float32, len(counts)))
     np.log1p(out, out=out)
     norms = np.linalg.norm(out, axis=1, keepdims=True)  # [n, 1]
     np.divide(out, norms, out=out, where=norms > 0)

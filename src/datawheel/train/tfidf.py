@@ -17,7 +17,13 @@ __all__ = ["TfidfText", "word_attributions"]
 
 WORD_FEATURES = 50_000  # most frequent word 1-2-grams kept per text column
 CHAR_FEATURES = 50_000  # most frequent character 2-5-grams (within words) kept
+# Trees read the 5,000 most frequent word 1-2-grams: a tree splits on one feature at a time,
+# and character n-grams (a thousand per review) multiply LightGBM's work ~5x for no gain.
+TREE_FEATURES = 5_000
+UNSEGMENTED_SHARE = 0.3  # text whose letters are this much Chinese / Japanese has no words
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+_UNSEGMENTED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _clean(texts: Sequence[Any]) -> list[str]:
@@ -33,31 +39,57 @@ class TfidfText:
 
     def __init__(self, *, word_features: int = WORD_FEATURES, char_features: int = CHAR_FEATURES):
         self.word_features = word_features
-        self.char_features = char_features
+        self.char_features = char_features  # 0: words only, no character block
+
+    @classmethod
+    def for_trees(cls, texts: Sequence[Any]) -> TfidfText:
+        """The tree family's text: the top ``TREE_FEATURES`` word 1-2-grams, and as many
+        character n-grams only for text in scripts written without spaces (Chinese, Japanese),
+        where whole words cannot be split."""
+        sample = "".join(_clean(texts[:2000]))
+        letters = len(_LETTER.findall(sample))
+        unsegmented = letters and len(_UNSEGMENTED.findall(sample)) / letters > UNSEGMENTED_SHARE
+        return cls(word_features=TREE_FEATURES, char_features=TREE_FEATURES if unsegmented else 0)
 
     def _vectorizers(self) -> tuple[Any, Any]:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         common = {"sublinear_tf": True, "dtype": np.float64, "lowercase": True}
         word = TfidfVectorizer(ngram_range=(1, 2), max_features=self.word_features, **common)
-        char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), max_features=self.char_features, **common
+        char = (
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(2, 5), max_features=self.char_features, **common
+            )
+            if self.char_features
+            else None
         )
         return word, char
 
     def fit(self, texts: Sequence[Any]) -> TfidfText:
+        self.fit_transform(texts)
+        return self
+
+    def fit_transform(self, texts: Sequence[Any]) -> Any:
+        """Fit on ``texts`` and return their CSR matrix (as ``transform`` would), reading each
+        text once per vectorizer."""
+        from scipy import sparse
+
         word, char = self._vectorizers()
         clean = _clean(texts)
         if not any(_TOKEN.search(t) for t in clean):
             clean = [*clean, "placeholder"]  # an all-empty column still needs a vocabulary
-        word.fit(clean)
-        char.fit(clean)
+        padded = len(clean) - len(texts)  # the placeholder's row is not returned
+        parts = [word.fit_transform(clean)]
         self.word_vocab_ = sorted(word.vocabulary_, key=word.vocabulary_.__getitem__)
-        self.char_vocab_ = sorted(char.vocabulary_, key=char.vocabulary_.__getitem__)
         self.word_idf_ = word.idf_.tolist()
-        self.char_idf_ = char.idf_.tolist()
+        self.char_vocab_, self.char_idf_ = [], []
+        if char is not None:
+            parts.append(char.fit_transform(clean))
+            self.char_vocab_ = sorted(char.vocabulary_, key=char.vocabulary_.__getitem__)
+            self.char_idf_ = char.idf_.tolist()
         self.__dict__.pop("_cache", None)
-        return self
+        out = sparse.hstack(parts, format="csr")
+        return out[: out.shape[0] - padded] if padded else out
 
     @property
     def width(self) -> int:
@@ -74,8 +106,9 @@ class TfidfText:
             word, char = self._vectorizers()
             word.vocabulary_ = {g: i for i, g in enumerate(self.word_vocab_)}
             word.idf_ = np.asarray(self.word_idf_)
-            char.vocabulary_ = {g: i for i, g in enumerate(self.char_vocab_)}
-            char.idf_ = np.asarray(self.char_idf_)
+            if char is not None:
+                char.vocabulary_ = {g: i for i, g in enumerate(self.char_vocab_)}
+                char.idf_ = np.asarray(self.char_idf_)
             cached = self.__dict__["_cache"] = (word, char)
         return cached
 
@@ -85,6 +118,8 @@ class TfidfText:
 
         word, char = self._fitted()
         clean = _clean(texts)
+        if char is None:
+            return sparse.csr_matrix(word.transform(clean))
         return sparse.hstack([word.transform(clean), char.transform(clean)], format="csr")
 
     def to_dict(self) -> dict[str, Any]:
