@@ -93,9 +93,10 @@ def _pandas(frame: pl.DataFrame, numeric: list[str], categorical: list[str],
 
 def fit_peers(
     train: pl.DataFrame, test: pl.DataFrame, model: Any, classes: list[str], target: str
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """LogisticRegression and LightGBM fitted on ``train`` → probabilities on ``test`` [n, k]
-    in datawheel's class order. Same input columns as the datawheel model."""
+    in datawheel's class order, and each one's seconds (its features, fit and prediction).
+    Same input columns as the datawheel model."""
     import lightgbm as lgb
     from scipy import sparse
     from sklearn.compose import ColumnTransformer
@@ -144,11 +145,15 @@ def fit_peers(
             blocks.append(vectorizer.fit_transform(values) if fit else vectorizer.transform(values))
         return sparse.hstack([sparse.csr_matrix(b) for b in blocks]).tocsr()
 
+    seconds: dict[str, float] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        started = time.perf_counter()
         d_train, d_test = design(train, x_train, True), design(test, x_test, False)
         lr = LogisticRegression(max_iter=2000).fit(d_train, y_train)
         out["LogisticRegression"] = _ordered(lr.predict_proba(d_test), lr.classes_, classes)
+        seconds["LogisticRegression"] = time.perf_counter() - started
+        started = time.perf_counter()
         gbm = lgb.LGBMClassifier(verbose=-1, random_state=0)
         if text:  # trees on TF-IDF of the 5,000 most frequent word 1-2-grams (char n-grams:
             # hours of tree building for nothing); the tabular columns as the LR design has them
@@ -165,7 +170,8 @@ def fit_peers(
             gbm.fit(x_train, y_train)
             proba = gbm.predict_proba(x_test)
         out["LightGBM"] = _ordered(proba, gbm.classes_, classes)
-    return out
+        seconds["LightGBM"] = time.perf_counter() - started
+    return out, seconds
 
 
 def _ordered(proba: np.ndarray, peer_classes: Any, classes: list[str]) -> np.ndarray:
@@ -198,9 +204,8 @@ def bench_table(table: PublicTable, root: Path, epochs: int) -> dict[str, Any]:
     pos = positive_index(classes, table.positive) if len(classes) == 2 else None
     prior = model.extras["class_prior"]
     baseline = baseline_prediction(len(y), prior=prior)
-    started = time.perf_counter()
-    predictions = {"datawheel": dw_proba, **fit_peers(train, test, model, classes, target)}
-    peer_seconds = time.perf_counter() - started
+    peers, peer_seconds = fit_peers(train, test, model, classes, target)
+    predictions = {"datawheel": dw_proba, **peers}
     rows = {}
     for name, proba in predictions.items():
         interval = metric_interval(metric, y, proba, pos)
@@ -223,7 +228,14 @@ def bench_table(table: PublicTable, root: Path, epochs: int) -> dict[str, Any]:
         "datawheel_stage": report.stage,
         "datawheel_family": report.family,  # model.kind auto's choice on validation
         "datawheel_vs_lightgbm": versus.to_dict(),
-        "seconds": {"datawheel_run": round(seconds, 1), "peers": round(peer_seconds, 1)},
+        "seconds": {
+            "datawheel_run": round(seconds, 1),
+            "datawheel_train": round(report.timings.get("train", 0.0), 1),  # every candidate
+            "candidates": {
+                c["family"]: round(c["seconds"], 1) for c in report.selection.get("candidates", [])
+            },
+            **{name: round(value, 1) for name, value in peer_seconds.items()},
+        },
     }
 
 
@@ -255,6 +267,24 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def timing_markdown(results: list[dict[str, Any]]) -> str:
+    """Seconds per table: datawheel's whole run, its training (every candidate), and each peer
+    (its features, fit and prediction), measured in the same process one after the other."""
+    lines = [
+        "| table | datawheel run | datawheel training (linear / gbm / mlp) | "
+        "LogisticRegression | LightGBM |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for r in results:
+        t = r["seconds"]
+        each = " / ".join(f"{t['candidates'].get(f, 0.0):.1f}" for f in ("linear", "gbm", "mlp"))
+        lines.append(
+            f"| {r['table']} | {t['datawheel_run']:.1f} | {t['datawheel_train']:.1f} ({each}) | "
+            f"{t['LogisticRegression']:.1f} | {t['LightGBM']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", help="comma-separated table names (default: all)")
@@ -273,9 +303,10 @@ def main() -> None:
             results.append(result)
             print(json.dumps(result, default=str), file=sys.stderr, flush=True)
     print(markdown(results))
+    print()
+    print(timing_markdown(results))
     for r in results:
-        print(f"- {r['table']}: {r['split']} (run {r['seconds']['datawheel_run']} s, "
-              f"peers {r['seconds']['peers']} s)")  # fmt: skip
+        print(f"- {r['table']}: {r['split']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
 

@@ -139,6 +139,31 @@ def test_hot_swap_when_promoted_and_rolled_back_under_concurrent_traffic_then_no
     assert seen[-1] == "v1" and len(seen) > 30
 
 
+def test_hot_swap_when_new_champion_has_other_optional_inputs_then_requests_follow_it(make_api):
+    """The request rules are the served version's: a champion whose training had gaps in
+    hours_per_week accepts requests without it from the swap on; rolled back, v1 requires it."""
+    api = make_api(refresh_seconds=0.1)
+    ws = api.ws
+    v1 = get_version(ws, "v1")
+    model = load_model("v1", workspace=ws.root)
+    assert "hours_per_week" not in model.extras.get("optional_inputs", [])
+    model.extras["optional_inputs"] = [*model.extras.get("optional_inputs", []), "hours_per_week"]
+    v2 = register_model(ws, model, dataset_id=v1.dataset_id, eval_dataset_id=None, metrics={},
+                        fairness={})  # fmt: skip
+    row = {k: v for k, v in ROW.items() if k != "hours_per_week"}
+    with api.client() as client:
+        refused = client.post("/v1/predict", json={"rows": [row]})
+        assert refused.status_code == 422 and "hours_per_week" in refused.text
+        promote(ws, v2.id)
+        wait_until(lambda: api.service().holder.current()[0] == "v2", what="v2 to serve")
+        answer = client.post("/v1/predict", json={"rows": [row]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == "v2"
+        rollback(ws)
+        wait_until(lambda: api.service().holder.current()[0] == "v1", what="v1 to serve again")
+        assert client.post("/v1/predict", json={"rows": [row]}).status_code == 422
+
+
 def test_shadow_when_version_in_shadow_then_logged_not_returned(make_api):
     api = make_api(refresh_seconds=0.1)
     ws = api.ws

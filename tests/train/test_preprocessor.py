@@ -218,3 +218,24 @@ def test_preprocessor_when_constant_fill_not_a_number_then_data_error() -> None:
     clean = CleanConfig(missing=MissingConfig(numeric="constant", fill_value="unknown"))
     with pytest.raises(DataError, match=r"clean\.missing\.fill_value"):
         _project_prep(clean)
+
+
+@pytest.mark.parametrize(
+    ("trained", "sent"),
+    [
+        ([1, 2, 3, 2], [3, 3.0, "3"]),  # learned from integers: "3"
+        ([1.0, 2.0, 3.0, 2.0], [3, 3.0, "3", "3.0"]),  # learned from floats: "3.0"
+    ],
+)
+def test_preprocessor_when_category_sent_as_number_then_same_index_on_every_path(
+    trained: list, sent: list
+) -> None:
+    features = FeatureColumns(categorical=["floor"])
+    prep = Preprocessor(features).fit(pl.DataFrame({"floor": trained}))
+    expected = prep.transform(pl.DataFrame({"floor": trained[2:3]}))[1][0, 0]
+    assert expected > 0
+    _, codes = prep.transform_records([{"floor": value} for value in sent])
+    assert codes[:, 0].tolist() == [expected] * len(sent)
+    as_floats = prep.transform(pl.DataFrame({"floor": [3.0]}))[1]  # a float column read later
+    assert as_floats[0, 0] == expected
+    assert prep.transform_records([{"floor": 3.5}])[1][0, 0] == 0  # not a known category

@@ -66,8 +66,11 @@ def paired_test(challenger: Assessment, champion: Assessment, *, confidence: flo
     )
 
 
-def quality_check(test: PairedTest, gates: GatesConfig, *, erasure: bool) -> tuple[bool, str]:
-    """The verdict on the primary metric and its one-line reason."""
+def quality_check(
+    test: PairedTest, gates: GatesConfig, *, erasure: bool, forced_by: str = "erasure retrain"
+) -> tuple[bool, str]:
+    """The verdict on the primary metric and its one-line reason; ``erasure`` (a retrain that
+    must replace the champion, ``forced_by`` says why) asks only for non-inferiority."""
     conf = f"{test.confidence:.0%}"
     head = (
         f"{test.metric} {test.challenger:.4f} vs champion {test.reference:.4f} on the same "
@@ -75,7 +78,7 @@ def quality_check(test: PairedTest, gates: GatesConfig, *, erasure: bool) -> tup
     )
     if erasure:
         ok = bool(test.lower > -gates.erasure_margin)
-        rule = f"; erasure retrain: must stay above -{gates.erasure_margin:g})"
+        rule = f"; {forced_by}: must stay above -{gates.erasure_margin:g})"
     else:
         ok = bool(
             test.significant and test.improvement > 0 and test.improvement >= gates.min_improvement
@@ -124,13 +127,15 @@ def decide(
     challenger_latency_ms: float,
     gates: GatesConfig,
     erasure: bool = False,
+    forced_by: str = "erasure retrain",
 ) -> GateResult:
     """Check quality (paired, same rows), the baseline, fairness and latency; every check's
-    verdict is kept as a reason. ``erasure``: the retrain replaces a champion that learned
-    from an erased subject, so non-inferiority suffices."""
+    verdict is kept as a reason. ``erasure``: the retrain replaces a champion that has to go
+    (it learned from an erased subject, or reads what the privacy policy now forbids:
+    ``forced_by`` names which), so non-inferiority suffices."""
     test = paired_test(challenger, champion, confidence=gates.confidence)
     checks = [
-        quality_check(test, gates, erasure=erasure),
+        quality_check(test, gates, erasure=erasure, forced_by=forced_by),
         _baseline_check(challenger),
         _fairness_check(challenger, champion, gates),
     ]

@@ -24,6 +24,7 @@ from datawheel.registry.candidate import (
     register_candidate,
     train_candidate,
 )
+from datawheel.registry.policy import policy_alerts
 from datawheel.registry.versions import (
     ModelVersion,
     champion,
@@ -191,16 +192,23 @@ def _gate(
     *,
     erasure: bool,
 ) -> GateResult:
-    """The challenger vs the champion on the same held-out rows, and on held-out feedback."""
+    """The challenger vs the champion on the same held-out rows, and on held-out feedback.
+    A champion that has to go — it learned from an erased subject (``erasure``), or reads what
+    the current privacy policy forbids — is replaced by a challenger that is non-inferior."""
     champion_model = load_version_model(ws, current)
     champion_assessment = assess_model(config, champion_model, data.eval)
+    forbidden = [] if erasure else policy_alerts(ws, config, current)
     result = decide(
         candidate.assessment,
         champion_assessment,
         challenger_latency_ms=candidate.latency_p99_ms,
         gates=config.gates,
-        erasure=erasure,
+        erasure=erasure or bool(forbidden),
+        forced_by="erasure retrain" if erasure else "retrain under the current privacy policy",
     )
+    if forbidden:
+        result.reasons.insert(0, f"note the champion breaks the current privacy policy: "
+                                 f"{forbidden[0]}")  # fmt: skip
     if data.feedback_holdout.height:
         new = assess_model(config, candidate.model, data.feedback_holdout)
         old = assess_model(config, champion_model, data.feedback_holdout)

@@ -10,6 +10,7 @@ from datawheel.config import ProjectConfig
 from datawheel.errors import DatawheelError
 from datawheel.loop.gate import decide
 from datawheel.registry.candidate import Candidate, assess_model
+from datawheel.registry.policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, champion, conclude_gate, load_version_model
 from datawheel.store.workspace import Workspace
 
@@ -42,9 +43,16 @@ def gate_rerun(
         reasons = ["pass the task changed (classification vs regression): the new model replaces"]
         result_decision, comparison = "promote", {}
     else:
+        # a champion the current privacy policy forbids has to go: like an erasure retrain,
+        # a re-run under the new policy needs only to be non-inferior
+        forbidden = policy_alerts(ws, config, current)
         result = decide(candidate.assessment, old, challenger_latency_ms=candidate.latency_p99_ms,
-                        gates=config.gates)  # fmt: skip
+                        gates=config.gates, erasure=bool(forbidden),
+                        forced_by="retrain under the current privacy policy")  # fmt: skip
         result_decision, reasons, comparison = result.decision, result.reasons, result.comparison
+        if forbidden:
+            reasons = [f"note the champion breaks the current privacy policy: {forbidden[0]}",
+                       *reasons]  # fmt: skip
     to_stage = "champion" if result_decision == "promote" else "archived"
     why = "re-run passed the gate" if to_stage == "champion" else "re-run rejected by the gate"
     decided = conclude_gate(

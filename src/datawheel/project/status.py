@@ -15,7 +15,7 @@ from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
-from datawheel.project.policy_check import policy_alerts
+from datawheel.registry.policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.serve.input_pii import input_pii_warnings
 from datawheel.store.datasets import get_dataset

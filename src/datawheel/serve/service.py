@@ -93,12 +93,8 @@ class Service:
         self.id_column = config.data.id
         optional = [*config.privacy.columns, *([self.id_column] if self.id_column else [])]
         self.optional_fields = optional
-        self.validator = RowValidator(
-            model.input_schema,
-            optional,
-            max_rows=serve.max_rows_per_request,
-            nullable=model.extras.get("optional_inputs", ()),
-        )
+        self._validators: dict[str, RowValidator] = {}
+        self.validator = self._validator_for(_version, model)  # OpenAPI's: the first champion
         self.anonymizer = Anonymizer(
             config.privacy,
             ws.secret_key(),
@@ -171,12 +167,29 @@ class Service:
             rows=rows,
         )
 
+    def _validator_for(self, version: str, model: Any) -> RowValidator:
+        """The request rules of one model version: its fields, and which of them may be left
+        out (they had gaps in its training data). Built once per version, so a hot swap to a
+        champion with other inputs validates requests by the new rules at once."""
+        validator = self._validators.get(version)
+        if validator is None:
+            validator = RowValidator(
+                model.input_schema,
+                self.optional_fields,
+                max_rows=self.config.serve.max_rows_per_request,
+                nullable=model.extras.get("optional_inputs", ()),
+            )
+            if len(self._validators) >= 8:  # old versions: dropped, rebuilt if served again
+                self._validators.clear()
+            self._validators[version] = validator
+        return validator
+
     def parse(self, body: bytes) -> list[dict[str, Any]]:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise MalformedBody("the body is not valid JSON") from None
-        return self.validator(parsed)
+        return self._validator_for(*self.holder.current())(parsed)
 
     # -- predict ------------------------------------------------------------------------------
 

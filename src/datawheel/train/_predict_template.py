@@ -40,6 +40,21 @@ def _as_category(value):
     return str(value)
 
 
+def _category_index(vocabulary):
+    """Category -> index, a whole number also under its other spelling ("3" / "3.0")."""
+    index = {}
+    for i, value in enumerate(vocabulary):
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(number) and number.is_integer() and abs(number) < 2**53:
+            for form in (str(int(number)), f"{int(number)}.0"):
+                index.setdefault(form, i + 1)
+    index.update({value: i + 1 for i, value in enumerate(vocabulary)})
+    return index
+
+
 def _fail(message):
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -116,7 +131,7 @@ def transform(spec, rows):
     codes = []
     fills = spec.get("categorical_fill", {})
     for name in spec["categorical"]:
-        index = {value: i + 1 for i, value in enumerate(spec["vocabulary"][name])}
+        index = _category_index(spec["vocabulary"][name])
         seen = [_as_category(row.get(name)) for row in rows]
         filled = [fills.get(name) if v is None else v for v in seen]
         codes.append([index.get(v, 0) for v in filled])

@@ -56,6 +56,22 @@ def _as_category(value: Any) -> str | None:
     return str(value)
 
 
+def _number_forms(vocabulary: Sequence[str]) -> dict[str | None, int]:
+    """Other spellings of the categories that are whole numbers: ``"3"`` learned from an
+    integer column is also ``"3.0"`` (a float column, a CSV reader's guess), and the other way
+    round — so a category sent or read as a number finds its index either way."""
+    forms: dict[str | None, int] = {}
+    for i, value in enumerate(vocabulary):
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(number) and number.is_integer() and abs(number) < 2**53:
+            for form in (str(int(number)), f"{int(number)}.0"):
+                forms.setdefault(form, i + 1)
+    return forms
+
+
 def _floats_from_values(values: list[Any], column: str) -> np.ndarray:
     """Python values → float64 with NaN for missing; a non-numeric string is a DataError."""
     try:
@@ -352,9 +368,9 @@ class Preprocessor:
         raw = [_floats_from_series(frame.get_column(n), n) for n in self.columns.numeric]
         codes = [
             self._categories(frame.get_column(name))
-            .replace_strict(vocab, range(1, len(vocab) + 1), default=0, return_dtype=pl.Int64)
+            .replace_strict(self._index(name), default=0, return_dtype=pl.Int64)
             .to_numpy()
-            for name, vocab in ((n, self.vocabulary_[n]) for n in self.columns.categorical)
+            for name in self.columns.categorical
         ]
         texts = [frame.get_column(n).cast(pl.String).to_list() for n in self.columns.text]
         return self._assemble(raw, codes, frame.height, texts)
@@ -411,10 +427,11 @@ class Preprocessor:
             raise DataError("each row must be a JSON object (a dict of field: value)") from None
 
     def _index(self, name: str) -> dict[str | None, int]:
-        """Category → index lookup, built once per column and cached."""
+        """Category → index lookup, built once per column and cached (with ``_number_forms``)."""
         cache: dict[str, dict[str | None, int]] = self.__dict__.setdefault("_index_cache", {})
         if name not in cache:
-            cache[name] = {value: i + 1 for i, value in enumerate(self.vocabulary_[name])}
+            cache[name] = {**_number_forms(self.vocabulary_[name]), **{
+                value: i + 1 for i, value in enumerate(self.vocabulary_[name])}}  # fmt: skip
         return cache[name]
 
     def _assemble(
