@@ -224,3 +224,23 @@ def test_run_once_when_champion_learned_an_erased_subject_then_replaced_if_non_i
     assert report.comparison["paired"]["lower"] > -config.gates.erasure_margin
     assert report.decision == "promote" and _stages(ws)["v2"] == "champion"
     assert not get_version(ws, "v2").needs_retraining
+
+
+def test_run_once_when_champion_reads_what_the_policy_now_forbids_then_replaced_if_no_worse(
+    loop_env,
+):
+    # native_country was a feature of v1; the policy now drops it. v1 has to go: a retrain
+    # under the current policy replaces it when non-inferior, as after an erasure
+    ws, project = loop_env.ws, loop_env.project
+    config = project.config.model_copy(deep=True)
+    config.privacy.columns["native_country"] = "drop"
+    config.gates.max_latency_ms = 60_000  # the verdict under test is quality, not this machine
+    report = run_once(ws, config, force=True)
+    assert report.triggered
+    assert report.reasons[0].startswith("note the champion breaks the current privacy policy")
+    assert "'native_country'" in report.reasons[0]
+    assert report.comparison["non_inferiority"] == "retrain under the current privacy policy"
+    assert report.comparison["erasure"] is False
+    assert report.comparison["paired"]["lower"] > -config.gates.erasure_margin
+    assert report.decision == "promote" and _stages(ws)["v2"] == "champion"
+    assert "native_country" not in get_version(ws, "v2").input_schema

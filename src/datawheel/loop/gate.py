@@ -170,7 +170,8 @@ def decide(
     comparison = {
         "metric": test.metric,
         "rows": test.n,
-        "erasure": erasure,
+        "erasure": erasure and forced_by == "erasure retrain",
+        "non_inferiority": forced_by if erasure else None,  # why being no worse sufficed
         "paired": test.to_dict(),
         "challenger": {
             **side(challenger, challenger_latency_ms),
