@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# LightGBM's scikit-learn wrapper ignores OMP_NUM_THREADS (n_jobs=None = every physical core):
+# the peers get n_jobs=1, as datawheel's LightGBM runs on the one OpenMP thread.
 
 import numpy as np
 import polars as pl
@@ -112,10 +114,10 @@ def _peers(train: pl.DataFrame, test: pl.DataFrame, features: FeatureColumns, ta
     out = {}
     started = time.perf_counter()
     if kind == "regression":
-        gbm = lgb.LGBMRegressor(verbose=-1, random_state=0).fit(x_train, y)
+        gbm = lgb.LGBMRegressor(verbose=-1, random_state=0, n_jobs=1).fit(x_train, y)
         out["LGBMRegressor"] = (gbm.predict(x_test).reshape(-1, 1), time.perf_counter() - started)
         return out
-    gbm = lgb.LGBMClassifier(verbose=-1, random_state=0).fit(x_train, y)
+    gbm = lgb.LGBMClassifier(verbose=-1, random_state=0, n_jobs=1).fit(x_train, y)
     out["LGBMClassifier"] = (gbm.predict_proba(x_test), time.perf_counter() - started)
     encode = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(), StandardScaler()), features.numeric),

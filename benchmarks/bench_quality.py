@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# LightGBM's scikit-learn wrapper ignores OMP_NUM_THREADS (n_jobs=None = every physical core):
+# the peers get n_jobs=1, as datawheel's LightGBM runs on the one OpenMP thread.
 
 import numpy as np
 import pandas as pd
@@ -154,7 +156,7 @@ def fit_peers(
         out["LogisticRegression"] = _ordered(lr.predict_proba(d_test), lr.classes_, classes)
         seconds["LogisticRegression"] = time.perf_counter() - started
         started = time.perf_counter()
-        gbm = lgb.LGBMClassifier(verbose=-1, random_state=0)
+        gbm = lgb.LGBMClassifier(verbose=-1, random_state=0, n_jobs=1)
         if text:  # trees on TF-IDF of the 5,000 most frequent word 1-2-grams (char n-grams:
             # hours of tree building for nothing); the tabular columns as the LR design has them
             words = {n: TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=5000,
