@@ -124,7 +124,8 @@ def explain_rows(
     result = explain_arrays(model, numeric, categorical, **options)
     out = result.to_dicts()
     text = list(getattr(model.preprocessor.columns, "text", []) or [])
-    if text and result.label_index is not None and getattr(model.preprocessor, "text_width", 0):
+    width = int(getattr(model.preprocessor, "text_width", 0) or 0)  # 0: no array form of text
+    if text and result.label_index is not None and width:
         from datawheel.evaluate.explain_text import text_tokens
 
         position = {name: p for p, name in enumerate(result.columns)}

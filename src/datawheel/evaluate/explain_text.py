@@ -90,9 +90,9 @@ def text_tokens(
             )  # fmt: skip
         for i, words in enumerate(per_row):
             ranked = sorted(words.items(), key=lambda kv: abs(kv[1]), reverse=True)[:TOP_WORDS]
-            shown = [[w, float(v)] for w, v in ranked]
+            shown: list[tuple[str, float]] = [(w, float(v)) for w, v in ranked]
             rest = float(column_values[column][i]) - sum(v for _, v in shown)
-            out[i][column] = {"values": shown, "rest": rest, "method": method}
+            out[i][column] = {"values": [list(p) for p in shown], "rest": rest, "method": method}
     return out
 
 

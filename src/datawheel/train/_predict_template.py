@@ -42,7 +42,7 @@ def _as_category(value):
 
 def _category_index(vocabulary):
     """Category -> index, a whole number also under its other spelling ("3" / "3.0")."""
-    index = {}
+    index: dict[str, int] = {}
     for i, value in enumerate(vocabulary):
         try:
             number = float(value)
