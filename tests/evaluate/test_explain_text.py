@@ -121,7 +121,10 @@ def test_integrated_gradients_when_summed_then_output_less_the_empty_text(
         hashed.predict_proba_arrays(numeric, categorical)[:, 1]
         - hashed.predict_proba_arrays(blank, categorical)[:, 1]
     )
-    np.testing.assert_allclose(gradients.sum(axis=1), gap, atol=2e-3)
+    # the gradient jumps where a ReLU switches along the path: the midpoint rule's error
+    # falls as 1/steps (a few thousandths at 128 steps); the explanation's rest carries it
+    np.testing.assert_allclose(gradients.sum(axis=1), gap, atol=1e-2)
+    assert np.abs(gap[:3]).min() > 0.05  # the check has something to add up
     assert np.count_nonzero(gradients[3]) == 0  # a missing text is the baseline itself
 
 
