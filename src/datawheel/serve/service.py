@@ -336,9 +336,14 @@ class Service:
     def _explain(
         self, model: Any, rows: list[dict[str, Any]], cancel: threading.Event
     ) -> list[dict[str, Any]]:
-        """On a worker thread; raises `Cancelled` at the first forward pass after ``cancel``."""
+        """On a worker thread; raises `Cancelled` at the first forward pass after ``cancel`` —
+        or at the end, when the timeout fired during the last pass (the answer is dropped either
+        way, so both count as cancelled)."""
         try:
-            return model.explain(rows, should_stop=cancel.is_set)
+            explanations = model.explain(rows, should_stop=cancel.is_set)
+            if cancel.is_set():
+                raise Cancelled("the explanation finished after its request timed out")
+            return explanations
         except Cancelled:
             self.metrics.explanation_cancelled()
             raise
