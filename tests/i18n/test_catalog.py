@@ -38,10 +38,10 @@ def test_catalog_when_read_then_every_message_translated_with_its_placeholders()
 
 
 def test_catalog_when_source_extracted_then_no_message_missing() -> None:
-    from datawheel.cli.messages import extract_messages, help_texts
+    from datawheel.cli.messages import extract_messages, help_texts, template_messages
 
     in_catalog = {m.id for m in _entries()}
-    found = {**extract_messages(), **help_texts()}
+    found = {**extract_messages(), **template_messages(), **help_texts()}
     missing = {msgid: places[0] for msgid, places in found.items() if msgid not in in_catalog}
     assert missing == {}, "run `python -m datawheel.cli.messages`, then translate"
 

@@ -32,6 +32,7 @@ SINCE_FIRST = (
     "0003",
     "0004",
     "0005",
+    "0006",
 )  # the revisions an upgrade of a first-release workspace runs
 
 

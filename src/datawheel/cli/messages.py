@@ -6,7 +6,9 @@ The messages are found where they are written, so no call site needs marking:
 - every ``DatawheelError`` raised or built: its message and its ``hint``, f-strings as
   templates (``f"file {path} not found"`` → ``file {path} not found``);
 - what the CLI prints (``console.print``, ``typer.echo``, table titles and column names);
-- every command's help and every option's help, read from the live command tree.
+- every command's help and every option's help, read from the live command tree;
+- the web console's Jinja2 templates: every ``_("…")`` (Babel's Jinja2 extractor), its
+  ``{placeholders}`` filled by keyword (``_("of {quota} rows", quota=…)``).
 
 ``python -m datawheel.cli.messages`` (``make i18n``) rewrites
 ``i18n/locales/<lang>/LC_MESSAGES/datawheel.po`` (keeping existing translations, dropping
@@ -27,9 +29,16 @@ from typing import Any
 
 from datawheel.i18n.catalog import DOMAIN, LOCALE_DIR
 
-__all__ = ["compile_catalog", "extract_messages", "help_texts", "update_catalog"]
+__all__ = [
+    "compile_catalog",
+    "extract_messages",
+    "help_texts",
+    "template_messages",
+    "update_catalog",
+]
 
 SRC = Path(__file__).resolve().parents[1]  # src/datawheel
+TEMPLATES = SRC / "console" / "templates"
 _PRINTERS = {"print", "echo", "status", "update", "add_column", "rule"}
 _PLOTS = {"bar_chart", "grouped_bar_chart", "line_chart", "histogram", "confusion_matrix_chart",
           "calibration_chart"}  # fmt: skip
@@ -61,6 +70,23 @@ def extract_messages(root: Path = SRC) -> dict[str, list[str]]:
     return found
 
 
+def template_messages(root: Path = TEMPLATES) -> dict[str, list[str]]:
+    """Every ``_("…")`` of the console's templates: msgid → ["file:line", …]. A call whose
+    first argument is not a literal (``_(v.stage)``) translates words put in the catalog
+    elsewhere (``N_``), and is skipped here."""
+    from jinja2.ext import babel_extract
+
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.glob("*.html")):
+        where = path.relative_to(SRC.parent).as_posix()
+        with path.open("rb") as handle:
+            for line, _func, message, _comments in babel_extract(handle, ("_",), [], {}):
+                text = message[0] if isinstance(message, tuple) else message
+                if isinstance(text, str) and text.strip() not in _SKIP:
+                    found.setdefault(text, []).append(f"{where}:{line}")
+    return found
+
+
 def help_texts() -> dict[str, list[str]]:
     """The help of every command, group and option of the ``datawheel`` command."""
     import typer
@@ -87,7 +113,7 @@ def update_catalog(lang: str = "zh_CN") -> Path:
 
     po_path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     old = read_po(po_path.open("rb")) if po_path.exists() else Catalog(locale=lang)
-    messages = {**extract_messages(), **help_texts()}
+    messages = {**extract_messages(), **template_messages(), **help_texts()}
     new = Catalog(locale=lang, project="datawheel", domain=DOMAIN, fuzzy=False)
     for msgid, places in messages.items():
         previous = old.get(msgid)

@@ -123,7 +123,9 @@ def _serve_bundle(bundle: Path, revocations: Path | None, *, host: str, port: in
 @authorized("tenants")
 def tenants_create(
     name: Annotated[str, typer.Argument(help="Tenant name.")],
-    plan: Annotated[str, typer.Option(help="A plan from serve.plans.")] = "free",
+    plan: Annotated[
+        str, typer.Option(help="A plan from serve.plans (or made in the console).")
+    ] = "free",
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -131,11 +133,12 @@ def tenants_create(
 
     Example: datawheel tenants create acme --plan pro
     """
+    from datawheel.serve.plans import plan_names
     from datawheel.serve.tenants import create_tenant
 
     project = load_project(config, workspace, need_data=False)
     with project.open_workspace() as ws:
-        tenant_id = create_tenant(ws, name, plan=plan, plans=list(project.config.serve.plans))
+        tenant_id = create_tenant(ws, name, plan=plan, plans=plan_names(ws, project.config))
     console.print(f"Created tenant {name} ({tenant_id}) on plan {plan}.")
 
 
@@ -183,11 +186,29 @@ def tenants_deactivate(
     console.print(f"Deactivated tenant {name}.")
 
 
+@tenants_app.command("activate")
+@authorized("tenants")
+def tenants_activate(
+    name: Annotated[str, typer.Argument(help="Tenant name.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Accept a deactivated tenant's keys again (those not revoked or expired). Admin only.
+
+    Example: datawheel tenants activate acme
+    """
+    from datawheel.serve.tenants import activate_tenant
+
+    with load_project(config, workspace).open_workspace() as ws:
+        activate_tenant(ws, name)
+    console.print(f"Activated tenant {name}.")
+
+
 @tenants_app.command("set-plan")
 @authorized("tenants")
 def tenants_set_plan(
     name: Annotated[str, typer.Argument(help="Tenant name.")],
-    plan: Annotated[str, typer.Argument(help="A plan from serve.plans.")],
+    plan: Annotated[str, typer.Argument(help="A plan from serve.plans (or made in the console).")],
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -196,11 +217,12 @@ def tenants_set_plan(
 
     Example: datawheel tenants set-plan acme pro
     """
+    from datawheel.serve.plans import plan_names
     from datawheel.serve.tenants import set_plan
 
     project = load_project(config, workspace)
     with project.open_workspace() as ws:
-        old = set_plan(ws, name, plan, plans=list(project.config.serve.plans))
+        old = set_plan(ws, name, plan, plans=plan_names(ws, project.config))
     console.print(f"Tenant {name}: plan {old} → {plan}.")
 
 

@@ -22,20 +22,31 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
-from datawheel.store.db import console_sessions, login_failures, now_iso, reading, tenants, users
+from datawheel.store.db import (
+    console_sessions,
+    login_failures,
+    now_iso,
+    reading,
+    signup_tokens,
+    tenants,
+    users,
+)
 from datawheel.store.roles import CUSTOMER_ROLES, require
 from datawheel.store.roles import allowed as workspace_allows
 from datawheel.store.workspace import Workspace
 
 __all__ = [
     "CUSTOMER_ROLES",
+    "LINK_HOURS",
     "OPERATORS",
     "OPERATOR_ROLES",
     "SESSION_SECONDS",
+    "Invite",
     "Session",
     "User",
     "as_user",
     "can",
+    "check_password",
     "create_user",
     "csrf_ok",
     "end_session",
@@ -50,6 +61,8 @@ FAILURE_WINDOW = 15 * 60.0
 MAX_FAILURES = 5  # per e-mail in the window …
 MAX_CLIENT_FAILURES = 20  # … and per client address (several people may share one)
 MIN_PASSWORD = 12
+LINK_HOURS = 72.0  # a sign-up link works this long, once
+MAX_LINK_HOURS = 30 * 24.0
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # RFC 9106's second recommended option (memory-hard, 64 MiB, 3 passes): slow for an attacker's
@@ -59,6 +72,8 @@ _DUMMY_HASH = _hasher.hash("datawheel-absent-user")  # unknown users cost the sa
 
 # console action → the row of the one action table (store/roles.py) it takes
 _ACTIONS = {"customer": "customer", "keys": "tenant_keys", "operate": "operate"}
+# workspace actions an operator takes from the console, by the same rows as the CLI
+_OPERATOR_ACTIONS = frozenset({"promote", "train", "tenants", "users"})
 
 
 @dataclass(frozen=True)
@@ -83,9 +98,11 @@ class Session:
 
 
 def can(user: User, action: str) -> bool:
-    """Whether ``user`` may take the console ``action`` (``promote``: the workspace rule)."""
-    if action == "promote":
-        return user.is_operator and workspace_allows(user.role, "promote")
+    """Whether ``user`` may take the console ``action``: ``customer``, ``keys``, ``operate``,
+    or one of the workspace's own (``promote``, ``train``, ``tenants``, ``users``), which only
+    operators take, by the workspace's rule."""
+    if action in _OPERATOR_ACTIONS:
+        return user.is_operator and workspace_allows(user.role, action)
     return workspace_allows(user.role, _ACTIONS[action])
 
 
@@ -99,15 +116,83 @@ def as_user(ws: Workspace, user: User) -> Workspace:
     return acting
 
 
-def _hash_token(token: str) -> str:
+def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Invite:
+    """A one-time sign-up link's secret part: shown once, stored only as its SHA-256."""
+
+    email: str
+    token: str
+    expires_at: float  # seconds since the epoch
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url.rstrip('/')}/console/signup/{self.token}"
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(
+            f"the password is {len(password)} characters long; at least {MIN_PASSWORD} needed",
+            where="password",
+        )
+
+
+def unusable_hash() -> str:
+    """The hash of a password nobody knows: the account cannot sign in until its link is used."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
+    return _hasher.hash(password)
+
+
+def insert_invite(
+    ws: Workspace, conn: Connection, user_id: str, email: str, *, hours: float, now: float
+) -> Invite:
+    """A new sign-up link for ``user_id`` in ``conn``'s transaction; earlier unused links of
+    the user stop working."""
+    if not 0 < hours <= MAX_LINK_HOURS:
+        raise UsageError(
+            f"a sign-up link is valid for 1 to {MAX_LINK_HOURS} hours, got {hours:g}",
+            where="--valid-hours",
+        )
+    conn.execute(
+        delete(signup_tokens).where(
+            signup_tokens.c.user_id == user_id, signup_tokens.c.used_at.is_(None)
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    expires = now + hours * 3600
+    conn.execute(
+        insert(signup_tokens).values(
+            token_hash=hash_token(token),
+            user_id=user_id,
+            created_at=now_iso(),
+            expires_at=expires,
+            used_at=None,
+            created_by=ws.actor,
+        )
+    )
+    return Invite(email, token, expires)
+
+
 def create_user(
-    ws: Workspace, email: str, *, tenant: str, role: str, password: str | None = None
-) -> tuple[str, str]:
-    """A new user; returns (user id, password). Without ``password`` a random one is made and
-    returned: the caller shows it once. Only its argon2id hash is stored. Admin only."""
+    ws: Workspace,
+    email: str,
+    *,
+    tenant: str,
+    role: str,
+    password: str | None = None,
+    link_hours: float = LINK_HOURS,
+    now: float | None = None,
+) -> tuple[str, Invite | None]:
+    """A new user; returns (user id, sign-up link or None). Without ``password`` the user
+    gets a one-time link (valid ``link_hours``) to choose one; the caller shows it once. Only
+    argon2id hashes of passwords and SHA-256 hashes of links are stored. Admin only."""
     require(ws, "users")
     email = email.strip().lower()
     if not _EMAIL.match(email):
@@ -122,13 +207,8 @@ def create_user(
             hint=f"use one of {', '.join(roles)}"
             + ("" if operator else f", or --tenant {OPERATORS} for {', '.join(OPERATOR_ROLES)}"),
         )
-    if password is None:
-        password = secrets.token_urlsafe(15)
-    if len(password) < MIN_PASSWORD:
-        raise UsageError(
-            f"the password is {len(password)} characters long; at least {MIN_PASSWORD} needed",
-            where="password",
-        )
+    password_hash = hash_password(password) if password is not None else unusable_hash()
+    now = time.time() if now is None else now
     user_id = f"u_{uuid.uuid4().hex[:12]}"
     with ws.engine.begin() as conn:
         tenant_id = None
@@ -148,13 +228,17 @@ def create_user(
                 email=email,
                 tenant_id=tenant_id,
                 role=role,
-                password_hash=_hasher.hash(password),
+                password_hash=password_hash,
                 created_at=now_iso(),
                 disabled_at=None,
             )
         )
-        ws.record(conn, "user.create", email, {"tenant": tenant, "role": role})
-    return user_id, password
+        invite = None
+        if password is None:
+            invite = insert_invite(ws, conn, user_id, email, hours=link_hours, now=now)
+        how = "password" if invite is None else "sign-up link"
+        ws.record(conn, "user.create", email, {"tenant": tenant, "role": role, "with": how})
+    return user_id, invite
 
 
 def _user_row_select() -> Select[Any]:
@@ -219,7 +303,7 @@ def sign_in(
         expires = now + SESSION_SECONDS
         conn.execute(
             insert(console_sessions).values(
-                token_hash=_hash_token(token),
+                token_hash=hash_token(token),
                 user_id=row.id,
                 csrf=csrf,
                 created_at=now_iso(),
@@ -240,7 +324,7 @@ def find_session(ws: Workspace, token: str | None, *, now: float | None = None) 
             _user_row_select()
             .add_columns(console_sessions.c.csrf, console_sessions.c.expires_at)
             .join(console_sessions, console_sessions.c.user_id == users.c.id)
-            .where(console_sessions.c.token_hash == _hash_token(token))
+            .where(console_sessions.c.token_hash == hash_token(token))
         ).first()
     if row is None or row.expires_at <= now or row.disabled_at is not None:
         return None
@@ -254,7 +338,7 @@ def end_session(ws: Workspace, session: Session) -> None:
     with ws.engine.begin() as conn:
         conn.execute(
             delete(console_sessions).where(
-                console_sessions.c.token_hash == _hash_token(session.token)
+                console_sessions.c.token_hash == hash_token(session.token)
             )
         )
         as_user(ws, session.user).record(conn, "console.sign_out", session.user.email, {})

@@ -12,6 +12,7 @@ from sqlalchemy import desc, func, select
 
 from datawheel.store.db import (
     api_key_details,
+    api_key_usage,
     api_keys,
     audit,
     feedback,
@@ -29,6 +30,7 @@ __all__ = [
     "feedback_counts",
     "feedback_examples",
     "live_accuracy",
+    "loop_checks",
     "stage_history",
     "tenant_keys",
     "tenant_overview",
@@ -43,29 +45,68 @@ def _days_back(days: int, today: datetime | None = None) -> list[str]:
 
 
 def usage_by_day(ws: Workspace, tenant_id: str, *, days: int = 30) -> list[dict[str, Any]]:
-    """The tenant's counters for the last ``days`` days: one row per day and endpoint."""
+    """The tenant's counters for the last ``days`` days: one row per day and endpoint, with
+    the requests answered, their rows, and the requests refused (4xx) or failed (5xx)."""
     since = _days_back(days)[0]
     with reading(ws.engine) as conn:
         rows = conn.execute(
-            select(usage.c.day, usage.c.endpoint, usage.c.requests, usage.c.rows)
+            select(
+                usage.c.day,
+                usage.c.endpoint,
+                usage.c.requests,
+                usage.c.rows,
+                usage.c.client_errors,
+                usage.c.server_errors,
+            )
             .where(usage.c.tenant_id == tenant_id, usage.c.day >= since)
             .order_by(desc(usage.c.day), usage.c.endpoint)
         ).all()
     return [dict(r._mapping) for r in rows]
 
 
-def tenant_overview(ws: Workspace, tenant_id: str, *, days: int = 14) -> dict[str, Any]:
-    """Requests per day (all endpoints) for a chart, and the last ``days`` days' totals."""
-    per_day = dict.fromkeys(_days_back(days), 0)
+def tenant_overview(
+    ws: Workspace, tenant_id: str, *, days: int = 14, month: str = ""
+) -> dict[str, Any]:
+    """Per day of the last ``days`` days: requests answered and errors (4xx + 5xx), for the
+    chart; per endpoint: totals; and the quota rows used by each day of ``month`` (cumulative),
+    for the quota line."""
+    from datawheel.serve.metering import QUOTA_ENDPOINTS
+
+    window = _days_back(max(days, 31))
+    shown = set(window[-days:])
+    per_day = {d: {"requests": 0, "errors": 0, "client": 0, "server": 0} for d in window[-days:]}
     totals: dict[str, int] = {}
-    for row in usage_by_day(ws, tenant_id, days=days):
-        per_day[row["day"]] = per_day.get(row["day"], 0) + row["requests"]
+    errors = {"client": 0, "server": 0}
+    quota_rows: dict[str, int] = {}
+    for row in usage_by_day(ws, tenant_id, days=len(window)):
+        day = row["day"]
+        if month and day.startswith(month) and row["endpoint"] in QUOTA_ENDPOINTS:
+            quota_rows[day] = quota_rows.get(day, 0) + row["rows"]
+        if day not in shown:
+            continue
+        slot = per_day[day]
+        slot["requests"] += row["requests"]
+        slot["client"] += row["client_errors"]
+        slot["server"] += row["server_errors"]
+        slot["errors"] += row["client_errors"] + row["server_errors"]
         totals[row["endpoint"]] = totals.get(row["endpoint"], 0) + row["requests"]
-    return {"per_day": list(per_day.items()), "totals": totals}
+        errors["client"] += row["client_errors"]
+        errors["server"] += row["server_errors"]
+    running, cumulative = 0, []
+    for day in sorted(quota_rows):
+        running += quota_rows[day]
+        cumulative.append((day, running))
+    return {
+        "per_day": list(per_day.items()),
+        "totals": totals,
+        "errors": errors,
+        "quota_by_day": cumulative,
+    }
 
 
 def tenant_keys(ws: Workspace, tenant_id: str) -> list[dict[str, Any]]:
-    """The tenant's keys, newest first, with the console's name and expiry where given."""
+    """The tenant's keys, newest first, with the console's name and expiry where given, and
+    when each was last used (to the auth cache's seconds; None: never)."""
     with reading(ws.engine) as conn:
         rows = conn.execute(
             select(
@@ -73,11 +114,14 @@ def tenant_keys(ws: Workspace, tenant_id: str) -> list[dict[str, Any]]:
                 api_keys.c.role,
                 api_keys.c.created_at,
                 api_keys.c.revoked_at,
+                api_keys.c.expires_at,
                 api_key_details.c.name,
                 api_key_details.c.expires_on,
                 api_key_details.c.created_by,
+                api_key_usage.c.last_used_at,
             )
             .outerjoin(api_key_details, api_key_details.c.key_id == api_keys.c.id)
+            .outerjoin(api_key_usage, api_key_usage.c.key_id == api_keys.c.id)
             .where(api_keys.c.tenant_id == tenant_id)
             .order_by(desc(api_keys.c.created_at))
         ).all()
@@ -85,12 +129,13 @@ def tenant_keys(ws: Workspace, tenant_id: str) -> list[dict[str, Any]]:
 
 
 def tenants_usage(ws: Workspace, month: str) -> list[dict[str, Any]]:
-    """Every tenant with its plan, state and this month's requests and rows."""
+    """Every tenant with its plan, state and this month's requests, rows and errors."""
     totals = (
         select(
             usage.c.tenant_id,
             func.sum(usage.c.requests).label("requests"),
             func.sum(usage.c.rows).label("rows"),
+            func.sum(usage.c.client_errors + usage.c.server_errors).label("errors"),
         )
         .where(usage.c.day.like(f"{month}-%"))
         .group_by(usage.c.tenant_id)
@@ -106,6 +151,7 @@ def tenants_usage(ws: Workspace, month: str) -> list[dict[str, Any]]:
                 tenants.c.created_at,
                 func.coalesce(totals.c.requests, 0).label("requests"),
                 func.coalesce(totals.c.rows, 0).label("rows"),
+                func.coalesce(totals.c.errors, 0).label("errors"),
             )
             .outerjoin(totals, totals.c.tenant_id == tenants.c.id)
             .order_by(tenants.c.name)
@@ -216,4 +262,17 @@ def audit_page(
         stmt = stmt.where(audit.c.actor.like(f"%{actor}%"))
     with reading(ws.engine) as conn:
         rows = conn.execute(stmt).all()
+    return [{**dict(r._mapping), "details": json.loads(r.details)} for r in rows]
+
+
+def loop_checks(ws: Workspace, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The loop's latest policy checks, newest first: when, who, whether it fired and why
+    (the ``loop.check`` entries of the audit log)."""
+    with reading(ws.engine) as conn:
+        rows = conn.execute(
+            select(audit.c.seq, audit.c.ts, audit.c.actor, audit.c.target, audit.c.details)
+            .where(audit.c.action == "loop.check")
+            .order_by(desc(audit.c.seq))
+            .limit(limit)
+        ).all()
     return [{**dict(r._mapping), "details": json.loads(r.details)} for r in rows]

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from datawheel.config import LoopConfig, ProjectConfig, load_config
 from datawheel.console.app import PREFIX, create_console
 from datawheel.loop.drift import feature_drift, prometheus_drift_lines
+from datawheel.project.console_feeds import cached_alerts, card_drawer, retrain_now
 from datawheel.registry.versions import list_versions
 from datawheel.store.workspace import Workspace
 
@@ -118,16 +119,23 @@ def cached_drift_reports(
     return _DriftReports(ws, policy, every)
 
 
-def mount_console(app: FastAPI, config: ProjectConfig, ws: Workspace) -> None:
-    """Mount the web console at ``/console``, fed the loop's drift figures from here (the
-    console, like serve, never imports the loop)."""
+def mount_console(
+    app: FastAPI, config: ProjectConfig, ws: Workspace, *, retrain: bool = True
+) -> None:
+    """Mount the web console at ``/console``, fed from here what the offline half knows (the
+    console, like serve, never imports the loop): drift, alerts, model cards, and — unless
+    ``retrain`` is False — the "retrain now" action."""
+    drift = cached_drift_reports(ws, config.loop)
     app.mount(
         PREFIX,
         create_console(
             config,
             ws,
             input_schema=app.state.service.validator.schema,
-            drift=cached_drift_reports(ws, config.loop),
+            drift=drift,
+            alerts=cached_alerts(ws, config, drift),
+            card=card_drawer(ws, config),
+            retrain=retrain_now(config) if retrain else None,
         ),
     )
 

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from datawheel.atomic import AtomicFile
+from datawheel.config import ProjectConfig
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.card_sections import word_importance
 from datawheel.evaluate.explain import METHODS, global_importance
@@ -33,6 +34,7 @@ __all__ = [
     "evaluate_model",
     "explain_file",
     "read_project_table",
+    "version_card",
 ]
 
 CARD_EXPLAIN_ROWS = 200  # held-out rows behind the card's global importance
@@ -157,21 +159,45 @@ def evaluate_model(
         warnings=baseline_warnings(result),
     )
     if report is not None:
-        out.importance, words = importance_and_words(trained, frame)
-        html = version_card_html(
-            ws,
-            version,
-            trained,
-            frame,
-            config=config,
-            source=source,
-            assessment=result,
-            proba=result.pred,
-            importance=out.importance,
-            words=words,
-        )
+        html, out.importance = _card(ws, config, version, trained, frame, source, result)
         out.report_path = str(write_page(report, html))
     return out
+
+
+def _card(
+    ws: Workspace,
+    config: ProjectConfig,
+    version: Any,
+    trained: Any,
+    frame: pl.DataFrame,
+    source: str,
+    result: Any,
+) -> tuple[str, dict[str, float]]:
+    """The card's HTML, with mean |SHAP| importance on up to ``CARD_EXPLAIN_ROWS`` rows."""
+    importance, words = importance_and_words(trained, frame)
+    html = version_card_html(
+        ws, version, trained, frame, config=config, source=source, assessment=result,
+        proba=None if trained.is_regression else result.pred, importance=importance,
+        words=words,
+    )  # fmt: skip
+    return html, importance
+
+
+def version_card(ws: Workspace, config: ProjectConfig, ref: str = "champion") -> str:
+    """The model card of version ``ref`` as HTML, evaluated on its held-out rows — the page
+    ``datawheel evaluate --report`` writes — in the interface language of the caller."""
+    version = get_version(ws, ref)
+    trained = load_version_model(ws, version)
+    target = config.data.target
+    if version.eval_dataset_id:
+        frame = load_frame(ws, version.eval_dataset_id)
+        if target in frame.columns:
+            frame = frame.filter(pl.col(target).is_not_null())
+            if frame.height:
+                result = assess_model(config, trained, frame, intersections=True)
+                source = f"dataset {version.eval_dataset_id}"
+                return _card(ws, config, version, trained, frame, source, result)[0]
+    return version_card_html(ws, version, trained, None, config=config)
 
 
 def importance_and_words(
@@ -216,11 +242,7 @@ def _evaluate_regression(
         split=version_split(ws, version), warnings=baseline_warnings(result),
     )  # fmt: skip
     if report is not None:
-        out.importance, words = importance_and_words(trained, frame)
-        html = version_card_html(
-            ws, version, trained, frame, config=config, source=source, assessment=result,
-            importance=out.importance, words=words,
-        )  # fmt: skip
+        html, out.importance = _card(ws, config, version, trained, frame, source, result)
         out.report_path = str(write_page(report, html))
     return out
 

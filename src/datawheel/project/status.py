@@ -15,9 +15,15 @@ from datawheel.loop.drift import feature_drift
 from datawheel.loop.feedback import live_accuracy
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
+from datawheel.project.alerts import (
+    NO_CHAMPION,
+    NO_MODEL,
+    drift_alerts,
+    input_pii_alerts,
+    retraining_alerts,
+)
 from datawheel.registry.policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
-from datawheel.serve.input_pii import input_pii_warnings
 from datawheel.store.datasets import get_dataset
 from datawheel.store.workspace import Workspace
 
@@ -68,9 +74,7 @@ def _champion_split(ws: Workspace, current: ModelVersion | None) -> dict[str, An
 def _champion_alerts(
     version: ModelVersion, row: dict[str, Any], drift: dict[str, Any], config: ProjectConfig
 ) -> list[str]:
-    alerts = []
-    if version.needs_retraining:
-        alerts.append(f"{version.id} needs retraining (a subject it learned from was erased)")
+    alerts = retraining_alerts(version)
     live, loop = row["live_accuracy"], config.loop
     enough = live is not None and row["labeled"] >= loop.min_labeled_feedback
     if enough and live < loop.accuracy_below:
@@ -78,12 +82,7 @@ def _champion_alerts(
             f"{version.id} live accuracy {live:.4f} is below {loop.accuracy_below:g} "
             "— run `datawheel loop --once`"
         )
-    for name in drift.get("drifted", []):
-        psi = next(f["psi"] for f in drift["features"] if f["feature"] == name)
-        alerts.append(
-            f"{version.id} feature {name!r} drifted: PSI {psi:.3f} > {loop.drift_psi_above:g}"
-        )
-    return alerts
+    return alerts + drift_alerts(version.id, drift, loop.drift_psi_above)
 
 
 def tuned_status(
@@ -265,19 +264,14 @@ def project_status(
         row["compared"] = compared.get("scores", {}).get(row["id"])
     split = _champion_split(ws, current)
     if not versions:
-        alerts.append("no model yet — run `datawheel run`")
+        alerts.append(NO_MODEL)
     elif current is None:
-        alerts.append("no champion: the last run failed its gate — see `datawheel models list`")
+        alerts.append(NO_CHAMPION)
     running = live_retrain(ws)
     chain = ws.verify_audit()
     if not chain.ok:
         alerts.append(f"audit log broken: {chain.problem}")
-    for name, seen in sorted(input_pii_warnings(ws.engine).items()):
-        alerts.append(
-            f"model input field {name!r} received text that looks like PII "
-            f"({', '.join(seen['types'])}) since {seen['first_seen'][:10]}: it reaches the model "
-            f"and the prediction log as sent — add a privacy.columns rule for {name}"
-        )
+    alerts += input_pii_alerts(ws.engine)
     return {
         "project": config.name,
         "versions": versions,

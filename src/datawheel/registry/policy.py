@@ -7,6 +7,7 @@ from typing import Any
 
 from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
+from datawheel.i18n.catalog import N_
 from datawheel.registry.versions import ModelVersion, load_version_model
 from datawheel.store.runs import get_run
 from datawheel.store.workspace import Workspace
@@ -26,9 +27,11 @@ def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -
         rule = _rule_name(current.get(column, "keep"))
         if rule != "keep":
             alerts.append(
-                f"{version.id} was trained on column {column!r} as a feature, which the current "
-                f"privacy policy rules {rule!r}: retrain (`datawheel run` or `datawheel loop "
-                f"--once --force`) before serving it on"
+                N_(
+                    f"{version.id} was trained on column {column!r} as a feature, which the "
+                    f"current privacy policy rules {rule!r}: retrain (`datawheel run` or "
+                    f"`datawheel loop --once --force`) before serving it on"
+                )
             )
     trained_under = _trained_under(ws, version)
     if trained_under is not None:
@@ -39,8 +42,10 @@ def policy_alerts(ws: Workspace, config: ProjectConfig, version: ModelVersion) -
         stricter = [c for c in changed if _rule_name(current.get(c, "keep")) != "keep"]
         if stricter:
             alerts.append(
-                f"{version.id} was trained under an older privacy policy "
-                f"(rules changed for {', '.join(stricter)}): retrain to apply the current one"
+                N_(
+                    f"{version.id} was trained under an older privacy policy "
+                    f"(rules changed for {', '.join(stricter)}): retrain to apply the current one"
+                )
             )
     return alerts
 

@@ -256,7 +256,7 @@ def create_app(
         service.writer.flush()
         month = current_month(service.clocks.wall())
         metered = month_usage(ws, tenant_id=who.tenant_id, month=month)
-        plan = config.serve.plans.get(who.plan)
+        plan = who.limits or config.serve.plans.get(who.plan)
         quota = plan.monthly_quota if plan else 0
         # one answer on every worker: the quota less the rows served (metered), whoever holds
         # the rest in a lease

@@ -40,6 +40,7 @@ __all__ = [
     "error_body",
     "error_response",
     "install_error_handlers",
+    "status_of",
 ]
 
 
@@ -99,6 +100,11 @@ def _status(exc: DatawheelError) -> tuple[int, str]:
     if isinstance(exc, Unavailable):
         return 503, "unavailable"
     return 500, "internal"
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status an exception is answered with (500 for anything but a library error)."""
+    return _status(exc)[0] if isinstance(exc, DatawheelError) else 500
 
 
 def error_response(

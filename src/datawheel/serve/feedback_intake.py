@@ -99,6 +99,13 @@ class FeedbackIntake:
         self._retry_s = 3 * service.config.serve.log_flush_ms / 1000
 
     async def submit(self, who: Principal, body: FeedbackRequest) -> dict[str, str]:
+        try:
+            return await self._submit(who, body)
+        except Exception as exc:
+            self._service.count_error(who, "feedback", exc)
+            raise
+
+    async def _submit(self, who: Principal, body: FeedbackRequest) -> dict[str, str]:
         service = self._service
         plan = service.plan(who)
         await service.limiter.admit_request(

@@ -1,4 +1,5 @@
-"""Usage metering: requests and rows per tenant, endpoint and UTC day, upserted atomically."""
+"""Usage metering: requests, rows and errors per tenant, endpoint and UTC day, upserted
+atomically; and when each API key was last used."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from datawheel.atomic import atomic_write
 from datawheel.errors import UsageError
-from datawheel.store.db import quota_counters, reading, tenants, usage
+from datawheel.store.db import api_key_usage, quota_counters, reading, tenants, usage
 from datawheel.store.roles import require
 from datawheel.store.workspace import Workspace
 
@@ -21,6 +22,7 @@ __all__ = [
     "QUOTA_ENDPOINTS",
     "export_usage",
     "month_usage",
+    "record_key_use",
     "record_usage",
     "record_usage_many",
     "usage_csv",
@@ -48,11 +50,45 @@ def record_usage(
     )  # fmt: skip
 
 
+_COUNTS = ("requests", "rows", "client_errors", "server_errors")
+
+
 def record_usage_many(conn: Connection, counters: list[dict[str, object]]) -> None:
-    """Add several counters (dicts of tenant_id, endpoint, day, requests, rows) in one
-    statement, in the caller's transaction: the write-behind calls this on every flush."""
+    """Add several counters (dicts of tenant_id, endpoint, day, requests, rows and optionally
+    client_errors, server_errors) in one statement, in the caller's transaction: the
+    write-behind calls this on every flush."""
     if counters:
-        conn.execute(_upsert(conn.dialect.name), counters)
+        conn.execute(
+            _upsert(conn.dialect.name),
+            [{"client_errors": 0, "server_errors": 0, **c} for c in counters],
+        )
+
+
+def record_key_use(conn: Connection, used: dict[str, str]) -> None:
+    """Remember when each key (id → ISO time) was last used, keeping the later time, in the
+    caller's transaction (the write-behind's flush)."""
+    if used:
+        conn.execute(
+            _key_upsert(conn.dialect.name),
+            [{"key_id": k, "last_used_at": at} for k, at in used.items()],
+        )
+
+
+@functools.cache
+def _key_upsert(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(api_key_usage).values(
+        key_id=bindparam("key_id"), last_used_at=bindparam("last_used_at")
+    )
+    newer = stmt.excluded.last_used_at > api_key_usage.c.last_used_at
+    return stmt.on_conflict_do_update(
+        index_elements=["key_id"],
+        set_={
+            "last_used_at": case(
+                (newer, stmt.excluded.last_used_at), else_=api_key_usage.c.last_used_at
+            )
+        },
+    )
 
 
 @functools.cache
@@ -61,14 +97,11 @@ def _upsert(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
     with literal values is rebuilt and re-keyed on every call: ~0.5 ms a flush)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(usage).values(
-        {name: bindparam(name) for name in ("tenant_id", "endpoint", "day", "requests", "rows")}
+        {name: bindparam(name) for name in ("tenant_id", "endpoint", "day", *_COUNTS)}
     )
     return stmt.on_conflict_do_update(
         index_elements=["tenant_id", "endpoint", "day"],
-        set_={
-            "requests": usage.c.requests + stmt.excluded.requests,
-            "rows": usage.c.rows + stmt.excluded.rows,
-        },
+        set_={name: usage.c[name] + stmt.excluded[name] for name in _COUNTS},
     )
 
 
@@ -89,7 +122,7 @@ def usage_csv(ws: Workspace, *, month: str, tenant_id: str | None = None) -> tup
             usage.c.rows,
         )
         .join(tenants, tenants.c.id == usage.c.tenant_id)
-        .where(usage.c.day.like(f"{month}-%"))
+        .where(usage.c.day.like(f"{month}-%"), usage.c.requests > 0)  # errors are not billed
         .order_by(tenants.c.name, usage.c.day, usage.c.endpoint)
     )
     if tenant_id is not None:
@@ -116,7 +149,11 @@ def month_usage(ws: Workspace, *, tenant_id: str, month: str) -> dict[str, objec
     with reading(ws.engine) as conn:
         rows = conn.execute(
             select(usage.c.endpoint, usage.c.day, usage.c.requests, usage.c.rows)
-            .where(usage.c.tenant_id == tenant_id, usage.c.day.like(f"{month}-%"))
+            .where(
+                usage.c.tenant_id == tenant_id,
+                usage.c.day.like(f"{month}-%"),
+                usage.c.requests > 0,  # a day with errors only has nothing to bill
+            )
             .order_by(usage.c.day, usage.c.endpoint)
         ).all()
         reserved = conn.execute(

@@ -17,7 +17,7 @@ from datawheel.config import PlanConfig, ProjectConfig
 from datawheel.errors import Cancelled, PermissionDenied, Unauthenticated
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.serve.batching import MicroBatcher
-from datawheel.serve.errors import MalformedBody, Unavailable
+from datawheel.serve.errors import MalformedBody, Unavailable, status_of
 from datawheel.serve.feedback_intake import FeedbackIntake
 from datawheel.serve.input_pii import InputPiiWatch
 from datawheel.serve.limits import Limiter, Ticket
@@ -124,6 +124,7 @@ class Service:
             on_error=self.metrics.internal_error,
             on_write=self.limiter.write_spent,  # served rows leave the lease with their meter
         )
+        self.auth.on_use = self.writer.key_used  # "last used": once per key per cache period
         self.input_pii = InputPiiWatch(
             ws.engine,
             _watched_fields(model, self.anonymizer),
@@ -142,15 +143,29 @@ class Service:
 
     # -- auth ---------------------------------------------------------------------------------
 
-    def principal(self, authorization: str | None, action: str) -> Principal:
+    def authenticated(self, authorization: str | None) -> Principal:
+        """The caller of a valid key (401 otherwise); not yet checked for any action."""
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthenticated("missing API key", hint="send Authorization: Bearer <key>")
-        who = self.auth.authenticate(authorization[7:].strip())
-        authorize(who, action)
+        return self.auth.authenticate(authorization[7:].strip())
+
+    def principal(self, authorization: str | None, action: str) -> Principal:
+        who = self.authenticated(authorization)
+        try:
+            authorize(who, action)
+        except PermissionDenied:
+            self.writer.meter_error(who.tenant_id, action, server=False)
+            raise
         return who
 
+    def count_error(self, who: Principal, endpoint: str, exc: BaseException) -> None:
+        """Count a request of ``who``'s tenant that ended in ``exc`` (4xx or 5xx): the
+        console's errors per day. Requests refused before the key is known belong to no tenant
+        (``/metrics`` counts them)."""
+        self.writer.meter_error(who.tenant_id, endpoint, server=status_of(exc) >= 500)
+
     def plan(self, who: Principal) -> PlanConfig:
-        plan = self.config.serve.plans.get(who.plan)
+        plan = who.limits or self.config.serve.plans.get(who.plan)
         if plan is None:
             raise PermissionDenied(
                 f"tenant {who.tenant!r} is on plan {who.plan!r}, which serve.plans lacks",
@@ -194,7 +209,15 @@ class Service:
     # -- predict ------------------------------------------------------------------------------
 
     async def predict(self, authorization: str | None, body: bytes) -> dict[str, Any]:
-        who = self.principal(authorization, "predict")
+        who = self.authenticated(authorization)
+        try:
+            authorize(who, "predict")
+            return await self._predict(who, body)
+        except Exception as exc:
+            self.count_error(who, "predict", exc)
+            raise
+
+    async def _predict(self, who: Principal, body: bytes) -> dict[str, Any]:
         rows = self.parse(body)
         ticket = await self._admit(who, len(rows))
         try:
@@ -305,7 +328,15 @@ class Service:
     # -- explain ------------------------------------------------------------------------------
 
     async def explain(self, authorization: str | None, body: bytes) -> dict[str, Any]:
-        who = self.principal(authorization, "explain")
+        who = self.authenticated(authorization)
+        try:
+            authorize(who, "explain")
+            return await self._explain_request(who, body)
+        except Exception as exc:
+            self.count_error(who, "explain", exc)
+            raise
+
+    async def _explain_request(self, who: Principal, body: bytes) -> dict[str, Any]:
         rows = self.parse(body)
         ticket = await self._admit(who, len(rows))
         cancel = threading.Event()

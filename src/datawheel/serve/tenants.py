@@ -4,6 +4,7 @@ key (store.credentials). Who may manage them is `store.roles`' table: the admin.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -15,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from datawheel.config import PlanConfig
 from datawheel.errors import NotFoundError, PermissionDenied, Unauthenticated, UsageError
 from datawheel.store import credentials
-from datawheel.store.db import api_key_details, api_keys, now_iso, reading, tenants
+from datawheel.store.db import api_key_details, api_keys, now_iso, plans, reading, tenants
 from datawheel.store.roles import ROLES, allowed, check, require
 from datawheel.store.workspace import Workspace
 
@@ -26,6 +28,7 @@ __all__ = [
     "AuthCache",
     "KeyInfo",
     "Principal",
+    "activate_tenant",
     "authenticate",
     "authorize",
     "create_key",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 KEY_PREFIX = "dw"
+_TENANT_NAME = re.compile(r"^\w[\w .-]{0,99}$")  # \w: letters of any script, digits, _
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Principal:
     plan: str
     role: str
     expires: float | None = None  # seconds since the epoch; None: never
+    limits: PlanConfig | None = None  # the plan as the console set it; None: serve.plans'
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,13 @@ def _tenant_row(conn: Any, name: str) -> Any:
 def create_tenant(ws: Workspace, name: str, *, plan: str, plans: list[str]) -> str:
     """A new tenant on ``plan``; returns its id. Admin only."""
     require(ws, "tenants")
+    if not _TENANT_NAME.fullmatch(name) or name != name.strip():
+        raise UsageError(
+            f"tenant name {name!r} is not allowed",
+            where="NAME",
+            hint="1-100 letters (any script), digits, spaces, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
     _known_plan(plan, plans)
     tenant_id = f"t_{uuid.uuid4().hex[:10]}"
     with ws.engine.begin() as conn:
@@ -102,7 +114,8 @@ def create_tenant(ws: Workspace, name: str, *, plan: str, plans: list[str]) -> s
 def _known_plan(plan: str, plans: list[str]) -> None:
     if plan not in plans:
         raise UsageError(
-            f"unknown plan {plan!r}", hint=f"plans in the project file: {', '.join(plans)}"
+            f"unknown plan {plan!r}",
+            hint=f"plans (serve.plans and the console's): {', '.join(plans)}",
         )
 
 
@@ -116,6 +129,18 @@ def deactivate_tenant(ws: Workspace, name: str) -> None:
             raise UsageError(f"tenant {name!r} is already deactivated")
         conn.execute(update(tenants).where(tenants.c.id == row.id).values(active=False))
         ws.record(conn, "tenant.deactivate", row.id, {"name": name})
+
+
+def activate_tenant(ws: Workspace, name: str) -> None:
+    """Accept the keys of a deactivated tenant again (those not revoked or expired). Admin
+    only."""
+    require(ws, "tenants")
+    with ws.engine.begin() as conn:
+        row = _tenant_row(conn, name)
+        if row.active:
+            raise UsageError(f"tenant {name!r} is active already")
+        conn.execute(update(tenants).where(tenants.c.id == row.id).values(active=True))
+        ws.record(conn, "tenant.activate", row.id, {"name": name})
 
 
 def set_plan(ws: Workspace, name: str, plan: str, *, plans: list[str]) -> str:
@@ -285,6 +310,14 @@ def list_keys(
     return out
 
 
+_PLAN_LIMITS = (  # a plan row's limits, as PlanConfig's fields
+    plans.c.requests_per_minute,
+    plans.c.monthly_quota,
+    plans.c.feedback_per_minute,
+    plans.c.feedback_max_chars,
+)
+
+
 def _epoch(iso: str | None) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
 
@@ -315,8 +348,10 @@ def authenticate(
                 tenants.c.name,
                 tenants.c.plan,
                 tenants.c.active,
+                *_PLAN_LIMITS,
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+            .outerjoin(plans, plans.c.name == tenants.c.plan)
             .where(api_keys.c.id == parts[1])
         ).first()
     expected = row.key_hash if row is not None else credentials.key_digest("dw_absent_absent")
@@ -328,7 +363,10 @@ def authenticate(
         raise Unauthenticated("invalid or revoked API key")
     if expired:
         raise Unauthenticated("the API key has expired", hint="ask for a new key")
-    return Principal(row.id, row.tenant_id, row.name, row.plan, row.role, expires)
+    limits = None
+    if row.requests_per_minute is not None:  # the console defined or changed this plan
+        limits = PlanConfig(**{c.name: row._mapping[c.name] for c in _PLAN_LIMITS})
+    return Principal(row.id, row.tenant_id, row.name, row.plan, row.role, expires, limits)
 
 
 def authorize(principal: Principal, action: str) -> None:
@@ -360,6 +398,9 @@ class AuthCache:
         self._mac_key = ws.secret_key().credential_key
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        # told (key id, ISO time) on every check against the database, i.e. at most once per
+        # ``ttl`` per key while it is in use: the serving path's "last used", at no cost per hit
+        self.on_use: Callable[[str, str], None] | None = None
 
     def authenticate(self, presented: str) -> Principal:
         digest = credentials.key_digest(presented)
@@ -369,9 +410,10 @@ class AuthCache:
             expires = entry[1].expires
             if expires is None or self._wall() < expires:
                 return entry[1]
-        principal = authenticate(
-            self._ws, presented, credential_key=self._mac_key, now=self._wall()
-        )
+        wall = self._wall()
+        principal = authenticate(self._ws, presented, credential_key=self._mac_key, now=wall)
+        if self.on_use is not None:
+            self.on_use(principal.key_id, datetime.fromtimestamp(wall, UTC).isoformat())
         with self._lock:
             if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
                 self._entries.clear()

@@ -183,8 +183,11 @@ usage = Table(
     Column("tenant_id", String(40), primary_key=True),
     Column("endpoint", String(40), primary_key=True),
     Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
-    Column("requests", Integer, nullable=False, default=0),
+    Column("requests", Integer, nullable=False, default=0),  # answered (what is billed)
     Column("rows", Integer, nullable=False, default=0),
+    # refused once the key was known (4xx: bad input, limits, role) or failed (5xx); not billed
+    Column("client_errors", Integer, nullable=False, default=0, server_default="0"),
+    Column("server_errors", Integer, nullable=False, default=0, server_default="0"),
 )
 
 quota_counters = Table(  # admission control: rows reserved per tenant and month (never > quota)
@@ -283,6 +286,7 @@ audit = Table(
     Column("details", Text, nullable=False),  # canonical JSON, hashed as stored
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Index("ix_audit_action_seq", "action", "seq"),  # the console's "latest checks of the loop"
 )
 
 artifact_keys = Table(
@@ -413,6 +417,50 @@ api_key_details = Table(  # what the console adds to a key: a name, an expiry, w
     Column("name", String(200), nullable=False),
     Column("expires_on", String(10), nullable=True),  # YYYY-MM-DD, last valid day (UTC)
     Column("created_by", String(320), nullable=False),
+)
+
+api_key_usage = Table(  # when each key was last used: the serving path's write-behind, at most
+    "api_key_usage",  # once per key and auth-cache period per worker, never a write per request
+    metadata,
+    Column("key_id", String(40), ForeignKey("api_keys.id"), primary_key=True),
+    Column("last_used_at", _ts, nullable=False),
+)
+
+plans = Table(  # plans made or changed in the console; they override serve.plans of that name
+    "plans",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("requests_per_minute", Integer, nullable=False),
+    Column("monthly_quota", Integer, nullable=False),  # rows per calendar month
+    Column("feedback_per_minute", Integer, nullable=False),
+    Column("feedback_max_chars", Integer, nullable=False),
+    Column("updated_at", _ts, nullable=False),
+    Column("updated_by", String(320), nullable=False),
+)
+
+signup_tokens = Table(  # one-time sign-up links; only the SHA-256 of the token is stored
+    "signup_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", _ts, nullable=False),
+    Column("expires_at", Float, nullable=False),  # seconds since the epoch
+    Column("used_at", _ts, nullable=True),  # set once, when the password is chosen
+    Column("created_by", String(320), nullable=False),
+)
+
+console_jobs = Table(  # work the console started in the background (retrain now) and its state
+    "console_jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),  # retrain
+    Column("state", String(20), nullable=False),  # running finished failed
+    Column("requested_by", String(320), nullable=False),
+    Column("requested_at", _ts, nullable=False),
+    Column("finished_at", _ts, nullable=True),
+    Column("owner", JSON, nullable=False),  # host, pid, start time: a dead owner is interrupted
+    Column("result", JSON, nullable=False),  # the loop's report in short, or the error
+    Index("ix_console_jobs_requested", "requested_at"),
 )
 
 
