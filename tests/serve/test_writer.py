@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, text
 
 from datawheel.serve.metrics import Metrics
 from datawheel.serve.writer import WriteBehind
-from datawheel.store.db import predictions
+from datawheel.store.db import predictions, usage
 from datawheel.store.workspace import Workspace
 
 
@@ -54,12 +54,18 @@ def test_write_behind_when_flush_refused_then_requeued_and_written_once_back(
     engine = sqlite_workspace.engine
     _table(engine, there=False)
     writer.log([_row(1), _row(2)])
+    writer.meter("t1", "predict", 2)
+    writer.meter_error("t1", "predict", server=False)  # counters wait with the rows
     writer.flush()  # returns after the refused attempt; the rows wait at the queue's head
     assert writer.failed_flushes >= 1 and writer.dropped_rows == 0
     _table(engine, there=True)
     writer.log([_row(3)])
+    writer.meter_error("t1", "predict", server=False)
     writer.flush()
     assert _ids(engine) == ["p0001", "p0002", "p0003"]  # each row once, none lost
+    with engine.connect() as conn:
+        counted = conn.execute(select(usage.c.requests, usage.c.rows, usage.c.client_errors))
+        assert counted.one() == (1, 2, 2)  # merged with the later ones, counted once
     assert (
         metrics.value("datawheel_internal_errors_total", {"component": "flush"}) >= 1
         and metrics.value("datawheel_log_rows_dropped_total") == 0
