@@ -40,10 +40,14 @@ def test_create_user_when_made_then_only_an_argon2id_hash_is_stored_and_audited(
     assert entry.target == "ana@acme.example" and entry.details["role"] == "owner"
 
 
-def test_create_user_when_no_password_given_then_a_random_one_is_returned_and_works(ws):
-    _id, password = create_user(ws, "dev@acme.example", tenant="acme", role="developer")
-    assert len(password) >= 12
-    assert sign_in(ws, "dev@acme.example", password, client="c").user.role == "developer"
+def test_create_user_when_no_password_given_then_a_link_and_no_password_works(ws):
+    _id, invite = create_user(ws, "dev@acme.example", tenant="acme", role="developer")
+    assert invite is not None and len(invite.token) >= 40
+    assert invite.url("https://c.example/").startswith("https://c.example/console/signup/")
+    with pytest.raises(Unauthenticated):  # not even an empty one
+        sign_in(ws, "dev@acme.example", "", client="c")
+    entry = audit_log.entries(ws.engine, action="user.create")[-1]
+    assert entry.details["with"] == "sign-up link" and invite.token not in str(entry.details)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +128,8 @@ def test_roles_when_checked_then_customers_never_operate_and_analysts_never_prom
     )
     assert can(owner, "keys") and can(owner, "customer") and not can(owner, "operate")
     assert not can(owner, "promote") and not can(analyst, "promote") and can(engineer, "promote")
+    assert can(engineer, "train") and not can(analyst, "train") and not can(owner, "train")
+    assert not any(can(u, a) for u in (owner, analyst, engineer) for a in ("tenants", "users"))
     assert can(analyst, "operate") and not can(analyst, "customer")
     assert as_user(ws, engineer).actor == "user:en@team.example"
     customer = as_user(ws, owner)  # its console role, scoped to its tenant: no workspace action
