@@ -68,4 +68,5 @@ def test_job_when_its_process_died_then_interrupted_and_no_longer_blocks(workspa
             update(console_jobs).where(console_jobs.c.id == job).values(state="running", owner=dead)
         )
     assert _state(workspace, job)["state"] == "interrupted"
-    start_job(workspace, "retrain", dict, requested_by="eng@team.example")  # not refused
+    after = start_job(workspace, "retrain", dict, requested_by="eng@team.example")  # not refused
+    wait_until(lambda: _state(workspace, after)["state"] == "finished", what="the next job")

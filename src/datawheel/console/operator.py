@@ -135,9 +135,14 @@ def router(c: Console) -> APIRouter:
 
     @r.get("/loop/jobs", response_class=HTMLResponse)
     def loop_jobs(request: Request) -> Response:
-        """The retrain jobs' box alone, which the loop page polls while one runs."""
+        """The retrain jobs' box alone, which the loop page polls while one runs; once none
+        runs, the poll reloads the whole page (its checks and gate decisions are new)."""
         session = c.need(request, "operate")
-        return c.page(request, "loop_jobs.html", session, **loop_context())
+        context = loop_context()
+        response = c.page(request, "loop_jobs.html", session, **context)
+        if request.headers.get("HX-Request") and not context["running"]:
+            response.headers["HX-Refresh"] = "true"
+        return response
 
     @r.post("/loop/retrain")
     async def loop_retrain(request: Request) -> Response:
