@@ -29,13 +29,15 @@ from bench_serve import build_project, free_port, start, stop, wait_ready, wrk
 
 PASSWORD = "benchmark password"
 PAGES = ["/", "/keys", "/usage", "/playground", "/quickstart"]
-OPERATOR_PAGES = ["/models", "/loop", "/monitoring", "/feedback", "/datasets", "/tenants", "/audit"]
+OPERATOR_PAGES = ["/models", "/models/v1", "/loop", "/loop/jobs", "/monitoring", "/feedback",
+                  "/datasets", "/tenants", "/users", "/audit"]  # fmt: skip
 ISSUES = ["wrong_label", "slow", "unclear", "offensive", None]
 
 
 def fill_history(db: Path, row: dict, n_predictions: int, n_feedback: int) -> None:
     """Predictions over the last 30 days for three tenants, feedback on a random tenth of them,
-    and the matching usage counters; written straight into SQLite in large transactions."""
+    the matching usage counters (with 1 % refused requests), and a "last used" for every key;
+    written straight into SQLite in large transactions."""
     conn = sqlite3.connect(db)
     tenants = [r[0] for r in conn.execute("SELECT id FROM tenants")]
     now = datetime.now(UTC)
@@ -71,9 +73,11 @@ def fill_history(db: Path, row: dict, n_predictions: int, n_feedback: int) -> No
         ],
     )  # fmt: skip
     conn.executemany(
-        "INSERT INTO usage VALUES (?,?,?,?,?)",
-        [(tenant, "predict", day, n, n) for (tenant, day), n in usage.items()],
+        "INSERT INTO usage (tenant_id, endpoint, day, requests, rows, client_errors, "
+        "server_errors) VALUES (?,?,?,?,?,?,?)",
+        [(tenant, "predict", day, n, n, n // 100, 0) for (tenant, day), n in usage.items()],
     )
+    conn.execute("INSERT INTO api_key_usage SELECT id, ? FROM api_keys", (now.isoformat(),))
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
@@ -127,7 +131,7 @@ def main() -> None:
         for name in ("acme", "globex"):
             create_tenant(ws, name, plan="pro", plans=plans)
         create_user(ws, "owner@acme.example", tenant="acme", role="owner", password=PASSWORD)
-        create_user(ws, "ops@team.example", tenant="operators", role="analyst", password=PASSWORD)
+        create_user(ws, "ops@team.example", tenant="operators", role="admin", password=PASSWORD)
     started = time.perf_counter()
     fill_history(project.workspace_dir / "datawheel.db", row, args.predictions, args.feedback)
     print(f"history: {args.predictions:,} predictions, {args.feedback:,} feedback rows "

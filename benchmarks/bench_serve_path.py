@@ -9,7 +9,8 @@ It complements ``bench_serve.py``: on a machine other work shares, wrk's req/s a
 CPU per request move by tens of percent from run to run; one process on one core, its CPU time
 measured by ``time.process_time`` (every thread of it), compares two builds of the request path
 to a few percent. Each build runs in its own process, rounds alternating, and serves the metrics
-as ``datawheel serve`` does (``PROMETHEUS_MULTIPROC_DIR`` set).
+as ``datawheel serve`` does (``PROMETHEUS_MULTIPROC_DIR`` set). Each build trains its own copy
+of the project (same data, same seed), so a baseline of an older workspace schema runs too.
 """
 
 from __future__ import annotations
@@ -83,23 +84,43 @@ def measure(src: Path, project_file: Path, key: str, row: dict, requests: int) -
     return float(out.split()[0])
 
 
-def main() -> None:
-    from bench_serve import build_project
+_BUILD = """
+import json, sys
+from pathlib import Path
+from bench_serve import build_project
+project_file, row, key = build_project(Path(sys.argv[1]))
+print(json.dumps([str(project_file), row, key], default=str))
+"""
 
+
+def build(src: Path, root: Path) -> tuple[Path, dict, str]:
+    """The benchmark project trained by the build at ``src`` (its own schema and code)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(HERE)]),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", _BUILD, str(root)], env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    project_file, row, key = json.loads(out.strip().splitlines()[-1])
+    return Path(project_file), row, key
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-src", type=Path, help="another checkout's src/ to compare")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="dw-bench-path-"))
-    print("training the benchmark model …", flush=True)
-    project_file, row, key = build_project(root)
     builds = {"this checkout": SRC}
     if args.baseline_src:
         builds["baseline"] = args.baseline_src.resolve()
+    projects = {}
+    for i, (name, src) in enumerate(builds.items()):
+        print(f"training the benchmark model ({name}) …", flush=True)
+        projects[name] = build(src, root / str(i))
     found: dict[str, list[float]] = {name: [] for name in builds}
     for _ in range(args.rounds):
         for name, src in builds.items():
+            project_file, row, key = projects[name]
             found[name].append(measure(src, project_file, key, row, args.requests))
             print(f"{name}: {found[name][-1]:.0f} µs CPU per request", flush=True)
     print()

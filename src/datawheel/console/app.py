@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from datawheel.config import ProjectConfig
 from datawheel.console import admin, customer, operator, signin
-from datawheel.console.charts import bar_chart, day_chart, line_chart
+from datawheel.console.charts import bar_chart, day_chart, line_chart, spark_chart
 from datawheel.console.lang import LanguageMiddleware, html_lang_of, template_gettext
 from datawheel.console.web import PREFIX, Console, Stop
 from datawheel.i18n.catalog import language, translate
@@ -40,6 +40,7 @@ def _templates() -> Jinja2Templates:
         chart=bar_chart,
         day_chart=day_chart,
         line_chart=line_chart,
+        spark_chart=spark_chart,
         _=template_gettext,
         page_lang=lambda: html_lang_of(language()),
         lang=language,

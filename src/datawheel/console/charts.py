@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "day_chart", "line_chart"]
+__all__ = ["bar_chart", "day_chart", "line_chart", "spark_chart"]
 
 _PAD_LEFT, _PAD_BOTTOM, _PAD_TOP, _PAD_RIGHT = 48, 24, 14, 10
 
@@ -144,5 +144,52 @@ def line_chart(
                 f"<title>{escape(day)}: {value:,.0f}</title></circle>"
             )
     parts += _day_ticks(days, slot, height)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def spark_chart(
+    points: list[tuple[str, float, bool]],
+    *,
+    days: list[str],
+    threshold: float,
+    title: str = "",
+    width: int = 300,
+    height: int = 84,
+) -> Markup:
+    """One feature's drift over ``days``: its PSI per day as a line (drifted days in red)
+    against the dashed threshold; small enough to show every feature side by side."""
+    pad_x, pad_top, pad_bottom = 6, 8, 16
+    inner_w, inner_h = width - 2 * pad_x, height - pad_top - pad_bottom
+    top = max([threshold * 2, *(psi for _, psi, _ in points)]) or 1
+    slot = inner_w / max(len(days), 1)
+    x_of = {day: pad_x + i * slot + slot / 2 for i, day in enumerate(days)}
+
+    def y(value: float) -> float:
+        return pad_top + inner_h * (1 - value / top)
+
+    parts = [
+        f'<svg class="chart spark" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f'<line class="axis" x1="{pad_x}" y1="{pad_top + inner_h}" x2="{width - pad_x}" '
+        f'y2="{pad_top + inner_h}"/>',
+        f'<line class="limit" x1="{pad_x}" y1="{y(threshold):.1f}" x2="{width - pad_x}" '
+        f'y2="{y(threshold):.1f}"/>',
+    ]
+    shown = [(x_of[d], y(psi), d, psi, bad) for d, psi, bad in points if d in x_of]
+    if len(shown) > 1:
+        path = " ".join(f"{x:.1f},{yy:.1f}" for x, yy, *_ in shown)
+        parts.append(f'<polyline class="line" points="{path}"/>')
+    for x, yy, day, psi, bad in shown:
+        parts.append(
+            f'<circle class="dot{" bad" if bad else ""}" cx="{x:.1f}" cy="{yy:.1f}" r="2.5">'
+            f"<title>{escape(day)}: PSI {psi:.3f}</title></circle>"
+        )
+    if days:
+        for day, anchor, x in ((days[0], "start", pad_x), (days[-1], "end", width - pad_x)):
+            parts.append(
+                f'<text class="tick" x="{x}" y="{height - 3}" text-anchor="{anchor}">'
+                f"{escape(day[-5:])}</text>"
+            )
     parts.append("</svg>")
     return Markup("".join(parts))

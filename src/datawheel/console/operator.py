@@ -25,6 +25,7 @@ from datawheel.registry.versions import (
     rollback,
 )
 from datawheel.store.datasets import list_datasets
+from datawheel.store.drift_days import drift_over_time
 
 __all__ = ["CARD_CSP", "router"]
 
@@ -174,6 +175,7 @@ def router(c: Console) -> APIRouter:
         session = c.need(request, "operate")
         accuracy = queries.live_accuracy(ws)
         reports = c.drift() if c.drift is not None else []
+        served = [v.id for v in list_versions(ws) if v.stage in ("champion", "shadow")]
         return c.page(
             request,
             "monitoring.html",
@@ -182,6 +184,8 @@ def router(c: Console) -> APIRouter:
             accuracy_points=[(a["day"], a["accuracy"] or 0.0) for a in accuracy],
             reports=reports,
             threshold=c.config.loop.drift_psi_above,
+            history={version: drift_over_time(ws.engine, version) for version in served},
+            history_days=queries.days_back(30),
         )
 
     @r.get("/feedback", response_class=HTMLResponse)

@@ -27,6 +27,7 @@ from datawheel.store.workspace import Workspace
 
 __all__ = [
     "audit_page",
+    "days_back",
     "feedback_counts",
     "feedback_examples",
     "live_accuracy",
@@ -37,6 +38,11 @@ __all__ = [
     "tenants_usage",
     "usage_by_day",
 ]
+
+
+def days_back(days: int, today: datetime | None = None) -> list[str]:
+    """The last ``days`` UTC days, oldest first, as ``YYYY-MM-DD``."""
+    return _days_back(days, today)
 
 
 def _days_back(days: int, today: datetime | None = None) -> list[str]:

@@ -32,6 +32,7 @@ from datawheel.registry.versions import (
     load_version_model,
     shadow_version,
 )
+from datawheel.store.drift_days import record_drift
 from datawheel.store.roles import require
 from datawheel.store.runs import list_runs
 from datawheel.store.workspace import Workspace
@@ -78,6 +79,7 @@ def _measure(
         else live_accuracy(ws, current.id, window=config.loop.window, now=now)
     )
     drift = feature_drift(ws, current, config.loop, text=config.data.text, now=now)
+    record_drift(ws.engine, [drift.to_dict()])  # what the loop saw, for drift over time
     drifted = {d.feature: d.psi for d in drift.drifted} if drift.judged else None
     outputs = prediction_drift(ws, current, config.loop, now=now)
     if drifted is not None and outputs is not None and outputs.psi > config.loop.drift_psi_above:

@@ -29,9 +29,7 @@ def drift_alerts(version_id: str, drift: dict[str, Any], threshold: float) -> li
     alerts = []
     for name in drift.get("drifted", []):
         psi = next(f["psi"] for f in drift["features"] if f["feature"] == name)
-        alerts.append(
-            N_(f"{version_id} feature {name!r} drifted: PSI {psi:.3f} > {threshold:g}")
-        )
+        alerts.append(N_(f"{version_id} feature {name!r} drifted: PSI {psi:.3f} > {threshold:g}"))
     return alerts
 
 

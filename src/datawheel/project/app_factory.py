@@ -22,6 +22,7 @@ from datawheel.console.app import PREFIX, create_console
 from datawheel.loop.drift import feature_drift, prometheus_drift_lines
 from datawheel.project.console_feeds import cached_alerts, card_drawer, retrain_now
 from datawheel.registry.versions import list_versions
+from datawheel.store.drift_days import record_drift
 from datawheel.store.workspace import Workspace
 
 __all__ = [
@@ -97,6 +98,7 @@ class _DriftReports:
         try:
             served = [v for v in list_versions(self._ws) if v.stage in ("champion", "shadow")]
             reports = [feature_drift(self._ws, v, self._policy).to_dict() for v in served]
+            record_drift(self._ws.engine, reports)  # the console's drift over time
         except Exception:  # advisory, as on /metrics: logged, the last figures kept
             log.exception("drift reports for the console failed")
             reports = self._reports or []

@@ -449,6 +449,18 @@ signup_tokens = Table(  # one-time sign-up links; only the SHA-256 of the token 
     Column("created_by", String(320), nullable=False),
 )
 
+drift_daily = Table(  # each served version's drift per feature and UTC day: the latest measure
+    "drift_daily",  # that day, so the console draws drift over time without recomputing it
+    metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("version", String(40), primary_key=True),
+    Column("feature", String(200), primary_key=True),
+    Column("psi", Float, nullable=False),
+    Column("drifted", Boolean, nullable=False),  # above the threshold and significant
+    Column("recent", Integer, nullable=False),  # recent rows the measure compared
+    Column("measured_at", _ts, nullable=False),
+)
+
 console_jobs = Table(  # work the console started in the background (retrain now) and its state
     "console_jobs",
     metadata,

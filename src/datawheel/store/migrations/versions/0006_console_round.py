@@ -2,7 +2,8 @@
 ``server_errors``, 0 for the days before), when each API key was last used (``api_key_usage``,
 written by the serving path's write-behind), plans made or changed in the console (``plans``,
 overriding ``serve.plans`` of the same name), one-time sign-up links (``signup_tokens``, hashed)
-and the console's background work such as "retrain now" (``console_jobs``); an index on the audit
+the console's background work such as "retrain now" (``console_jobs``), each served version's
+drift per feature and day (``drift_daily``, for drift over time); an index on the audit
 log's action, so "the loop's latest checks" reads only those entries.
 
 Revision ID: 0006
@@ -37,6 +38,17 @@ def upgrade() -> None:
     with op.batch_alter_table("console_jobs", schema=None) as batch_op:
         batch_op.create_index("ix_console_jobs_requested", ["requested_at"], unique=False)
 
+    op.create_table(
+        "drift_daily",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("version", sa.String(length=40), nullable=False),
+        sa.Column("feature", sa.String(length=200), nullable=False),
+        sa.Column("psi", sa.Float(), nullable=False),
+        sa.Column("drifted", sa.Boolean(), nullable=False),
+        sa.Column("recent", sa.Integer(), nullable=False),
+        sa.Column("measured_at", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("day", "version", "feature"),
+    )
     op.create_table(
         "plans",
         sa.Column("name", sa.String(length=40), nullable=False),
@@ -97,6 +109,7 @@ def downgrade() -> None:
     op.drop_table("signup_tokens")
     op.drop_table("api_key_usage")
     op.drop_table("plans")
+    op.drop_table("drift_daily")
     with op.batch_alter_table("console_jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_console_jobs_requested")
 
