@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from waiting import wait_until
 
 from datawheel.i18n.catalog import translate, use_language
 from datawheel.project.console_feeds import cached_alerts, card_drawer
 from datawheel.project.pipeline import Project
 from datawheel.project.status import project_status
+from waiting import wait_until
 
 
 def test_alerts_when_policy_now_forbids_the_champions_training_then_the_same_as_status(
