@@ -121,12 +121,10 @@ def cached_drift_reports(
     return _DriftReports(ws, policy, every)
 
 
-def mount_console(
-    app: FastAPI, config: ProjectConfig, ws: Workspace, *, retrain: bool = True
-) -> None:
+def mount_console(app: FastAPI, config: ProjectConfig, ws: Workspace) -> None:
     """Mount the web console at ``/console``, fed from here what the offline half knows (the
-    console, like serve, never imports the loop): drift, alerts, model cards, and — unless
-    ``retrain`` is False — the "retrain now" action."""
+    console, like serve, never imports the loop): drift, alerts, model cards and the "retrain
+    now" action."""
     drift = cached_drift_reports(ws, config.loop)
     app.mount(
         PREFIX,
@@ -137,7 +135,7 @@ def mount_console(
             drift=drift,
             alerts=cached_alerts(ws, config, drift),
             card=card_drawer(ws, config),
-            retrain=retrain_now(config) if retrain else None,
+            retrain=retrain_now(config),
         ),
     )
 
