@@ -21,6 +21,7 @@ from datawheel.cli.common import (
     print_json,
     print_primary,
 )
+from datawheel.i18n.catalog import translate
 
 
 def init(
@@ -204,7 +205,7 @@ def status(
         values = ", ".join(f"{k}={v}" for k, v in state["tuned"]["values"].items())
         console.print(f"tuned settings from {state['tuned']['file']}: {values or 'none'}")
     for alert in state["alerts"]:
-        console.print(f"[yellow]alert:[/] {alert}")
+        console.print(f"[yellow]alert:[/] {translate(alert)}")  # worded in project.alerts
     if not state["alerts"]:
         console.print("no alerts")
 
