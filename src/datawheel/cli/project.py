@@ -204,8 +204,8 @@ def status(
     if state["tuned"]:
         values = ", ".join(f"{k}={v}" for k, v in state["tuned"]["values"].items())
         console.print(f"tuned settings from {state['tuned']['file']}: {values or 'none'}")
-    for alert in state["alerts"]:
-        console.print(f"[yellow]alert:[/] {translate(alert)}")  # worded in project.alerts
+    for alert in map(translate, state["alerts"]):  # worded in project.alerts, in the catalog
+        console.print(f"[yellow]alert:[/] {alert}")
     if not state["alerts"]:
         console.print("no alerts")
 
