@@ -383,6 +383,12 @@ class ModelConfig(_Strict):
     finetune: bool = False
     encoder_lr: Annotated[float, Field(gt=0.0)] = 2e-5  # the transformer's learning rate
     max_length: Annotated[int, Field(ge=8, le=512)] = 128  # tokens kept per text when fine-tuned
+    # image and audio columns (data.images, data.audio): each has a small CNN trained with the
+    # head; an image is letterboxed to image_size x image_size pixels, a clip cut or padded to
+    # audio_seconds at 16 kHz, and each becomes media_dim numbers beside the table's inputs
+    image_size: Annotated[int, Field(ge=8, le=512)] = 32
+    audio_seconds: Annotated[float, Field(gt=0.0, le=60.0)] = 2.0
+    media_dim: Annotated[int, Field(ge=2, le=1024)] = 64
 
     @field_validator("finetune")
     @classmethod

@@ -32,6 +32,7 @@ __all__ = [
     "assess_model",
     "checkpoint_path",
     "families_for",
+    "media_columns",
     "model_features",
     "register_candidate",
     "resolve_task",
@@ -55,14 +56,16 @@ def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns
     """The model's inputs by ``model.kind``: never the target, id, time, PII or ignored columns.
 
     ``tabular`` uses numeric and categorical columns, ``text`` only the text columns,
-    ``multimodal`` both, and every other kind whatever the table has.
+    ``multimodal`` both, and every other kind whatever the table has. Image and audio
+    columns (``data.images``, ``data.audio``) go to every kind but ``tabular`` and ``text``.
     """
     schema = infer_schema(frame, config.data, pii_columns=config.privacy.columns)
+    images, audio = media_columns(config)
+    leave_out = {*images, *audio, *([config.data.time] if config.data.time else [])}
     numeric, categorical = feature_columns(schema)
-    if config.data.time:
-        numeric = [c for c in numeric if c != config.data.time]
-        categorical = [c for c in categorical if c != config.data.time]
-    text = [name for name, info in schema.items() if info.role == "text"]
+    numeric = [c for c in numeric if c not in leave_out]
+    categorical = [c for c in categorical if c not in leave_out]
+    text = [name for name, info in schema.items() if info.role == "text" and name not in leave_out]
     kind = config.model.kind
     if kind in ("text", "multimodal") and not text:
         raise UsageError(
@@ -70,10 +73,17 @@ def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns
             hint="list free-text columns in data.text, or use model.kind: tabular",
         )
     if kind == "tabular":
-        text = []
+        text, images, audio = [], [], []
     elif kind == "text":
-        numeric, categorical = [], []
-    return FeatureColumns(numeric=numeric, categorical=categorical, text=text)
+        numeric, categorical, images, audio = [], [], [], []
+    return FeatureColumns(
+        numeric=numeric, categorical=categorical, text=text, images=images, audio=audio
+    )
+
+
+def media_columns(config: ProjectConfig) -> tuple[list[str], list[str]]:
+    """``data.images`` and ``data.audio``: the columns the fusion network encodes."""
+    return list(getattr(config.data, "images", [])), list(getattr(config.data, "audio", []))
 
 
 def resolve_task(config: ProjectConfig, frame: pl.DataFrame) -> str:
@@ -92,6 +102,15 @@ def families_for(config: ProjectConfig) -> list[str]:
                 hint="set model.kind: mlp (or auto, which then trains the mlp only)",
             )
         return ["mlp"]
+    images, audio = media_columns(config)
+    if (images or audio) and kind not in ("tabular", "text"):
+        if kind in ("gbm", "linear"):
+            raise UsageError(
+                f"model.kind {kind!r} cannot read image or audio columns",
+                hint="use model.kind: auto or mlp (the fusion network), or tabular to leave "
+                "the media out",
+            )
+        return ["mlp"]  # auto: only the network reads pixels and waveforms
     if kind == "auto":
         return list(FAMILIES)
     return ["mlp"] if kind in MLP_KINDS else [kind]
@@ -166,6 +185,8 @@ def train_candidate(
             "numeric": features.numeric,
             "categorical": features.categorical,
             "text": features.text,
+            "images": features.images,
+            "audio": features.audio,
         },
         "rows": {"train": train.height, "val": val.height, "test": test.height},
         "task": task,
@@ -232,6 +253,7 @@ def train_candidate(
         "seconds": result.seconds,
         "resumed_from_epoch": result.resumed_from,
         **({"dp_epsilon": result.privacy["epsilon"]} if result.privacy else {}),
+        **({"media_rejected": result.media_rejected} if result.media_rejected else {}),
     }
     if selection is not None:
         metrics["selection"] = selection.to_dict()

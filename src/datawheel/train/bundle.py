@@ -16,6 +16,7 @@ from datawheel.errors import DataError, UsageError
 from datawheel.train.design_model import DesignModel
 from datawheel.train.features import Preprocessor
 from datawheel.train.finetune import FINETUNE_KIND, FinetunedTextMLP
+from datawheel.train.media_net import FUSION_KIND, FusionNet
 from datawheel.train.model import SMALL_BATCH, FoldedMLP, TabularMLP
 
 # Fold embeddings only while the folded tables (Σ cardinality × first-layer width, float32) stay
@@ -30,7 +31,8 @@ BUNDLE_VERSION = 1
 # A list of dicts, a polars DataFrame, or a pandas DataFrame (pandas is optional: never imported
 # here; an object can only be a pandas DataFrame once the caller has imported pandas).
 Rows = Sequence[Mapping[str, Any]] | pl.DataFrame | Any
-Network = TabularMLP | FinetunedTextMLP | DesignModel
+Network = TabularMLP | FinetunedTextMLP | FusionNet | DesignModel
+MEDIA_BATCH = 256  # rows per forward pass of a fusion model: bounds the decoded media's memory
 
 
 def _as_rows(rows: Rows) -> Sequence[Mapping[str, Any]] | pl.DataFrame:
@@ -57,6 +59,12 @@ class TrainedModel:
     A fine-tuned MiniLM model (``network`` a FinetunedTextMLP) carries its transformer weights
     and tokenizes the raw text at predict time; it has no array form of its text, so
     ``predict_proba_arrays``, ``explain`` and ONNX export raise a UsageError for it.
+
+    A fusion model (``network`` a FusionNet: image / audio columns) decodes the media of the
+    raw rows at predict time: rows given as dicts are decoded strictly (a value that does not
+    decode is a MediaError naming ``rows.i.column``; a path is read relative to the current
+    folder), a DataFrame leniently (such a value counts as missing, as in training). It is
+    explained by modality (``evaluate.explain_media``), not per array position.
 
     ``family`` is ``mlp`` (the torch network), ``gbm`` (LightGBM) or ``linear`` (logistic or
     ridge regression): the last two are DesignModels, which read TF-IDF text from the raw rows.
@@ -117,6 +125,11 @@ class TrainedModel:
         return isinstance(self.network, FinetunedTextMLP)
 
     @property
+    def fused(self) -> bool:
+        """True for the fusion network (image or audio columns)."""
+        return isinstance(self.network, FusionNet)
+
+    @property
     def family(self) -> str:
         """``mlp``, ``gbm`` or ``linear``."""
         return self.network.kind if isinstance(self.network, DesignModel) else "mlp"
@@ -131,6 +144,11 @@ class TrainedModel:
         return self.finetuned or (isinstance(self.network, DesignModel) and self.network.reads_text)
 
     def _no_arrays(self, what: str) -> None:
+        if self.fused:
+            raise UsageError(
+                f"{what} is not available for a model with image or audio columns",
+                hint="pass raw rows: predict_proba(rows), explain(rows)",
+            )
         if self.finetuned:
             raise UsageError(
                 f"{what} is not available for a model with a fine-tuned MiniLM text encoder",
@@ -174,7 +192,7 @@ class TrainedModel:
     def additive_network(self) -> FoldedMLP | None:
         """The network as a first layer that sums over input positions and a head, for exact
         Shapley values (``evaluate.shapley``): None when it has no folded form."""
-        return None if self.finetuned else self._inference_network()
+        return None if self.finetuned or self.fused else self._inference_network()
 
     def _check_indices(self, categorical: np.ndarray) -> None:
         """Category indices within each column's vocabulary (0 = unknown): the folded tables
@@ -215,6 +233,8 @@ class TrainedModel:
         if isinstance(self.network, DesignModel):
             texts = self.preprocessor.texts(rows) if self.network.reads_text else None
             return self.network.output(numeric, categorical, texts)
+        if self.fused:
+            return self._fused_output(rows, numeric, categorical)
         if not self.finetuned:
             return self.output_arrays(numeric, categorical)
         assert isinstance(self.network, FinetunedTextMLP)
@@ -228,6 +248,39 @@ class TrainedModel:
                 mean, std = self.target_scale
                 return logits.numpy().astype(np.float64) * std + mean
             return torch.softmax(logits, dim=1).numpy()
+
+    def media_arrays(self, rows: Sequence[Mapping[str, Any]] | pl.DataFrame) -> Any:
+        """The decoded media of raw rows (``MediaArrays``): strict for dicts, lenient for a
+        DataFrame (see the class docstring)."""
+        from pathlib import Path
+
+        strict = not isinstance(rows, pl.DataFrame)
+        return self.preprocessor.media.arrays(rows, base_dir=Path.cwd(), strict=strict)
+
+    def _fused_output(
+        self, rows: Sequence[Mapping[str, Any]] | pl.DataFrame, numeric: np.ndarray,
+        categorical: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        return self.fused_output_arrays(numeric, categorical, self.media_arrays(rows))
+
+    def fused_output_arrays(
+        self, numeric: np.ndarray, categorical: np.ndarray, media: Any
+    ) -> np.ndarray:
+        """Probabilities [n, K] or values [n, 1] of the fusion network for transformed tabular
+        arrays and decoded media (``MediaArrays``), in batches of ``MEDIA_BATCH`` rows."""
+        assert isinstance(self.network, FusionNet)
+        x_num = torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32))  # [n, d]
+        x_cat = torch.from_numpy(np.ascontiguousarray(categorical, dtype=np.int64))  # [n, c]
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, len(x_num), MEDIA_BATCH):
+                sl = slice(start, start + MEDIA_BATCH)
+                outs.append(self.network(x_num[sl], x_cat[sl], *media.tensors(sl)))
+        logits = torch.cat(outs) if outs else torch.zeros((0, self.network.n_classes))
+        if self.is_regression:
+            mean, std = self.target_scale
+            return logits.numpy().astype(np.float64) * std + mean  # [n, 1]
+        return torch.softmax(logits, dim=1).numpy()  # [n, n_classes]
 
     def predict_proba(self, rows: Rows) -> np.ndarray:
         """Class probabilities [n, n_classes], columns in the order of ``classes``."""
@@ -269,6 +322,10 @@ class TrainedModel:
             from datawheel.evaluate.explain_design import explain_design_rows
 
             return explain_design_rows(self, rows, **options)
+        if self.fused:
+            from datawheel.evaluate.explain_media import explain_media_rows
+
+            return explain_media_rows(self, rows, **options)
         self._no_arrays("explain")
         return explain_rows(self, rows, method=method, **options)
 
@@ -329,6 +386,8 @@ class TrainedModel:
         else:
             if kind == FINETUNE_KIND:  # the pretrained shape, then our weights
                 network = FinetunedTextMLP.from_architecture(architecture)
+            elif kind == FUSION_KIND:
+                network = FusionNet.from_architecture(architecture)
             else:
                 network = TabularMLP.from_architecture(architecture)
             network.load_state_dict(payload["state_dict"])

@@ -14,9 +14,13 @@ import polars as pl
 from datawheel.config import CleanConfig, MissingConfig, ModelConfig, OutliersConfig
 from datawheel.data.clean import Outliers
 from datawheel.errors import DataError, NotFittedError, UsageError
+from datawheel.train.media_inputs import MediaSpec
 from datawheel.train.text import TEXT_ENCODERS, encode_texts, text_width
 
-__all__ = ["FeatureColumns", "Preprocessor"]
+__all__ = ["MEDIA_KINDS", "FeatureColumns", "InputKind", "Preprocessor"]
+
+InputKind = Literal["number", "string", "image", "audio"]
+MEDIA_KINDS = ("image", "audio")  # input kinds whose values are files (base64 in JSON)
 
 SPEC_FORMAT = "datawheel.preprocessor"
 SPEC_VERSION = 1
@@ -24,25 +28,33 @@ SPEC_VERSION = 1
 
 @dataclass
 class FeatureColumns:
-    """Which input columns are numeric, categorical or free text (the order is kept)."""
+    """Which input columns are numeric, categorical, free text, images or audio clips (the
+    order is kept). Media columns are read by the fusion network (``train.media_net``)."""
 
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    audio: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        names = [*self.numeric, *self.categorical, *self.text]
+        names = [*self.numeric, *self.categorical, *self.text, *self.images, *self.audio]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise UsageError(
                 f"feature columns listed twice: {', '.join(duplicates)}",
-                hint="give each column one role: numeric, categorical or text",
+                hint="give each column one role: numeric, categorical, text, image or audio",
             )
 
     @property
     def all(self) -> list[str]:
-        """Every feature column: numeric first, then categorical, then text."""
-        return [*self.numeric, *self.categorical, *self.text]
+        """Every feature column: numeric first, then categorical, text, images, audio."""
+        return [*self.numeric, *self.categorical, *self.text, *self.images, *self.audio]
+
+    @property
+    def media(self) -> list[str]:
+        """The image and audio columns."""
+        return [*self.images, *self.audio]
 
 
 def _as_category(value: Any) -> str | None:
@@ -173,6 +185,8 @@ class Preprocessor:
         text_finetune: bool = False,
         missing: MissingConfig | None = None,
         outliers: OutliersConfig | None = None,
+        image_size: int = 32,
+        audio_samples: int = 32_000,
     ) -> None:
         if min_frequency < 1:
             raise UsageError(f"min_frequency must be >= 1, got {min_frequency}")
@@ -193,6 +207,10 @@ class Preprocessor:
         self.text_finetune = text_finetune
         self.missing = missing
         self.outliers = outliers
+        # images and clips: decoded and fitted to one shape, read by the fusion network
+        self.media = MediaSpec(
+            tuple(columns.images), tuple(columns.audio), image_size, audio_samples
+        )
 
     @classmethod
     def from_config(
@@ -208,6 +226,8 @@ class Preprocessor:
             text_finetune=model.finetune,
             missing=clean.missing,
             outliers=clean.outliers,
+            image_size=model.image_size,
+            audio_samples=round(model.audio_seconds * 16_000),
         )
 
     # -- fitting ------------------------------------------------------------------------------
@@ -350,13 +370,14 @@ class Preprocessor:
         self._check_fitted()
         return [len(self.vocabulary_[name]) + 1 for name in self.columns.categorical]
 
-    def input_schema(self) -> dict[str, Literal["number", "string"]]:
-        """The raw fields a prediction request must carry, with their JSON type."""
-        schema: dict[str, Literal["number", "string"]] = dict.fromkeys(
-            self.columns.numeric, "number"
-        )
+    def input_schema(self) -> dict[str, InputKind]:
+        """The raw fields a prediction request carries, with their kind: ``number`` and
+        ``string`` are JSON types; ``image`` and ``audio`` are base64 strings (or uploads)."""
+        schema: dict[str, InputKind] = dict.fromkeys(self.columns.numeric, "number")
         schema.update(dict.fromkeys(self.columns.categorical, "string"))
         schema.update(dict.fromkeys(self.columns.text, "string"))
+        schema.update(dict.fromkeys(self.columns.images, "image"))
+        schema.update(dict.fromkeys(self.columns.audio, "audio"))
         return schema
 
     # -- transforming -------------------------------------------------------------------------
@@ -487,6 +508,7 @@ class Preprocessor:
             "text_encoder": self.text_encoder,
             "text_buckets": self.text_buckets,
             "text_finetune": self.text_finetune,
+            **self.media.to_dict(),
         }
 
     @classmethod
@@ -501,13 +523,18 @@ class Preprocessor:
             numeric=list(spec["numeric"]),
             categorical=list(spec["categorical"]),
             text=list(spec.get("text", [])),  # specs written before text support have none
+            images=list(spec.get("images", [])),
+            audio=list(spec.get("audio", [])),
         )
+        media = MediaSpec.from_dict(spec)
         self = cls(
             columns,
             min_frequency=int(spec["min_frequency"]),
             text_encoder=str(spec.get("text_encoder", "hashed")),
             text_buckets=int(spec.get("text_buckets", 1024)),
             text_finetune=bool(spec.get("text_finetune", False)),
+            image_size=media.image_size,
+            audio_samples=media.audio_samples,
         )
         self.mean_ = np.asarray(spec["mean"], dtype=np.float64)
         self.std_ = np.asarray(spec["std"], dtype=np.float64)

@@ -25,6 +25,8 @@ from datawheel.train.checkpoint import load_checkpoint, restore_rng, rng_state, 
 from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.finetune import FinetunedTextMLP
+from datawheel.train.media_inputs import MediaArrays
+from datawheel.train.media_net import FusionNet
 from datawheel.train.model import TabularMLP
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ __all__ = [
 
 EVAL_BATCH = 8192  # rows per validation forward pass; bounds memory, not results
 FINETUNE_EVAL_BATCH = 64  # the same with a transformer in the forward pass
+MEDIA_EVAL_BATCH = 256  # the same with images or clips in the forward pass
 MIN_DELTA = 1e-4  # a validation loss must beat the best by this much to count as progress
 
 
@@ -59,9 +62,13 @@ class TrainResult:
     stopped: bool = False  # stopped by ``on_epoch`` (e.g. a pruned tuning trial)
     world_size: int = 1  # processes that trained together (DDP)
     privacy: dict[str, Any] | None = None  # DP-SGD: the epsilon spent and how (train.privacy)
+    # image / audio values that did not decode, by "column:reason" (trained as missing)
+    media_rejected: dict[str, int] = field(default_factory=dict)
 
 
 EpochCallback = Callable[[dict[str, float]], bool | None]
+# a training batch's media tensors (pixels, present, …, waves, present) → augmented ones
+MediaAugment = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
 
 def train_classifier(
@@ -79,6 +86,8 @@ def train_classifier(
     on_epoch: EpochCallback | None = None,
     task: str = "classification",
     clean_config: CleanConfig | None = None,
+    media_dir: Path | None = None,
+    augment: MediaAugment | None = None,
 ) -> TrainResult:
     """Fit the preprocessing on ``train``, train a TabularMLP, keep the best epoch on ``val``.
 
@@ -93,6 +102,12 @@ def train_classifier(
 
     With ``model_config.finetune`` the network is a FinetunedTextMLP: MiniLM trained with the
     head (``encoder_lr`` for the transformer), text tokenized per batch in the loop.
+
+    With image or audio columns (``features.images`` / ``features.audio``) the network is a
+    FusionNet: every value is decoded once (paths relative to ``media_dir``), fitted to the
+    encoders' shape, and fed per batch; ``augment`` transforms each training batch's media
+    (never validation's). A value that does not decode trains as missing (counted in
+    ``media_rejected``), as a missing one does.
 
     ``checkpoint_path``: where rank 0 writes a resumable checkpoint after every epoch; with
     ``resume`` an existing one is continued, bit for bit (same data, settings and threads).
@@ -150,6 +165,11 @@ def train_classifier(
             "model.finetune needs at least one text column",
             hint="declare data.text columns, or set model.finetune: false",
         )
+    if finetune and features.media:
+        raise UsageError(
+            "model.finetune (MiniLM) cannot be combined with image or audio columns",
+            hint="set model.finetune: false; text then enters the fusion model as vectors",
+        )
     state = _load_resume(checkpoint_path, fingerprint) if resume else None
     if state is not None:  # the checkpoint's preprocessing: resumed runs see identical inputs
         preprocessor = Preprocessor.from_json(state["preprocessor"])
@@ -168,6 +188,10 @@ def train_classifier(
     # fine-tuning: raw strings, tokenized per batch inside the loop
     x_text = preprocessor.texts(train) if finetune else []
     v_text = preprocessor.texts(val) if finetune else []
+    # images and clips: decoded once, fitted to one shape, turned into tensors per batch
+    media = preprocessor.media
+    x_media = media.arrays(train, base_dir=media_dir) if media else None
+    v_media = media.arrays(val, base_dir=media_dir) if media else None
     n, batch_size, accumulate = len(y), cfg.batch_size, cfg.grad_accumulation
     n_batches = math.ceil(n / batch_size)
     if dist.active and n % batch_size and n % batch_size < dist.world_size:
@@ -176,8 +200,20 @@ def train_classifier(
     total_steps = max(1, cfg.epochs * steps_per_epoch)
 
     # -- model, optimizer, loss, schedule -----------------------------------------------------
-    raw_model: TabularMLP | FinetunedTextMLP
-    if finetune:
+    raw_model: TabularMLP | FinetunedTextMLP | FusionNet
+    if media:
+        raw_model = FusionNet(
+            preprocessor.n_numeric_features,
+            preprocessor.cardinalities,
+            n_out,
+            n_images=len(media.images),
+            n_audio=len(media.audio),
+            dim=model_config.media_dim,
+            hidden=model_config.hidden,
+            dropout=model_config.dropout,
+        ).to(device)
+        groups = [{"params": list(raw_model.parameters()), "lr": cfg.lr}]
+    elif finetune:
         raw_model = FinetunedTextMLP(
             preprocessor.n_numeric_features,
             preprocessor.cardinalities,
@@ -209,6 +245,15 @@ def train_classifier(
         assert isinstance(raw_model, FinetunedTextMLP)
         picked = texts[rows] if isinstance(rows, slice) else [texts[i] for i in rows.tolist()]
         return [t.to(device) for t in raw_model.tokenize(picked)]  # ids, mask [B, T, L]
+
+    def media_inputs(
+        arrays: MediaArrays | None, rows: torch.Tensor | slice, *, training: bool = False
+    ) -> list[torch.Tensor]:
+        """Pixels / waves and present masks of some rows (augmented when training)."""
+        if arrays is None:
+            return []
+        tensors = arrays.tensors(rows, device)  # pixels [B, 3, S, S], waves [B, samples], masks
+        return augment(tensors) if training and augment is not None else tensors
 
     loss_fn: nn.Module
     if regression:  # on the standardized target; Huber's delta of 1 is one target std
@@ -252,7 +297,8 @@ def train_classifier(
             for start in range(0, len(v_y), EVAL_BATCH):
                 sl = slice(start, start + EVAL_BATCH)
                 with autocast:
-                    out = raw_model(v_num[sl], v_cat[sl], *text_inputs(v_text, sl)).float()
+                    extra = [*text_inputs(v_text, sl), *media_inputs(v_media, sl)]
+                    out = raw_model(v_num[sl], v_cat[sl], *extra).float()
                 out = out[:, 0]  # [B]
                 sq += ((out - v_y[sl]) ** 2).sum()
                 lossed += loss_fn(out, v_y[sl]) * len(out)
@@ -260,11 +306,12 @@ def train_classifier(
             return lossed.item() / len(v_y), math.sqrt(mse) * scale[1]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
-        step = FINETUNE_EVAL_BATCH if finetune else EVAL_BATCH
+        step = FINETUNE_EVAL_BATCH if finetune else MEDIA_EVAL_BATCH if media else EVAL_BATCH
         for start in range(0, len(v_y), step):
             sl = slice(start, start + step)
             with autocast:
-                logits = raw_model(v_num[sl], v_cat[sl], *text_inputs(v_text, sl)).float()
+                extra = [*text_inputs(v_text, sl), *media_inputs(v_media, sl)]
+                logits = raw_model(v_num[sl], v_cat[sl], *extra).float()
             # labels unseen in train are -100: ignored by the loss, counted wrong in accuracy
             loss_sum += F.cross_entropy(logits, v_y[sl], ignore_index=-100, reduction="sum")
             correct += (logits.argmax(dim=1) == v_y[sl]).sum()
@@ -322,8 +369,10 @@ def train_classifier(
                 )
                 with sync:
                     with autocast:
-                        tokens = text_inputs(x_text, idx)  # fine-tuning only
-                        logits = model(x_num[idx], x_cat[idx], *tokens)  # [B, n_classes]
+                        extra = [  # fine-tuning's tokens, the fusion model's media
+                            *text_inputs(x_text, idx), *media_inputs(x_media, idx, training=True)
+                        ]
+                        logits = model(x_num[idx], x_cat[idx], *extra)  # [B, n_classes]
                         out = logits.float()[:, 0] if regression else logits.float()
                         loss = loss_fn(out, y[idx])
                     scaler.scale(loss / group if group > 1 else loss).backward()
@@ -398,6 +447,7 @@ def train_classifier(
         resumed_from=first_epoch - 1,
         stopped=stopped,
         world_size=dist.world_size,
+        media_rejected=dict(x_media.rejected + v_media.rejected) if x_media and v_media else {},
     )
 
 
