@@ -15,6 +15,7 @@ from datawheel.config import CleanConfig, MissingConfig, ModelConfig, OutliersCo
 from datawheel.data.clean import Outliers
 from datawheel.errors import DataError, NotFittedError, UsageError
 from datawheel.train.media_inputs import MediaSpec
+from datawheel.train.media_net import AUDIO_RATE
 from datawheel.train.text import TEXT_ENCODERS, encode_texts, text_width
 
 __all__ = ["MEDIA_KINDS", "FeatureColumns", "InputKind", "Preprocessor"]
@@ -227,7 +228,7 @@ class Preprocessor:
             missing=clean.missing,
             outliers=clean.outliers,
             image_size=model.image_size,
-            audio_samples=round(model.audio_seconds * 16_000),
+            audio_samples=round(model.audio_seconds * AUDIO_RATE),
         )
 
     # -- fitting ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from datawheel.media.decode import AUDIO_RATE
 from datawheel.train.model import TabularMLP
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 FUSION_KIND = "fusion"  # the architecture marker in a saved model
-AUDIO_RATE = 16_000  # samples per second every clip is resampled to (the data stage's rate)
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows every 10 ms, 40 mel bands: speech standard
 
 
@@ -63,22 +63,32 @@ class LogMel(nn.Module):
         super().__init__()
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
         self.register_buffer("filters", mel_filterbank(), persistent=False)
+        # ONNX's exporter has no complex tensors: export sets this for the (deprecated, equal)
+        # real-pair form of torch.stft
+        self.real_pairs = False
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(
-            wave.float(), n_fft=N_FFT, hop_length=HOP, window=self.window, center=True,
-            return_complex=False,
-        )  # [B, F, frames, 2]  # fmt: skip
-        power = spec.pow(2).sum(-1)  # [B, F, frames]
+        options: dict[str, Any] = {"n_fft": N_FFT, "hop_length": HOP, "window": self.window,
+                                   "center": True}  # fmt: skip
+        if self.real_pairs:
+            pairs = torch.stft(wave.float(), return_complex=False, **options)  # [B, F, frames, 2]
+        else:
+            pairs = torch.view_as_real(torch.stft(wave.float(), return_complex=True, **options))
+        power = pairs.pow(2).sum(-1)  # [B, F, frames]
         mel = torch.matmul(self.filters, power)  # [B, n_mels, frames]
         logmel = torch.log(mel + 1e-6)
         logmel = logmel - logmel.mean(dim=2, keepdim=True)
         return logmel.unsqueeze(1)  # [B, 1, n_mels, frames]
 
 
-def _conv_block(cin: int, cout: int) -> list[nn.Module]:
-    # no BatchNorm: a row predicted alone equals the same row inside a batch
-    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+def _conv_stack(widths: Sequence[int], channels: int) -> nn.Sequential:
+    """3×3 conv → ReLU → 2×2 max-pool per width, then global average pooling: ``[B, C, H, W]``
+    → ``[B, widths[-1]]``. No BatchNorm: a row predicted alone equals the same row in a batch."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        channels = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
 class ImageEncoder(nn.Module):
@@ -87,10 +97,7 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            *_conv_block(3, 16), *_conv_block(16, 32), *_conv_block(32, 64),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )  # fmt: skip
+        self.features = _conv_stack((16, 32, 64), 3)
         self.out = nn.Linear(64, dim)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -99,16 +106,14 @@ class ImageEncoder(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """A mono 16 kHz waveform ``[B, samples]`` → log-mel → the same small CNN → ``[B, dim]``."""
+    """A mono 16 kHz waveform ``[B, samples]`` → log-mel ``[B, 1, 40, frames]`` → a CNN of
+    8, 16, 32 channels (a spectrogram is larger than an image, its patterns simpler) → ``[B, dim]``."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.logmel = LogMel()
-        self.features = nn.Sequential(
-            *_conv_block(1, 16), *_conv_block(16, 32), *_conv_block(32, 64),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )  # fmt: skip
-        self.out = nn.Linear(64, dim)
+        self.features = _conv_stack((8, 16, 32), 1)
+        self.out = nn.Linear(32, dim)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.out(self.features(self.logmel(wave) / 4.0)))  # [B, dim]

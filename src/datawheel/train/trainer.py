@@ -26,7 +26,7 @@ from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.finetune import FinetunedTextMLP
 from datawheel.train.media_inputs import MediaArrays
-from datawheel.train.media_net import FusionNet
+from datawheel.train.media_net import AUDIO_RATE, FusionNet
 from datawheel.train.model import TabularMLP
 
 if TYPE_CHECKING:
@@ -181,6 +181,8 @@ def train_classifier(
             text_encoder=model_config.text_encoder,
             text_buckets=model_config.text_buckets,
             text_finetune=finetune,
+            image_size=model_config.image_size,
+            audio_samples=round(model_config.audio_seconds * AUDIO_RATE),
         ).fit(train)
     x_num, x_cat, y = _tensors(preprocessor, train, target, classes, device, scale)
     v_num, v_cat, v_y = _tensors(preprocessor, val, target, classes, device, scale)
