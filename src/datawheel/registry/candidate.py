@@ -83,7 +83,7 @@ def model_features(config: ProjectConfig, frame: pl.DataFrame) -> FeatureColumns
 
 def media_columns(config: ProjectConfig) -> tuple[list[str], list[str]]:
     """``data.images`` and ``data.audio``: the columns the fusion network encodes."""
-    return list(getattr(config.data, "images", [])), list(getattr(config.data, "audio", []))
+    return list(config.data.images), list(config.data.audio)
 
 
 def resolve_task(config: ProjectConfig, frame: pl.DataFrame) -> str:
