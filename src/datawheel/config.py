@@ -469,6 +469,8 @@ class ServeConfig(_Strict):
     plans: dict[str, PlanConfig] = Field(default_factory=_default_plans)
     max_rows_per_request: Annotated[int, Field(ge=1)] = 1000  # more rows → 422 on `rows`
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576  # larger bodies → 413 (bytes)
+    # one image or clip in a request (after base64 decoding); larger → 413 naming the field
+    max_media_bytes: Annotated[int, Field(ge=1024)] = 10_485_760
     auth_cache_seconds: Annotated[float, Field(ge=0.0)] = 5.0  # a revoked key works at most this
     batch_max_rows: Annotated[int, Field(ge=1)] = 64  # rows in one micro-batched forward pass
     batch_max_wait_ms: Annotated[float, Field(ge=0.0)] = 2.0  # wait for more rows (under load)

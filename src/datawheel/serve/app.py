@@ -61,12 +61,27 @@ class TextTokens(BaseModel):
     method: str | None = None
 
 
+class AudioSegment(BaseModel):
+    start: float  # seconds from the clip's start
+    end: float
+    value: float  # how much silencing this segment lowers the explained output
+
+
 class Explanation(BaseModel):
     label: str | None  # None for a regression (the value is explained)
     base_value: float
-    values: dict[str, float]
+    values: dict[str, float]  # per feature; per modality (tabular, text, image, audio) for media
     scale: str | None = None  # probability | log_odds | class_score | value
     tokens: dict[str, TextTokens] | None = None  # per text column: the words' values
+    heatmaps: dict[str, str] | None = Field(
+        default=None,
+        description="Per image column: a PNG (base64) of the image with its occlusion heatmap "
+        "laid over it: red where a region supported the label, blue where it argued against.",
+        json_schema_extra={"additionalProperties": {"type": "string", "format": "byte",
+                                                    "contentEncoding": "base64",
+                                                    "contentMediaType": "image/png"}},
+    )  # fmt: skip
+    segments: dict[str, list[AudioSegment]] | None = None  # per audio column: time occlusion
 
 
 class ExplainResponse(BaseModel):
@@ -126,6 +141,24 @@ def _feedback_model(classes: list[str]) -> type[FeedbackRequest]:
     )
 
 
+def _multipart_openapi(schema: dict[str, str]) -> dict[str, Any]:
+    """The ``multipart/form-data`` form of the rows body, beside the JSON one in OpenAPI."""
+    kinds = {
+        "number": {"type": "number"},
+        "string": {"type": "string"},
+        "image": {"type": "string", "format": "binary", "contentMediaType": "image/*"},
+        "audio": {"type": "string", "format": "binary", "contentMediaType": "audio/*"},
+    }
+    properties: dict[str, Any] = {
+        "rows": {"type": "string", "contentMediaType": "application/json",
+                 "description": "Optional: the rows as JSON; other parts fill in row 0, or row "
+                 "i when named rows.i.FIELD (e.g. a file part rows.1.photo)."},
+        **{column: kinds.get(kind, {"type": "string"}) for column, kind in schema.items()},
+    }  # fmt: skip
+    form = {"schema": {"type": "object", "properties": properties}}
+    return {"requestBody": {"content": {"multipart/form-data": form}}}
+
+
 def create_app(
     config: ProjectConfig,
     ws: Workspace,
@@ -169,6 +202,7 @@ def create_app(
         max_rows=config.serve.max_rows_per_request,
         nullable=service.validator.nullable,
     )
+    uploads = _multipart_openapi(service.validator.schema)
 
     def caller(action: str) -> Callable[[HTTPAuthorizationCredentials | None], Principal]:
         def dependency(
@@ -184,6 +218,7 @@ def create_app(
         response_model=PredictResponse,
         summary=f"Predict with the champion (served at start: {version})",
         responses=ERRORS,
+        openapi_extra=uploads,
     )
     async def predict(
         body: request_model,  # type: ignore[valid-type]
@@ -191,7 +226,10 @@ def create_app(
         request: Request,
     ) -> Any:
         # Served by FastLane before reaching here; kept for OpenAPI and in-process clients.
-        return await service.predict(request.headers.get("authorization"), await request.body())
+        headers = request.headers
+        return await service.predict(
+            headers.get("authorization"), await request.body(), headers.get("content-type")
+        )
 
     @app.post(
         "/v1/explain",
@@ -201,13 +239,17 @@ def create_app(
             **ERRORS,
             503: {"model": ErrorBody, "description": "Timed out (stopped), or no model"},
         },
+        openapi_extra=uploads,
     )
     async def explain(
         body: request_model,  # type: ignore[valid-type]
         _who: Annotated[Principal, Depends(caller("explain"))],
         request: Request,
     ) -> Any:
-        return await service.explain(request.headers.get("authorization"), await request.body())
+        headers = request.headers
+        return await service.explain(
+            headers.get("authorization"), await request.body(), headers.get("content-type")
+        )
 
     feedback_model = _feedback_model(service.holder.current()[1].classes)
 

@@ -83,7 +83,8 @@ class FastLane:
                 body = await self._read_body(scope, receive)
                 handler = self.handlers.get(path) if scope["method"] == "POST" else None
                 if handler is not None:
-                    payload = await handler(_authorization(scope), body)
+                    content_type = _header(scope, b"content-type")
+                    payload = await handler(_authorization(scope), body, content_type)
                     status = 200
                     await _send(send, 200, orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY))
                     return
@@ -129,6 +130,7 @@ class FastLane:
         limit = FEEDBACK_MAX_BODY if scope["path"] == "/v1/feedback" else self.max_body
         limit = min(limit, self.max_body)
         json_api = scope["path"].startswith("/v1/")  # the console's forms are not JSON
+        uploads = scope["path"] in self.handlers  # predict and explain take multipart too
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -141,9 +143,12 @@ class FastLane:
                         hint="send fewer rows per request",
                     )
             elif name == b"content-type" and json_api and not _is_json(value):
+                if uploads and _is_multipart(value):
+                    continue
                 raise UnsupportedMediaType(
                     f"the body is declared as {value.decode('latin-1')!r}",
-                    hint="send JSON with Content-Type: application/json",
+                    hint="send JSON with Content-Type: application/json"
+                    + (", or multipart/form-data with files" if uploads else ""),
                 )
         chunks, size = [], 0
         while True:
@@ -169,6 +174,10 @@ def _is_json(content_type: bytes) -> bool:
     return media == b"application/json" or (
         media.startswith(b"application/") and media.endswith(b"+json")
     )
+
+
+def _is_multipart(content_type: bytes) -> bool:
+    return content_type.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -18,6 +18,14 @@ _Number = Annotated[float | None, Field(strict=True, ge=-NUMBER_LIMIT, le=NUMBER
 _String = Annotated[str | None, Field(strict=True)]
 _Category = Annotated[str | int | float | bool | None, Field(union_mode="left_to_right")]
 _Passthrough = Annotated[str | int | float | None, Field(default=None)]
+# an image or clip: base64 text (or a data: URI) in JSON; a file part in multipart/form-data
+_Media = Annotated[
+    str | None,
+    Field(None, json_schema_extra={"format": "byte", "contentEncoding": "base64"},
+          description="base64 of the file (PNG/JPEG/WebP/GIF, WAV/FLAC/OGG/MP3), or a data: "
+          "URI; null = missing (the model uses its missing embedding)"),
+]  # fmt: skip
+MEDIA_KINDS = ("image", "audio")
 
 
 def rows_model(
@@ -38,7 +46,9 @@ def rows_model(
             Field(None) if column in leave_out else Field(...),
         )
         for column, kind in schema.items()
+        if kind not in MEDIA_KINDS
     }
+    fields.update({column: (_Media, None) for column, kind in schema.items() if kind in MEDIA_KINDS})
     for column in optional:
         fields.setdefault(column, (_Passthrough, None))
     row = create_model(f"{name}Row", __config__=ConfigDict(extra="allow"), **fields)
@@ -79,7 +89,9 @@ class RowValidator:
         # model inputs that had missing values in training: may be left out (= null)
         self.nullable = frozenset(c for c in nullable if c in self.schema)
         self._numbers = [c for c, kind in self.schema.items() if kind == "number"]
-        self._strings = [c for c, kind in self.schema.items() if kind != "number"]
+        self._strings = [c for c, kind in self.schema.items() if kind in ("string",)]
+        # images and clips: base64 text or uploaded bytes; may be left out (= missing)
+        self._media = [c for c, kind in self.schema.items() if kind in MEDIA_KINDS]
 
     def __call__(self, body: Any) -> list[dict[str, Any]]:
         if not isinstance(body, dict):
@@ -125,8 +137,16 @@ class RowValidator:
                 if value is not None and type(value) is not str:
                     value = _category_string(value, where=f"rows.{i}.{column}")
                 out[column] = value
+            for column in self._media:
+                value = row.get(column)
+                if value is not None and type(value) not in (str, bytes):
+                    raise UsageError(
+                        "must be base64 text (or a file part in multipart/form-data)",
+                        where=f"rows.{i}.{column}",
+                    )
+                out[column] = value
         except KeyError:
-            missing = [c for c in self.schema if c not in row]
+            missing = [c for c in self.schema if c not in row and c not in self._media]
             raise UsageError(
                 f"missing required field(s): {', '.join(missing)}",
                 where=f"rows.{i}.{missing[0]}",

@@ -21,6 +21,7 @@ from datawheel.serve.errors import MalformedBody, Unavailable, status_of
 from datawheel.serve.feedback_intake import FeedbackIntake
 from datawheel.serve.input_pii import InputPiiWatch
 from datawheel.serve.limits import Limiter, Ticket
+from datawheel.serve.media_body import decode_media, is_multipart, parse_multipart
 from datawheel.serve.metrics import Metrics
 from datawheel.serve.models import ModelHolder
 from datawheel.serve.schema import RowValidator
@@ -53,8 +54,11 @@ class _Batch:
 @dataclass
 class _ShadowQueue:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # (tenant, anonymized rows, the champion's prediction ids for them)
-    items: list[tuple[str, list[dict[str, Any]], list[str]]] = field(default_factory=list)
+    # (tenant, anonymized rows, the same as logged (media as digests), the champion's
+    # prediction ids for them)
+    items: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]], list[str]]] = field(
+        default_factory=list
+    )
 
 
 def _watched_fields(model: Any, anonymizer: Anonymizer) -> dict[str, list[str]]:
@@ -65,7 +69,7 @@ def _watched_fields(model: Any, anonymizer: Anonymizer) -> dict[str, list[str]]:
     return {
         name: [str(v) for v in vocabulary.get(name, []) if v is not None]
         for name, kind in model.input_schema.items()
-        if kind != "number" and name not in covered
+        if kind == "string" and name not in covered  # not numbers, not images or clips
     }
 
 
@@ -199,30 +203,53 @@ class Service:
             self._validators[version] = validator
         return validator
 
-    def parse(self, body: bytes) -> list[dict[str, Any]]:
+    def parse(self, body: bytes, content_type: str | None = None) -> list[dict[str, Any]]:
+        """A JSON body, or a ``multipart/form-data`` one (rows and file uploads), validated by
+        the served version's rules."""
+        validator = self._validator_for(*self.holder.current())
+        if is_multipart(content_type):
+            assert content_type is not None
+            return validator(parse_multipart(body, content_type, validator.schema))
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise MalformedBody("the body is not valid JSON") from None
-        return self._validator_for(*self.holder.current())(parsed)
+        return validator(parsed)
+
+    async def _media(
+        self, model: Any, rows: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(rows for the model, rows for the log): images and clips decoded on a worker thread
+        and logged as digests; rows pass through unchanged for a model without media."""
+        spec = getattr(model.preprocessor, "media", None)
+        if not spec:
+            return rows, rows
+        limit = self.config.serve.max_media_bytes
+        return await asyncio.to_thread(decode_media, rows, spec, max_bytes=limit)
 
     # -- predict ------------------------------------------------------------------------------
 
-    async def predict(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+    async def predict(
+        self, authorization: str | None, body: bytes, content_type: str | None = None
+    ) -> dict[str, Any]:
         who = self.authenticated(authorization)
         try:
             authorize(who, "predict")
-            return await self._predict(who, body)
+            return await self._predict(who, body, content_type)
         except Exception as exc:
             self.count_error(who, "predict", exc)
             raise
 
-    async def _predict(self, who: Principal, body: bytes) -> dict[str, Any]:
-        rows = self.parse(body)
+    async def _predict(
+        self, who: Principal, body: bytes, content_type: str | None
+    ) -> dict[str, Any]:
+        rows = self.parse(body, content_type)
         ticket = await self._admit(who, len(rows))
         try:
             self.input_pii.observe(rows)
-            anonymized = [self.anonymizer.row(r) for r in rows]
+            anonymized, logged = await self._media(
+                self.holder.current()[1], [self.anonymizer.row(r) for r in rows]
+            )
             batch = await self.batcher.submit(anonymized)
         except BaseException:  # nothing served: the rows go back to the lease
             self.limiter.refund(ticket)
@@ -231,8 +258,8 @@ class Service:
         tenant_id, id_column, classes = who.tenant_id, self.id_column, batch.classes
         records, out = [], []
         if not classes:  # a regression: the value and its prediction interval
-            return self._values(who, anonymized, batch, created, len(rows))
-        for row, p in zip(anonymized, batch.proba.tolist(), strict=True):
+            return self._values(who, anonymized, logged, batch, created, len(rows))
+        for row, p in zip(logged, batch.proba.tolist(), strict=True):
             probabilities = dict(zip(classes, p, strict=True))
             label = classes[p.index(max(p))]
             prediction_id = ordered_id()
@@ -247,13 +274,14 @@ class Service:
         self.metrics.rows("predict", len(rows))
         if self.holder.shadow() is not None:
             with self._shadow.lock:
-                self._shadow.items.append((tenant_id, anonymized, [o["id"] for o in out]))
+                self._shadow.items.append((tenant_id, anonymized, logged, [o["id"] for o in out]))
         return {"model_version": batch.version, "predictions": out}
 
     def _values(
         self,
         who: Principal,
         anonymized: list[dict[str, Any]],
+        logged: list[dict[str, Any]],
         batch: _Batch,
         created: str,
         n_rows: int,
@@ -262,7 +290,7 @@ class Service:
         values = batch.proba[:, 0].tolist()
         bounds = batch.intervals.tolist() if batch.intervals is not None else [None] * len(values)
         records, out = [], []
-        for row, value, interval in zip(anonymized, values, bounds, strict=True):
+        for row, value, interval in zip(logged, values, bounds, strict=True):
             prediction_id = ordered_id()
             out.append({"id": prediction_id, "value": value, "interval": interval})
             logged = {"value": value}
@@ -278,7 +306,9 @@ class Service:
         self.metrics.rows("predict", n_rows)
         if self.holder.shadow() is not None:
             with self._shadow.lock:
-                self._shadow.items.append((who.tenant_id, anonymized, [o["id"] for o in out]))
+                self._shadow.items.append(
+                    (who.tenant_id, anonymized, logged, [o["id"] for o in out])
+                )
         return {"model_version": batch.version, "predictions": out}
 
     def _forward(self, rows: list[dict[str, Any]], sizes: list[int]) -> list[_Batch]:
@@ -305,12 +335,12 @@ class Service:
         if not items or shadow is None:
             return
         version, model = shadow
-        rows = [row for _, batch, _ in items for row in batch]
+        rows = [row for _, batch, _, _ in items for row in batch]
         started = time.perf_counter()
         proba = model.predict_output(rows).tolist()
         per_row = (time.perf_counter() - started) * 1000 / len(rows)
         created, classes, records, i = now_iso(), model.classes, [], 0
-        for tenant_id, batch, request_ids in items:
+        for tenant_id, _, batch, request_ids in items:  # logged as the champion's rows were
             for row, request_id in zip(batch, request_ids, strict=True):
                 p = proba[i]
                 i += 1
@@ -327,23 +357,27 @@ class Service:
 
     # -- explain ------------------------------------------------------------------------------
 
-    async def explain(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+    async def explain(
+        self, authorization: str | None, body: bytes, content_type: str | None = None
+    ) -> dict[str, Any]:
         who = self.authenticated(authorization)
         try:
             authorize(who, "explain")
-            return await self._explain_request(who, body)
+            return await self._explain_request(who, body, content_type)
         except Exception as exc:
             self.count_error(who, "explain", exc)
             raise
 
-    async def _explain_request(self, who: Principal, body: bytes) -> dict[str, Any]:
-        rows = self.parse(body)
+    async def _explain_request(
+        self, who: Principal, body: bytes, content_type: str | None
+    ) -> dict[str, Any]:
+        rows = self.parse(body, content_type)
         ticket = await self._admit(who, len(rows))
         cancel = threading.Event()
         try:
             self.input_pii.observe(rows)
-            anonymized = [self.anonymizer.row(r) for r in rows]
             version, model = self.holder.current()
+            anonymized, _ = await self._media(model, [self.anonymizer.row(r) for r in rows])
             explanations = await asyncio.wait_for(
                 asyncio.to_thread(self._explain, model, anonymized, cancel), self.timeout
             )

@@ -2,7 +2,10 @@
 
 Usage: python predict.py INPUT.jsonl|INPUT.json|- [--model model.int8.onnx]
 
-INPUT holds rows as JSON objects (one per line, a JSON list, or {"rows": [...]}). Prints one
+INPUT holds rows as JSON objects (one per line, a JSON list, or {"rows": [...]}). An image or
+audio field holds a file path (relative to INPUT's folder), base64 or a data: URI; null when
+missing; decoding it needs Pillow (images) and soundfile (audio), resampling soxr when present
+(else linear interpolation, close to but not exactly datawheel's). Prints one
 JSON line per row: {"index", "label", "probabilities": {class: p}}, or {"index", "value",
 "interval": [lo, hi]} for a regression. Tree and linear models read a design matrix built here
 (category one-hot or codes, TF-IDF text exactly as scikit-learn's TfidfVectorizer). A value that
@@ -11,6 +14,8 @@ stops it with one line on stderr and exit code 2 — never a NaN prediction.
 """
 
 import argparse
+import base64
+import io
 import json
 import math
 import re
@@ -200,6 +205,95 @@ def design_matrix(spec, rows):
     return np.hstack(parts).astype(np.float32)
 
 
+AUDIO_RATE = 16_000  # every clip is resampled to this rate, as in training
+
+
+def _media_bytes(value, base, row, column):
+    text = value.strip()
+    if text.startswith("data:"):
+        text = text.split(",", 1)[1] if "," in text else ""
+    path = base / text if len(text) < 4096 else None
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:
+        _fail(f"row {row}, column {column!r}: {value[:80]!r} is neither a file nor base64")
+
+
+def _image(data, side, row, column):
+    """As datawheel: EXIF orientation applied, alpha on white, RGB, scaled to fit ``side``
+    pixels (aspect kept), centred on black; float32 [3, side, side] in [0, 1]."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        _fail("image columns need Pillow: pip install Pillow")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.seek(0)
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                canvas.alpha_composite(rgba)
+                image = canvas
+            image = image.convert("RGB")
+    except Exception as exc:  # Pillow's errors for a bad file vary
+        _fail(f"row {row}, column {column!r}: not a readable image ({exc})")
+    scale = side / max(image.size)
+    width, height = max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))
+    resized = image.resize((width, height), Image.Resampling.BILINEAR)
+    canvas = Image.new("RGB", (side, side))
+    canvas.paste(resized, ((side - width) // 2, (side - height) // 2))
+    return np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def _clip(data, samples, row, column):
+    """Mono float32 at 16 kHz, the start kept, cut or zero-padded to ``samples``."""
+    try:
+        import soundfile
+    except ImportError:
+        _fail("audio columns need soundfile: pip install soundfile")
+    try:
+        wave, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile's errors for a bad file vary
+        _fail(f"row {row}, column {column!r}: not a readable clip ({exc})")
+    mono = wave.mean(axis=1)
+    if rate != AUDIO_RATE:
+        try:
+            import soxr
+
+            mono = soxr.resample(mono, rate, AUDIO_RATE)
+        except ImportError:
+            n = int(round(len(mono) * AUDIO_RATE / rate))
+            mono = np.interp(np.arange(n) * rate / AUDIO_RATE, np.arange(len(mono)), mono)
+    out = np.zeros(samples, dtype=np.float32)
+    take = min(samples, len(mono))
+    out[:take] = np.clip(mono[:take], -1.0, 1.0)
+    return out
+
+
+def media_feeds(spec, rows, base):
+    """The fusion model's ONNX inputs: per image, then per audio column, the data and a
+    present mask (a null field is absent: the model's missing embedding stands in)."""
+    feeds = {}
+    columns = [*spec.get("images", []), *spec.get("audio", [])]
+    side, samples = int(spec.get("image_size", 32)), int(spec.get("audio_samples", 32000))
+    for j, column in enumerate(columns):
+        is_image = column in spec.get("images", [])
+        shape = (len(rows), 3, side, side) if is_image else (len(rows), samples)
+        data, present = np.zeros(shape, dtype=np.float32), np.zeros(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            value = row.get(column)
+            if value is None:
+                continue
+            raw = _media_bytes(str(value), base, i, column)
+            data[i] = _image(raw, side, i, column) if is_image else _clip(raw, samples, i, column)
+            present[i] = True
+        feeds[f"media_{j}"], feeds[f"media_{j}_present"] = data, present
+    return feeds
+
+
 def read_rows(path):
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     stripped = text.lstrip()
@@ -209,8 +303,8 @@ def read_rows(path):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def predict_proba(rows, spec, session):
-    """Probabilities [n, K], or values [n, 1] for a regression."""
+def predict_proba(rows, spec, session, base=Path(".")):
+    """Probabilities [n, K], or values [n, 1] for a regression; media paths under ``base``."""
     if "design" in spec:
         outs = []
         for start in range(0, len(rows), CHUNK):
@@ -219,7 +313,7 @@ def predict_proba(rows, spec, session):
             outs.append(np.asarray(result[-1], dtype=np.float64).reshape(len(design), -1))
         return np.vstack(outs) if outs else np.zeros((0, max(len(spec["classes"]), 1)))
     numeric, categorical = transform(spec, rows)
-    feeds = {"numeric": numeric, "categorical": categorical}
+    feeds = {"numeric": numeric, "categorical": categorical, **media_feeds(spec, rows, base)}
     names = [i.name for i in session.get_inputs()]
     return session.run(None, {name: feeds[name] for name in names})[0]
 
@@ -249,7 +343,8 @@ def main():
             license_check.charge_rows(HERE, terms, len(rows))
         except license_check.LicenseError as exc:
             raise SystemExit(f"license: {exc}") from None
-    proba = predict_proba(rows, spec, session)
+    base = Path(args.input).resolve().parent if args.input != "-" else Path.cwd()
+    proba = predict_proba(rows, spec, session, base)
     classes = spec["classes"]
     if not classes:  # a regression: the value and its prediction interval
         half = spec.get("interval_halfwidth")

@@ -20,6 +20,7 @@ from datawheel.errors import MissingDependencyError, UsageError
 from datawheel.train._license import APACHE_2_0
 from datawheel.train.bundle import TrainedModel
 from datawheel.train.design_model import DesignModel
+from datawheel.train.media_net import LogMel
 from datawheel.train.text import CHAR_NGRAMS
 
 __all__ = [
@@ -80,19 +81,40 @@ class _Probabilities(nn.Module):
         # a model without one kind of input never reads it: the other tensor stands in
         x_num = x_num if x_num is not None else x_cat
         x_cat = x_cat if x_cat is not None else x_num
-        out = self.network(x_num, x_cat)  # [B, n_classes] logits, or [B, 1] standardized value
+        # a fusion network's media follow: pixels [B, 3, S, S] / waves [B, n], present [B]
+        out = self.network(x_num, x_cat, *queue)  # [B, K] logits, or [B, 1] standardized value
         if self.scale is not None:
             return out * self.scale[1] + self.scale[0]
         return torch.softmax(out, dim=1)
 
 
 def _input_names(model: TrainedModel) -> list[str]:
+    """The ONNX inputs: ``numeric``, ``categorical`` (those the model has), then for a fusion
+    model ``media_<j>`` and ``media_<j>_present`` per image column, then per audio column."""
     names = []
     if model.preprocessor.n_numeric_features:
         names.append("numeric")
     if model.preprocessor.columns.categorical:
         names.append("categorical")
+    for j, _ in enumerate(model.preprocessor.media.columns if model.fused else []):
+        names += [f"media_{j}", f"media_{j}_present"]
     return names
+
+
+def _examples(model: TrainedModel) -> dict[str, torch.Tensor]:
+    pre = model.preprocessor
+    example = {
+        "numeric": torch.zeros((2, pre.n_numeric_features)),
+        "categorical": torch.zeros((2, len(pre.columns.categorical)), dtype=torch.long),
+    }
+    if model.fused:
+        media = pre.media
+        for j, column in enumerate(media.columns):
+            side = media.image_size
+            shape = (2, 3, side, side) if column in media.images else (2, media.audio_samples)
+            example[f"media_{j}"] = torch.rand(shape)
+            example[f"media_{j}_present"] = torch.tensor([True, False])
+    return example
 
 
 def _export_onnx(model: TrainedModel, path: Path) -> None:
@@ -104,34 +126,42 @@ def _export_onnx(model: TrainedModel, path: Path) -> None:
         categorical="categorical" in names,
         scale=model.target_scale if model.is_regression else None,
     ).eval()
-    example = {
-        "numeric": torch.zeros((2, model.preprocessor.n_numeric_features)),
-        "categorical": torch.zeros(
-            (2, len(model.preprocessor.columns.categorical)), dtype=torch.long
-        ),
-    }
+    example = _examples(model)
     axes = {name: {0: "batch"} for name in [*names, "probabilities"]}
-    with warnings.catch_warnings():
-        # the TorchScript exporter is deprecated but exact and 100x faster for a small MLP
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            wrapper,
-            tuple(example[n] for n in names),
-            str(path),
-            input_names=names,
-            output_names=["probabilities"],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
+    log_mels = [m for m in model.network.modules() if isinstance(m, LogMel)]
+    try:
+        for log_mel in log_mels:  # the exporter has no complex tensors: the real-pair STFT
+            log_mel.real_pairs = True
+        with warnings.catch_warnings():
+            # the TorchScript exporter is deprecated but exact and 100x faster for a small MLP
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                tuple(example[n] for n in names),
+                str(path),
+                input_names=names,
+                output_names=["probabilities"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    finally:
+        for log_mel in log_mels:
+            log_mel.real_pairs = False
 
 
-def onnx_predict_proba(path: Path, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-    """Probabilities from an exported ONNX file for already-transformed arrays."""
+def onnx_predict_proba(
+    path: Path, numeric: np.ndarray, categorical: np.ndarray, media: Any = None
+) -> np.ndarray:
+    """Probabilities from an exported ONNX file for already-transformed arrays (and, for a
+    fusion model, its decoded ``MediaArrays``)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {"numeric": numeric.astype(np.float32), "categorical": categorical.astype(np.int64)}
+    if media is not None:
+        for j, tensor in enumerate(media.tensors()):
+            feeds[f"media_{j // 2}" + ("_present" if j % 2 else "")] = tensor.numpy()
     return session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]
 
 
@@ -307,8 +337,12 @@ def _compare(
     model: TrainedModel, out: Path, holdout: pl.DataFrame, report: ExportReport, *, int8: bool
 ) -> None:
     numeric, categorical = model.transform(holdout)
-    torch_proba = model.output_arrays(numeric, categorical)
-    onnx_proba = onnx_predict_proba(out / FP32_FILE, numeric, categorical)
+    media = model.media_arrays(holdout) if model.fused else None
+    if media is not None:
+        torch_proba = model.fused_output_arrays(numeric, categorical, media)
+    else:
+        torch_proba = model.output_arrays(numeric, categorical)
+    onnx_proba = onnx_predict_proba(out / FP32_FILE, numeric, categorical, media)
     report.rows = holdout.height
     report.max_abs_diff = float(np.abs(torch_proba - onnx_proba).max())
     if model.is_regression:
@@ -319,7 +353,7 @@ def _compare(
     report.max_abs_diff = float(np.abs(torch_proba - onnx_proba).max())
     report.accuracy_torch = float((classes[torch_proba.argmax(1)] == truth).mean())
     if int8:
-        int8_proba = onnx_predict_proba(out / INT8_FILE, numeric, categorical)
+        int8_proba = onnx_predict_proba(out / INT8_FILE, numeric, categorical, media)
         report.accuracy_int8 = float((classes[int8_proba.argmax(1)] == truth).mean())
         report.max_abs_diff_int8 = float(np.abs(torch_proba - int8_proba).max())
 

@@ -106,34 +106,40 @@ class MediaSpec:
 
     # -- decoding ------------------------------------------------------------------------------
 
-    def image(self, value: Any, *, base_dir: Path | None, max_bytes: int | None = None) -> np.ndarray:
-        """One value → uint8 ``[S, S, 3]``; an array of that shape passes through."""
-        if isinstance(value, np.ndarray) and value.shape == (self.image_size, self.image_size, 3):
-            return value
-        from datawheel.media.decode import MAX_MEDIA_BYTES, load_image
+    def load(
+        self, column: str, value: Any, *, base_dir: Path | None, max_bytes: int | None = None
+    ) -> Any:
+        """One value decoded, not yet fitted: a PIL RGB image, or float32 samples at 16 kHz
+        (at most as long as the network reads). MediaError when it does not decode."""
+        from datawheel.media.decode import AUDIO_RATE, MAX_MEDIA_BYTES, load_audio, load_image
 
-        if hasattr(value, "mode") and hasattr(value, "size"):  # a PIL image already
+        data = _bytes(value, base_dir, max_bytes or MAX_MEDIA_BYTES)
+        if column in self.images:
+            return load_image(data)
+        return load_audio(data, rate=AUDIO_RATE, max_seconds=self.audio_samples / AUDIO_RATE)
+
+    def fit(self, column: str, value: Any) -> np.ndarray:
+        """A decoded value (``load``'s, or an array already in shape) fitted to the network's
+        input: uint8 ``[S, S, 3]`` for an image, float32 ``[audio_samples]`` for a clip."""
+        if column in self.images:
+            if isinstance(value, np.ndarray):
+                if value.shape != (self.image_size, self.image_size, 3):
+                    from datawheel.media.decode import MediaError
+
+                    raise MediaError("unsupported", f"an array of shape {value.shape}")
+                return value
             return fit_image(value, self.image_size)
-        data = _bytes(value, base_dir, max_bytes or MAX_MEDIA_BYTES)
-        return fit_image(load_image(data), self.image_size)
-
-    def clip(self, value: Any, *, base_dir: Path | None, max_bytes: int | None = None) -> np.ndarray:
-        """One value → float32 ``[audio_samples]``; a float array is taken as 16 kHz samples."""
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.ndim == 1:
-            return fit_audio(value, self.audio_samples)
-        from datawheel.media.decode import AUDIO_RATE, MAX_MEDIA_BYTES, load_audio
-
-        data = _bytes(value, base_dir, max_bytes or MAX_MEDIA_BYTES)
-        seconds = self.audio_samples / AUDIO_RATE
-        return fit_audio(load_audio(data, rate=AUDIO_RATE, max_seconds=seconds), self.audio_samples)
+        return fit_audio(np.asarray(value, dtype=np.float32).reshape(-1), self.audio_samples)
 
     def decode_one(
         self, column: str, value: Any, *, base_dir: Path | None = None, max_bytes: int | None = None
     ) -> np.ndarray:
-        """One column's value, decoded and fitted (MediaError when it cannot be)."""
-        if column in self.images:
-            return self.image(value, base_dir=base_dir, max_bytes=max_bytes)
-        return self.clip(value, base_dir=base_dir, max_bytes=max_bytes)
+        """One column's value (bytes, base64, a data: URI, a path under ``base_dir``; or a
+        PIL image or an array already decoded) → the network's input for it."""
+        decoded = isinstance(value, np.ndarray) or (hasattr(value, "mode") and hasattr(value, "size"))
+        if not decoded:
+            value = self.load(column, value, base_dir=base_dir, max_bytes=max_bytes)
+        return self.fit(column, value)
 
     def arrays(
         self,
