@@ -224,3 +224,39 @@ def test_fit_image_when_not_square_then_letterboxed_with_aspect_kept() -> None:
 def test_decode_when_strict_and_row_is_not_a_dict_then_data_error(trained: TrainResult) -> None:
     with pytest.raises(DataError):
         trained.model.preprocessor.media.arrays(["not a row"], strict=True)  # type: ignore[list-item]
+
+
+@pytest.mark.e2e
+def test_export_when_fused_then_onnx_matches_torch_and_predict_py_reads_file_paths(
+    trained: TrainResult, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from datawheel.train.export import export_bundle
+
+    out = tmp_path / "bundle"
+    report = export_bundle(trained.model, out, holdout=VAL_ROWS)
+    # ONNX's STFT rounds differently from torch's; the rest of the graph is exact
+    assert report.max_abs_diff is not None and report.max_abs_diff < 2e-3
+    inputs = tmp_path / "inputs"
+    (inputs / "media").mkdir(parents=True)
+    rows = []
+    for i, (q, p) in enumerate([(0, 1), (3, 0), (1, 1)]):
+        (inputs / "media" / f"{i}.png").write_bytes(png(q))
+        (inputs / "media" / f"{i}.wav").write_bytes(wav(p))
+        rows.append({"x": 0.2 * i, "photo": f"media/{i}.png", "voice": f"media/{i}.wav"})
+    rows.append({"x": 2.0, "photo": None, "voice": "media/0.wav"})  # a missing photo
+    (inputs / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    done = subprocess.run(
+        [sys.executable, str(out / "predict.py"), str(inputs / "rows.jsonl")],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    printed = [json.loads(line) for line in done.stdout.splitlines()]
+    bundle = np.array([[p["probabilities"][c] for c in trained.model.classes] for p in printed])
+    ours = trained.model.predict_proba(
+        [{**r, "photo": r["photo"] and inputs / r["photo"], "voice": inputs / r["voice"]}
+         for r in rows]
+    )  # fmt: skip
+    assert np.allclose(bundle, ours, atol=2e-3)

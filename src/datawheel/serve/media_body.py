@@ -146,10 +146,10 @@ def _number(text: str, where: str) -> float | None:
     return value
 
 
-def media_digest(value: Any) -> dict[str, Any]:
-    """What the prediction log keeps of a served image or clip: its SHA-256 and size, never
-    the content (a photo or a voice is personal data; the hash still links feedback to it)."""
-    data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+def media_digest(data: bytes) -> dict[str, Any]:
+    """What the prediction log keeps of a served image or clip: the SHA-256 and size of its
+    bytes (however they were sent), never the content — a photo or a voice is personal data;
+    the hash still links feedback to the file."""
     return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
@@ -171,23 +171,25 @@ def decode_media(
                 continue
             where = f"rows.{i}.{column}"
             try:
-                out[column] = _decoded(spec, column, value, max_bytes)
+                data = _raw(value, max_bytes)
+                out[column] = spec.load(column, data, base_dir=None, max_bytes=max_bytes)
             except MediaError as exc:
                 if exc.reason == "too_large":
                     raise PayloadTooLarge(exc.detail, hint=exc.hint, where=where) from None
                 raise MediaError(exc.reason, exc.detail, where=where) from None
-            log[column] = media_digest(value)
+            log[column] = media_digest(data)
         decoded.append(out)
         logged.append(log)
     return decoded, logged
 
 
-def _decoded(spec: Any, column: str, value: Any, max_bytes: int) -> Any:
-    """A PIL image or the clip's samples, not fitted to a shape: the model that serves the
-    batch (maybe a newer one) fits them to its own."""
-    if not isinstance(value, bytes | str):
-        from datawheel.media.decode import MediaError
+def _raw(value: Any, max_bytes: int) -> bytes:
+    """A request's field as bytes: an upload's own, or base64 / a data: URI decoded. Decoded
+    images and clips are left unfitted (``MediaSpec.load``): the model that serves the batch,
+    maybe a newer one, fits them to its own shape."""
+    from datawheel.media.decode import MediaError, media_bytes
 
+    if not isinstance(value, bytes | str):
         raise MediaError("unsupported", f"a {type(value).__name__}; send base64 text or a file")
     # base_dir=None: a request's text is never read as a path on this machine
-    return spec.load(column, value, base_dir=None, max_bytes=max_bytes)
+    return media_bytes(value, None, max_bytes=max_bytes)

@@ -19,11 +19,11 @@ _String = Annotated[str | None, Field(strict=True)]
 _Category = Annotated[str | int | float | bool | None, Field(union_mode="left_to_right")]
 _Passthrough = Annotated[str | int | float | None, Field(default=None)]
 # an image or clip: base64 text (or a data: URI) in JSON; a file part in multipart/form-data
+_Base64 = Annotated[str, Field(json_schema_extra={"format": "byte", "contentEncoding": "base64"})]
 _Media = Annotated[
-    str | None,
-    Field(None, json_schema_extra={"format": "byte", "contentEncoding": "base64"},
-          description="base64 of the file (PNG/JPEG/WebP/GIF, WAV/FLAC/OGG/MP3), or a data: "
-          "URI; null = missing (the model uses its missing embedding)"),
+    _Base64 | None,
+    Field(None, description="base64 of the file (PNG/JPEG/WebP/GIF, WAV/FLAC/OGG/MP3), or a "
+          "data: URI; null = missing (the model uses its missing embedding)"),
 ]  # fmt: skip
 MEDIA_KINDS = ("image", "audio")
 

@@ -76,7 +76,7 @@ class LogMel(nn.Module):
             pairs = torch.view_as_real(torch.stft(wave.float(), return_complex=True, **options))
         power = pairs.pow(2).sum(-1)  # [B, F, frames]
         mel = torch.matmul(self.filters, power)  # [B, n_mels, frames]
-        logmel = torch.log(mel + 1e-6)
+        logmel = torch.log(mel + 1e-3)  # ~65 dB below a loud tone: the floor of silence
         logmel = logmel - logmel.mean(dim=2, keepdim=True)
         return logmel.unsqueeze(1)  # [B, 1, n_mels, frames]
 
