@@ -21,7 +21,6 @@ from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
 from datawheel.store.db import predictions
 from datawheel.train.trainer import train_classifier
-
 from train._media import FEATURES, MODEL, TRAIN, frame, png, wav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

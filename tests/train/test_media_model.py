@@ -199,15 +199,31 @@ def test_train_when_bf16_autocast_on_cpu_then_trains_and_serves_fp32() -> None:
     assert result.model.predict_proba(VAL_ROWS).dtype == np.float32
 
 
-def test_augment_when_given_then_applied_to_training_batches_only() -> None:
-    seen: list[int] = []
+def test_augment_when_configured_then_training_batches_only_and_reproducible() -> None:
+    from datawheel.config import AudioAugmentConfig, ImageAugmentConfig
+    from datawheel.train.media_inputs import MediaAugmenter
 
-    def augment(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-        seen.append(len(tensors[0]))
-        return [tensors[0].flip(-1), *tensors[1:]]
+    seen: list[tuple[int, int]] = []
+    spec = fit(epochs=1).model.preprocessor.media
+    augmenter = MediaAugmenter(spec, ImageAugmentConfig(enabled=True),
+                               AudioAugmentConfig(enabled=True), seed=0)  # fmt: skip
 
-    fit(epochs=1, augment=augment)
-    assert sum(seen) == TRAIN_ROWS.height  # every training row once, no validation row
+    def augment(arrays, rows, epoch):  # type: ignore[no-untyped-def]
+        seen.append((epoch, len(rows)))
+        return augmenter(arrays, rows, epoch)
+
+    first = fit(epochs=2, augment=augment)
+    assert sum(n for _, n in seen) == 2 * TRAIN_ROWS.height  # every training row, no val row
+    assert {e for e, _ in seen} == {1, 2}
+    again = fit(epochs=2, augment=augmenter)
+    plain = fit(epochs=2)
+    state, same, other = (r.model.network.state_dict() for r in (first, again, plain))
+    assert all(torch.equal(state[k], same[k]) for k in state)  # seeded per (epoch, row)
+    assert not all(torch.equal(state[k], other[k]) for k in state)
+    arrays = spec.arrays(TRAIN_ROWS.head(4))
+    changed = augmenter(arrays, np.arange(4), 1)
+    assert changed.images[0].shape == arrays.images[0].shape
+    assert not np.array_equal(changed.audio[0], arrays.audio[0])
 
 
 def test_fit_image_when_not_square_then_letterboxed_with_aspect_kept() -> None:
@@ -260,3 +276,14 @@ def test_export_when_fused_then_onnx_matches_torch_and_predict_py_reads_file_pat
          for r in rows]
     )  # fmt: skip
     assert np.allclose(bundle, ours, atol=2e-3)
+
+
+def test_card_when_fused_then_examples_show_heatmaps_and_clip_segments(
+    trained: TrainResult,
+) -> None:
+    from datawheel.evaluate.card_media import media_examples_section
+
+    section = media_examples_section(trained.model, VAL_ROWS, examples=2)
+    assert section is not None and section.heading == "Examples"
+    assert section.body_html.count('src="data:image/png;base64,') == 2
+    assert section.body_html.count("<svg") == 2 and "true:" in section.body_html

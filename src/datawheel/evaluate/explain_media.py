@@ -153,7 +153,9 @@ def _masked(
     return _Inputs(numeric, categorical, media)
 
 
-def _shapley(groups: list[str], picked: Mapping[frozenset[str], np.ndarray]) -> dict[str, np.ndarray]:
+def _shapley(
+    groups: list[str], picked: Mapping[frozenset[str], np.ndarray]
+) -> dict[str, np.ndarray]:
     """Exact Shapley values from every coalition's output: φ_g = Σ_S |S|!(G-|S|-1)!/G! ·
     (v(S ∪ {g}) − v(S)) over the coalitions S without g."""
     g_count = len(groups)
@@ -162,7 +164,9 @@ def _shapley(groups: list[str], picked: Mapping[frozenset[str], np.ndarray]) -> 
         others = [h for h in groups if h != g]
         total = np.zeros_like(next(iter(picked.values())))
         for size in range(len(others) + 1):
-            weight = math.factorial(size) * math.factorial(g_count - size - 1) / math.factorial(g_count)
+            weight = (
+                math.factorial(size) * math.factorial(g_count - size - 1) / math.factorial(g_count)
+            )
             for coalition in combinations(others, size):
                 s = frozenset(coalition)
                 total = total + weight * (picked[s | {g}] - picked[s])

@@ -282,6 +282,7 @@ def _kinds(version: ModelVersion, text: Iterable[str]) -> dict[str, str]:
     kinds = {
         name: ("numeric" if kind == "number" else "categorical")
         for name, kind in version.input_schema.items()
+        if kind not in ("image", "audio")  # files: the log keeps digests, nothing to compare
     }
     kinds.update(dict.fromkeys(text, "text"))
     return kinds

@@ -205,14 +205,16 @@ def importance_and_words(
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Mean |value| per input column over up to ``max_rows`` held-out rows, and for a model
     with text, the mean value of each word (the network's over ``CARD_WORD_ROWS`` rows: its
-    words cost a pass per row, or an encoding per word with MiniLM)."""
-    if model.family == "mlp":
+    words cost a pass per row, or an encoding per word with MiniLM). A fusion model (images,
+    audio) is valued per modality; its heatmaps are the card's examples."""
+    fused = bool(getattr(model, "fused", False))
+    if model.family == "mlp" and not fused:
         importance = global_importance(model, frame, max_rows=max_rows)
         if not model.preprocessor.columns.text:
             return importance, {}
         return importance, word_importance(model.explain(frame.head(CARD_WORD_ROWS)))
     sample = frame.head(max_rows)
-    explained = model.explain(sample)
+    explained = model.explain(sample, occlusion=False) if fused else model.explain(sample)
     columns = list(explained[0]["values"]) if explained else []
     importance = {c: float(np.mean([abs(e["values"][c]) for e in explained])) for c in columns}
     return importance, word_importance(explained)

@@ -12,7 +12,7 @@ from datawheel.secret import KEY_FILE, generate_key_file
 
 __all__ = ["EXAMPLES", "example_dir", "init_project"]
 
-EXAMPLES = ("income",)
+EXAMPLES = ("income", "digits")
 GITIGNORE = f"# never commit the secret key or the workspace\n{KEY_FILE}\n.datawheel/\n"
 
 

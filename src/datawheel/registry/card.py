@@ -96,6 +96,10 @@ def version_card_html(
             primary=assessment.primary, split=version_split(ws, version),
         )  # fmt: skip
     extras = [candidates_section(model.extras.get("selection")), words_section(words or {}, scale)]
+    if getattr(model, "fused", False):  # images or clips: a few rows explained, with heatmaps
+        from datawheel.evaluate.card_media import media_examples_section
+
+        extras.append(media_examples_section(model, frame))
     classes = model.classes
     return model_card_html(
         model_id=model_id,

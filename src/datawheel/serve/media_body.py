@@ -92,12 +92,17 @@ def _rows_from_parts(parts: list[dict[str, Any]], schema: Mapping[str, str]) -> 
             rows = _rows_part(data)
             continue
         match = _FIELD.match(name)
-        index, column = (int(match.group(1) or match.group(2)), match.group(3)) if match else (0, name)
+        index, column = (
+            (int(match.group(1) or match.group(2)), match.group(3)) if match else (0, name)
+        )
         fields.append((index, column, data if "filename" in params else _text(data, name)))
     for index, column, value in fields:
         if index > len(rows):
-            raise UsageError(f"rows.{index}.{column} is past the last row",
-                             where=f"rows.{index}.{column}", hint="number rows from 0 without gaps")  # fmt: skip
+            raise UsageError(
+                f"rows.{index}.{column} is past the last row",
+                where=f"rows.{index}.{column}",
+                hint="number rows from 0 without gaps",
+            )
         if index == len(rows):
             rows.append({})
         kind = schema.get(column)

@@ -48,7 +48,9 @@ def rows_model(
         for column, kind in schema.items()
         if kind not in MEDIA_KINDS
     }
-    fields.update({column: (_Media, None) for column, kind in schema.items() if kind in MEDIA_KINDS})
+    fields.update(
+        {column: (_Media, None) for column, kind in schema.items() if kind in MEDIA_KINDS}
+    )
     for column in optional:
         fields.setdefault(column, (_Passthrough, None))
     row = create_model(f"{name}Row", __config__=ConfigDict(extra="allow"), **fields)

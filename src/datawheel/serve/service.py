@@ -281,7 +281,7 @@ class Service:
         self,
         who: Principal,
         anonymized: list[dict[str, Any]],
-        logged: list[dict[str, Any]],
+        log_rows: list[dict[str, Any]],
         batch: _Batch,
         created: str,
         n_rows: int,
@@ -290,7 +290,7 @@ class Service:
         values = batch.proba[:, 0].tolist()
         bounds = batch.intervals.tolist() if batch.intervals is not None else [None] * len(values)
         records, out = [], []
-        for row, value, interval in zip(logged, values, bounds, strict=True):
+        for row, value, interval in zip(log_rows, values, bounds, strict=True):
             prediction_id = ordered_id()
             out.append({"id": prediction_id, "value": value, "interval": interval})
             logged = {"value": value}
@@ -307,7 +307,7 @@ class Service:
         if self.holder.shadow() is not None:
             with self._shadow.lock:
                 self._shadow.items.append(
-                    (who.tenant_id, anonymized, logged, [o["id"] for o in out])
+                    (who.tenant_id, anonymized, log_rows, [o["id"] for o in out])
                 )
         return {"model_version": batch.version, "predictions": out}
 

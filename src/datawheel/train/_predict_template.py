@@ -265,7 +265,7 @@ def _clip(data, samples, row, column):
 
             mono = soxr.resample(mono, rate, AUDIO_RATE)
         except ImportError:
-            n = int(round(len(mono) * AUDIO_RATE / rate))
+            n = round(len(mono) * AUDIO_RATE / rate)
             mono = np.interp(np.arange(n) * rate / AUDIO_RATE, np.arange(len(mono)), mono)
     out = np.zeros(samples, dtype=np.float32)
     take = min(samples, len(mono))

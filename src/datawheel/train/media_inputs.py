@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 import torch
 
-__all__ = ["MediaArrays", "MediaSpec", "fit_audio", "fit_image"]
+__all__ = ["MediaArrays", "MediaAugmenter", "MediaSpec", "fit_audio", "fit_image"]
 
 
 def fit_image(image: Any, size: int) -> np.ndarray:
@@ -32,6 +32,8 @@ def fit_image(image: Any, size: int) -> np.ndarray:
     width = max(1, round(rgb.size[0] * scale))
     height = max(1, round(rgb.size[1] * scale))
     resized = rgb.resize((width, height), Image.Resampling.BILINEAR)
+    if width == height == size:  # square: nothing to pad
+        return np.asarray(resized, dtype=np.uint8)
     canvas = Image.new("RGB", (size, size))
     canvas.paste(resized, ((size - width) // 2, (size - height) // 2))
     return np.asarray(canvas, dtype=np.uint8)
@@ -56,6 +58,13 @@ class MediaArrays:
     audio: list[np.ndarray]
     audio_present: list[np.ndarray]
     rejected: Counter[str] = field(default_factory=Counter)
+
+    def take(self, rows: np.ndarray) -> MediaArrays:
+        """The media of some rows (copies, safe to change)."""
+        return MediaArrays(
+            [a[rows] for a in self.images], [p[rows] for p in self.image_present],
+            [a[rows] for a in self.audio], [p[rows] for p in self.audio_present],
+        )  # fmt: skip
 
     def tensors(
         self, rows: torch.Tensor | slice | None = None, device: torch.device | None = None
@@ -136,7 +145,9 @@ class MediaSpec:
     ) -> np.ndarray:
         """One column's value (bytes, base64, a data: URI, a path under ``base_dir``; or a
         PIL image or an array already decoded) → the network's input for it."""
-        decoded = isinstance(value, np.ndarray) or (hasattr(value, "mode") and hasattr(value, "size"))
+        decoded = isinstance(value, np.ndarray) or (
+            hasattr(value, "mode") and hasattr(value, "size")
+        )
         if not decoded:
             value = self.load(column, value, base_dir=base_dir, max_bytes=max_bytes)
         return self.fit(column, value)
@@ -158,7 +169,9 @@ class MediaSpec:
         for column in self.columns:
             values = _column(rows, column)
             is_image = column in self.images
-            shape = (n, self.image_size, self.image_size, 3) if is_image else (n, self.audio_samples)
+            shape = (
+                (n, self.image_size, self.image_size, 3) if is_image else (n, self.audio_samples)
+            )
             data = np.zeros(shape, dtype=np.uint8 if is_image else np.float32)
             present = np.zeros(n, dtype=bool)
             for i, value in enumerate(values):
@@ -169,7 +182,9 @@ class MediaSpec:
                     present[i] = True
                 except MediaError as exc:
                     if strict:
-                        raise MediaError(exc.reason, exc.detail, where=f"rows.{i}.{column}") from None
+                        raise MediaError(
+                            exc.reason, exc.detail, where=f"rows.{i}.{column}"
+                        ) from None
                     rejected[f"{column}:{exc.reason}"] += 1
             if is_image:
                 out.images.append(data)
@@ -199,3 +214,40 @@ def _column(rows: Sequence[Mapping[str, Any]] | pl.DataFrame, column: str) -> li
         return [row.get(column) for row in rows]
     except AttributeError:
         raise DataError("each row must be a JSON object (a dict of field: value)") from None
+
+
+class MediaAugmenter:
+    """``clean.augment.images`` / ``.audio`` applied to a training batch's decoded media:
+    ``augmenter(arrays, rows, epoch)`` → the rows' media, each image and clip changed by
+    ``datawheel.media.augment`` with its own stream ``sample_rng(seed, epoch, row)`` — so a
+    resumed run draws exactly what the uninterrupted one did. Absent items stay untouched."""
+
+    def __init__(self, spec: MediaSpec, images: Any = None, audio: Any = None, *, seed: int = 0):
+        from datawheel.media.augment import AudioAugment, ImageAugment
+
+        self.spec = spec
+        self.image = ImageAugment(images) if images is not None and images.enabled else None
+        self.audio = AudioAugment(audio) if audio is not None and audio.enabled else None
+        self.seed = seed
+
+    def __bool__(self) -> bool:
+        return self.image is not None or self.audio is not None
+
+    def __call__(self, arrays: MediaArrays, rows: np.ndarray, epoch: int) -> MediaArrays:
+        from PIL import Image
+
+        from datawheel.media.augment import sample_rng
+
+        batch = arrays.take(rows)
+        for k, row in enumerate(rows.tolist()):
+            rng = sample_rng(self.seed, epoch, int(row))
+            if self.image is not None:
+                for pixels, present in zip(batch.images, batch.image_present, strict=True):
+                    if present[k]:
+                        changed = self.image(Image.fromarray(pixels[k], "RGB"), rng)
+                        pixels[k] = fit_image(changed, self.spec.image_size)
+            if self.audio is not None:
+                for wave, present in zip(batch.audio, batch.audio_present, strict=True):
+                    if present[k]:
+                        wave[k] = fit_audio(self.audio(wave[k], rng), self.spec.audio_samples)
+        return batch

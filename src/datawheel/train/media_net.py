@@ -37,7 +37,9 @@ FUSION_KIND = "fusion"  # the architecture marker in a saved model
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows every 10 ms, 40 mel bands: speech standard
 
 
-def mel_filterbank(n_fft: int = N_FFT, n_mels: int = N_MELS, rate: int = AUDIO_RATE) -> torch.Tensor:
+def mel_filterbank(
+    n_fft: int = N_FFT, n_mels: int = N_MELS, rate: int = AUDIO_RATE
+) -> torch.Tensor:
     """Triangular mel filters (HTK mel scale, 0 Hz to Nyquist): ``[n_mels, n_fft // 2 + 1]``."""
 
     def to_mel(hz: float) -> float:
@@ -53,8 +55,7 @@ def mel_filterbank(n_fft: int = N_FFT, n_mels: int = N_MELS, rate: int = AUDIO_R
 
 
 class LogMel(nn.Module):
-    """Waveform float ``[B, samples]`` at 16 kHz → log-mel ``[B, 1, n_mels, frames]``,
-    each band centred on its mean over time (loudness-invariant, like cepstral mean norm)."""
+    """Waveform float ``[B, samples]`` at 16 kHz → log-mel ``[B, n_mels, frames]``."""
 
     window: torch.Tensor
     filters: torch.Tensor
@@ -76,9 +77,7 @@ class LogMel(nn.Module):
             pairs = torch.view_as_real(torch.stft(wave.float(), return_complex=True, **options))
         power = pairs.pow(2).sum(-1)  # [B, F, frames]
         mel = torch.matmul(self.filters, power)  # [B, n_mels, frames]
-        logmel = torch.log(mel + 1e-3)  # ~65 dB below a loud tone: the floor of silence
-        logmel = logmel - logmel.mean(dim=2, keepdim=True)
-        return logmel.unsqueeze(1)  # [B, 1, n_mels, frames]
+        return torch.log(mel + 1e-3)  # ~65 dB below a loud tone: the floor of silence
 
 
 def _conv_stack(widths: Sequence[int], channels: int) -> nn.Sequential:
@@ -107,16 +106,26 @@ class ImageEncoder(nn.Module):
 
 class AudioEncoder(nn.Module):
     """A mono 16 kHz waveform ``[B, samples]`` → log-mel ``[B, 1, 40, frames]`` → a CNN of
-    8, 16, 32 channels (a spectrogram is larger than an image, its patterns simpler) → ``[B, dim]``."""
+    8, 16, 32 channels (a spectrogram is larger than an image, its patterns simpler)
+    → ``[B, dim]``."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.logmel = LogMel()
         self.features = _conv_stack((8, 16, 32), 1)
-        self.out = nn.Linear(32, dim)
+        self.out = nn.Linear(32 + 2 * N_MELS, dim)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.out(self.features(self.logmel(wave) / 4.0)))  # [B, dim]
+        logmel = self.logmel(wave)  # [B, n_mels, frames]
+        # per clip: each band's mean and spread over time (what MFCC statistics summarize),
+        # and the spectrogram standardized for the CNN — loudness-invariant, row-independent
+        mean = logmel.mean(dim=2)  # [B, n_mels]
+        spread = logmel.std(dim=2)  # [B, n_mels]
+        centred = logmel - mean.unsqueeze(2)
+        scaled = centred / (centred.pow(2).mean(dim=(1, 2), keepdim=True).sqrt() + 1e-3)
+        pattern = self.features(scaled.unsqueeze(1))  # [B, 32]
+        stats = torch.cat([(mean - mean.mean(dim=1, keepdim=True)) / 4.0, spread / 4.0], dim=1)
+        return torch.relu(self.out(torch.cat([pattern, stats], dim=1)))  # [B, dim]
 
 
 class FusionNet(nn.Module):
@@ -186,12 +195,23 @@ class FusionNet(nn.Module):
     def embed(self, media: Sequence[torch.Tensor]) -> torch.Tensor:
         """The media inputs (pairs of data and ``present``) → ``[B, n_media * dim]``."""
         encoders = [*self.image_encoders, *self.audio_encoders]
+        # serving: encode only the items present (a batch of table-only rows skips the CNNs);
+        # training and export run every row through, so DDP and the ONNX graph see one path
+        sparse = not self.training and not torch.jit.is_tracing()
         parts = []
         for j, encoder in enumerate(encoders):
             data, present = media[2 * j], media[2 * j + 1]
-            encoded = encoder(data)  # [B, dim]
             keep = present.reshape(-1, 1).bool()  # [B, 1]
-            parts.append(torch.where(keep, encoded, self.missing[j].to(encoded.dtype)))
+            missing = self.missing[j]
+            if sparse:
+                encoded = missing.expand(len(data), -1).clone()  # [B, dim]
+                rows = torch.nonzero(present.reshape(-1)).reshape(-1)
+                if len(rows):
+                    encoded[rows] = encoder(data[rows]).to(encoded.dtype)
+                parts.append(encoded)
+            else:
+                encoded = encoder(data)  # [B, dim]
+                parts.append(torch.where(keep, encoded, missing.to(encoded.dtype)))
         return torch.cat(parts, dim=1)  # [B, n_media * dim]
 
     def forward(

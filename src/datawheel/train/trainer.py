@@ -25,7 +25,7 @@ from datawheel.train.checkpoint import load_checkpoint, restore_rng, rng_state, 
 from datawheel.train.distributed import dist_info
 from datawheel.train.features import FeatureColumns, Preprocessor
 from datawheel.train.finetune import FinetunedTextMLP
-from datawheel.train.media_inputs import MediaArrays
+from datawheel.train.media_inputs import MediaArrays, MediaAugmenter
 from datawheel.train.media_net import AUDIO_RATE, FusionNet
 from datawheel.train.model import TabularMLP
 
@@ -67,8 +67,8 @@ class TrainResult:
 
 
 EpochCallback = Callable[[dict[str, float]], bool | None]
-# a training batch's media tensors (pixels, present, …, waves, present) → augmented ones
-MediaAugment = Callable[[list[torch.Tensor]], list[torch.Tensor]]
+# (the training split's media, a batch's row indices, the epoch) → that batch's media, changed
+MediaAugment = Callable[[MediaArrays, np.ndarray, int], MediaArrays]
 
 
 def train_classifier(
@@ -105,8 +105,9 @@ def train_classifier(
 
     With image or audio columns (``features.images`` / ``features.audio``) the network is a
     FusionNet: every value is decoded once (paths relative to ``media_dir``), fitted to the
-    encoders' shape, and fed per batch; ``augment`` transforms each training batch's media
-    (never validation's). A value that does not decode trains as missing (counted in
+    encoders' shape, and fed per batch; ``augment`` (by default ``clean.augment.images`` /
+    ``.audio`` from ``clean_config``) changes each training batch's media, never
+    validation's. A value that does not decode trains as missing (counted in
     ``media_rejected``), as a missing one does.
 
     ``checkpoint_path``: where rank 0 writes a resumable checkpoint after every epoch; with
@@ -194,6 +195,10 @@ def train_classifier(
     media = preprocessor.media
     x_media = media.arrays(train, base_dir=media_dir) if media else None
     v_media = media.arrays(val, base_dir=media_dir) if media else None
+    if media and augment is None and clean_config is not None:  # clean.augment.images / audio
+        chosen = clean_config.augment
+        augmenter = MediaAugmenter(media, chosen.images, chosen.audio, seed=cfg.seed)
+        augment = augmenter if augmenter else None
     n, batch_size, accumulate = len(y), cfg.batch_size, cfg.grad_accumulation
     n_batches = math.ceil(n / batch_size)
     if dist.active and n % batch_size and n % batch_size < dist.world_size:
@@ -249,13 +254,16 @@ def train_classifier(
         return [t.to(device) for t in raw_model.tokenize(picked)]  # ids, mask [B, T, L]
 
     def media_inputs(
-        arrays: MediaArrays | None, rows: torch.Tensor | slice, *, training: bool = False
+        arrays: MediaArrays | None, rows: torch.Tensor | slice, epoch: int = 0
     ) -> list[torch.Tensor]:
-        """Pixels / waves and present masks of some rows (augmented when training)."""
+        """Pixels / waves and present masks of some rows; a training batch (``epoch`` > 0)
+        augmented first when ``augment`` is set."""
         if arrays is None:
             return []
-        tensors = arrays.tensors(rows, device)  # pixels [B, 3, S, S], waves [B, samples], masks
-        return augment(tensors) if training and augment is not None else tensors
+        if epoch and augment is not None:
+            assert isinstance(rows, torch.Tensor)
+            return augment(arrays, rows.cpu().numpy(), epoch).tensors(None, device)
+        return arrays.tensors(rows, device)  # pixels [B, 3, S, S], waves [B, samples], masks
 
     loss_fn: nn.Module
     if regression:  # on the standardized target; Huber's delta of 1 is one target std
@@ -372,7 +380,8 @@ def train_classifier(
                 with sync:
                     with autocast:
                         extra = [  # fine-tuning's tokens, the fusion model's media
-                            *text_inputs(x_text, idx), *media_inputs(x_media, idx, training=True)
+                            *text_inputs(x_text, idx),
+                            *media_inputs(x_media, idx, epoch),
                         ]
                         logits = model(x_num[idx], x_cat[idx], *extra)  # [B, n_classes]
                         out = logits.float()[:, 0] if regression else logits.float()
