@@ -287,3 +287,29 @@ def test_card_when_fused_then_examples_show_heatmaps_and_clip_segments(
     assert section is not None and section.heading == "Examples"
     assert section.body_html.count('src="data:image/png;base64,') == 2
     assert section.body_html.count("<svg") == 2 and "true:" in section.body_html
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_torchrun_when_two_cpu_processes_then_fusion_weights_match_one_process(
+    tmp_path: Path,
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    runner = Path(sys.executable).parent / "torchrun"
+    if shutil.which(str(runner)) is None:
+        pytest.skip("torchrun missing")
+    script = Path(__file__).with_name("_media_ddp.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "one.pt")], check=True, env=env)
+    subprocess.run(
+        [str(runner), "--standalone", "--nproc-per-node", "2", str(script),
+         str(tmp_path / "two.pt")], check=True, env=env, capture_output=True,
+    )  # fmt: skip
+    one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
+    assert two["world"] == 2
+    for name, tensor in one["state"].items():  # averaged gradients: equal up to summation order
+        assert torch.allclose(tensor, two["state"][name], atol=1e-4), name
