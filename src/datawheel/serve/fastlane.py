@@ -147,8 +147,10 @@ class FastLane:
                     continue
                 raise UnsupportedMediaType(
                     f"the body is declared as {value.decode('latin-1')!r}",
-                    hint="send JSON with Content-Type: application/json"
-                    + (", or multipart/form-data with files" if uploads else ""),
+                    hint="send JSON with Content-Type: application/json, or multipart/form-data "
+                    "with files"
+                    if uploads
+                    else "send JSON with Content-Type: application/json",
                 )
         chunks, size = [], 0
         while True:
