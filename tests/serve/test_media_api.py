@@ -210,3 +210,26 @@ def test_log_when_media_served_then_digest_kept_never_the_file(
     logged = row if isinstance(row, dict) else json.loads(row)
     assert logged["photo"] == {"sha256": hashlib.sha256(photo).hexdigest(), "bytes": len(photo)}
     assert b64(photo) not in json.dumps(logged)
+
+
+def test_predict_when_concurrent_media_requests_then_each_gets_its_own_answer(
+    client: httpx.Client, server: tuple[BackgroundServer, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [
+        {"rows": [{"x": 0.3 * i - 1.0, "photo": b64(png(i % 4)), "voice": b64(wav(i % 2))}]}
+        for i in range(12)
+    ]
+    alone = [client.post("/v1/predict", json=b).json()["predictions"][0] for b in bodies]
+    running, key = server
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def post(body: dict) -> dict:
+        with httpx.Client(base_url=running.url, headers=headers, timeout=30) as http:
+            return http.post("/v1/predict", json=body).json()["predictions"][0]
+
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(post, bodies))
+    for a, b in zip(alone, together, strict=True):
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-6)
