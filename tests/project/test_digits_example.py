@@ -56,7 +56,7 @@ def test_digits_when_run_on_a_sample_then_fused_champion_predicts_and_explains(
     project_file = init_project(tmp_path / "shop", example="digits")
     data = tmp_path / "shop" / "data" / "orders.csv"
     pl.read_csv(data).head(300).write_csv(data)
-    text = project_file.read_text().replace("epochs: 25", "epochs: 2")
+    text = project_file.read_text().replace("epochs: 40", "epochs: 2")
     project_file.write_text(text)
     report = Project.load(project_file).run()
     assert report.family == "mlp"

@@ -142,6 +142,12 @@ def train_classifier(
     regression = task == "regression"
     classes = _check_inputs(train, val, features, target, regression=regression)
     scale = _target_scale(train, target) if regression else (0.0, 1.0)
+    if cfg.privacy is not None and features.media:
+        raise UsageError(
+            "differentially private training (train.privacy) is for tables and text; "
+            "this model has image or audio columns",
+            hint="drop train.privacy, or leave the media out with model.kind: tabular",
+        )
     if cfg.privacy is not None:  # DP-SGD has its own loop (Poisson batches, per-sample clipping)
         from datawheel.train.private import train_private
 
@@ -304,8 +310,9 @@ def train_classifier(
         raw_model.eval()
         if regression:
             sq, lossed = torch.zeros((), device=device), torch.zeros((), device=device)
-            for start in range(0, len(v_y), EVAL_BATCH):
-                sl = slice(start, start + EVAL_BATCH)
+            step = MEDIA_EVAL_BATCH if media else EVAL_BATCH
+            for start in range(0, len(v_y), step):
+                sl = slice(start, start + step)
                 with autocast:
                     extra = [*text_inputs(v_text, sl), *media_inputs(v_media, sl)]
                     out = raw_model(v_num[sl], v_cat[sl], *extra).float()
