@@ -313,3 +313,25 @@ def test_torchrun_when_two_cpu_processes_then_fusion_weights_match_one_process(
     assert two["world"] == 2
     for name, tensor in one["state"].items():  # averaged gradients: equal up to summation order
         assert torch.allclose(tensor, two["state"][name], atol=1e-4), name
+
+
+def test_fusion_when_text_and_image_then_one_model_explains_four_ways_additively() -> None:
+    from datawheel.train import FeatureColumns
+
+    words = ["refund late", "great service", "broken screen", "thanks"]
+
+    def with_text(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.with_columns(pl.Series("note", [words[i % 4] for i in range(rows.height)]))
+
+    features = FeatureColumns(numeric=["x"], text=["note"], images=["photo"], audio=["voice"])
+    result = train_classifier(
+        with_text(TRAIN_ROWS), with_text(VAL_ROWS), features=features, target="label",
+        model_config=MODEL.model_copy(update={"text_buckets": 32}),
+        train_config=TRAIN.model_copy(update={"epochs": 1}), progress=False,
+    )  # fmt: skip
+    rows = [{"x": 0.5, "note": "broken screen", "photo": png(1), "voice": wav(0)}]
+    (explained,) = result.model.explain(rows, occlusion=False)
+    assert list(explained["values"]) == ["tabular", "text", "image", "audio"]
+    label = result.model.classes.index(explained["label"])
+    total = explained["base_value"] + sum(explained["values"].values())
+    assert total == pytest.approx(result.model.predict_proba(rows)[0, label], abs=1e-5)
