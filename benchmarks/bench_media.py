@@ -94,8 +94,9 @@ def accuracies(frame: pl.DataFrame, data: Path, config: Any, seed: int, epochs: 
 
 def _resolved(frame: pl.DataFrame, data: Path) -> pl.DataFrame:
     """The voice paths made absolute (a DataFrame's values are read from the current folder)."""
+    absolute = pl.lit(str(data) + "/") + pl.col("voice")
     return frame.with_columns(
-        pl.when(pl.col("voice").is_not_null()).then(pl.lit(str(data) + "/") + pl.col("voice"))
+        pl.when(pl.col("voice").is_not_null()).then(absolute).otherwise(None).alias("voice")
     )
 
 
