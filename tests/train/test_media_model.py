@@ -335,3 +335,13 @@ def test_fusion_when_text_and_image_then_one_model_explains_four_ways_additively
     label = result.model.classes.index(explained["label"])
     total = explained["base_value"] + sum(explained["values"].values())
     assert total == pytest.approx(result.model.predict_proba(rows)[0, label], abs=1e-5)
+
+
+def test_predict_when_no_value_of_a_column_decodes_then_error_not_silent_missing(
+    trained: TrainResult,
+) -> None:
+    rows = pl.DataFrame({"x": [0.0, 1.0], "photo": ["nowhere/a.png", "nowhere/b.png"],
+                         "voice": [None, None]}, schema_overrides={"voice": pl.Binary})  # fmt: skip
+    with pytest.raises(MediaError, match="none of the 2 values of 'photo'") as caught:
+        trained.model.predict(rows)
+    assert caught.value.where == "rows.0.photo"

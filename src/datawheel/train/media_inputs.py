@@ -174,6 +174,7 @@ class MediaSpec:
             )
             data = np.zeros(shape, dtype=np.uint8 if is_image else np.float32)
             present = np.zeros(n, dtype=bool)
+            first: tuple[int, MediaError] | None = None
             for i, value in enumerate(values):
                 if value is None:
                     continue
@@ -186,6 +187,15 @@ class MediaSpec:
                             exc.reason, exc.detail, where=f"rows.{i}.{column}"
                         ) from None
                     rejected[f"{column}:{exc.reason}"] += 1
+                    first = first or (i, exc)
+            if first is not None and not present.any():  # a wrong folder or column, not bad files
+                i, exc = first
+                raise MediaError(
+                    exc.reason,
+                    f"none of the {n - values.count(None)} values of {column!r} decodes; "
+                    f"the first: {exc.detail}",
+                    where=f"rows.{i}.{column}",
+                )
             if is_image:
                 out.images.append(data)
                 out.image_present.append(present)
