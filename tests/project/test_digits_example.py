@@ -60,7 +60,7 @@ def test_digits_when_run_on_a_sample_then_fused_champion_predicts_and_explains(
     project_file.write_text(text)
     report = Project.load(project_file).run()
     assert report.family == "mlp"
-    model = load_model("champion", workspace=tmp_path / "shop" / ".datawheel")
+    model = load_model(report.model_version, workspace=tmp_path / "shop" / ".datawheel")
     assert model.fused and model.input_schema["photo"] == "image"
     row = pl.read_csv(data).drop_nulls().row(0, named=True)
     row["voice"] = str(data.parent / row["voice"])
