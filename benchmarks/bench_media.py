@@ -169,7 +169,7 @@ class _PilDigits(torch.utils.data.Dataset):
         return torch.from_numpy(np.array(padded, dtype=np.uint8)).permute(2, 0, 1).float() / 255
 
 
-def encoder_throughput(model: Any, frame: pl.DataFrame, repeats: int = 5) -> dict[str, float]:
+def encoder_throughput(model: Any, frame: pl.DataFrame, repeats: int = 9) -> dict[str, float]:
     spec = model.preprocessor.media
     encoder = model.network.image_encoders[0].eval()
     values = [v for v in frame.get_column("photo").to_list() if v is not None]
