@@ -18,9 +18,10 @@ The task is built so that the three inputs carry complementary signal: ``target 
 when at least two of three facts hold — the handwritten digit is 5 or more, the spoken digit is
 5 or more, ``bonus`` (an integer −3…3, never 0, in the table) is positive — else ``"low"``.
 Knowing one input, or any two, predicts it at most 75 % of the time; all three, always. So a
-model must fuse all three to do well. 4 % of the rows have no photo and 4 % no clip (the missing embedding's job), and one
-row's clip path is wrong on purpose (the data stage lists it). Everything is seeded: the output
-is the same for the same scikit-learn and espeak-ng versions.
+model must fuse all three to do well. 4 % of the rows have no photo and 4 % no clip (the
+missing embedding's job), and one row's clip path is wrong on purpose (the data stage lists
+it). Everything is seeded: the output is the same for the same scikit-learn and espeak-ng
+versions.
 
 Usage::
 

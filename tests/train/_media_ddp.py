@@ -10,9 +10,8 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train._media import FEATURES, MODEL, TRAIN, frame  # noqa: E402
-
-from datawheel.train.trainer import train_classifier  # noqa: E402
+from datawheel.train.trainer import train_classifier
+from train._media import FEATURES, MODEL, TRAIN, frame
 
 
 def main(out: str) -> None:

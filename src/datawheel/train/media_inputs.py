@@ -189,12 +189,12 @@ class MediaSpec:
                     rejected[f"{column}:{exc.reason}"] += 1
                     first = first or (i, exc)
             if first is not None and not present.any():  # a wrong folder or column, not bad files
-                i, exc = first
+                row, error = first
                 raise MediaError(
-                    exc.reason,
+                    error.reason,
                     f"none of the {n - values.count(None)} values of {column!r} decodes; "
-                    f"the first: {exc.detail}",
-                    where=f"rows.{i}.{column}",
+                    f"the first: {error.detail}",
+                    where=f"rows.{row}.{column}",
                 )
             if is_image:
                 out.images.append(data)
