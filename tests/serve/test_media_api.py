@@ -7,6 +7,8 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,21 +40,23 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackgroundServer, str]]:
-    """A fusion model, registered as champion, served by uvicorn on 127.0.0.1."""
-    root = tmp_path_factory.mktemp("media")
-    (root / "datawheel.yaml").write_text(PROJECT)
-    write_key_and_gitignore(root)
-    train = frame(96, seed=1)
-    (root / "data").mkdir()
-    train.write_parquet(root / "data" / "rows.parquet")
-    result = train_classifier(
-        train, frame(32, seed=2), features=FEATURES, target="label",
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A small fusion model (3 epochs) shared by the servers of this module."""
+    return train_classifier(
+        frame(96, seed=1), frame(32, seed=2), features=FEATURES, target="label",
         model_config=MODEL, train_config=TRAIN.model_copy(update={"epochs": 3}), progress=False,
-    )  # fmt: skip
+    ).model  # fmt: skip
+
+
+def _serve(root: Path, project_text: str, model: Any) -> tuple[BackgroundServer, str, Any]:
+    """The model registered as champion of a project in ``root``, served on 127.0.0.1."""
+    (root / "datawheel.yaml").write_text(project_text)
+    write_key_and_gitignore(root)
+    (root / "data").mkdir()
+    frame(8, seed=3).write_parquet(root / "data" / "rows.parquet")
     project = Project.load(root / "datawheel.yaml")
     ws = project.open_workspace()
-    register_model(ws, result.model, dataset_id="ds_test", eval_dataset_id=None, metrics={},
+    register_model(ws, model, dataset_id="ds_test", eval_dataset_id=None, metrics={},
                    fairness={})  # fmt: skip
     plans = {"pro": PlanConfig(requests_per_minute=1_000_000, monthly_quota=1_000_000)}
     create_tenant(ws, "acme", plan="pro", plans=list(plans))
@@ -60,6 +64,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backgroun
     config = project.config.model_copy(deep=True)
     config.serve = config.serve.model_copy(update={"plans": plans})
     running = BackgroundServer(create_app(config, project.open_workspace(actor="api"))).start()
+    return running, key, ws
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, trained: Any
+) -> Iterator[tuple[BackgroundServer, str]]:
+    """A fusion model, registered as champion, served by uvicorn on 127.0.0.1."""
+    running, key, ws = _serve(tmp_path_factory.mktemp("media"), PROJECT, trained)
     yield running, key
     running.stop()
     ws.close()
@@ -233,3 +246,28 @@ def test_predict_when_concurrent_media_requests_then_each_gets_its_own_answer(
         together = list(pool.map(post, bodies))
     for a, b in zip(alone, together, strict=True):
         assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-6)
+
+
+def test_predict_when_faces_blurred_then_bad_files_still_413_and_422_with_the_field(
+    tmp_path: Path, trained: Any
+) -> None:
+    blurring = PROJECT + "privacy: {images: {faces: blur}}\n"
+    running, key, ws = _serve(tmp_path, blurring, trained)
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=running.url, headers=headers, timeout=30) as http:
+            ok = {"x": 0.0, "photo": b64(png(0)), "voice": b64(wav(0))}
+            cases = [
+                (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, 422),  # truncated
+                (png(0, side=200, fmt="BMP")[:5000], 413),  # over serve.max_media_bytes
+            ]
+            for value, status in cases:
+                answer = http.post(
+                    "/v1/predict", json={"rows": [ok, {"x": 0.0, "photo": b64(value)}]}
+                )
+                assert answer.status_code == status, answer.text
+                assert answer.json()["error"]["field"] == "rows.1.photo"
+            assert http.post("/v1/predict", json={"rows": [ok]}).status_code == 200
+    finally:
+        running.stop()
+        ws.close()

@@ -17,7 +17,7 @@ from datawheel.config import PlanConfig, ProjectConfig
 from datawheel.errors import Cancelled, PermissionDenied, Unauthenticated
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.serve.batching import MicroBatcher
-from datawheel.serve.errors import MalformedBody, Unavailable, status_of
+from datawheel.serve.errors import MalformedBody, PayloadTooLarge, Unavailable, status_of
 from datawheel.serve.feedback_intake import FeedbackIntake
 from datawheel.serve.input_pii import InputPiiWatch
 from datawheel.serve.limits import Limiter, Ticket
@@ -216,6 +216,28 @@ class Service:
             raise MalformedBody("the body is not valid JSON") from None
         return validator(parsed)
 
+    def _anonymized(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each row anonymized as training data was; an image that face blurring cannot read
+        is the same 413 / 422 naming ``rows.i.column`` as the model's own decoding gives."""
+        from datawheel.media.decode import MediaError, media_bytes
+
+        out, limit = [], self.config.serve.max_media_bytes
+        for i, row in enumerate(rows):
+            try:
+                for column in self.anonymizer.face_columns:  # sized before faces are looked for
+                    if isinstance(row.get(column), str | bytes):
+                        media_bytes(row[column], None, max_bytes=limit)
+                out.append(self.anonymizer.row(row))
+            except MediaError as exc:
+                column = exc.where or next(
+                    (c for c in self.anonymizer.face_columns if c in row), ""
+                )
+                where = f"rows.{i}.{column}" if column else f"rows.{i}"
+                if exc.reason == "too_large":
+                    raise PayloadTooLarge(exc.detail, hint=exc.hint, where=where) from None
+                raise MediaError(exc.reason, exc.detail, where=where) from None
+        return out
+
     async def _media(
         self, model: Any, rows: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -247,9 +269,7 @@ class Service:
         ticket = await self._admit(who, len(rows))
         try:
             self.input_pii.observe(rows)
-            anonymized, logged = await self._media(
-                self.holder.current()[1], [self.anonymizer.row(r) for r in rows]
-            )
+            anonymized, logged = await self._media(self.holder.current()[1], self._anonymized(rows))
             batch = await self.batcher.submit(anonymized)
         except BaseException:  # nothing served: the rows go back to the lease
             self.limiter.refund(ticket)
@@ -377,7 +397,7 @@ class Service:
         try:
             self.input_pii.observe(rows)
             version, model = self.holder.current()
-            anonymized, _ = await self._media(model, [self.anonymizer.row(r) for r in rows])
+            anonymized, _ = await self._media(model, self._anonymized(rows))
             explanations = await asyncio.wait_for(
                 asyncio.to_thread(self._explain, model, anonymized, cancel), self.timeout
             )
