@@ -44,7 +44,7 @@ def test_migrate_when_workspace_is_of_the_first_release_then_upgrades_it_once(tm
 
     first = _run("migrate", "--workspace", str(root), cwd=tmp_path, key=key)
     assert first.returncode == 0, first.stderr
-    assert "from 0001 to 0005 (0002, 0003, 0004, 0005)" in first.stdout
+    assert "from 0001 to 0006 (0002, 0003, 0004, 0005, 0006)" in first.stdout
     again = _run("migrate", "--workspace", str(root), cwd=tmp_path, key=key)
     assert again.returncode == 0 and "nothing to do" in again.stdout
     with Workspace.open(root, key=key) as ws:
