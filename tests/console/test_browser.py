@@ -37,6 +37,19 @@ def browser(site: dict) -> Iterator:
         chromium.close()
 
 
+def _shoot(page, **options) -> None:
+    """A screenshot for people to look at; Chromium sometimes refuses a capture on a loaded
+    machine ("Unable to capture screenshot"), so it is tried again before failing the test."""
+    for attempt in range(3):
+        try:
+            page.screenshot(**options)
+            return
+        except playwright_api.Error:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(200 * (attempt + 1))
+
+
 @pytest.fixture
 def page_of(browser, site: dict):
     """A signed-in page for a user; collects console errors and failed requests."""
@@ -75,14 +88,14 @@ def test_customer_when_signing_in_and_creating_a_key_then_the_key_calls_the_api_
     assert page.url.endswith("/console/")
     before = int(page.inner_text("#predict-requests").replace(",", ""))
     errors = int(page.inner_text("#error-count").replace(",", ""))
-    page.screenshot(path=str(site["shots"] / "overview.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "overview.png"), full_page=True)
 
     page.click("text=API keys")
     page.fill("input[name=name]", "staging")
     page.click("#create-key")
     secret = page.get_attribute("#new-key", "data-key")
     assert secret and secret.startswith("dw_")
-    page.screenshot(path=str(site["shots"] / "keys.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "keys.png"), full_page=True)
     assert "staging" in page.inner_text("table")
 
     with _api(site, secret) as client:
@@ -104,7 +117,7 @@ def test_customer_when_signing_in_and_creating_a_key_then_the_key_calls_the_api_
 
     page.click("text=Usage & billing")
     assert "predict" in page.inner_text("#usage-table")
-    page.screenshot(path=str(site["shots"] / "usage.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "usage.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#download-csv")
     csv_text = Path(download.value.path()).read_text()
@@ -126,7 +139,7 @@ def test_playground_when_run_then_it_shows_the_label_and_the_explanation(page_of
     page.wait_for_selector("#pg-prediction:not([hidden])", timeout=30_000)
     assert page.inner_text("#pg-label").strip()
     assert page.locator("#pg-explain .bar-row").count() == len(site["row"])
-    page.screenshot(path=str(site["shots"] / "playground.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "playground.png"), full_page=True)
     assert page.errors == []
 
 
@@ -145,7 +158,7 @@ def test_engineer_when_promoting_and_rolling_back_then_the_stage_changes_and_is_
 
     page = page_of("eng@team.example")
     assert page.url.endswith("/console/models")
-    page.screenshot(path=str(site["shots"] / "models.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "models.png"), full_page=True)
     row = page.locator("tr[data-version=v2]")
     row.locator("summary").click()
     row.locator("input[name=reason]").fill("better on the holdout")
@@ -177,7 +190,7 @@ def test_engineer_when_promoting_and_rolling_back_then_the_stage_changes_and_is_
     page.click("#verify-chain")
     page.wait_for_selector("#chain-report")
     assert "intact" in page.inner_text("#chain-report")
-    page.screenshot(path=str(site["shots"] / "audit.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "audit.png"), full_page=True)
     assert page.errors == []
 
 
@@ -187,7 +200,7 @@ def test_operator_pages_when_opened_then_render_without_console_errors(page_of, 
         response = page.goto(f"{site['url']}/console{path}")
         assert response.status == 200, path
         assert page.locator("h1").count() == 1
-        page.screenshot(path=str(site["shots"] / f"op{path.replace('/', '-')}.png"), full_page=True)
+        _shoot(page, path=str(site["shots"] / f"op{path.replace('/', '-')}.png"), full_page=True)
     assert page.errors == []
 
 
@@ -247,7 +260,7 @@ def test_feedback_comment_when_holding_script_then_renders_as_text(page_of, site
     page.goto(f"{site['url']}/console/feedback?issue=xss")
     assert "<script>alert(1)</script>" in page.inner_text("#feedback-examples")
     assert dialogs == []
-    page.screenshot(path=str(site["shots"] / "feedback.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "feedback.png"), full_page=True)
 
 
 def test_sign_out_when_clicked_then_the_old_cookie_no_longer_opens_pages(page_of, site):
@@ -277,7 +290,7 @@ def test_sign_in_when_wrong_too_often_then_rate_limited(browser, site):
             page.click("button[type=submit]")
         statuses.append(r.value.status)
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
-    page.screenshot(path=str(site["shots"] / "login.png"))
+    _shoot(page, path=str(site["shots"] / "login.png"))
     page.close()
 
 
@@ -316,7 +329,7 @@ def test_version_page_when_opened_then_lineage_alert_and_card(page_of, site):
     assert "train" in chain and "raw" in chain  # the training set back to the raw file
     assert page.inner_text("#parent").strip() == "—"  # v1 came from the project's data
     assert "run_" in page.inner_text("#run")
-    page.screenshot(path=str(site["shots"] / "version.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "version.png"), full_page=True)
     with page.context.expect_page() as opened:
         page.click("#open-card")
     card = opened.value
@@ -325,7 +338,7 @@ def test_version_page_when_opened_then_lineage_alert_and_card(page_of, site):
     # drawn in the background: the waiting page reloads itself into the card
     wait_until(lambda: _drawn(card), what="the model card", timeout=240)
     assert "roc_auc" in card.content() and "v1" in card.title()
-    card.screenshot(path=str(site["shots"] / "card.png"), full_page=False)
+    _shoot(card, path=str(site["shots"] / "card.png"), full_page=False)
     assert card.errors == [] and page.errors == []
 
 
@@ -368,7 +381,7 @@ def test_admin_when_editing_plans_and_tenants_then_applied_and_audited(page_of, 
     row.locator("input[name=confirm]").check()
     row.locator("button.danger").click()
     assert "deactivated" in page.inner_text("tr[data-tenant=initech]")
-    page.screenshot(path=str(site["shots"] / "tenants.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "tenants.png"), full_page=True)
     page.locator("tr[data-tenant=initech] button", has_text="Activate").click()
     initech = next(t for t in list_tenants(site["ws"]) if t["name"] == "initech")
     assert initech["plan"] == "pro" and initech["active"]
@@ -390,13 +403,13 @@ def test_admin_when_creating_a_user_then_the_link_signs_them_up_once(page_of, br
     admin.click("#create-user")
     link = admin.inner_text("#invite-link").strip()
     assert link.startswith(f"{site['url']}/console/signup/")
-    admin.screenshot(path=str(site["shots"] / "users.png"), full_page=True)
+    _shoot(admin, path=str(site["shots"] / "users.png"), full_page=True)
 
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     newcomer = context.new_page()
     newcomer.goto(link)
     assert newcomer.input_value("input[type=email]") == "new.dev@acme.example"
-    newcomer.screenshot(path=str(site["shots"] / "signup.png"))
+    _shoot(newcomer, path=str(site["shots"] / "signup.png"))
     newcomer.fill("input[name=password]", "my own long password")
     newcomer.fill("input[name=confirm]", "a different long one")
     newcomer.click("#signup")
@@ -434,10 +447,10 @@ def test_chinese_reader_when_signed_in_then_pages_in_chinese_drawn_with_a_cjk_fo
     page.wait_for_url(re.compile(r".*/console/models$"))
     assert page.inner_text("h1") == "模型" and "闭环" in page.inner_text("nav")
     assert "旧的隐私策略" in page.inner_text("#alerts")  # a library message, translated
-    page.screenshot(path=str(site["shots"] / "zh-models.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "zh-models.png"), full_page=True)
     for path in ("/loop", "/tenants", "/users", "/models/v1"):
         page.goto(f"{site['url']}/console{path}")
-        page.screenshot(path=str(site["shots"] / f"zh{path.replace('/', '-')}.png"), full_page=True)
+        _shoot(page, path=str(site["shots"] / f"zh{path.replace('/', '-')}.png"), full_page=True)
 
     cdp = context.new_cdp_session(page)  # which fonts drew the heading and the menu
     cdp.send("DOM.enable")
@@ -473,7 +486,7 @@ def test_retrain_now_when_asked_then_runs_in_the_background_and_the_gate_decides
     assert "Retraining started" in page.inner_text("#flash")
     assert page.locator("#jobs tr[data-state=running]").count() == 1
     assert page.locator("#retrain[disabled]").count() == 1  # one at a time
-    page.screenshot(path=str(site["shots"] / "loop-running.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "loop-running.png"), full_page=True)
     # the box polls itself (htmx) until the job is over
     page.wait_for_selector("#jobs tr[data-state=finished]", timeout=300_000)
     job = recent_jobs(site["ws"], "retrain")[0]
@@ -482,7 +495,7 @@ def test_retrain_now_when_asked_then_runs_in_the_background_and_the_gate_decides
     assert result["decision"] in ("promote", "shadow", "reject") and result["challenger"]
     outcome = page.inner_text("#jobs tr[data-state=finished]")
     assert result["challenger"] in outcome
-    page.screenshot(path=str(site["shots"] / "loop.png"), full_page=True)
+    _shoot(page, path=str(site["shots"] / "loop.png"), full_page=True)
 
     checks = audit_log.entries(site["ws"].engine, action="loop.check")
     assert checks[-1].actor == "user:eng@team.example"  # the loop's turn ran as the user
