@@ -20,10 +20,14 @@ from datawheel.cli.common import (
 )
 
 InputArg = Annotated[
-    Path, typer.Argument(help="Input table: .csv .parquet .jsonl, optionally .gz.")
+    str,
+    typer.Argument(
+        help="Input table: .csv .parquet .jsonl, optionally .gz; with --engine ray also a "
+        "folder of Parquet parts, local or s3://BUCKET/PREFIX."
+    ),
 ]
 OutputOption = Annotated[
-    Path, typer.Option("--output", "-o", help="Output table; the format follows the extension.")
+    str, typer.Option("--output", "-o", help="Output table; the format follows the extension.")
 ]
 OnBadLinesOption = Annotated[
     str,
@@ -66,11 +70,17 @@ def clean(
     Example: datawheel clean data/raw.csv -o data/clean.parquet --report quality.html
     """
     from datawheel.config import CleanConfig, load_config
-    from datawheel.data.clean_file import clean_file
-    from datawheel.data.ray_engine import local_only
+    from datawheel.data.engines import check_engine, local_path
 
-    local_only(engine, "clean")
+    on_ray = check_engine(engine) == "ray"
+    if on_ray and report is not None:
+        from datawheel.errors import UsageError
 
+        raise UsageError(
+            "--report is written by the local engine",
+            where="--engine ray",
+            hint="drop --report, or run the local engine on a sample for the report",
+        )
     clean_config, data, pii, blur = CleanConfig(), None, [], False
     if config.is_file():
         project = load_config(config, check_source=False)
@@ -80,21 +90,35 @@ def clean(
         from datawheel.errors import ConfigError
 
         raise ConfigError("project file not found", where=str(config), hint="check -c")
-    with _progress() as progress:
-        result = clean_file(
-            input_path,
-            output,
-            config=clean_config,
-            data=data,
-            pii_columns=pii,
-            report=report,
-            batch_rows=batch_rows,
-            encoding=encoding or (data.encoding if data is not None else "auto"),
-            on_bad_lines=_on_bad_lines(on_bad_lines),
-            bad_lines_path=bad_lines or _side_file(output),
-            progress=progress,
-            blur_faces=blur,
-        )
+    common: dict[str, Any] = {
+        "config": clean_config,
+        "data": data,
+        "pii_columns": pii,
+        "batch_rows": batch_rows,
+        "encoding": encoding or (data.encoding if data is not None else "auto"),
+        "on_bad_lines": _on_bad_lines(on_bad_lines),
+        "bad_lines_path": bad_lines or _side_file(output),
+    }
+    if on_ray and "://" in output and bad_lines is None:
+        common["bad_lines_path"] = None  # a side file beside a bucket output: only if asked
+    with progress_bar() as progress:
+        if on_ray:
+            from datawheel.data.ray_clean import clean_file_on_ray
+
+            result = clean_file_on_ray(
+                input_path, output, address=ray_address, progress=progress, **common
+            )
+        else:
+            from datawheel.data.clean_file import clean_file
+
+            result = clean_file(
+                local_path(input_path),
+                local_path(output, what="--output"),
+                report=report,
+                progress=progress,
+                blur_faces=blur,
+                **common,
+            )
     for line in result.type_issues.values():
         err_console.print(f"[yellow]warning:[/] mixed types in {line}")
     s = result.stats
@@ -169,36 +193,42 @@ def dedup(
             "name the column to compare",
             hint="--text-field F, or --images COL / --audio COL for files",
         )
-    from datawheel.data.dedup_file import dedup_file
-    from datawheel.data.ray_engine import check_engine, dedup_file_on_ray
+    from datawheel.data.engines import check_engine, local_path
 
     if check_engine(engine) == "ray":
-        if exact_only or clusters:
+        from datawheel.data.ray_engine import dedup_file_on_ray
+
+        if exact_only:
             from datawheel.errors import UsageError
 
             raise UsageError(
-                "--exact-only and --clusters work with the local engine only",
+                "--exact-only works with the local engine only",
                 where="--engine ray",
-                hint="drop them, or use --engine local",
+                hint="drop it, or use --engine local",
             )
-        stats = dedup_file_on_ray(
-            input_path,
-            output,
-            text=text_field,
-            threshold=threshold,
-            address=ray_address,
-            encoding=encoding or "auto",
-        )
+        with progress_bar() as progress:
+            stats = dedup_file_on_ray(
+                input_path,
+                output,
+                text=text_field,
+                threshold=threshold,
+                address=ray_address,
+                encoding=encoding or "auto",
+                clusters=clusters,
+                progress=progress,
+            )
         console.print(
             f"rows in {stats.rows_in:,} · exact {stats.exact_duplicates:,} · near "
-            f"{stats.near_duplicates:,} · kept {stats.kept:,} · on Ray → {output}"
+            f"{stats.near_duplicates:,} · kept {stats.kept:,} · {stats.seconds:.2f} s on Ray "
+            f"→ {output}"
         )
         return
+    from datawheel.data.dedup_file import dedup_file
 
-    with _progress() as progress:
+    with progress_bar() as progress:
         result = dedup_file(
-            input_path,
-            output,
+            local_path(input_path),
+            local_path(output, what="--output"),
             text=text_field,
             threshold=threshold,
             exact_only=exact_only,
@@ -221,8 +251,8 @@ def dedup(
 
 
 def _dedup_media(
-    input_path: Path,
-    output: Path,
+    input_path: str,
+    output: str,
     text_field: str | None,
     images: str | None,
     audio: str | None,
@@ -235,7 +265,7 @@ def _dedup_media(
     engine: str,
 ) -> None:
     from datawheel.cli.media import print_media
-    from datawheel.data.ray_engine import local_only
+    from datawheel.data.engines import local_only, local_path
     from datawheel.errors import UsageError
     from datawheel.media.dedup_file import dedup_media_file
 
@@ -247,10 +277,10 @@ def _dedup_media(
         )
     if not 0 <= max_distance <= 24:
         raise UsageError(f"--max-distance must be between 0 and 24, got {max_distance}")
-    with _progress() as progress:
+    with progress_bar() as progress:
         result = dedup_media_file(
-            input_path,
-            output,
+            local_path(input_path),
+            local_path(output, what="--output"),
             images=[c.strip() for c in (images or "").split(",") if c.strip()],
             audio=[c.strip() for c in (audio or "").split(",") if c.strip()],
             max_distance=max_distance,
@@ -276,8 +306,8 @@ def _on_bad_lines(value: str) -> Any:
     return value
 
 
-def _side_file(output: Path) -> Path:
-    return output.with_name(output.name + ".bad-lines.csv")
+def _side_file(output: str) -> Path:
+    return Path(output).with_name(Path(output).name + ".bad-lines.csv")
 
 
 def _print_removed(dropped: dict[str, int]) -> None:
@@ -289,7 +319,7 @@ def _print_removed(dropped: dict[str, int]) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Any]:
+def progress_bar() -> Iterator[Any]:
     """A rich progress bar per stage (shown on a terminal only), as a progress callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -29,6 +29,22 @@ from datawheel.cli.common import (
 
 InputArg = Annotated[Path, typer.Argument(help="Input table: .csv, .parquet or .jsonl.")]
 OutputOption = Annotated[Path, typer.Option("--output", "-o", help="Output file.")]
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        help="Input table: .csv, .parquet or .jsonl; with --engine ray also a folder of "
+        "Parquet parts, local or s3://BUCKET/PREFIX."
+    ),
+]
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file (with --engine ray also s3://; for anonymize a name without an "
+        "extension, or ending in /, is a folder of Parquet parts).",
+    ),
+]
 SubjectOption = Annotated[
     str, typer.Option("--subject", help="The subject's raw id (its data.id value, e.g. P000123).")
 ]
@@ -58,8 +74,8 @@ pii_app = typer.Typer(
 @pii_app.command("scan")
 @authorized("scan")
 def pii_scan(
-    source: InputArg,
-    output: OutputOption,
+    source: SourceArg,
+    output: TargetOption,
     text_field: Annotated[
         str | None, typer.Option("--text-field", help="The text column (optional if only one).")
     ] = None,
@@ -83,17 +99,33 @@ def pii_scan(
 
     Example: datawheel pii scan tickets.csv -o spans.jsonl --text-field message
     """
-    from datawheel.data.ray_engine import local_only
+    from datawheel.data.engines import check_engine
     from datawheel.errors import UsageError
-    from datawheel.privacy.files import scan_file
-
-    local_only(engine, "pii scan")
 
     if lang not in ("auto", "en", "zh"):
         raise UsageError(f"--lang must be auto, en or zh, got {lang!r}")
+    if check_engine(engine) == "ray":
+        from datawheel.cli.data import progress_bar
+        from datawheel.privacy.ray_privacy import scan_file_on_ray
+
+        with progress_bar() as progress:
+            rows = scan_file_on_ray(
+                source,
+                output,
+                text_field=text_field,
+                lang=lang,  # type: ignore[arg-type]
+                encoding=encoding or "auto",
+                address=ray_address,
+                progress=progress,
+            )
+        console.print(f"scanned {rows} rows on Ray → {output}")
+        return
+    from datawheel.data.engines import local_path
+    from datawheel.privacy.files import scan_file
+
     rows = scan_file(
-        source,
-        output,
+        local_path(source),
+        local_path(output, what="--output"),
         text_field=text_field,
         lang=lang,  # type: ignore[arg-type]
         encoding=encoding or "auto",
@@ -107,8 +139,8 @@ def pii_scan(
 
 @authorized("anonymize")
 def anonymize(
-    source: InputArg,
-    output: OutputOption,
+    source: SourceArg,
+    output: TargetOption,
     config: ConfigOption = DEFAULT_CONFIG,
     workspace: WorkspaceOption = None,
     engine: EngineOption = "local",
@@ -122,18 +154,43 @@ def anonymize(
 
     Example: datawheel anonymize data/new.csv -o anonymized.parquet -c datawheel.yaml
     """
-    from datawheel.data.ray_engine import local_only
+    from datawheel.data.engines import check_engine, local_path
     from datawheel.privacy.files import anonymize_file
-
-    local_only(engine, "anonymize")
     from datawheel.store.roles import require
 
+    on_ray = check_engine(engine) == "ray"
+    if on_ray:
+        from datawheel.data.ray_io import require_ray
+
+        require_ray()  # before the workspace opens
     project, ws = _project(config, workspace)
     with ws:
         require(ws, "anonymize")
-        result = anonymize_file(source, output, project.config, ws.secret_key(), encoding=encoding)
+        if on_ray:
+            from datawheel.cli.data import progress_bar
+            from datawheel.privacy.ray_privacy import anonymize_file_on_ray
+
+            with progress_bar() as progress:
+                rows, result = anonymize_file_on_ray(
+                    source,
+                    output,
+                    project.config,
+                    ws.secret_key(),
+                    encoding=encoding,
+                    address=ray_address,
+                    progress=progress,
+                )
+        else:
+            result = anonymize_file(
+                local_path(source),
+                local_path(output, what="--output"),
+                project.config,
+                ws.secret_key(),
+                encoding=encoding,
+            )
+            rows = result.frame.height
     done = ", ".join(f"{c} ({op})" for c, op in result.stats.columns.items()) or "nothing"
-    console.print(f"{result.frame.height} rows → {output}; anonymized: {done}")
+    console.print(f"{rows} rows → {output}; anonymized: {done}")
     if result.media is not None:
         from datawheel.cli.media import print_media
 

@@ -366,13 +366,32 @@ class Outliers:
         low, high = bounds
         values = series.cast(pl.Float64)
         count = int(((values < low) | (values > high)).fill_null(False).sum())
-        share = count / max(series.count(), 1)
+        return self.judge_share(low, high, count, series.count())
+
+    def judge_share(
+        self, low: float, high: float, beyond: int, count: int
+    ) -> tuple[float, float] | str:
+        """The bounds, unless more than ``max_share`` of the ``count`` values lie beyond them."""
+        share = beyond / max(count, 1)
         if share > self.max_share:
             return (
                 f"{share:.1%} of values lie beyond [{low:g}, {high:g}], more than "
                 f"{self.max_share:.0%}; that is the distribution's shape, not outliers"
             )
         return low, high
+
+    def fences(self, q1: float, q3: float) -> tuple[float, float] | str:
+        """IQR fences from the quartiles, or why there are none."""
+        factor = self.config.factor
+        if q3 - q1 == 0:
+            return f"IQR is 0 (q1 = q3 = {q1:g}); fences would flatten the column"
+        return q1 - factor * (q3 - q1), q3 + factor * (q3 - q1)
+
+    def z_fences(self, mean: float, std: float) -> tuple[float, float] | str:
+        """z-score cut-offs from the mean and standard deviation, or why there are none."""
+        if std == 0:
+            return "standard deviation is 0; z-scores are undefined"
+        return mean - self.config.factor * std, mean + self.config.factor * std
 
     def _bounds(self, series: pl.Series) -> tuple[float, float] | str:
         """(low, high), or why the column is skipped."""
@@ -381,17 +400,12 @@ class Outliers:
         values = series.cast(pl.Float64).drop_nulls().drop_nans()
         if values.is_empty():
             return "no values"
-        factor = self.config.factor
         if self.config.method == "iqr":
             q1 = float(values.quantile(0.25, "linear"))  # type: ignore[arg-type]
             q3 = float(values.quantile(0.75, "linear"))  # type: ignore[arg-type]
-            if q3 - q1 == 0:
-                return f"IQR is 0 (q1 = q3 = {q1:g}); fences would flatten the column"
-            return q1 - factor * (q3 - q1), q3 + factor * (q3 - q1)
+            return self.fences(q1, q3)
         mean, std = float(values.mean()), float(values.std() or 0.0)  # type: ignore[arg-type]
-        if std == 0:
-            return "standard deviation is 0; z-scores are undefined"
-        return mean - factor * std, mean + factor * std
+        return self.z_fences(mean, std)
 
     def apply(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, CleanStats]:
         stats = CleanStats()

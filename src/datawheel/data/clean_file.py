@@ -48,7 +48,15 @@ from datawheel.data.stream import DEFAULT_BATCH_ROWS, Progress, ReadStats, Table
 from datawheel.errors import DataError
 from datawheel.io import OnBadLines
 
-__all__ = ["CleanFileResult", "ColumnProfile", "DuplicateExample", "clean_file"]
+__all__ = [
+    "CleanFileResult",
+    "CleaningPlan",
+    "ColumnProfile",
+    "DuplicateExample",
+    "check_clean_config",
+    "clean_file",
+    "plan_cleaning",
+]
 
 MAX_EXAMPLES = 5  # duplicate examples kept per kind (and per near-dedup field)
 EXACT_VALUES_BUDGET = 20_000_000  # numeric values held exactly, all columns together (8 B each)
@@ -129,7 +137,7 @@ def clean_file(
     """
     started = time.perf_counter()
     config = config or CleanConfig()
-    _check_config(config)
+    check_clean_config(config)
     path, output = Path(path), Path(output)
     if path.resolve() == output.resolve():
         raise DataError("the output would overwrite the input", where=str(output))
@@ -185,7 +193,7 @@ def clean_file(
     return result
 
 
-def _check_config(config: CleanConfig) -> None:
+def check_clean_config(config: CleanConfig) -> None:
     for kind in ("numeric", "categorical"):
         if getattr(config.missing, kind) == "constant" and config.missing.fill_value is None:
             raise DataError(
@@ -196,7 +204,7 @@ def _check_config(config: CleanConfig) -> None:
 
 
 @dataclass
-class _Plan:
+class CleaningPlan:
     config: CleanConfig
     schema: dict[str, pl.DataType]
     columns: dict[str, ColumnProfile]
@@ -216,14 +224,26 @@ def _plan(
     data: DataConfig | None,
     pii_columns: Sequence[str],
     note: Progress,
-) -> _Plan:
+) -> CleaningPlan:
     """Dtypes (schema pass), roles from the first batch, and the columns never shown."""
     note("reading", 0, None)
     schema = reader.schema
     note("reading", reader.stats.rows, reader.stats.rows)
     with contextlib.closing(reader.batches()) as batches:
         sample = next(batches)
-    where = str(reader.path)
+    return plan_cleaning(schema, sample, str(reader.path), config, data, pii_columns)
+
+
+def plan_cleaning(
+    schema: dict[str, pl.DataType],
+    sample: pl.DataFrame,
+    where: str,
+    config: CleanConfig,
+    data: DataConfig | None,
+    pii_columns: Sequence[str],
+) -> CleaningPlan:
+    """Column roles (from ``sample``, the first batch), the columns checked against the
+    config, and the columns whose values are never shown — for either engine."""
     roles_from = data or DataConfig(source=where, target="")  # no target: all are inputs
     keys = ("text", "images", "audio", "sensitive", "ignore", "dtypes") if data is not None else ()
     named = [(f"data.{k}", c) for k in keys for c in getattr(data, k)]
@@ -247,7 +267,7 @@ def _plan(
     columns = {
         name: ColumnProfile(name, str(dtype), info[name].role) for name, dtype in schema.items()
     }
-    return _Plan(
+    return CleaningPlan(
         config=config,
         schema=schema,
         columns=columns,
@@ -272,7 +292,7 @@ class _Selection:
 
 
 def _select(
-    reader: TableReader, plan: _Plan, note: Progress, media: MediaPasses | None = None
+    reader: TableReader, plan: CleaningPlan, note: Progress, media: MediaPasses | None = None
 ) -> _Selection:
     """Pass 1 (+ one verify pass per near-dedup field): which rows survive deduplication, and
     (with media columns) a decodable file where ``clean.media.on_error`` is ``drop``."""
@@ -353,7 +373,7 @@ class _Learned:
 
 
 def _learn(
-    reader: TableReader, plan: _Plan, keep: np.ndarray, budget: int, note: Progress
+    reader: TableReader, plan: CleaningPlan, keep: np.ndarray, budget: int, note: Progress
 ) -> _Learned:
     """Pass 2: fill values and outlier bounds over the kept rows, as ``clean_frame`` would."""
     missing = plan.config.missing
@@ -395,7 +415,9 @@ def _learn(
     return _finish_learning(plan, numeric, fill_acc)
 
 
-def _finish_learning(plan: _Plan, numeric: list[str], fill_acc: dict[str, Values]) -> _Learned:
+def _finish_learning(
+    plan: CleaningPlan, numeric: list[str], fill_acc: dict[str, Values]
+) -> _Learned:
     missing, outliers = plan.config.missing, plan.config.outliers
     fills: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -441,7 +463,7 @@ def _finish_learning(plan: _Plan, numeric: list[str], fill_acc: dict[str, Values
 
 def _write(
     reader: TableReader,
-    plan: _Plan,
+    plan: CleaningPlan,
     chosen: _Selection,
     learned: _Learned,
     output: Path,
@@ -494,7 +516,7 @@ def _write(
 class _ExampleFinder:
     """Fills in the texts of duplicate examples while the write pass reads the rows."""
 
-    def __init__(self, plan: _Plan, chosen: _Selection):
+    def __init__(self, plan: CleaningPlan, chosen: _Selection):
         self.plan, self.examples = plan, list(chosen.examples)
         self.pending = dict(chosen.pending)  # hash -> duplicate index (kept row not found yet)
         self.kept_of: dict[int, int] = {}  # duplicate index -> kept index

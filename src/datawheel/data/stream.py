@@ -486,11 +486,12 @@ class TableWriter:
     a temporary file in the same folder, renamed over ``path`` by ``close()`` (atomic). Leaving a
     ``with`` block by an exception removes the temporary file and leaves ``path`` untouched."""
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, sink: IO[bytes] | None = None):
         self.path = Path(path)
         self.format, self.gz = table_format(self.path)
-        self._out = AtomicFile(self.path)  # permissions as a plain open() would give
-        self._file: IO[bytes] = self._out.file
+        # ``sink``: write there instead (an object-store upload buffer); ``path`` names the format
+        self._out = AtomicFile(self.path) if sink is None else None  # permissions as open() gives
+        self._file: IO[bytes] = self._out.file if self._out is not None else sink  # type: ignore[assignment]
         self._sink: IO[bytes] = (
             gzip.GzipFile(filename="", fileobj=self._file, mode="wb", mtime=0)  # type: ignore[assignment]
             if self.gz
@@ -536,7 +537,7 @@ class TableWriter:
             self._parquet.close()
         if self.gz:
             self._sink.close()
-        return self._out.commit()
+        return self._out.commit() if self._out is not None else self.path
 
     def abort(self) -> None:
         """Drop the temporary file; ``path`` is left as it was."""
@@ -546,7 +547,8 @@ class TableWriter:
             if self.gz:
                 self._sink.close()
         finally:
-            self._out.abort()
+            if self._out is not None:
+                self._out.abort()
 
     def __enter__(self) -> TableWriter:
         return self
