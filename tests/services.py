@@ -12,6 +12,7 @@ missing binary skips the tests that need it, saying why.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -172,10 +173,17 @@ main()
 """  # `ray start` for a second node that keeps 127.0.0.1 as its address
 
 
+# A node keeps about one idle worker per CPU and kills the rest after a second; with one CPU
+# per node, every Ray Data shuffle (its map tasks run in their own runtime env) would start
+# fresh Python workers, seconds each. Keeping idle workers makes a shuffle cost milliseconds.
+KEEP_WORKERS = {"num_workers_soft_limit": 8, "idle_worker_killing_time_threshold_ms": 600_000}
+
+
 @dataclass
 class RayCluster:
     address: str
     env: dict[str, str]  # RAY_AUTH_MODE / RAY_AUTH_TOKEN for clients
+    marker: str  # in the command line of every process of this cluster
 
 
 def _ray_node_ports() -> list[str]:
@@ -213,7 +221,8 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
     # second node's `ray start` runs with Ray's localhost resolution turned off instead.
     head = [
         str(ray_bin), "start", "--head", f"--port={gcs_port}", "--include-dashboard=false",
-        "--node-ip-address=127.0.0.1", *common, *_ray_node_ports(),
+        "--node-ip-address=127.0.0.1", f"--system-config={json.dumps(KEEP_WORKERS)}", *common,
+        *_ray_node_ports(),
     ]  # fmt: skip
     worker = [
         sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={address}",
@@ -234,7 +243,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
                 raise AssertionError(f"{' '.join(command[:3])} failed:\n{done.stderr[-3000:]}")
         os.environ.update(env)  # this process's ray.init joins with the same token
         os.environ[LOCAL_ONLY] = "0"  # … and as a client on 127.0.0.1
-        yield RayCluster(address=address, env=env)
+        yield RayCluster(address=address, env=env, marker=str(temp_dir))
     finally:
         with contextlib.suppress(Exception):
             import ray
@@ -249,20 +258,54 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
 def _stop_processes_under(marker: str) -> None:
     """Stop, by process id, the processes this session's cluster started (their command lines
     name its private temp dir) and their descendants — never other users' Ray processes."""
-    table = _process_table()
-    mine = {pid for pid, (_, cmdline) in table.items() if marker in cmdline}
-    while True:  # add descendants until nothing new
-        more = {pid for pid, (ppid, _) in table.items() if ppid in mine} - mine
-        if not more:
-            break
-        mine |= more
+    mine = cluster_processes(marker)
     mine.discard(os.getpid())
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 15)):
         for pid in mine:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         with contextlib.suppress(AssertionError):
-            wait_for(lambda: not any(_alive(pid) for pid in mine), timeout=15, what="ray stop")
+            wait_for(lambda: not any(_alive(pid) for pid in mine), timeout=grace, what="ray stop")
+
+
+def cluster_processes(marker: str) -> set[int]:
+    """The processes of the cluster whose command lines name ``marker``, and their children."""
+    table = _process_table()
+    mine = {pid for pid, (_, cmdline) in table.items() if marker in cmdline}
+    while True:
+        more = {pid for pid, (ppid, _) in table.items() if ppid in mine} - mine
+        if not more:
+            return mine
+        mine |= more
+
+
+def listening_addresses(pids: set[int]) -> set[str]:
+    """The local addresses (``IP``) of the TCP sockets the processes ``pids`` listen on."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link.startswith("socket:["):
+                        inodes.add(link[8:-1])
+    found = set()
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.add(_address(fields[1].split(":")[0]))
+    return found
+
+
+def _address(raw: str) -> str:
+    """/proc/net/tcp's hex address as text (IPv4, or IPv6 with IPv4-mapped ones as IPv4)."""
+    data = bytes.fromhex(raw)
+    if len(data) == 4:
+        return socket.inet_ntop(socket.AF_INET, data[::-1])
+    words = b"".join(data[i : i + 4][::-1] for i in range(0, 16, 4))
+    text = socket.inet_ntop(socket.AF_INET6, words)
+    return text.removeprefix("::ffff:")
 
 
 def _process_table() -> dict[int, tuple[int, str]]:

@@ -449,11 +449,14 @@ def write_rows(
 ) -> Written:
     """Write ``dataset`` (blocks in row order, each a run of rows) without its ``_dw_`` columns
     (the row number, notes)."""
+    note = progress or (lambda stage, done, count: None)
     if output.folder:
-        return _write_folder(dataset, output)
+        note("writing", 0, total)
+        written = _write_folder(dataset, output)
+        note("writing", written.rows, written.rows)
+        return written
     from datawheel.data.stream import TableWriter
 
-    note = progress or (lambda stage, done, count: None)
     buffer = _Upload() if output.remote else None
     written = Written()
     name = Path(urlparse(output.location).path).name if output.remote else output.path
