@@ -107,6 +107,11 @@ class DataConfig(_Strict):
     # column -> type, read as declared (e.g. {手机号: string}); codes such as ID-card and
     # phone numbers are read as text without it
     dtypes: dict[str, ColumnDtype] = {}
+    # where `datawheel run` cleans, clusters duplicates and anonymizes: this process, or a Ray
+    # cluster (extra 'ray'); splitting and training stay on this host
+    engine: Literal["local", "ray"] = "local"
+    # the Ray cluster, HOST:PORT; unset: RAY_ADDRESS, else a one-machine cluster
+    ray_address: str | None = None
     # image columns (PNG, JPEG, WebP, GIF) and audio columns (WAV, FLAC, OGG, MP3): each value
     # a file path relative to the data file, the bytes (Parquet binary), base64 or a data: URI
     images: list[str] = []

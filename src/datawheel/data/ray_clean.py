@@ -41,7 +41,6 @@ from datawheel.data.clean import (
     Outliers,
     Rules,
     Step,
-    comparable_text,
     row_keys,
 )
 from datawheel.data.clean_file import (
@@ -50,7 +49,7 @@ from datawheel.data.clean_file import (
     check_clean_config,
     plan_cleaning,
 )
-from datawheel.data.ray_dedup import later_copies, near_duplicates
+from datawheel.data.ray_dedup import comparable_rows, later_copies, near_duplicates
 from datawheel.data.ray_engine import kept_in_order
 from datawheel.data.ray_io import (
     NOTE,
@@ -210,7 +209,7 @@ def _duplicates(
         texts = rows.dataset.select_columns([ROW, name])
         if removed is not None:
             texts = texts.join(removed, "left_anti", partitions, on=(ROW,))
-        texts = texts.map_batches(_Comparable(name), batch_format="pyarrow")
+        texts = comparable_rows(texts, name)
         found = near_duplicates(
             texts, text=name, threshold=near.threshold, partitions=partitions, ngram=near.ngram
         )
@@ -232,20 +231,6 @@ class _RowHash:
         frame = _frame(batch.drop_columns([ROW]), self.schema)
         hashes = frame.select(pl.struct(row_keys(self.schema, self.ignore)).hash(seed=0))
         return pa.table({ROW: batch[ROW], "_dw_hash": hashes.to_series().to_arrow()})
-
-
-class _Comparable:
-    """Rows whose text is present and not blank (the only ones near-dedup compares)."""
-
-    def __init__(self, column: str):
-        self.column = column
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = pl.from_arrow(batch[self.column])
-        assert isinstance(texts, pl.Series)
-        texts = texts.cast(pl.String)
-        keep = comparable_text(texts).to_numpy()
-        return pa.table({ROW: batch[ROW], self.column: texts.to_arrow()}).filter(pa.array(keep))
 
 
 def _frame(table: pa.Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -34,7 +34,7 @@ from datawheel.data.dedup import _FN_WEIGHT, _FP_WEIGHT
 from datawheel.data.ray_components import components
 from datawheel.data.ray_io import ROW
 
-__all__ = ["NearDuplicates", "later_copies", "near_duplicates"]
+__all__ = ["NearDuplicates", "comparable_rows", "later_copies", "near_duplicates"]
 
 _NEIGHBORS = 16  # the local engine's max_neighbors
 _ROWS = pa.schema([(ROW, pa.int64())])
@@ -49,6 +49,7 @@ class NearDuplicates:
     and near duplicates together)."""
 
     removed: Any
+    labels: Any  # (_dw_row, label): the smallest row of each row's cluster (when asked for)
     rows: int
     exact_duplicates: int
     near_duplicates: int
@@ -67,8 +68,10 @@ def near_duplicates(
     ngram: int | None = None,
     seed: int = 1,
     note: Note | None = None,
+    labels: bool = False,
 ) -> NearDuplicates:
-    """Exact copies and near duplicates among ``rows`` (columns ``_dw_row`` and ``text``)."""
+    """Exact copies and near duplicates among ``rows`` (columns ``_dw_row`` and ``text``);
+    with ``labels``, also each clustered row's cluster (its smallest row)."""
     from ray.data.aggregate import Unique
 
     say = note or (lambda stage, done, total: None)
@@ -111,11 +114,24 @@ def near_duplicates(
     edges, verify_bytes = _verified(rows, pairs, text, threshold, ngram, seed, partitions)
     shuffled["verification"] = verify_bytes
     say("verifying", candidates, candidates)
-    removed_near, rounds = _near_removed(edges, partitions, shuffled)
+    stars, rounds = _stars(edges, partitions, shuffled)
     say("components", rounds, rounds)
+    removed_near = stars.select_columns(["a"]).rename_columns({"a": ROW}).materialize()
     n_copies, n_near = copies.count(), removed_near.count()
     removed = copies.union(removed_near).materialize() if n_near else copies
-    return NearDuplicates(removed, n, n_copies, n_near, candidates, rounds, shuffled)
+    clusters = _labels(split, stars, partitions) if labels else None
+    return NearDuplicates(removed, clusters, n, n_copies, n_near, candidates, rounds, shuffled)
+
+
+def _labels(split: Any, stars: Any, partitions: int) -> Any:
+    """(row, the smallest row of its cluster) for every row in a cluster: an exact copy takes
+    its first row's label, a near duplicate its component's smallest row."""
+    copies = split.map_batches(_copy_links, batch_format="pyarrow")
+    roots = stars.rename_columns({"a": "first", "b": "root"})
+    linked = copies.join(roots, "left_outer", partitions, on=("first",))
+    relabelled = linked.map_batches(_copy_labels, batch_format="pyarrow")
+    near = stars.rename_columns({"a": ROW, "b": "label"})
+    return relabelled.union(near).materialize()
 
 
 def _verified(
@@ -146,15 +162,15 @@ def _verified(
     return edges.materialize(), texts.size_bytes() + 2 * needed.size_bytes()
 
 
-def _near_removed(edges: Any, partitions: int, shuffled: dict[str, int]) -> tuple[Any, int]:
-    """Every node of an edge but the smallest of its component (``_dw_row``), and the rounds."""
+def _stars(edges: Any, partitions: int, shuffled: dict[str, int]) -> tuple[Any, int]:
+    """(a, b): every node of an edge but the smallest of its component, with that smallest
+    node; and the rounds it took."""
     import ray.data
 
     if edges.count() == 0:
-        return ray.data.from_arrow(_ROWS.empty_table()), 0
+        return ray.data.from_arrow(_PAIRS.empty_table()), 0
     shuffled["components"] = edges.size_bytes()
-    stars, rounds = components(edges, partitions)
-    return stars.select_columns(["a"]).rename_columns({"a": ROW}).materialize(), rounds
+    return components(edges, partitions)
 
 
 class _Sketch:
@@ -193,7 +209,9 @@ def _firsts_and_copies(batch: pa.Table) -> pa.Table:
     """Each member of each exact group: whether it is the group's smallest row, and whether the
     group's text has shingles."""
     if batch.num_rows == 0:
-        return pa.table({ROW: pa.array([], pa.int64()), "first": [], "lead": []})
+        empty = pa.array([], pa.int64())
+        flags = pa.array([], pa.bool_())
+        return pa.table({ROW: empty, "first": flags, "lead": flags, "smallest": empty})
     members = batch["rows"].combine_chunks()
     flat = pc.list_flatten(members).to_numpy().astype(np.int64)
     group = pc.list_parent_indices(members).to_numpy()
@@ -201,7 +219,43 @@ def _firsts_and_copies(batch: pa.Table) -> pa.Table:
     np.minimum.at(smallest, group, flat)
     first = flat == smallest[group]
     shingled = batch["shingled"].to_numpy(zero_copy_only=False)[group]
-    return pa.table({ROW: flat, "first": first, "lead": first & shingled})
+    return pa.table(
+        {ROW: flat, "first": first, "lead": first & shingled, "smallest": smallest[group]}
+    )
+
+
+def _copy_links(batch: pa.Table) -> pa.Table:
+    """(row, its group's first row) for each exact copy."""
+    copy = pc.invert(batch["first"])
+    return pa.table({ROW: batch[ROW].filter(copy), "first": batch["smallest"].filter(copy)})
+
+
+def _copy_labels(batch: pa.Table) -> pa.Table:
+    """A copy's label: its first row's component root, else its first row."""
+    label = pc.coalesce(batch["root"], batch["first"])
+    return pa.table({ROW: batch[ROW], "label": label.cast(pa.int64())})
+
+
+def comparable_rows(dataset: Any, column: str) -> Any:
+    """The rows whose ``column`` holds a present, non-blank text (cast to text): the only rows
+    the local engine's near-dup step compares."""
+    return dataset.map_batches(_Comparable(column), batch_format="pyarrow")
+
+
+class _Comparable:
+    def __init__(self, column: str):
+        self.column = column
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        import polars as pl
+
+        from datawheel.data.clean import comparable_text
+
+        texts = pl.from_arrow(batch[self.column])
+        assert isinstance(texts, pl.Series)
+        texts = texts.cast(pl.String)
+        keep = comparable_text(texts).to_numpy()
+        return pa.table({ROW: batch[ROW], self.column: texts.to_arrow()}).filter(pa.array(keep))
 
 
 def later_copies(dataset: Any, key: str, partitions: int) -> Any:

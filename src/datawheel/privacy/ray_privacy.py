@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
 
-from datawheel.config import ProjectConfig
+from datawheel.config import PrivacyConfig, ProjectConfig
 from datawheel.data.ray_io import (
     NOTE,
     ROW,
@@ -26,17 +26,18 @@ from datawheel.data.ray_io import (
     open_table,
     polars_schema,
     read_rows,
+    rows_of_frame,
     surface_errors,
     write_lines,
     write_rows,
 )
-from datawheel.errors import DataError
+from datawheel.errors import DataError, UsageError
 from datawheel.privacy.anonymize import Anonymizer, AnonymizeStats
 from datawheel.privacy.files import AnonymizedTable, undeclared_pii
 from datawheel.privacy.scan import Lang, scan_frame
 from datawheel.secret import SecretKey
 
-__all__ = ["anonymize_file_on_ray", "scan_file_on_ray"]
+__all__ = ["DerivedKeys", "anonymize_file_on_ray", "anonymize_frame_on_ray", "scan_file_on_ray"]
 
 Progress = Callable[[str, int, int | None], None]
 SAMPLE_ROWS = 10_000  # rows the "looks like PII but has no rule" warning looks at
@@ -130,6 +131,13 @@ def anonymize_file_on_ray(
     """``datawheel anonymize --engine ray``: the project's privacy rules applied on the
     cluster. Returns (rows written, the result without its frame: the statistics cover every
     row; the "looks like PII" check looks at the first rows)."""
+    if config.data.images or config.data.audio:
+        raise UsageError(
+            "image and audio columns are anonymized by the local engine (their files are read "
+            "beside the data file)",
+            where="data.images / data.audio",
+            hint="use --engine local, or `datawheel run` with data.engine: ray",
+        )
     table, target = open_table(source), open_table(output, output=True)
     check_output(target, table)
     ray = connect(address)
@@ -140,7 +148,7 @@ def anonymize_file_on_ray(
         )
         sample = _sample(rows.dataset)
         undeclared = undeclared_pii(sample, config)
-        task = _Anonymize(config, DerivedKeys.of(key), rows.schema.names)
+        task = _Anonymize.for_table(config, DerivedKeys.of(key), rows.schema.names)
         anonymized = rows.dataset.map_batches(task, batch_format="pyarrow")
         written = write_rows(anonymized, target, progress=progress, total=rows.count)
         stats = _merged([json.loads(n) for n in written.notes], task.anonymizer())
@@ -157,18 +165,40 @@ def _sample(dataset: Any) -> pl.DataFrame:
 
 
 class _Anonymize:
-    """One block through the project's ``Anonymizer``; its statistics ride on the first row."""
+    """One block through an ``Anonymizer``; its statistics ride on the first row."""
 
-    def __init__(self, config: ProjectConfig, keys: DerivedKeys, columns: list[str]):
+    def __init__(
+        self,
+        privacy: PrivacyConfig,
+        keys: DerivedKeys,
+        id_column: str | None,
+        text_columns: list[str],
+        image_columns: list[str] | None = None,
+    ):
+        self.privacy, self.keys = privacy, keys
+        self.id_column, self.text = id_column, text_columns
+        self.images = image_columns or []
+
+    @classmethod
+    def for_table(cls, config: ProjectConfig, keys: DerivedKeys, columns: list[str]) -> _Anonymize:
+        """As ``anonymize_table`` does: rules for columns the table lacks are skipped."""
         present = {c: r for c, r in config.privacy.columns.items() if c in columns}
-        self.privacy = config.privacy.model_copy(update={"columns": present})
-        self.id_column = config.data.id if config.data.id in columns else None
-        self.text = [c for c in config.data.text if c in columns]
-        self.keys = keys
+        return cls(
+            config.privacy.model_copy(update={"columns": present}),
+            keys,
+            config.data.id if config.data.id in columns else None,
+            [c for c in config.data.text if c in columns],
+        )
 
     def anonymizer(self) -> Anonymizer:
         key = cast(SecretKey, self.keys)  # the derived keys are all the operators read
-        return Anonymizer(self.privacy, key, id_column=self.id_column, text_columns=self.text)
+        return Anonymizer(
+            self.privacy,
+            key,
+            id_column=self.id_column,
+            text_columns=self.text,
+            image_columns=self.images,
+        )
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         frame = pl.from_arrow(batch.drop_columns([ROW]))
@@ -177,6 +207,44 @@ class _Anonymize:
         notes = [json.dumps(asdict(stats))] + [None] * (out.height - 1)
         table = out.to_arrow().add_column(0, ROW, batch[ROW])
         return table.append_column(NOTE, pa.array(notes[: out.height], pa.string()))
+
+
+def anonymize_frame_on_ray(
+    frame: pl.DataFrame,
+    privacy: PrivacyConfig,
+    key: SecretKey,
+    *,
+    id_column: str | None = None,
+    text_columns: Sequence[str] = (),
+    image_columns: Sequence[str] = (),
+    address: str | None = None,
+) -> tuple[pl.DataFrame, AnonymizeStats]:
+    """``Anonymizer(...).frame(frame)`` with the blocks anonymized on the cluster: the same
+    frame and statistics (the pipeline's anonymize stage with ``data.engine: ray``; stored
+    images have their faces blurred on the cluster too)."""
+    task = _Anonymize(
+        privacy, DerivedKeys.of(key), id_column, list(text_columns), list(image_columns)
+    )
+    task.anonymizer()  # an unknown operator fails here, before any work
+    ray = connect(address)
+
+    def run() -> tuple[pl.DataFrame, AnonymizeStats]:
+        rows = rows_of_frame(ray, frame)
+        parts = list(
+            rows.dataset.map_batches(task, batch_format="pyarrow").iter_batches(
+                batch_format="pyarrow", batch_size=None
+            )
+        )
+        notes = [n for p in parts for n in p[NOTE].to_pylist() if n is not None]
+        data = pa.concat_tables(
+            [p.drop_columns([ROW, NOTE]) for p in parts if p.num_rows],
+            promote_options="permissive",
+        )
+        out = pl.from_arrow(data) if data.num_rows else task.anonymizer().frame(frame)[0]
+        assert isinstance(out, pl.DataFrame)
+        return out, _merged([json.loads(n) for n in notes], task.anonymizer())
+
+    return cast(tuple[pl.DataFrame, AnonymizeStats], surface_errors(run))
 
 
 def _merged(parts: list[dict[str, Any]], anonymizer: Anonymizer) -> AnonymizeStats:
@@ -193,6 +261,8 @@ def _merged(parts: list[dict[str, Any]], anonymizer: Anonymizer) -> AnonymizeSta
             mine = stats.text_spans.setdefault(column, {})
             for kind, count in counts.items():
                 mine[kind] = mine.get(kind, 0) + count
+        for column, count in part.get("faces", {}).items():
+            stats.faces[column] = stats.faces.get(column, 0) + count
     if not parts:  # no rows at all: the operators still name what would have been done
         stats.columns = {c: op.name for c, op in anonymizer.operators.items()}
     return stats

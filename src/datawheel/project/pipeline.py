@@ -419,7 +419,7 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
     preprocessing, which every serving path then applies to raw rows."""
     import polars as pl
 
-    from datawheel.data.clean import clean_rows, duplicate_labels
+    from datawheel.data.clean import clean_rows
     from datawheel.data.schema import feature_columns, infer_schema, validate
     from datawheel.data.split import assign_parts
     from datawheel.data.strata import STRATA_COLUMN, with_value_strata
@@ -431,6 +431,11 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
 
     require(ws, "train")  # before the first dataset is written, not after the fifth
     config, data = project.config, project.config.data
+    on_ray = data.engine == "ray"
+    if on_ray:
+        from datawheel.data.ray_io import connect
+
+        connect(data.ray_address)  # a missing extra or an unreachable cluster fails first
     timings: dict[str, float] = {}
     rows: dict[str, int] = {}
     records: dict[str, DatasetRecord] = {}
@@ -480,9 +485,7 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
             seed=config.train.seed,
             group=data.id,
             time=data.time,
-            duplicates=duplicate_labels(
-                cleaned, config.clean.dedup, ignore=ignore, media=media_keys
-            ),
+            duplicates=_duplicate_labels(cleaned, config, ignore, media_keys),
         )
         if regression and split.stratified_by:
             split.stratified_by = f"the deciles of {data.target}"
@@ -501,14 +504,27 @@ def _prepare(project: Project, ws: Workspace, *, on_stage: Callable[[str], None]
         rows["clean"] = cleaned.height
 
     with _timed(timings, "anonymize", on_stage):
-        anonymizer = Anonymizer(
-            config.privacy,
-            ws.secret_key(),
-            id_column=data.id,
-            text_columns=data.text,
-            image_columns=data.images,
-        )
-        anonymized, anon_stats = anonymizer.frame(cleaned)  # row for row: ``part`` still fits
+        if on_ray:
+            from datawheel.privacy.ray_privacy import anonymize_frame_on_ray
+
+            anonymized, anon_stats = anonymize_frame_on_ray(
+                cleaned,
+                config.privacy,
+                ws.secret_key(),
+                id_column=data.id,
+                text_columns=data.text,
+                image_columns=data.images,
+                address=data.ray_address,
+            )
+        else:
+            anonymizer = Anonymizer(
+                config.privacy,
+                ws.secret_key(),
+                id_column=data.id,
+                text_columns=data.text,
+                image_columns=data.images,
+            )
+            anonymized, anon_stats = anonymizer.frame(cleaned)  # row for row: ``part`` fits
         records["anonymized"] = save_dataset(
             ws,
             anonymized,
@@ -595,6 +611,26 @@ def _media_keys(frame: pl.DataFrame, data: Any) -> Any:
     from datawheel.media.dedup import media_keys
 
     return media_keys(frame, images=data.images, audio=data.audio)
+
+
+def _duplicate_labels(
+    frame: pl.DataFrame, config: ProjectConfig, ignore: list[str], media: Any
+) -> list[Any]:
+    """The labellings that bind copies into one split group: near-duplicate clusters on the
+    Ray cluster with ``data.engine: ray`` (the same labels), else here."""
+    if config.data.engine == "ray":
+        from datawheel.data.ray_pipeline import duplicate_labels_on_ray
+
+        return duplicate_labels_on_ray(
+            frame,
+            config.clean.dedup,
+            ignore=ignore,
+            media=media,
+            address=config.data.ray_address,
+        )
+    from datawheel.data.clean import duplicate_labels
+
+    return duplicate_labels(frame, config.clean.dedup, ignore=ignore, media=media)
 
 
 def _dedup_within_parts(
