@@ -101,6 +101,15 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server found above (tests that need PostgreSQL and
+    nothing else); skips, saying why, when none answers."""
+    if not PG_URL:
+        pytest.skip(f"needs PostgreSQL: {PG_WHY}")
+    yield from _pg_schema_url(PG_URL)
+
+
+@pytest.fixture
 def secret_key() -> SecretKey:
     return SecretKey.generate()
 

@@ -197,13 +197,11 @@ def _ray_node_ports() -> list[str]:
     return args
 
 
-@pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
-    """A two-node Ray cluster on 127.0.0.1 (one CPU each), token auth on, stopped after."""
+@contextlib.contextmanager
+def local_ray_cluster(log_dir: Path, *, nodes: int = 2, cpus: int = 1) -> Iterator[RayCluster]:
+    """A Ray cluster of ``nodes`` nodes on 127.0.0.1 (``cpus`` CPUs each), token auth on, every
+    port free and picked here; this process's environment joins it; stopped by process id."""
     ray_bin = BIN / "ray"
-    if not ray_bin.exists():
-        pytest.skip("Ray is not installed: pip install 'datawheel[ray]'")
-    directory = tmp_path_factory.mktemp("ray")
     (gcs_port,) = free_ports(1)
     env = {
         "RAY_AUTH_MODE": "token",
@@ -214,22 +212,25 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
     # a short private temp dir: Ray's socket paths must stay under the 107-byte limit, and its
     # name marks every process of this cluster for the teardown
     temp_dir = Path("/tmp") / f"dwray-{uuid.uuid4().hex[:8]}"
-    common = ["--num-cpus=1", "--disable-usage-stats", f"--temp-dir={temp_dir}"]
+    common = [f"--num-cpus={cpus}", "--disable-usage-stats", f"--temp-dir={temp_dir}"]
     address = f"127.0.0.1:{gcs_port}"
     # Ray turns --node-ip-address 127.0.0.1 into the machine's outward address unless its
     # "local only" switch is on, and a joining node refuses to start with that switch on: the
-    # second node's `ray start` runs with Ray's localhost resolution turned off instead.
+    # other nodes' `ray start` runs with Ray's localhost resolution turned off instead.
     head = [
         str(ray_bin), "start", "--head", f"--port={gcs_port}", "--include-dashboard=false",
         "--node-ip-address=127.0.0.1", f"--system-config={json.dumps(KEEP_WORKERS)}", *common,
         *_ray_node_ports(),
     ]  # fmt: skip
-    worker = [
-        sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={address}",
-        "--node-ip-address=127.0.0.1", *common, *_ray_node_ports(),
-    ]  # fmt: skip
+    starts = [(head, "0")]
+    for _ in range(nodes - 1):
+        worker = [
+            sys.executable, "-c", JOIN_ON_LOOPBACK, "start", f"--address={address}",
+            "--node-ip-address=127.0.0.1", *common, *_ray_node_ports(),
+        ]  # fmt: skip
+        starts.append((worker, "1"))
     try:
-        for command, local_only in ((head, "0"), (worker, "1")):
+        for command, local_only in starts:
             done = subprocess.run(
                 command,
                 env={**full_env, LOCAL_ONLY: local_only},
@@ -237,7 +238,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
                 text=True,
                 timeout=180,
             )
-            with (directory / "ray-start.log").open("a") as log:
+            with (log_dir / "ray-start.log").open("a") as log:
                 log.write(done.stdout + done.stderr)
             if done.returncode != 0:
                 raise AssertionError(f"{' '.join(command[:3])} failed:\n{done.stderr[-3000:]}")
@@ -253,6 +254,16 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster
         for name in [*env, LOCAL_ONLY]:
             os.environ.pop(name, None)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """The session's two-node Ray cluster on 127.0.0.1 (one CPU each): every Ray test shares
+    it, so it starts (and warms its workers) once."""
+    if not (BIN / "ray").exists():
+        pytest.skip("Ray is not installed: pip install 'datawheel[ray]'")
+    with local_ray_cluster(tmp_path_factory.mktemp("ray")) as cluster:
+        yield cluster
 
 
 def _stop_processes_under(marker: str) -> None:

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from datawheel.data.dedup import dedup_with_stats
+from datawheel.data.dedup_file import dedup_file
 from datawheel.errors import DataError
 from ray_tables import documents, read_parts, write_parts
 from services import cluster_processes, listening_addresses
@@ -63,11 +64,23 @@ def test_dedup_file_on_ray_when_parquet_folder_then_folder_of_kept_rows_in_order
         text="text",
         threshold=0.7,
         address=ray_cluster.address,
+        clusters=tmp_path / "clusters.jsonl",
         progress=lambda stage, done, total: seen.append(stage),
     )
-    local, _, _ = dedup_with_stats(frame, text="text", threshold=0.7)
+    frame.write_csv(tmp_path / "docs.csv")
+    dedup_file(
+        tmp_path / "docs.csv",
+        tmp_path / "local.csv",
+        text="text",
+        threshold=0.7,
+        clusters=tmp_path / "local.jsonl",
+    )
+    kept_ids = pl.read_csv(tmp_path / "local.csv")["id"]
+    local = frame.filter(pl.col("id").is_in(kept_ids.implode()))
     written = read_parts(tmp_path / "out")
     assert written.equals(local)
+    clusters = (tmp_path / "clusters.jsonl").read_bytes()
+    assert clusters == (tmp_path / "local.jsonl").read_bytes()
     manifest = json.loads((tmp_path / "out" / "_datawheel.json").read_text())
     assert manifest["rows"] == stats.kept == local.height
     assert [p["name"] for p in manifest["parts"]] == sorted(p["name"] for p in manifest["parts"])

@@ -25,11 +25,7 @@ from datawheel.store.db import predictions
 from datawheel.store.workspace import Workspace
 from services import bucket_keys, free_ports, wait_for
 
-PG_URL = os.environ.get("DATAWHEEL_TEST_DB_URL")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set DATAWHEEL_TEST_DB_URL"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 ROW = {"person_id": "P777001", "name": "Ada Lovelace", "email": "ada@example.com",
        "phone": "555-010-9999", "address": "1 Main St", "ssn": "123-45-6789", "age": 41,
@@ -37,13 +33,6 @@ ROW = {"person_id": "P777001", "name": "Ada Lovelace", "email": "ada@example.com
        "marital_status": "Never-married", "occupation": "Prof-specialty",
        "relationship": "Not-in-family", "race": "White", "sex": "Female", "capital_gain": 0,
        "capital_loss": 0, "hours_per_week": 45, "native_country": "United-States"}  # fmt: skip
-
-
-@pytest.fixture
-def pg_url() -> str:
-    from conftest import _pg_schema_url
-
-    yield from _pg_schema_url(PG_URL)
 
 
 class Host:
@@ -77,7 +66,7 @@ class Host:
 
 
 def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
-    tmp_path, pg_url, s3_env, seaweedfs, monkeypatch
+    tmp_path, pg_schema_url, s3_env, seaweedfs, monkeypatch
 ):
     # the project on host A: the bundled income example, small and quick
     project = tmp_path / "a" / "income"
@@ -93,7 +82,14 @@ def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
     (project / "datawheel.key").unlink()  # the key travels in the environment only
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("DATAWHEEL_")}
-    env = {**base, **s3_env, "DATAWHEEL_DB_URL": pg_url, "DATAWHEEL_KEY": key, "COLUMNS": "200"}
+    env = {
+        **base,
+        **s3_env,
+        "DATAWHEEL_DB_URL": pg_schema_url,
+        "DATAWHEEL_KEY": key,
+        "DATAWHEEL_ROLE": "admin",  # no key file on either host: the role is named
+        "COLUMNS": "200",
+    }
     a = Host(project, env)
     b_folder = tmp_path / "b"
     b_folder.mkdir()

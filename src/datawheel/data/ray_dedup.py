@@ -20,6 +20,7 @@ Only counts reach the driver. ``stages`` records each shuffle's input size (byte
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from datawheel.data.dedup import _FN_WEIGHT, _FP_WEIGHT
 from datawheel.data.ray_components import components
 from datawheel.data.ray_io import ROW
 
-__all__ = ["NearDuplicates", "comparable_rows", "later_copies", "near_duplicates"]
+__all__ = ["NearDuplicates", "Stages", "comparable_rows", "later_copies", "near_duplicates"]
 
 _NEIGHBORS = 16  # the local engine's max_neighbors
 _ROWS = pa.schema([(ROW, pa.int64())])
@@ -56,6 +57,27 @@ class NearDuplicates:
     candidate_pairs: int
     rounds: int
     shuffle_bytes: dict[str, int] = field(default_factory=dict)  # stage → bytes shuffled
+    seconds: dict[str, float] = field(default_factory=dict)  # stage → wall seconds
+
+
+class Stages:
+    """Progress by stage, and the wall time of each (a stage ends where the next begins)."""
+
+    def __init__(self, note: Note | None):
+        self.note = note or (lambda stage, done, total: None)
+        self.seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        self.stop()
+        self._current = (stage, time.perf_counter())
+        self.note(stage, 0, total)
+
+    def stop(self) -> None:
+        if self._current is not None:
+            stage, began = self._current
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
+            self._current = None
 
 
 def near_duplicates(
@@ -74,15 +96,16 @@ def near_duplicates(
     with ``labels``, also each clustered row's cluster (its smallest row)."""
     from ray.data.aggregate import Unique
 
-    say = note or (lambda stage, done, total: None)
+    stages = Stages(note)
     bands, band_rows = lsh_params(threshold, num_perm, fp_weight=_FP_WEIGHT, fn_weight=_FN_WEIGHT)
     shuffled: dict[str, int] = {}
-    say("sketching", 0, None)
+    stages.start("sketching")
     sketch = rows.map_batches(
         _Sketch(text, num_perm, ngram, seed, bands, band_rows), batch_format="pyarrow"
     ).materialize()
     n = sketch.count()
-    say("sketching", n, n)
+    stages.note("sketching", n, n)
+    stages.start("exact groups")
     keys = sketch.select_columns([ROW, "exact", "shingled"]).materialize()
     shuffled["exact groups"] = keys.size_bytes()
     # equal texts have equal shingles: grouping on both keeps "has shingles" per group
@@ -92,10 +115,10 @@ def near_duplicates(
     split = groups.map_batches(_firsts_and_copies, batch_format="pyarrow").materialize()
     copies = split.map_batches(_copies, batch_format="pyarrow").materialize()
     lead = split.map_batches(_leads, batch_format="pyarrow")
+    stages.start("bucketing")
     band_table = sketch.drop_columns(["exact", "shingled"]).join(
         lead, "left_semi", partitions, on=(ROW,)
     )
-    say("bucketing", 0, None)
     band_rows_ds = band_table.map_batches(_explode_bands, batch_format="pyarrow").materialize()
     shuffled["buckets"] = band_rows_ds.size_bytes()
     buckets = band_rows_ds.groupby(["band", "key"], num_partitions=partitions).aggregate(
@@ -110,17 +133,21 @@ def near_duplicates(
         .materialize()
     )
     candidates = pairs.count()
-    say("verifying", 0, candidates)
+    stages.start("verifying", candidates)
     edges, verify_bytes = _verified(rows, pairs, text, threshold, ngram, seed, partitions)
     shuffled["verification"] = verify_bytes
-    say("verifying", candidates, candidates)
+    stages.note("verifying", candidates, candidates)
+    stages.start("components")
     stars, rounds = _stars(edges, partitions, shuffled)
-    say("components", rounds, rounds)
     removed_near = stars.select_columns(["a"]).rename_columns({"a": ROW}).materialize()
     n_copies, n_near = copies.count(), removed_near.count()
     removed = copies.union(removed_near).materialize() if n_near else copies
     clusters = _labels(split, stars, partitions) if labels else None
-    return NearDuplicates(removed, clusters, n, n_copies, n_near, candidates, rounds, shuffled)
+    stages.note("components", rounds, rounds)
+    stages.stop()
+    return NearDuplicates(
+        removed, clusters, n, n_copies, n_near, candidates, rounds, shuffled, stages.seconds
+    )
 
 
 def _labels(split: Any, stars: Any, partitions: int) -> Any:

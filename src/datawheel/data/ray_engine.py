@@ -18,10 +18,11 @@ import polars as pl
 import pyarrow as pa
 
 from datawheel.data.dedup import check_dedup_args
-from datawheel.data.ray_dedup import near_duplicates
+from datawheel.data.ray_dedup import NearDuplicates, near_duplicates
 from datawheel.data.ray_io import (
     ROW,
     Rows,
+    Table,
     check_output,
     connect,
     open_table,
@@ -31,6 +32,7 @@ from datawheel.data.ray_io import (
     rows_of_frame,
     shuffle_partitions,
     surface_errors,
+    write_lines,
     write_rows,
 )
 
@@ -57,6 +59,7 @@ class RayDedupStats:
     rounds: int  # large-star / small-star rounds of the connected components
     seconds: float = 0.0
     shuffle_bytes: dict[str, int] = field(default_factory=dict)  # stage → bytes shuffled
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # stage → wall seconds
 
 
 def dedup_file_on_ray(
@@ -67,20 +70,33 @@ def dedup_file_on_ray(
     threshold: float = 0.8,
     address: str | None = None,
     encoding: str = "auto",
+    clusters: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
 ) -> RayDedupStats:
     """``datawheel dedup --engine ray``: the kept rows of ``path`` (a file or a folder of
-    Parquet parts, local or s3://) written to ``output`` (likewise), in input order."""
+    Parquet parts, local or s3://) written to ``output`` (likewise), in input order. With
+    ``clusters``, one JSON line per input row: ``{"index": i, "cluster": c}`` (``c`` the
+    kept row of its cluster), as the local engine writes it."""
     started = time.perf_counter()
     source, target = open_table(path), open_table(output, output=True)
     check_output(target, source)
+    lines = open_table(clusters, output=True) if clusters is not None else None
     ray = connect(address)
 
     def run() -> RayDedupStats:
+        began = time.perf_counter()
         rows = read_rows(ray, source, encoding=encoding)
         check_dedup_args(rows.schema.names, polars_schema(rows.schema).get(text), text, threshold)
-        kept, stats = _dedup(ray, rows, text=text, threshold=threshold, progress=progress)
+        reading = time.perf_counter() - began
+        kept, stats, found = _dedup(
+            ray, rows, text=text, threshold=threshold, progress=progress, labels=bool(lines)
+        )
+        began = time.perf_counter()
         write_rows(kept, target, progress=progress, total=stats.kept)
+        if lines is not None:
+            _write_clusters(rows, found.labels, lines, shuffle_partitions(ray, rows.nbytes))
+        writing = time.perf_counter() - began  # the removal join and the sort run here
+        stats.stage_seconds.update({"reading footers": reading, "removing and writing": writing})
         return stats
 
     stats = surface_errors(run)
@@ -104,7 +120,7 @@ def dedup_on_ray(
 
     def run() -> tuple[pl.DataFrame, RayDedupStats]:
         rows = rows_of_frame(ray, frame, batch_rows)
-        kept, stats = _dedup(
+        kept, stats, _ = _dedup(
             ray, rows, text=text, threshold=threshold, num_perm=num_perm, ngram=ngram, seed=seed
         )
         return collect(kept, rows.schema), stats
@@ -122,7 +138,8 @@ def _dedup(
     ngram: int | None = None,
     seed: int = 1,
     progress: Progress | None = None,
-) -> tuple[Any, RayDedupStats]:
+    labels: bool = False,
+) -> tuple[Any, RayDedupStats, NearDuplicates]:
     partitions = shuffle_partitions(ray, rows.nbytes)
     found = near_duplicates(
         rows.dataset.select_columns([ROW, text]),
@@ -133,6 +150,7 @@ def _dedup(
         ngram=ngram,
         seed=seed,
         note=progress,
+        labels=labels,
     )
     kept = kept_in_order(rows.dataset, found.removed, partitions)
     removed = found.exact_duplicates + found.near_duplicates
@@ -144,8 +162,24 @@ def _dedup(
         candidate_pairs=found.candidate_pairs,
         rounds=found.rounds,
         shuffle_bytes=found.shuffle_bytes,
+        stage_seconds=dict(found.seconds),
     )
-    return kept, stats
+    return kept, stats, found
+
+
+def _write_clusters(rows: Rows, labels: Any, output: Table, partitions: int) -> None:
+    """``{"index": i, "cluster": c}`` for every input row, in row order (the local engine's
+    bytes: polars' compact JSON lines)."""
+    every = rows.dataset.select_columns([ROW])
+    joined = every.join(labels, "left_outer", partitions, on=(ROW,)).sort(ROW)
+    write_lines(joined.map_batches(_cluster_lines, batch_format="pyarrow"), output)
+
+
+def _cluster_lines(batch: pa.Table) -> pa.Table:
+    rows = batch[ROW].to_pylist()
+    labels = pa.compute.coalesce(batch["label"], batch[ROW]).to_pylist()
+    lines = [f'{{"index":{i},"cluster":{c}}}' for i, c in zip(rows, labels, strict=True)]
+    return pa.table({ROW: batch[ROW], "line": pa.array(lines, pa.string())})
 
 
 def kept_in_order(data: Any, removed: Any, partitions: int) -> Any:
