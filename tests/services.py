@@ -177,6 +177,10 @@ main()
 # per node, every Ray Data shuffle (its map tasks run in their own runtime env) would start
 # fresh Python workers, seconds each. Keeping idle workers makes a shuffle cost milliseconds.
 KEEP_WORKERS = {"num_workers_soft_limit": 8, "idle_worker_killing_time_threshold_ms": 600_000}
+# each worker process listens on a port of the node's list: the session's driver keeps up to
+# the soft limit above, and a `datawheel ... --engine ray` subprocess (a second driver) starts
+# its own; too short a list leaves that driver waiting for a worker forever
+WORKER_PORTS = 40
 
 
 @dataclass
@@ -191,7 +195,7 @@ def _ray_node_ports() -> list[str]:
         "--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
         "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
     ]  # fmt: skip
-    ports = free_ports(len(named) + 12)
+    ports = free_ports(len(named) + WORKER_PORTS)
     args = [f"{name}={port}" for name, port in zip(named, ports, strict=False)]
     args.append("--worker-port-list=" + ",".join(map(str, ports[len(named) :])))
     return args

@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DATA = DataConfig(source="people.csv", target="label", id="id", text=["note"])
 
 
-def _config(**clean: object) -> CleanConfig:
-    base: dict[str, object] = {"dedup": {"exact": True, "near": {"fields": ["note"]}}}
+def _config(*, near: bool = False, **clean: object) -> CleanConfig:
+    fields = ["note"] if near else []
+    base: dict[str, object] = {"dedup": {"exact": True, "near": {"fields": fields}}}
     return CleanConfig.model_validate({**base, **clean})
 
 
@@ -29,7 +30,7 @@ def test_clean_on_ray_when_csv_in_and_out_then_same_bytes_and_counts_as_local(
 
     source = tmp_path / "people.csv"
     records().write_csv(source)
-    config = _config(rules=[{"when": "hours > 60", "set": {"overtime": True}}])
+    config = _config(near=True, rules=[{"when": "hours > 60", "set": {"overtime": True}}])
     local = clean_file(source, tmp_path / "local.csv", config=config, data=DATA)
     on_ray = clean_file_on_ray(
         source, tmp_path / "ray.csv", config=config, data=DATA, address=ray_cluster.address
@@ -46,9 +47,16 @@ def test_clean_on_ray_when_csv_in_and_out_then_same_bytes_and_counts_as_local(
 @pytest.mark.parametrize(
     ("clean", "exact"),
     [
-        ({"outliers": {"method": "iqr", "action": "drop"}}, True),  # median, IQR fences: exact
-        ({"missing": {"numeric": "most_frequent", "categorical": "drop"}}, True),  # modes
-        ({"missing": {"numeric": "mean"}, "outliers": {"method": "zscore", "factor": 2}}, False),
+        # medians, most frequent categories, IQR fences (rows beyond them dropped): exact
+        ({"outliers": {"method": "iqr", "action": "drop"}}, True),
+        # means, a categorical drop between learning fills and fences, z-score cut-offs
+        (
+            {
+                "missing": {"numeric": "mean", "categorical": "drop"},
+                "outliers": {"method": "zscore", "factor": 2},
+            },
+            False,
+        ),
     ],
 )
 def test_clean_on_ray_when_parquet_parts_then_values_equal_local(

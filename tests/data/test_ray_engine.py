@@ -133,23 +133,6 @@ def test_dedup_file_on_ray_when_bucket_in_and_out_then_same_rows(
     assert "unique/_datawheel.json" in keys
 
 
-def test_dedup_cli_when_engine_ray_then_kept_rows_and_one_line_summary(ray_cluster, tmp_path):
-    import subprocess
-
-    frame = documents(seed=13)
-    frame.write_csv(tmp_path / "docs.csv")
-    done = subprocess.run(
-        [sys.executable, "-m", "datawheel", "dedup", str(tmp_path / "docs.csv"), "-o",
-         str(tmp_path / "unique.csv"), "--text-field", "text", "--threshold", "0.7",
-         "--engine", "ray", "--ray-address", ray_cluster.address],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    local, _, stats = dedup_with_stats(frame, text="text", threshold=0.7)
-    assert pl.read_csv(tmp_path / "unique.csv").equals(local)
-    assert f"kept {stats.kept:,}" in done.stdout and "on Ray" in done.stdout
-
-
 @pytest.mark.parametrize(
     "command",
     [
@@ -180,7 +163,7 @@ def test_cli_when_engine_ray_without_ray_then_exit_2_naming_the_extra(tmp_path, 
     assert "Traceback" not in out
 
 
-def test_dedup_cli_when_engine_unknown_then_exit_2(tmp_path):
+def test_dedup_cli_when_engine_unknown_or_exact_only_on_ray_then_exit_2(tmp_path):
     import subprocess
 
     source = tmp_path / "docs.csv"
@@ -191,6 +174,14 @@ def test_dedup_cli_when_engine_unknown_then_exit_2(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2 and "use local or ray" in done.stdout + done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "datawheel", "dedup", str(source), "-o", str(tmp_path / "o.csv"),
+         "--text-field", "text", "--engine", "ray", "--exact-only"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--exact-only works with the local engine only" in " ".join(
+        (done.stdout + done.stderr).split()
+    )
 
 
 def test_local_engine_when_folder_or_bucket_then_usage_error_pointing_at_ray(tmp_path):

@@ -110,7 +110,7 @@ def test_pii_scan_cli_when_engine_ray_then_same_lines_as_local(ray_cluster, tmp_
         [sys.executable, "-m", "datawheel", "pii", "scan", str(tmp_path / "people.csv"), "-o",
          str(tmp_path / "ray.jsonl"), "--text-field", "message", "--engine", "ray",
          "--ray-address", ray_cluster.address],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=150, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()

@@ -115,12 +115,9 @@ def clean_file_on_ray(
         )
         partitions = shuffle_partitions(ray, rows.nbytes)
         removed, dropped = _duplicates(rows, plan, partitions, note)
-        kept = rows.dataset
-        if removed is not None:
-            kept = rows.dataset.join(removed, "left_anti", partitions, on=(ROW,)).materialize()
+        kept = kept_in_order(rows.dataset, removed) if removed is not None else rows.dataset
         learned = _learn(kept, plan, note)
-        ordered = kept_in_order(rows.dataset, removed, partitions) if removed is not None else kept
-        cleaned = ordered.map_batches(_Apply(plan, learned), batch_format="pyarrow")
+        cleaned = kept.map_batches(_Apply(plan, learned), batch_format="pyarrow")
         written = write_rows(cleaned, target, progress=note, total=rows.count)
         stats = _stats(dropped, written.notes, learned, config)
         stats.rows_in, stats.rows_out = rows.count + read.bad_lines, written.rows
@@ -208,7 +205,7 @@ def _duplicates(
         note(f"verifying near duplicates ({name})", 0, None)
         texts = rows.dataset.select_columns([ROW, name])
         if removed is not None:
-            texts = texts.join(removed, "left_anti", partitions, on=(ROW,))
+            texts = kept_in_order(texts, removed)
         texts = comparable_rows(texts, name)
         found = near_duplicates(
             texts, text=name, threshold=near.threshold, partitions=partitions, ngram=near.ngram

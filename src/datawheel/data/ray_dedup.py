@@ -33,7 +33,7 @@ from datawheel.data._lsh import EMPTY, band_keys, exact_jaccard, lsh_params, min
 from datawheel.data._shingles import features, prepare
 from datawheel.data.dedup import _FN_WEIGHT, _FP_WEIGHT
 from datawheel.data.ray_components import components
-from datawheel.data.ray_io import ROW
+from datawheel.data.ray_io import ROW, RowFilter, row_set
 
 __all__ = ["NearDuplicates", "Stages", "comparable_rows", "later_copies", "near_duplicates"]
 
@@ -175,10 +175,14 @@ def _verified(
 
     if pairs.count() == 0:
         return pairs, 0
+    import ray
+
     ends = pairs.map_batches(_pair_ends, batch_format="pyarrow")
     nodes = ends.groupby(ROW, num_partitions=partitions).aggregate(Count(alias_name="n"))
-    texts = rows.select_columns([ROW, text]).materialize()
-    needed = texts.join(nodes.select_columns([ROW]), "left_semi", partitions, on=(ROW,))
+    paired = row_set(ray, nodes)  # each block keeps its paired rows' texts: no text shuffle
+    needed = rows.select_columns([ROW, text]).map_batches(
+        RowFilter(paired, keep=True), batch_format="pyarrow"
+    )
     needed = needed.materialize()
     side_a = needed.rename_columns({ROW: "a", text: "text_a"})
     side_b = needed.rename_columns({ROW: "b", text: "text_b"})
@@ -186,7 +190,7 @@ def _verified(
         side_b, "inner", partitions, on=("b",)
     )
     edges = joined.map_batches(_Verify(threshold, ngram, seed), batch_format="pyarrow")
-    return edges.materialize(), texts.size_bytes() + 2 * needed.size_bytes()
+    return edges.materialize(), 8 * paired.count + 2 * needed.size_bytes()
 
 
 def _stars(edges: Any, partitions: int, shuffled: dict[str, int]) -> tuple[Any, int]:

@@ -21,6 +21,7 @@ from datawheel.data.dedup import check_dedup_args
 from datawheel.data.ray_dedup import NearDuplicates, near_duplicates
 from datawheel.data.ray_io import (
     ROW,
+    RowFilter,
     Rows,
     Table,
     check_output,
@@ -29,6 +30,7 @@ from datawheel.data.ray_io import (
     polars_schema,
     read_rows,
     require_ray,
+    row_set,
     rows_of_frame,
     shuffle_partitions,
     surface_errors,
@@ -152,7 +154,7 @@ def _dedup(
         note=progress,
         labels=labels,
     )
-    kept = kept_in_order(rows.dataset, found.removed, partitions)
+    kept = kept_in_order(rows.dataset, found.removed)
     removed = found.exact_duplicates + found.near_duplicates
     stats = RayDedupStats(
         rows_in=found.rows,
@@ -182,11 +184,14 @@ def _cluster_lines(batch: pa.Table) -> pa.Table:
     return pa.table({ROW: batch[ROW], "line": pa.array(lines, pa.string())})
 
 
-def kept_in_order(data: Any, removed: Any, partitions: int) -> Any:
-    """``data`` without the rows of ``removed`` (``_dw_row``), sorted by row again."""
+def kept_in_order(data: Any, removed: Any) -> Any:
+    """``data`` (blocks in row order) without the rows of ``removed`` (``_dw_row``), still in
+    row order: each block drops its own removed rows (``RowSet``), the data never shuffles."""
+    import ray
+
     if removed.count() == 0:
         return data
-    return data.join(removed, "left_anti", partitions, on=(ROW,)).sort(ROW)
+    return data.map_batches(RowFilter(row_set(ray, removed), keep=False), batch_format="pyarrow")
 
 
 def collect(dataset: Any, schema: pa.Schema) -> pl.DataFrame:

@@ -36,6 +36,8 @@ __all__ = [
     "MANIFEST",
     "NOTE",
     "ROW",
+    "RowFilter",
+    "RowSet",
     "Rows",
     "Table",
     "Written",
@@ -45,6 +47,7 @@ __all__ = [
     "polars_schema",
     "read_rows",
     "require_ray",
+    "row_set",
     "rows_of_batches",
     "rows_of_frame",
     "shuffle_partitions",
@@ -60,6 +63,7 @@ PART = "part-{:012d}.parquet"
 _LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": a node on 127.0.0.1 stays there
 _FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
 _PARTITION_BYTES = 256 << 20  # a shuffle partition holds about this much
+FOOTERS_HERE = 64  # up to this many parts, this process reads their footers itself
 
 
 def require_ray() -> Any:
@@ -246,15 +250,7 @@ def read_rows(
     if not table.folder and not table.path.lower().removesuffix(".gz").endswith(".parquet"):
         return _read_here(ray, table, encoding=encoding, dtypes=dtypes, batch_rows=batch_rows)
     parts = _parts(table) if table.folder else [table.path]
-    footers = (
-        ray.data.from_items(
-            [{"part": i, "path": p} for i, p in enumerate(parts)],
-            override_num_blocks=min(len(parts), 64),
-        )
-        .map_batches(_Footers(table.filesystem), batch_format="pyarrow", batch_size=16)
-        .take_all()
-    )
-    footers.sort(key=lambda f: (f["part"], f["group"]))
+    footers = _footers(ray, parts, table.filesystem)
     schema = _common_schema(footers, parts, table)
     names = [n for n in schema.names if columns is None or n in columns]
     units, offset = [], 0
@@ -288,6 +284,22 @@ def _common_schema(footers: list[dict[str, Any]], parts: list[str], table: Table
     if first is None:
         raise DataError("the parts hold no row groups", where=table.location)
     return first
+
+
+def _footers(ray: Any, parts: list[str], filesystem: Any) -> list[dict[str, Any]]:
+    """Each part's row groups (rows, bytes) and schema: read here for a few parts (a footer is
+    one small read), by the cluster for many."""
+    items = [{"part": i, "path": p} for i, p in enumerate(parts)]
+    reader = _Footers(filesystem)
+    if len(parts) <= FOOTERS_HERE:
+        found = reader(pa.Table.from_pylist(items)).to_pylist()
+    else:
+        found = (
+            ray.data.from_items(items, override_num_blocks=min(len(parts), 64))
+            .map_batches(reader, batch_format="pyarrow", batch_size=16)
+            .take_all()
+        )
+    return sorted(found, key=lambda f: (f["part"], f["group"]))
 
 
 class _Footers:
@@ -604,6 +616,74 @@ def _put(filesystem: Any, path: str, data: bytes, remote: bool) -> None:
         from datawheel.atomic import atomic_write
 
         atomic_write(Path(path), data)
+
+
+# -- sets of rows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowSet:
+    """Row numbers held on the cluster, sorted and cut into blocks of known ranges. A block
+    of data fetches only the blocks of the set its rows fall in, so removing (or keeping) a
+    set of rows moves neither the data nor the whole set: no shuffle of the rows, order kept,
+    and a task holds about as much of the set as its block covers."""
+
+    refs: list[Any]  # ObjectRefs of sorted int64 arrays, in order
+    lows: list[int]
+    highs: list[int]
+    count: int
+
+
+def row_set(ray: Any, rows: Any) -> RowSet:
+    """The ``_dw_row`` values of ``rows`` as a ``RowSet`` (a sort of the numbers alone; the
+    driver keeps one reference and two numbers per block)."""
+    arrays = rows.select_columns([ROW]).sort(ROW).materialize().to_arrow_refs()
+    summary = ray.get([_block_bounds(ray).remote(ref) for ref in arrays])
+    refs, lows, highs, count = [], [], [], 0
+    for ref, (size, low, high) in zip(arrays, summary, strict=True):
+        if size:
+            refs.append(ref)
+            lows.append(low)
+            highs.append(high)
+            count += size
+    return RowSet(refs, lows, highs, count)
+
+
+def _block_bounds(ray: Any) -> Any:
+    @ray.remote(num_cpus=0)
+    def bounds(table: pa.Table) -> tuple[int, int, int]:
+        if table.num_rows == 0:
+            return 0, 0, 0
+        column = table[ROW]
+        return table.num_rows, int(column[0].as_py()), int(column[-1].as_py())
+
+    return bounds
+
+
+class RowFilter:
+    """``map_batches``: keep the rows of a block that are in the set (``keep=True``) or not."""
+
+    def __init__(self, rows: RowSet, *, keep: bool):
+        self.rows, self.keep = rows, keep
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        import numpy as np
+        import ray
+
+        if batch.num_rows == 0:
+            return batch
+        numbers = batch[ROW].to_numpy()
+        low, high = int(numbers.min()), int(numbers.max())
+        wanted = [
+            ref
+            for ref, a, b in zip(self.rows.refs, self.rows.lows, self.rows.highs, strict=True)
+            if a <= high and b >= low
+        ]
+        members = np.zeros(len(numbers), dtype=bool)
+        if wanted:
+            chosen = np.concatenate([t[ROW].to_numpy() for t in ray.get(wanted)])
+            members = np.isin(numbers, chosen, assume_unique=False)
+        return batch.filter(pa.array(members if self.keep else ~members))
 
 
 # -- errors -----------------------------------------------------------------------------------
