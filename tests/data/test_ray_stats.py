@@ -11,7 +11,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_order_statistics_when_mixed_signs_ties_and_fill_copies_then_equal_polars(ray_cluster):
-    from datawheel.data.ray_io import connect, rows_of_frame
+    from datawheel.data.ray_io import connect
+    from datawheel.data.ray_read import rows_of_frame
     from datawheel.data.ray_stats import (
         column_counts,
         interpolate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -165,3 +166,30 @@ def test_reader_when_dtypes_declared_then_cast_per_batch_and_bad_row_named(
         with pytest.raises(DataError) as info:
             list(reader.batches())
     assert "row 31" in str(info.value) and "'三十'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("cache_bytes", "parsed_once"),
+    [
+        (1 << 30, True),  # small next to the budget: later passes replay the parsed batches
+        (1_000, False),  # over the budget: every pass reads the file (memory stays bounded)
+        (0, False),  # caching off
+    ],
+)
+def test_reader_when_file_fits_the_parse_cache_then_later_passes_need_no_file(
+    tmp_path: Path, cache_bytes: int, parsed_once: bool
+) -> None:
+    path = tmp_path / "t.jsonl"
+    write_table(FRAME, path)
+    with TableReader(path, batch_rows=300, cache_bytes=cache_bytes) as reader:
+        first = pl.concat(reader.batches())  # the schema pass, then this typed pass
+        path.unlink()
+        if parsed_once:
+            assert_frame_equal(pl.concat(reader.batches()), first)
+            assert reader.gather("text", np.array([1, 2_001])).to_list() == [
+                "row 1, a comma",
+                "row 2001, a comma",
+            ]
+        else:
+            with pytest.raises((DataError, OSError)):
+                pl.concat(reader.batches())

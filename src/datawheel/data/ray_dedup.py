@@ -33,7 +33,8 @@ from datawheel.data._lsh import EMPTY, band_keys, exact_jaccard, lsh_params, min
 from datawheel.data._shingles import features, prepare
 from datawheel.data.dedup import _FN_WEIGHT, _FP_WEIGHT
 from datawheel.data.ray_components import components
-from datawheel.data.ray_io import ROW, RowFilter, row_set
+from datawheel.data.ray_io import ROW
+from datawheel.data.ray_rows import RowFilter, row_set
 
 __all__ = ["NearDuplicates", "Stages", "comparable_rows", "later_copies", "near_duplicates"]
 

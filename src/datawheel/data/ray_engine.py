@@ -21,22 +21,16 @@ from datawheel.data.dedup import check_dedup_args
 from datawheel.data.ray_dedup import NearDuplicates, near_duplicates
 from datawheel.data.ray_io import (
     ROW,
-    RowFilter,
-    Rows,
     Table,
-    check_output,
     connect,
     open_table,
-    polars_schema,
-    read_rows,
     require_ray,
-    row_set,
-    rows_of_frame,
     shuffle_partitions,
     surface_errors,
-    write_lines,
-    write_rows,
 )
+from datawheel.data.ray_read import Rows, polars_schema, read_rows, rows_of_frame
+from datawheel.data.ray_rows import RowFilter, row_set
+from datawheel.data.ray_write import check_output, write_lines, write_rows
 
 __all__ = [
     "RayDedupStats",

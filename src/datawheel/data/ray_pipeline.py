@@ -14,7 +14,8 @@ from datawheel.config import DedupConfig, NearDedupConfig
 from datawheel.data.clean import duplicate_labels
 from datawheel.data.dedup import check_dedup_args
 from datawheel.data.ray_dedup import comparable_rows, near_duplicates
-from datawheel.data.ray_io import ROW, connect, rows_of_frame, shuffle_partitions, surface_errors
+from datawheel.data.ray_io import ROW, connect, shuffle_partitions, surface_errors
+from datawheel.data.ray_read import rows_of_frame
 from datawheel.data.ray_stats import small_frame
 
 __all__ = ["duplicate_labels_on_ray"]

@@ -43,9 +43,13 @@ from datawheel.io import (
     table_format,
 )
 
-__all__ = ["DEFAULT_BATCH_ROWS", "ReadStats", "TableReader", "TableWriter"]
+__all__ = ["DEFAULT_BATCH_ROWS", "PARSED_CACHE_BYTES", "ReadStats", "TableReader", "TableWriter"]
 
 DEFAULT_BATCH_ROWS = 100_000  # rows per batch: ~100 MB of text at 1 kB per row
+# a file whose parsed batches fit in this many bytes is parsed once and replayed from memory
+# by the later passes (the schema pass, then sketching, verifying, writing); beyond, each pass
+# reads the file again and memory stays bounded by a batch
+PARSED_CACHE_BYTES = 256 << 20
 _CHUNK = 1 << 20  # bytes read from the (decompressed) stream at a time
 _KEEP_LINE_NUMBERS = 1000  # bad line numbers remembered (all of them are counted)
 _SNIFF_BYTES = 1 << 20  # bytes looked at to detect the text encoding
@@ -68,7 +72,8 @@ class TableReader:
     is one pass over the file, in row order.
 
     ``batches(typed=False)`` yields batches as parsed (CSV: all String); ``typed=True`` casts
-    them to the file-wide schema, running a schema pass first when none has run yet.
+    them to the file-wide schema, running a schema pass first when none has run yet. A file
+    whose parsed batches fit in ``cache_bytes`` is parsed once (0: never keep them).
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class TableReader:
         on_bad_lines: OnBadLines = "error",
         bad_lines_path: str | os.PathLike[str] | None = None,
         dtypes: Mapping[str, str] | None = None,
+        cache_bytes: int = PARSED_CACHE_BYTES,
     ):
         if batch_rows < 1:
             raise DataError(f"batch_rows must be >= 1, got {batch_rows}")
@@ -99,6 +105,11 @@ class TableReader:
         self._schema: dict[str, pl.DataType] | None = None
         self._schema_builder = _SchemaBuilder(self.format, self.dtypes)
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self.cache_bytes = cache_bytes
+        self._cache: list[tuple[pl.DataFrame, list[tuple[int, str]]]] | None = (
+            [] if cache_bytes > 0 else None
+        )
+        self._cache_complete = False
         self.encoding = "utf-8" if self.format == "parquet" else self._detect(encoding)
         # the encoding blocks are parsed in: a wide one (UTF-16) is transcoded to UTF-8 first,
         # since records are cut at newline bytes; UTF-8's byte-order mark goes with the header
@@ -177,6 +188,27 @@ class TableReader:
     # --- parsing ------------------------------------------------------------------------
 
     def _parsed(self) -> Iterator[tuple[pl.DataFrame, list[tuple[int, str]]]]:
+        """Parsed blocks: from the file, or from memory when an earlier complete pass kept them
+        all within ``PARSED_CACHE_BYTES`` (a small file is then parsed once, not per pass)."""
+        if self._cache_complete and self._cache is not None:
+            yield from self._cache
+            return
+        caching = self._cache is not None and not self._cache_complete
+        held = 0
+        if caching:
+            self._cache = []
+        for frame, bad in self._read_blocks():
+            if caching and self._cache is not None:
+                held += int(frame.estimated_size())
+                if held > self.cache_bytes:
+                    self._cache = None  # too big: every pass reads the file (memory bounded)
+                else:
+                    self._cache.append((frame, bad))
+            yield frame, bad
+        if caching and self._cache is not None:
+            self._cache_complete = True
+
+    def _read_blocks(self) -> Iterator[tuple[pl.DataFrame, list[tuple[int, str]]]]:
         if self.format == "parquet":
             yield from ((f, []) for f in self._parquet())
             return

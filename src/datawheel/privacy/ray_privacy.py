@@ -18,19 +18,9 @@ import polars as pl
 import pyarrow as pa
 
 from datawheel.config import PrivacyConfig, ProjectConfig
-from datawheel.data.ray_io import (
-    NOTE,
-    ROW,
-    check_output,
-    connect,
-    open_table,
-    polars_schema,
-    read_rows,
-    rows_of_frame,
-    surface_errors,
-    write_lines,
-    write_rows,
-)
+from datawheel.data.ray_io import NOTE, ROW, connect, open_table, surface_errors
+from datawheel.data.ray_read import polars_schema, read_rows, rows_of_frame
+from datawheel.data.ray_write import check_output, write_lines, write_rows
 from datawheel.errors import DataError, UsageError
 from datawheel.privacy.anonymize import Anonymizer, AnonymizeStats
 from datawheel.privacy.files import AnonymizedTable, undeclared_pii
