@@ -275,7 +275,7 @@ def _stop_processes_under(marker: str) -> None:
     name its private temp dir) and their descendants — never other users' Ray processes."""
     mine = cluster_processes(marker)
     mine.discard(os.getpid())
-    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 15)):
+    for sig, grace in ((signal.SIGTERM, 1), (signal.SIGKILL, 15)):
         for pid in mine:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)

@@ -18,6 +18,7 @@ from datawheel.data.clean import MissingValues, Outliers, Step
 from datawheel.data.clean_file import CleaningPlan
 from datawheel.data.ray_io import ROW
 from datawheel.data.ray_stats import (
+    ColumnCounts,
     column_counts,
     interpolate,
     most_frequent,
@@ -56,14 +57,19 @@ def learn(kept: Any, plan: CleaningPlan, note: Progress) -> Learned:
     columns = [ROW, *dict.fromkeys([*plan.numeric, *plan.categorical])]
     after_first = kept.map_batches(_Steps(plan, [first], columns), batch_format="pyarrow")
     after_first = after_first.materialize()
-    after_both = after_first.map_batches(_Steps(plan, [second], columns), batch_format="pyarrow")
-    after_both = after_both.materialize()
+    after_both = after_first
+    if missing.categorical in ("drop", "constant"):  # otherwise the second step changes nothing
+        after_both = after_first.map_batches(
+            _Steps(plan, [second], columns), batch_format="pyarrow"
+        ).materialize()
+    counts = column_counts(after_both, numeric)
     separate = missing.numeric in ("median", "mean", "most_frequent")
     separate = separate and missing.categorical == "drop"  # rows drop between fill and bounds
-    fills, skipped = _fill_values(
-        after_first if separate else after_both, after_both, plan, numeric
-    )
-    bounds = _bounds(after_both, plan, numeric, fills)
+    source, source_counts = after_both, counts
+    if separate:
+        source, source_counts = after_first, column_counts(after_first, numeric)
+    fills, skipped = _fill_values(source, source_counts, after_both, plan, numeric)
+    bounds = _bounds(after_both, counts, plan, numeric, fills)
     note("learning fill values and bounds", 1, 1)
     return Learned({k: v for k, v in fills.items() if v is not None}, bounds, skipped)
 
@@ -82,13 +88,17 @@ class _Steps:
 
 
 def _fill_values(
-    source: Any, after: Any, plan: CleaningPlan, numeric: list[str]
+    source: Any,
+    counts: dict[str, ColumnCounts],
+    after: Any,
+    plan: CleaningPlan,
+    numeric: list[str],
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Per column, the value that fills its nulls (None: nothing to learn), and why not."""
+    """Per column, the value that fills its nulls (None: nothing to learn), and why not:
+    numeric fills from ``source`` (with its ``counts``), categorical ones from ``after``."""
     missing = plan.config.missing
     fills: dict[str, Any] = {}
     skipped: dict[str, str] = {}
-    counts = column_counts(source, numeric)
     medians = {c: quantile_ranks(n.values, 0.5) for c, n in counts.items() if n.values}
     found = {}
     if missing.numeric == "median" and medians:
@@ -148,7 +158,11 @@ class _Nulls:
 
 
 def _bounds(
-    after: Any, plan: CleaningPlan, numeric: list[str], fills: dict[str, Any]
+    after: Any,
+    counts: dict[str, ColumnCounts],
+    plan: CleaningPlan,
+    numeric: list[str],
+    fills: dict[str, Any],
 ) -> dict[str, tuple[float, float] | str]:
     """Outlier bounds per numeric column over its values plus its fill value once per null it
     will replace (as the local engine counts them), or why a column is left alone."""
@@ -156,7 +170,6 @@ def _bounds(
     if outliers.method == "none":
         return {}
     judge = Outliers(outliers)
-    counts = column_counts(after, numeric)
     extra = {
         c: (float(fills[c]), counts[c].nulls)
         for c in numeric

@@ -257,9 +257,9 @@ def most_frequent(dataset: Any, column: str) -> Any:
     locally. None when the column has no values. Only the tied values reach the driver."""
     present = dataset.select_columns([column]).map_batches(_Present(column), batch_format="pyarrow")
     counts = present.groupby(column).count().materialize()
-    if counts.count() == 0:
-        return None
     top = counts.max("count()")
+    if top is None:  # no values at all
+        return None
     tied = small_frame(counts.map_batches(_Tied(top), batch_format="pyarrow"))
     return tied.sort(column)[column][0]
 
