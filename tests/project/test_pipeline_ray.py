@@ -4,6 +4,8 @@ saves (same fingerprints), so a model trained either way sees the same rows and 
 
 from __future__ import annotations
 
+import sys
+
 import polars as pl
 import pytest
 
@@ -57,3 +59,21 @@ def test_prepare_when_engine_ray_then_datasets_equal_the_local_engines(ray_clust
     cleaning = saved["local"][1]
     assert cleaning["dropped"].get("near_duplicate") and cleaning["dropped"].get("exact_duplicate")
     assert saved["local"][2]["message"] == "text:pseudonymize"
+
+
+def test_prepare_when_engine_ray_without_ray_then_error_names_the_extra_before_any_dataset(
+    tmp_path, monkeypatch
+):
+    from datawheel.errors import MissingDependencyError
+    from datawheel.store.datasets import list_datasets
+
+    people(20).with_columns(pl.lit("yes").alias("label"), pl.lit("x").alias("note")).write_csv(
+        tmp_path / "people.csv"
+    )
+    (tmp_path / "datawheel.yaml").write_text(PROJECT.format(engine="ray", address="127.0.0.1:1"))
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without Ray sees
+    project = Project.load(tmp_path / "datawheel.yaml")
+    with Workspace.open(tmp_path / ".datawheel", key=SecretKey.generate(), role="admin") as ws:
+        with pytest.raises(MissingDependencyError, match=r"pip install 'datawheel\[ray\]'"):
+            project.prepare(ws)
+        assert list_datasets(ws) == []
