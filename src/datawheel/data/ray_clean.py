@@ -89,7 +89,7 @@ def clean_file_on_ray(
     started = time.perf_counter()
     config = config or CleanConfig()
     check_clean_config(config)
-    _check_supported(config)
+    _check_supported(config, data)
     source, target = open_table(path), open_table(output, output=True)
     check_output(target, source)
     note = progress or (lambda stage, done, total: None)
@@ -128,12 +128,21 @@ def clean_file_on_ray(
     return cast(CleanFileResult, surface_errors(run))
 
 
-def _check_supported(config: CleanConfig) -> None:
+def _check_supported(config: CleanConfig, data: DataConfig | None) -> None:
+    """What the local engine alone does: ``ffill`` (one pass in file order) and image and
+    audio columns (their files are read beside the data file)."""
     if "ffill" in (config.missing.numeric, config.missing.categorical):
         raise UsageError(
             "missing: ffill carries values down the file in order; it runs on the local engine",
             where="clean.missing",
             hint="use --engine local, or median / most_frequent / constant",
+        )
+    if data is not None and (data.images or data.audio):
+        raise UsageError(
+            "image and audio columns are cleaned by the local engine (their files are read "
+            "beside the data file)",
+            where="data.images / data.audio",
+            hint="use --engine local",
         )
 
 
