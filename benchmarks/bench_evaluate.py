@@ -45,6 +45,7 @@ data:
   sensitive: [性别]
 privacy:
   columns: {客户姓名: pseudonymize, 手机号: {mask: 4}, 身份证号: encrypt}
+model: {kind: mlp}  # the importance comparison needs the network (auto may choose a linear model)
 train: {epochs: 10}
 """
 
