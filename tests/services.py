@@ -20,13 +20,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from waiting import wait_until
 
 BIN = Path(sys.executable).parent
 S3_KEY_ID = "datawheel-test"
@@ -45,16 +46,6 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in held:
             sock.close()
-
-
-def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2) -> None:
-    """Poll ``condition`` until true; fail the test naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
 
 
 def _port_open(port: int) -> bool:
@@ -115,7 +106,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     )
     server = SeaweedFS(endpoint=f"http://127.0.0.1:{ports['s3.port']}", process=process)
     try:
-        wait_for(lambda: _s3_ready(server), timeout=60, what="SeaweedFS's S3 endpoint answering")
+        wait_until(lambda: _s3_ready(server), what="SeaweedFS's S3 endpoint to answer", every=0.2)
         yield server
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -280,7 +271,9 @@ def _stop_processes_under(marker: str) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         with contextlib.suppress(AssertionError):
-            wait_for(lambda: not any(_alive(pid) for pid in mine), timeout=grace, what="ray stop")
+            wait_until(
+                lambda: not any(_alive(pid) for pid in mine), what="ray to stop", timeout=grace
+            )
 
 
 def cluster_processes(marker: str) -> set[int]:

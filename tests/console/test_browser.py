@@ -5,7 +5,6 @@ tests' tmp directory (and to $DATAWHEEL_SCREENSHOTS when set)."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,11 +143,12 @@ def test_playground_when_run_then_it_shows_the_label_and_the_explanation(page_of
 
 
 def _wait_served(site: dict, version: str) -> None:
-    """Wait (up to 20 s) until predictions come from ``version``: the server polls the registry."""
-    deadline = time.monotonic() + 20
+    """Wait until predictions come from ``version``: the server polls the registry."""
     with _api(site, site["globex_key"].secret) as client:
-        while client.predict([site["row"]])["model_version"] != version:
-            assert time.monotonic() < deadline, f"the server never switched to {version}"
+        wait_until(
+            lambda: client.predict([site["row"]])["model_version"] == version,
+            what=f"the server to switch to {version}",
+        )
 
 
 def test_engineer_when_promoting_and_rolling_back_then_the_stage_changes_and_is_audited(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from datawheel.serve.tenants import create_key, create_tenant
 from datawheel.store.db import predictions, reading
 from datawheel.train.export import INT8_TOLERANCE
 from loop.helpers import income_rows  # tests/ is on sys.path (rootdir)
+from waiting import wait_until
 
 EXACT = 1e-6
 
@@ -77,9 +77,8 @@ def _server_probabilities(
         served = response.json()["predictions"]
         classes = list(served[0]["probabilities"])
         ids = [p["id"] for p in served]
-        deadline = time.monotonic() + 60
-        shadow: dict[str, dict[str, float]] = {}
-        while len(shadow) < len(ids):  # the shadow pass runs on the writer thread
+
+        def logged() -> dict[str, dict[str, float]] | None:
             app.state.service.writer.flush()
             with reading(ws.engine) as conn:
                 found = conn.execute(
@@ -88,7 +87,10 @@ def _server_probabilities(
                     )
                 ).all()
             shadow = {r.request_id: r.probabilities for r in found}
-            assert time.monotonic() < deadline, "the shadow's predictions were never logged"
+            return shadow if len(shadow) == len(ids) else None
+
+        # the shadow pass runs on the writer thread
+        shadow = wait_until(logged, what="the shadow's predictions to be logged")
     finally:
         server.stop()
     table = np.array([[p["probabilities"][c] for c in classes] for p in served])

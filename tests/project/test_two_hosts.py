@@ -23,7 +23,8 @@ from datawheel.secret import SecretKey
 from datawheel.store.datasets import list_datasets, load_frame
 from datawheel.store.db import predictions
 from datawheel.store.workspace import Workspace
-from services import bucket_keys, free_ports, wait_for
+from services import bucket_keys, free_ports
+from waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -120,17 +121,16 @@ def test_two_hosts_when_a_trains_promotes_and_erases_then_b_serves_and_forgets(
         return answer.json()["model_version"] if answer.status_code == 200 else None
 
     try:
-        wait_for(lambda: served_version() == "v1", timeout=120, what="B serving v1")
+        wait_until(lambda: served_version() == "v1", what="B to serve v1", timeout=120)
         config.write_text(config.read_text().replace("epochs: 2", "epochs: 3"))
         a.run("run")  # a second version, trained on host A
         with a.workspace() as ws_a:
             target = next(v.id for v in list_versions(ws_a) if v.id != champion(ws_a).id)
         a.run("models", "promote", target)
         # every request after the promotion lands on either worker: both must switch
-        wait_for(
+        wait_until(
             lambda: all(served_version() == target for _ in range(6)),
-            timeout=30,
-            what=f"B serving the promoted {target}",
+            what=f"B to serve the promoted {target}",
         )
 
         a.run("erase", "--subject", ROW["person_id"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from waiting import wait_until
 
 FLAGS = (
     "--headless",
@@ -119,11 +120,12 @@ def chromium_page(chromium: str, profile: Path) -> Iterator[Page]:
     )  # fmt: skip
     try:
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
+
+        def listening() -> bool:
             assert process.poll() is None, "chromium exited before it listened"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.05)
+            return port_file.exists() and bool(port_file.read_text().strip())
+
+        wait_until(listening, what="chromium to open its DevTools port", every=0.05)
         port = port_file.read_text().split()[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=30) as answer:
             targets = json.load(answer)

@@ -3,18 +3,21 @@ sharing a database (two servers stand in for ``--workers 2``)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from datawheel.errors import UsageError
 from datawheel.serve.service import Clocks
 from datawheel.store.db import quota_counters
+from waiting import wait_until, wait_until_async
 
 from .conftest import ROW, FakeClock
 
@@ -145,15 +148,42 @@ def test_explain_when_past_the_timeout_then_503_work_stopped_and_rows_returned(m
         slow = client.post("/v1/explain", json={"rows": [ROW] * 10})
         assert slow.status_code == 503 and "stopped" in slow.json()["error"]["message"]
         service = api.service()
-        deadline = time.monotonic() + 60
-        while service.metrics.value("datawheel_explain_cancelled_total") < 1:  # it stopped
-            assert time.monotonic() < deadline, "the explanation kept running"
-            time.sleep(0.01)
+        wait_until(  # it stopped
+            lambda: service.metrics.value("datawheel_explain_cancelled_total") >= 1,
+            what="the explanation to stop",
+        )
         # the 10 rows went back: the whole quota of 50 is still there
         assert client.post("/v1/predict", json={"rows": [ROW] * 50}).status_code == 200
     with api.client("metered-analyst") as client:
         usage = client.get("/v1/usage").json()
     assert "explain" not in usage["endpoints"] and usage["quota"]["used"] == 50
+
+
+def test_explain_when_queued_past_the_timeout_then_it_still_runs_stops_and_counts(make_api):
+    """The race CI once lost: the timeout fires while the explanation still waits for a free
+    executor thread. It must not be dropped unrun (it would never count as stopped)."""
+    service = make_api(request_timeout_seconds=0.001).service()
+    _, model = service.holder.current()
+    rows = service._anonymized([ROW] * 3)
+    before = service.metrics.value("datawheel_explain_cancelled_total")
+
+    async def queued_behind_a_busy_executor() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        gate = threading.Event()
+        busy = loop.run_in_executor(None, gate.wait)  # the only thread, held
+        cancel = threading.Event()
+        with pytest.raises(TimeoutError):
+            await service._explain_in_time(model, rows, cancel)
+        cancel.set()  # what the request does on its timeout
+        gate.set()
+        await busy
+        await wait_until_async(
+            lambda: service.metrics.value("datawheel_explain_cancelled_total") == before + 1,
+            what="the queued explanation to run, stop and count",
+        )
+
+    asyncio.run(queued_behind_a_busy_executor())
 
 
 def test_feedback_when_over_its_own_rate_then_429_while_predictions_still_pass(make_api):

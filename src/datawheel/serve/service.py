@@ -4,6 +4,8 @@ predict (micro-batched), log (write-behind), meter. The fast lane and FastAPI bo
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -398,9 +400,7 @@ class Service:
             self.input_pii.observe(rows)
             version, model = self.holder.current()
             anonymized, _ = await self._media(model, self._anonymized(rows))
-            explanations = await asyncio.wait_for(
-                asyncio.to_thread(self._explain, model, anonymized, cancel), self.timeout
-            )
+            explanations = await self._explain_in_time(model, anonymized, cancel)
         except BaseException as exc:
             cancel.set()  # the thread stops at its next forward pass, not when it is done
             self.limiter.refund(ticket)  # nothing was served: the rows go back to the lease
@@ -418,6 +418,20 @@ class Service:
         self.metrics.rows("explain", len(rows))
         return {"model_version": version, "explanations": explanations}
 
+    async def _explain_in_time(
+        self, model: Any, rows: list[dict[str, Any]], cancel: threading.Event
+    ) -> list[dict[str, Any]]:
+        """The explanation on the default executor; `TimeoutError` after ``self.timeout``.
+        The executor's future is shielded from the timeout: a work item cancelled while it
+        still waits for a free thread would never run, so it would neither stop cleanly nor
+        count as cancelled. Left to run, a late start sees ``cancel`` at once and stops."""
+        work = asyncio.get_running_loop().run_in_executor(
+            None,
+            functools.partial(contextvars.copy_context().run, self._explain, model, rows, cancel),
+        )
+        work.add_done_callback(_settled)  # nobody awaits it after a timeout: read its outcome
+        return await asyncio.wait_for(asyncio.shield(work), self.timeout)
+
     def _explain(
         self, model: Any, rows: list[dict[str, Any]], cancel: threading.Event
     ) -> list[dict[str, Any]]:
@@ -425,6 +439,8 @@ class Service:
         or at the end, when the timeout fired during the last pass (the answer is dropped either
         way, so both count as cancelled)."""
         try:
+            if cancel.is_set():  # it started after its request timed out
+                raise Cancelled("the explanation started after its request timed out")
             explanations = model.explain(rows, should_stop=cancel.is_set)
             if cancel.is_set():
                 raise Cancelled("the explanation finished after its request timed out")
@@ -444,3 +460,10 @@ class Service:
         self.writer.close()
         self.limiter.release()
         self.metrics.close()
+
+
+def _settled(work: asyncio.Future[Any]) -> None:
+    """Retrieve a finished background future's outcome, so asyncio does not log a
+    `Cancelled` nobody awaited as an error ("exception was never retrieved")."""
+    if not work.cancelled():
+        work.exception()
