@@ -17,17 +17,19 @@ demo: $(STAMP)
 	$(BIN)/datawheel demo
 
 # Everything CI runs: lint, format, types, then the whole suite (PostgreSQL half included when a
-# server answers at 127.0.0.1:5432; the pytest header says). About 5 CPU-minutes, one process.
+# server answers at 127.0.0.1:5432; the pytest header says) in TEST_WORKERS processes
+# (pytest-xdist; the Ray tests share one worker and its cluster). About 12 CPU-minutes.
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The inner loop, under a CPU-minute: unit tests only — no training of the example model, no
 # datawheel processes, servers or browsers (it deselects the markers `slow` and `e2e`).
 test-fast: $(DEV_STAMP)
-	$(BIN)/pytest -m "not slow and not e2e"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow and not e2e"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -65,10 +65,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that needs ``trained_project`` (directly or through ``project_copy``, the
-    serving and loop fixtures) trains a real model once per session: it is ``slow``."""
+    serving and loop fixtures) trains a real model once per session: it is ``slow``. Every
+    test on the session's Ray cluster runs on one xdist worker (``--dist loadgroup``)."""
     for item in items:
-        if "trained_project" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "trained_project" in fixtures:
             item.add_marker(pytest.mark.slow)
+        if "ray_cluster" in fixtures:  # one xdist worker runs them all: one cluster, not two
+            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 def _pg_schema_url(base: str) -> Iterator[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -14,27 +12,15 @@ import polars as pl
 import pytest
 import typer
 
-from datawheel.cli.main import app, main
+from datawheel.cli.main import app
 from datawheel.io import read_table, write_table
+from in_process import run_main
 
 INCOME = Path(__file__).resolve().parents[2] / "src/datawheel/examples/income"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """In-process (fast): ``main`` as the console script calls it, in ``cwd``."""
-    old = Path.cwd()
-    os.chdir(cwd)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    finally:
-        os.chdir(old)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    return run_main(*args, cwd=cwd)
 
 
 def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

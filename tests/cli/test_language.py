@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 from pathlib import Path
 
 import pytest
 
-from datawheel.cli.main import main
+from in_process import run_main
 
 
 def _run(*args: str, cwd: Path) -> tuple[int, str, str]:
-    old = Path.cwd()
-    os.chdir(cwd)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    finally:
-        os.chdir(old)
-    return code, out.getvalue(), err.getvalue()
+    done = run_main(*args, cwd=cwd)
+    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ replaced by a re-run that is no worse."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,27 +13,16 @@ import pytest
 import yaml
 from faker import Faker
 
-from datawheel.cli.main import main
 from datawheel.secret import KEY_FILE, generate_key_file
+from in_process import run_main
 
 pytestmark = pytest.mark.slow
 
 
 def _cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    """``main`` in-process in ``cwd``: (exit code, stdout, stderr)."""
-    old = Path.cwd()
-    os.chdir(cwd)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    finally:
-        os.chdir(old)
-    return code, " ".join(out.getvalue().split()), err.getvalue()
+    """(exit code, stdout on one line, stderr): rich wraps long lines at the terminal width."""
+    done = run_main(*args, cwd=cwd)
+    return done.returncode, " ".join(done.stdout.split()), done.stderr
 
 
 def _write_config(root: Path, privacy: dict) -> None:

@@ -3,20 +3,17 @@ phone numbers, read by every command that reads a file."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from datawheel.cli.main import main
 from datawheel.io import read_table
 from datawheel.secret import generate_key_file
 from i18n._tables import ZH_PROJECT, census_zh
+from in_process import run_main
 from report._chromium import chromium_page, require_chromium_and_cjk_fonts
 
 NOTICE = "read as GB18030 (GBK)"
@@ -24,20 +21,8 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    """``main`` in-process in ``cwd``: (exit code, stdout, stderr)."""
-    old = Path.cwd()
-    os.chdir(cwd)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    finally:
-        os.chdir(old)
-    return code, out.getvalue(), err.getvalue()
+    done = run_main(*args, cwd=cwd)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _gbk(frame: pl.DataFrame, path: Path) -> Path:

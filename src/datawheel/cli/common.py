@@ -18,7 +18,15 @@ from datawheel.i18n.catalog import translate
 
 class _Console(Console):
     """rich's Console, printing in the interface language (``i18n.catalog``): text lines,
-    status messages, and table titles and column headers (never the table's data)."""
+    status messages, and table titles and column headers (never the table's data).
+
+    Its size follows ``COLUMNS`` / ``LINES`` (or the terminal) at each print, not as they were
+    when this module was imported: ``main`` also runs in-process (tests, notebooks)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._width = kwargs.get("width")
+        self._height = kwargs.get("height")
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(_translated(o) for o in objects), **kwargs)
