@@ -3,6 +3,8 @@ trivial baseline, as fair, and fast enough; an erasure retrain only needs non-in
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -40,7 +42,12 @@ FRAME = pl.DataFrame({"i": np.arange(N), "y": TRUTH})
 def _assess(model: _Scores, gap: float | None = 0.05, frame: pl.DataFrame = FRAME):
     a = assess(model, frame, target="y", sensitive=[])
     a.gap = gap  # fairness is the fairness tests' business; here it is set by hand
-    a.gated = GatedGap(gap, "sex" if gap is not None else None, 30, "" if gap else "none set")
+    a.gated = GatedGap(
+        gap,
+        "sex" if gap is not None else None,
+        30,
+        "" if gap else "no sensitive column is set (data.sensitive)",
+    )
     return a
 
 
@@ -147,3 +154,29 @@ def test_decide_when_challenger_trained_with_dp_then_epsilon_shown_and_compared(
     assert result.decision == "promote"
     assert any(r.startswith("info") and "epsilon 2.97" in r for r in result.reasons)
     assert result.comparison["challenger"]["dp_epsilon"] == 2.97
+
+
+@pytest.mark.parametrize("erasure", [False, True])
+@pytest.mark.parametrize(
+    ("new_gap", "old_gap", "latency"),
+    [(0.05, 0.05, 1.0), (0.15, 0.05, 80.0), (0.14, 0.20, 1.0), (None, None, 1.0), (0.3, None, 1.0)],
+)
+def test_reasons_when_chinese_interface_then_every_line_translated(
+    monkeypatch, erasure, new_gap, old_gap, latency
+):
+    """Reasons are stored in English and shown translated: each is a catalog template whose
+    verdict and phrases are translated too — no English word is left but metric names."""
+    from datawheel.i18n.catalog import translate
+
+    challenger = _assess(_Scores(1.5), new_gap)
+    challenger.metrics["privacy"] = {"epsilon": 2.97, "delta": 1e-5}
+    result = decide(challenger, _assess(_Scores(0.5), old_gap), challenger_latency_ms=latency,
+                    gates=GATES, erasure=erasure)  # fmt: skip
+    monkeypatch.setenv("DATAWHEEL_LANG", "zh_CN")
+    for reason in result.reasons:
+        shown = translate(reason)
+        assert shown != reason, reason
+        prose = re.sub(r"\b\w+\.\w+\b", "", shown)  # project-file keys stay as they are
+        words = set(re.findall(r"[A-Za-z]{3,}", prose)) - {"roc_auc", "roc", "auc", "sex", "SGD",
+                                                           "epsilon", "delta"}  # fmt: skip
+        assert not words, (reason, shown)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from datawheel.errors import DataError, UsageError
+from datawheel.i18n.catalog import N_
 
 __all__ = [
     "MIN_GROUP_SIZE",
@@ -137,12 +138,13 @@ class GatedGap:
 
     def text(self) -> str:
         """``0.0834 (sex; groups with >= 30 positives / negatives)`` or the reason."""
+        size, why = self.min_group_size, self.reason
         if self.value is None:
-            return f"not measurable: {self.reason}"
-        where = f"{self.column}; " if self.column else ""
-        return (
-            f"{self.value:.4f} ({where}groups with >= {self.min_group_size} positives / negatives)"
-        )
+            return N_(f"not measurable: {why}")
+        value, column = f"{self.value:.4f}", self.column
+        if column:
+            return N_(f"{value} ({column}; groups with >= {size} positives / negatives)")
+        return N_(f"{value} (groups with >= {size} positives / negatives)")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "measurable": self.measurable, "text": self.text()}
@@ -170,10 +172,11 @@ def gated_gap(
     columns = {c: e for c, e in report.items() if "columns" not in e}
     if not columns:
         if not sensitive:
-            return unmeasured("no sensitive column is set (data.sensitive)")
-        return unmeasured(f"the sensitive column(s) {', '.join(sensitive)} are not in the data")
+            return unmeasured(N_("no sensitive column is set (data.sensitive)"))
+        listed = ", ".join(sensitive)
+        return unmeasured(N_(f"the sensitive column(s) {listed} are not in the data"))
     if predicted_classes is not None and predicted_classes < 2:
-        return unmeasured("the model predicts one class for every row")
+        return unmeasured(N_("the model predicts one class for every row"))
     worst, worst_column, gated, sizes = None, None, {}, []
     for column, entry in columns.items():
         groups = entry["groups"]
@@ -193,10 +196,11 @@ def gated_gap(
         if worst is None or gap > worst:
             worst, worst_column = float(gap), column
     if worst is None:
+        per_group = "; ".join(sizes)
         return unmeasured(
-            f"no two groups of a sensitive column have >= {min_group_size} positives or "
-            f"negatives (positives/negatives per group — {'; '.join(sizes)})"
-        )
+            N_(f"no two groups of a sensitive column have >= {min_group_size} positives or "
+               f"negatives (positives/negatives per group — {per_group})")
+        )  # fmt: skip
     return GatedGap(worst, worst_column, min_group_size, "", gated)
 
 

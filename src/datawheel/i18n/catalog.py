@@ -40,6 +40,13 @@ LOCALE_DIR = Path(__file__).with_name("locales")
 LANGUAGES = ("en", "zh_CN")  # English is the source; zh_CN has a catalog
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("lang", default=None)
 _PLACEHOLDER = re.compile(r"\{[^{}]+\}")
+# placeholders whose values are themselves catalog phrases (a gate's "pass" / "FAIL", why a
+# retrain was forced, …), translated inside the message that carries them; every other value
+# (a column, a number, a version id) is data and is left as it is
+_PHRASES = frozenset(
+    {"{purpose}", "{verdict}", "{forced_by}", "{champion_gap}", "{primary_value}", "{described}",
+     "{why}"}
+)  # fmt: skip
 
 
 def normalize(tag: str | None) -> str | None:
@@ -127,8 +134,8 @@ def translate(text: str) -> str:
         match = pattern.match(text)
         if match:
             values = dict(zip(names, match.groups(), strict=True))
-            if "{purpose}" in values:  # a phrase of ours inside a message of ours
-                values["{purpose}"] = catalog.gettext(values["{purpose}"])
+            for name in _PHRASES.intersection(values):  # a phrase of ours inside a message
+                values[name] = translate(values[name])
             return _fill(target, values)
     return text
 

@@ -20,8 +20,22 @@ from datawheel.config import GatesConfig
 from datawheel.errors import UsageError
 from datawheel.evaluate.assess import Assessment
 from datawheel.evaluate.statistics import PairedTest, paired_bootstrap
+from datawheel.i18n.catalog import N_
 
-__all__ = ["GateResult", "decide", "paired_test", "quality_check"]
+__all__ = ["ERASURE_RETRAIN", "POLICY_RETRAIN", "GateResult", "decide", "paired_test",
+           "quality_check"]  # fmt: skip
+
+# The reasons are stored in English (the audit log, the versions table) and shown in the
+# interface language: each is one catalog template (N_), its verdict and named phrases
+# translated inside it (``i18n.catalog.translate``).
+PASS, FAIL = N_("pass"), N_("FAIL")
+ERASURE_RETRAIN = N_("erasure retrain")
+POLICY_RETRAIN = N_("retrain under the current privacy policy")
+NOT_MEASURABLE, UNDEFINED = N_("not measurable"), N_("undefined")
+
+
+def _verdict(ok: bool) -> str:
+    return PASS if ok else FAIL
 
 
 @dataclass
@@ -67,57 +81,68 @@ def paired_test(challenger: Assessment, champion: Assessment, *, confidence: flo
 
 
 def quality_check(
-    test: PairedTest, gates: GatesConfig, *, erasure: bool, forced_by: str = "erasure retrain"
+    test: PairedTest, gates: GatesConfig, *, erasure: bool, forced_by: str = ERASURE_RETRAIN
 ) -> tuple[bool, str]:
     """The verdict on the primary metric and its one-line reason; ``erasure`` (a retrain that
     must replace the champion, ``forced_by`` says why) asks only for non-inferiority."""
-    conf = f"{test.confidence:.0%}"
-    head = (
-        f"{test.metric} {test.challenger:.4f} vs champion {test.reference:.4f} on the same "
-        f"{test.n} rows ({test.improvement:+.4f}, {conf} lower bound {test.lower:+.4f}"
-    )
+    conf, metric, n = f"{test.confidence:.0%}", test.metric, test.n
+    new, old = f"{test.challenger:.4f}", f"{test.reference:.4f}"
+    gain, lower = f"{test.improvement:+.4f}", f"{test.lower:+.4f}"
     if erasure:
         ok = bool(test.lower > -gates.erasure_margin)
-        rule = f"; {forced_by}: must stay above -{gates.erasure_margin:g})"
-    else:
-        ok = bool(
-            test.significant and test.improvement > 0 and test.improvement >= gates.min_improvement
+        verdict, margin = _verdict(ok), f"{gates.erasure_margin:g}"
+        return ok, N_(
+            f"{verdict} {metric} {new} vs champion {old} on the same {n} rows ({gain}, {conf} "
+            f"lower bound {lower}; {forced_by}: must stay above -{margin})"
         )
-        rule = (
-            f", p = {test.p_value:.3g}; required: lower bound > 0 and a gain >= "
-            f"{gates.min_improvement:g})"
-        )
-    return ok, f"{'pass' if ok else 'FAIL'} {head}{rule}"
+    ok = bool(
+        test.significant and test.improvement > 0 and test.improvement >= gates.min_improvement
+    )
+    verdict, p_value, required = _verdict(ok), f"{test.p_value:.3g}", f"{gates.min_improvement:g}"
+    return ok, N_(
+        f"{verdict} {metric} {new} vs champion {old} on the same {n} rows ({gain}, {conf} "
+        f"lower bound {lower}, p = {p_value}; required: lower bound > 0 and a gain >= {required})"
+    )
 
 
 def _fairness_check(
     challenger: Assessment, champion: Assessment, gates: GatesConfig
 ) -> tuple[bool, str]:
-    limit, gap, old = gates.max_fairness_gap, challenger.gap, champion.gap
+    gap, old = challenger.gap, champion.gap
     described = challenger.gated.text() if challenger.gated else f"{gap}"
+    limit = f"{gates.max_fairness_gap:.3f}"
     if gap is None:  # nothing to compare: reported, never silently 0
-        return True, f"pass fairness gap {described} (not gated)"
-    if gap <= limit:
-        return True, f"pass fairness gap {described} <= limit {limit:.3f}"
-    if old is not None and old > limit and gap <= old:
-        return True, (
-            f"pass fairness gap {described} above limit {limit:.3f} but no worse than the "
-            f"champion's {old:.4f}"
+        return True, N_(f"pass fairness gap {described} (not gated)")
+    if gap <= gates.max_fairness_gap:
+        return True, N_(f"pass fairness gap {described} <= limit {limit}")
+    if old is not None and old > gates.max_fairness_gap and gap <= old:
+        champion_old = f"{old:.4f}"
+        return True, N_(
+            f"pass fairness gap {described} above limit {limit} but no worse than the "
+            f"champion's {champion_old}"
         )
-    champion_gap = "not measurable" if old is None else f"{old:.4f}"
-    return False, f"FAIL fairness gap {described} > limit {limit:.3f} (champion {champion_gap})"
+    champion_gap = NOT_MEASURABLE if old is None else f"{old:.4f}"
+    return False, N_(f"FAIL fairness gap {described} > limit {limit} (champion {champion_gap})")
 
 
 def _baseline_check(challenger: Assessment) -> tuple[bool, str]:
     primary = challenger.primary
     vs = primary["vs_baseline"]
     ok = challenger.beats_baseline
-    value = "undefined" if primary["value"] is None else f"{primary['value']:.4f}"
-    return ok, (
-        f"{'pass' if ok else 'FAIL'} beats the trivial baseline: {primary['metric']} {value} vs "
-        f"{vs['reference']:.4f} ({primary['confidence']:.0%} lower bound of the gain "
-        f"{vs['lower']:+.4f}, required > 0)"
+    verdict, metric = _verdict(ok), primary["metric"]
+    primary_value = UNDEFINED if primary["value"] is None else f"{primary['value']:.4f}"
+    reference, lower = f"{vs['reference']:.4f}", f"{vs['lower']:+.4f}"
+    conf = f"{primary['confidence']:.0%}"
+    return ok, N_(
+        f"{verdict} beats the trivial baseline: {metric} {primary_value} vs {reference} "
+        f"({conf} lower bound of the gain {lower}, required > 0)"
     )
+
+
+def _latency_check(latency_ms: float, gates: GatesConfig) -> tuple[bool, str]:
+    ok = latency_ms <= gates.max_latency_ms
+    verdict, p99, limit = _verdict(ok), f"{latency_ms:.2f}", f"{gates.max_latency_ms:g}"
+    return ok, N_(f"{verdict} p99 latency {p99} ms (limit {limit} ms)")
 
 
 def decide(
@@ -127,7 +152,7 @@ def decide(
     challenger_latency_ms: float,
     gates: GatesConfig,
     erasure: bool = False,
-    forced_by: str = "erasure retrain",
+    forced_by: str = ERASURE_RETRAIN,
 ) -> GateResult:
     """Check quality (paired, same rows), the baseline, fairness and latency; every check's
     verdict is kept as a reason. ``erasure``: the retrain replaces a champion that has to go
@@ -138,12 +163,8 @@ def decide(
         quality_check(test, gates, erasure=erasure, forced_by=forced_by),
         _baseline_check(challenger),
         _fairness_check(challenger, champion, gates),
+        _latency_check(challenger_latency_ms, gates),
     ]
-    ok = challenger_latency_ms <= gates.max_latency_ms
-    checks.append(
-        (ok, f"{'pass' if ok else 'FAIL'} p99 latency {challenger_latency_ms:.2f} ms "
-             f"(limit {gates.max_latency_ms:g} ms)")
-    )  # fmt: skip
     reasons = [text for _, text in checks]
     failed = not all(ok for ok, _ in checks)
 
@@ -163,14 +184,15 @@ def decide(
 
     privacy = challenger.metrics.get("privacy")
     if privacy:  # shown beside the checks: a DP model's accuracy is read with its epsilon
+        epsilon, delta = f"{privacy['epsilon']:.2f}", f"{privacy['delta']:g}"
         reasons.append(
-            f"info trained with DP-SGD: epsilon {privacy['epsilon']:.2f} "
-            f"(delta {privacy['delta']:g}) spent on the training split"
-        )
+            N_(f"info trained with DP-SGD: epsilon {epsilon} (delta {delta}) spent on the "
+               "training split")
+        )  # fmt: skip
     comparison = {
         "metric": test.metric,
         "rows": test.n,
-        "erasure": erasure and forced_by == "erasure retrain",
+        "erasure": erasure and forced_by == ERASURE_RETRAIN,
         "non_inferiority": forced_by if erasure else None,  # why being no worse sufficed
         "paired": test.to_dict(),
         "challenger": {

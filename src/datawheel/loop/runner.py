@@ -11,7 +11,7 @@ from datawheel.config import ProjectConfig
 from datawheel.errors import NotFoundError
 from datawheel.loop.drift import DriftReport, feature_drift
 from datawheel.loop.feedback import LiveAccuracy, LiveError, live_accuracy, live_error
-from datawheel.loop.gate import GateResult, decide
+from datawheel.loop.gate import ERASURE_RETRAIN, POLICY_RETRAIN, GateResult, decide
 from datawheel.loop.policy import Trigger, should_retrain
 from datawheel.loop.prediction_drift import PREDICTION_FEATURE, prediction_drift
 from datawheel.loop.recovery import live_retrain, owner, reap_interrupted
@@ -206,7 +206,7 @@ def _gate(
         challenger_latency_ms=candidate.latency_p99_ms,
         gates=config.gates,
         erasure=erasure or bool(forbidden),
-        forced_by="erasure retrain" if erasure else "retrain under the current privacy policy",
+        forced_by=ERASURE_RETRAIN if erasure else POLICY_RETRAIN,
     )
     if forbidden:
         result.reasons.insert(0, f"note the champion breaks the current privacy policy: "

@@ -8,7 +8,8 @@ import polars as pl
 
 from datawheel.config import ProjectConfig
 from datawheel.errors import DatawheelError
-from datawheel.loop.gate import decide
+from datawheel.i18n.catalog import N_
+from datawheel.loop.gate import POLICY_RETRAIN, decide
 from datawheel.registry.candidate import Candidate, assess_model
 from datawheel.registry.policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, champion, conclude_gate, load_version_model
@@ -32,7 +33,7 @@ def gate_rerun(
     try:
         old = assess_model(config, load_version_model(ws, current), test)
     except DatawheelError as exc:  # e.g. the champion reads columns the new data lacks
-        reasons = [f"pass champion {current.id} cannot score the new held-out rows ({exc})"]
+        reasons = [N_(f"pass champion {current.id} cannot score the new held-out rows ({exc})")]
         decided = conclude_gate(
             ws, challenger=version.id, champion_id=current.id, decision="promote",
             reasons=reasons, comparison={}, to_stage="champion",
@@ -40,7 +41,9 @@ def gate_rerun(
         )  # fmt: skip
         return decided, {"decision": "promote", "champion": current.id, "reasons": reasons}
     if ("rmse" in old.metrics) != ("rmse" in candidate.assessment.metrics):
-        reasons = ["pass the task changed (classification vs regression): the new model replaces"]
+        reasons = [
+            N_("pass the task changed (classification vs regression): the new model replaces")
+        ]
         result_decision, comparison = "promote", {}
     else:
         # a champion the current privacy policy forbids has to go: like an erasure retrain,
@@ -48,10 +51,11 @@ def gate_rerun(
         forbidden = policy_alerts(ws, config, current)
         result = decide(candidate.assessment, old, challenger_latency_ms=candidate.latency_p99_ms,
                         gates=config.gates, erasure=bool(forbidden),
-                        forced_by="retrain under the current privacy policy")  # fmt: skip
+                        forced_by=POLICY_RETRAIN)  # fmt: skip
         result_decision, reasons, comparison = result.decision, result.reasons, result.comparison
         if forbidden:
-            reasons = [f"note the champion breaks the current privacy policy: {forbidden[0]}",
+            first = forbidden[0]
+            reasons = [N_(f"note the champion breaks the current privacy policy: {first}"),
                        *reasons]  # fmt: skip
     to_stage = "champion" if result_decision == "promote" else "archived"
     why = "re-run passed the gate" if to_stage == "champion" else "re-run rejected by the gate"
