@@ -1,6 +1,6 @@
 """``python -m datawheel`` — the same CLI as the ``datawheel`` command (and torchrun's entry)."""
 
-from datawheel.cli.main import main
+from datawheel.cli.main import run
 
 if __name__ == "__main__":
-    main()
+    run()

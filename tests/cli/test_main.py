@@ -70,3 +70,29 @@ def test_models_list_when_project_trained_then_torch_is_not_imported(project_cop
 
 def test_default_config_when_spelled_in_the_cli_then_equals_the_project_file_name():
     assert Path(PROJECT_FILE) == DEFAULT_CONFIG
+
+
+# The console script's exit: handlers registered with atexit still run, output is flushed.
+EXIT_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+sys.argv = ["datawheel", *sys.argv[1:]]
+from datawheel.cli.main import run
+run()
+print("not reached: run() leaves the process")
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("args", "code", "out"),
+    [(["--version"], 0, "datawheel "), (["no-such-command"], 2, "")],
+)
+def test_run_when_command_ends_then_exit_code_output_and_exit_handlers_kept(
+    tmp_path: Path, args: list[str], code: int, out: str
+) -> None:
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert done.stdout.startswith(out) and "not reached" not in done.stdout
+    assert "exit handler ran" in done.stderr

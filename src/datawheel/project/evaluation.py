@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from datawheel.registry.candidate import assess_model
 from datawheel.registry.card import version_card_html, version_split
 from datawheel.registry.versions import get_version, load_version_model
 from datawheel.report.html import write_page
+from datawheel.report.plots import load_chart_library
 from datawheel.store.datasets import load_frame
 from datawheel.store.workspace import Workspace
 
@@ -127,11 +129,30 @@ def evaluate_model(
     frame = frame.filter(pl.col(target).is_not_null())
     if frame.height == 0:
         raise DataError("no labelled rows to evaluate", where=str(source))
-    result = assess_model(config, trained, frame, intersections=True)
-    if trained.is_regression:
-        return _evaluate_regression(project, ws, version, trained, frame, source, result, report)
-    classes = trained.classes
-    task = task_of(len(classes))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="datawheel-card") as beside:
+        # the card's attributions are matrix work that frees the GIL: other threads compute
+        # them (importance and words side by side) while this one scores the rows and loads
+        # the chart library
+        explained = (
+            beside.submit(importance_and_words, trained, frame, beside=beside) if report else None
+        )
+        result = assess_model(config, trained, frame, intersections=True)
+        if trained.is_regression:
+            out = _regression_report(ws, version, trained, frame, source, result, config)
+        else:
+            out = _classification_report(ws, version, trained, frame, source, result)
+        if report is not None and explained is not None:
+            load_chart_library()
+            html, out.importance = _card(ws, config, version, trained, frame, source, result,
+                                         explained=explained.result())  # fmt: skip
+            out.report_path = str(write_page(report, html))
+    return out
+
+
+def _classification_report(
+    ws: Workspace, version: Any, trained: Any, frame: pl.DataFrame, source: str, result: Any
+) -> EvaluationReport:
+    task = task_of(len(trained.classes))
     intervals: dict[str, tuple[float, float] | None] = {}
     notes: dict[str, str] = {}
     assert result.y is not None and result.pred is not None
@@ -142,8 +163,7 @@ def evaluate_model(
         ok = interval.low is not None and interval.high is not None
         intervals[name] = (interval.low, interval.high) if ok else None  # type: ignore[assignment]
         notes[name] = interval.method if ok else interval.reason
-    split = version_split(ws, version)
-    out = EvaluationReport(
+    return EvaluationReport(
         model_version=version.id,
         data=source,
         rows=frame.height,
@@ -155,13 +175,9 @@ def evaluate_model(
         interval_notes=notes,
         primary=result.primary,
         fairness_gate=result.gated.to_dict() if result.gated else {},
-        split=split,
+        split=version_split(ws, version),
         warnings=baseline_warnings(result),
     )
-    if report is not None:
-        html, out.importance = _card(ws, config, version, trained, frame, source, result)
-        out.report_path = str(write_page(report, html))
-    return out
 
 
 def _card(
@@ -172,9 +188,12 @@ def _card(
     frame: pl.DataFrame,
     source: str,
     result: Any,
+    *,
+    explained: tuple[dict[str, float], dict[str, dict[str, float]]] | None = None,
 ) -> tuple[str, dict[str, float]]:
-    """The card's HTML, with mean |SHAP| importance on up to ``CARD_EXPLAIN_ROWS`` rows."""
-    importance, words = importance_and_words(trained, frame)
+    """The card's HTML, with mean |SHAP| importance on up to ``CARD_EXPLAIN_ROWS`` rows
+    (``explained``: `importance_and_words` already computed)."""
+    importance, words = explained or importance_and_words(trained, frame)
     html = version_card_html(
         ws, version, trained, frame, config=config, source=source, assessment=result,
         proba=None if trained.is_regression else result.pred, importance=importance,
@@ -201,18 +220,25 @@ def version_card(ws: Workspace, config: ProjectConfig, ref: str = "champion") ->
 
 
 def importance_and_words(
-    model: Any, frame: pl.DataFrame, *, max_rows: int = CARD_EXPLAIN_ROWS
+    model: Any,
+    frame: pl.DataFrame,
+    *,
+    max_rows: int = CARD_EXPLAIN_ROWS,
+    beside: Executor | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Mean |value| per input column over up to ``max_rows`` held-out rows, and for a model
     with text, the mean value of each word (the network's over ``CARD_WORD_ROWS`` rows: its
     words cost a pass per row, or an encoding per word with MiniLM). A fusion model (images,
-    audio) is valued per modality; its heatmaps are the card's examples."""
+    audio) is valued per modality; its heatmaps are the card's examples. ``beside``: a pool
+    that computes a network's words while this thread computes its importance."""
     fused = bool(getattr(model, "fused", False))
     if model.family == "mlp" and not fused:
-        importance = global_importance(model, frame, max_rows=max_rows)
         if not model.preprocessor.columns.text:
-            return importance, {}
-        return importance, word_importance(model.explain(frame.head(CARD_WORD_ROWS)))
+            return global_importance(model, frame, max_rows=max_rows), {}
+        head = frame.head(CARD_WORD_ROWS)
+        words = beside.submit(model.explain, head) if beside is not None else None
+        importance = global_importance(model, frame, max_rows=max_rows)
+        return importance, word_importance(words.result() if words else model.explain(head))
     sample = frame.head(max_rows)
     explained = model.explain(sample, occlusion=False) if fused else model.explain(sample)
     columns = list(explained[0]["values"]) if explained else []
@@ -220,33 +246,27 @@ def importance_and_words(
     return importance, word_importance(explained)
 
 
-def _evaluate_regression(
-    project: Project,
+def _regression_report(
     ws: Workspace,
     version: Any,
     trained: Any,
     frame: pl.DataFrame,
     source: str,
     result: Any,
-    report: str | os.PathLike[str] | None,
+    config: ProjectConfig,
 ) -> EvaluationReport:
-    config = project.config
     y_true = frame[config.data.target].cast(pl.Float64).to_list()
     predicted = trained.predict_values(frame)
     intervals: dict[str, tuple[float, float] | None] = {
         name: regression_bootstrap_ci(y_true, predicted, name) for name in REGRESSION_METRICS
     }
-    out = EvaluationReport(
+    return EvaluationReport(
         model_version=version.id, data=source, rows=frame.height, metrics=result.metrics,
         intervals=intervals, fairness=result.fairness, fairness_gap=result.gap,
         fairness_gap_column=result.gap_column, interval_notes=dict.fromkeys(intervals, "bootstrap"),
         primary=result.primary, fairness_gate=result.gated.to_dict() if result.gated else {},
         split=version_split(ws, version), warnings=baseline_warnings(result),
     )  # fmt: skip
-    if report is not None:
-        html, out.importance = _card(ws, config, version, trained, frame, source, result)
-        out.report_path = str(write_page(report, html))
-    return out
 
 
 def explain_file(

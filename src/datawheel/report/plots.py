@@ -30,6 +30,7 @@ __all__ = [
     "grouped_bar_chart",
     "histogram",
     "line_chart",
+    "load_chart_library",
     "residual_chart",
 ]
 
@@ -207,6 +208,13 @@ def residual_chart(
         ax.scatter(x, r, s=6, alpha=0.5, color=_BASE, linewidths=0)
         _labels(ax, title, "predicted value", "prediction - truth")
         return _svg(fig)
+
+
+def load_chart_library() -> None:
+    """Import matplotlib's figure and SVG backend now (about half a second of Python): a caller
+    with matrix work running on another thread overlaps the two."""
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
 
 
 @contextmanager
