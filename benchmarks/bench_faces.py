@@ -6,7 +6,7 @@ Data: scikit-image's ``lfw_subset`` (100 faces from Labeled Faces in the Wild, 1
 patches from the same photos; 25 x 25 grey). Each patch is enlarged to 96 px and set in a
 144 px picture (its edges repeated), so a face is about as large in the picture as in a
 portrait. datawheel (OpenCV's Haar cascade ``haarcascade_frontalface_alt2``, as
-``datawheel.media.faces.FaceDetector`` runs it) is measured beside scikit-image's LBP frontal-
+``datawheel.data.media.faces.FaceDetector`` runs it) is measured beside scikit-image's LBP frontal-
 face cascade on the same pictures in the same run, one thread each. Then every picture in which
 datawheel found a face is blurred as the pipeline blurs it, and both detectors look again (a
 detection there is either a face the blur left recognizable or a false alarm on the smooth blob).
@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from PIL import Image
 
-from datawheel.media.faces import FaceDetector, blur_faces
+from datawheel.data.media.faces import FaceDetector, blur_faces
 
 SIDE, PAD = 96, 24
 

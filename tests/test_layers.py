@@ -23,7 +23,6 @@ LAYERS = {
     "store": 1,
     "data": 2,
     "privacy": 2,
-    "media": 2,
     "train": 3,
     "evaluate": 3,
     "registry": 4,

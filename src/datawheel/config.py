@@ -234,7 +234,8 @@ def _switch(value: Any) -> Any:
 
 
 class ImageAugmentConfig(_Strict):
-    """Random changes to training images, drawn anew each epoch (``datawheel.media.augment``)."""
+    """Random changes to training images, drawn anew each epoch
+    (``datawheel.data.media.augment``)."""
 
     enabled: bool = False
     crop_scale: Range = (0.8, 1.0)  # random resized crop: share of the area kept
@@ -255,7 +256,8 @@ class ImageAugmentConfig(_Strict):
 
 
 class AudioAugmentConfig(_Strict):
-    """Random changes to training clips, drawn anew each epoch (``datawheel.media.augment``)."""
+    """Random changes to training clips, drawn anew each epoch
+    (``datawheel.data.media.augment``)."""
 
     enabled: bool = False
     shift: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1  # seconds, either way (silence fills)

@@ -6,7 +6,7 @@
     ├── UsageError                 bad input from the user (CLI exit 2, HTTP 4xx)
     │   ├── ConfigError            the project file: unknown key, wrong type, bad value
     │   ├── DataError              a data file: missing, malformed, wrong column, wrong type
-    │   │   └── MediaError         an image or clip that does not decode (datawheel.media.decode)
+    │   │   └── MediaError         an image or clip that does not decode (data.media.decode)
     │   └── NotFoundError          a model, dataset, run, tenant or key that does not exist
     ├── SecretKeyError             the secret key is missing, malformed or wrong
     ├── PermissionDenied           the caller's role does not allow the action

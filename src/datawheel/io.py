@@ -612,7 +612,7 @@ def fingerprint(frame: pl.DataFrame) -> str:
 
 def binary_as_base64(frame: pl.DataFrame) -> pl.DataFrame:
     """Binary columns (stored images and clips) as base64 text, for CSV and JSON lines, which
-    hold no bytes; ``datawheel.media.decode.media_bytes`` reads them back."""
+    hold no bytes; ``datawheel.data.media.decode.media_bytes`` reads them back."""
     binary = [name for name, dtype in frame.schema.items() if dtype == pl.Binary]
     return frame.with_columns(pl.col(binary).bin.encode("base64")) if binary else frame
 

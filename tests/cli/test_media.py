@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 import yaml
 
+from data.media.samples import OWNER, clip, encode, picture, tone
+from datawheel.data.media.decode import load_image, media_bytes
 from datawheel.io import read_table, write_table
-from datawheel.media.decode import load_image, media_bytes
 from datawheel.secret import KEY_FILE, generate_key_file
-from media.samples import OWNER, clip, encode, picture, tone
 
 from .test_data import _run
 

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from data.media.samples import OWNER, clip, encode, picture, tone
 from datawheel.config import CleanConfig, DataConfig, MediaCleanConfig
 from datawheel.data import clean_media
 from datawheel.data.clean_file import clean_file
+from datawheel.data.media.decode import load_audio, load_image, media_bytes
 from datawheel.io import read_table, write_table
-from datawheel.media.decode import load_audio, load_image, media_bytes
-from media.samples import OWNER, clip, encode, picture, tone
 
 DATA = DataConfig(source="in.csv", target="y", images=["photo"], audio=["voice"])
 

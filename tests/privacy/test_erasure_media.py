@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from datawheel.data.media.normalize import normalize_clip, normalize_image
 from datawheel.errors import DataError
 from datawheel.io import frame_from_parquet_bytes
-from datawheel.media.normalize import normalize_clip, normalize_image
 from datawheel.privacy.erasure import erase_subject, export_subject
 from datawheel.project.pipeline import Project
 from datawheel.store.workspace import Workspace

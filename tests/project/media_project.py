@@ -9,9 +9,9 @@ import polars as pl
 import yaml
 from PIL import Image
 
+from data.media.samples import clip, encode, picture, tone
 from datawheel.io import write_table
 from datawheel.secret import KEY_FILE, generate_key_file
-from media.samples import clip, encode, picture, tone
 
 ROWS = 40
 # row -> what is special about it (all others: a distinct photo and clip of their own)

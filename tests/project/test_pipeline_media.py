@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datawheel.media.decode import AUDIO_RATE, load_audio
-from datawheel.media.normalize import normalize_image
+from datawheel.data.media.decode import AUDIO_RATE, load_audio
+from datawheel.data.media.normalize import normalize_image
 from datawheel.project.pipeline import Project
 from datawheel.store.datasets import load_frame
 
@@ -99,9 +99,9 @@ def test_prepare_when_faces_blur_then_anonymized_sets_hold_no_face(tmp_path: Pat
     skimage_data = pytest.importorskip("skimage.data", reason="the bench-media extra")
     from PIL import Image
 
-    from datawheel.media.decode import load_image
-    from datawheel.media.faces import detect_faces
-    from media.samples import encode
+    from data.media.samples import encode
+    from datawheel.data.media.decode import load_image
+    from datawheel.data.media.faces import detect_faces
 
     path = build(tmp_path / "p", privacy={"images": {"faces": "blur"}})
     astronaut = Image.fromarray(skimage_data.astronaut())

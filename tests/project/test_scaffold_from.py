@@ -100,7 +100,7 @@ def test_init_from_when_columns_hold_photos_and_clips_then_named_images_and_audi
 ):
     import base64
 
-    from media.samples import clip, encode, picture, tone
+    from data.media.samples import clip, encode, picture, tone
 
     (tmp_path / "photos").mkdir()
     rows = 30

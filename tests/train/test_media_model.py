@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 import torch
 
+from datawheel.data.media.decode import MediaError
 from datawheel.errors import DataError, UsageError
 from datawheel.evaluate.explain_media import heatmap_png
-from datawheel.media.decode import MediaError
 from datawheel.train import TrainedModel
 from datawheel.train.checkpoint import load_checkpoint
 from datawheel.train.media_net import FusionNet, mel_filterbank

@@ -266,8 +266,8 @@ def _dedup_media(
 ) -> None:
     from datawheel.cli.media import print_media
     from datawheel.data.engines import local_only, local_path
+    from datawheel.data.media.dedup_file import dedup_media_file
     from datawheel.errors import UsageError
-    from datawheel.media.dedup_file import dedup_media_file
 
     local_only(engine, "dedup --images/--audio")
     if text_field is not None:

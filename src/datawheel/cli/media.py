@@ -61,7 +61,7 @@ def media_check(
     Example: datawheel media check data.csv --images photo --audio voice --strict
     """
     from datawheel.config import MediaCleanConfig, load_config
-    from datawheel.media.check import check_media_file
+    from datawheel.data.media.check import check_media_file
 
     clean, named_images, named_audio = MediaCleanConfig(), _columns(images), _columns(audio)
     if config.is_file():

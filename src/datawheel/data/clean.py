@@ -21,10 +21,10 @@ from datawheel.config import (
     RuleConfig,
 )
 from datawheel.data.dedup import Sketcher, check_dedup_args, resolve_clusters
+from datawheel.data.media.dedup import MediaKeys, find_duplicates
 from datawheel.data.normalize import normalize_text
 from datawheel.data.rules import apply_rules
 from datawheel.errors import DataError
-from datawheel.media.dedup import MediaKeys, find_duplicates
 
 __all__ = [
     "CleanStats",
@@ -122,7 +122,7 @@ def row_keys(schema: Mapping[str, pl.DataType], ignore: Collection[str] = ()) ->
 
 
 class MediaDedup:
-    """Drop rows whose image or clip duplicates an earlier row's (``datawheel.media.dedup``):
+    """Drop rows whose image or clip duplicates an earlier row's (``datawheel.data.media.dedup``):
     the same content, or (images) a perceptual hash within ``max_distance`` bits.
 
     ``keys`` are those of the frame this step is applied to, row for row.

@@ -144,7 +144,7 @@ def clean_file(
     note = progress or (lambda stage, done, total: None)
     media = MediaPasses.create(data, config, path)
     if media is not None:
-        from datawheel.media.check import MEDIA_BATCH_ROWS
+        from datawheel.data.media.check import MEDIA_BATCH_ROWS
 
         batch_rows = min(batch_rows, MEDIA_BATCH_ROWS)  # bytes of files, not cells, per row
     with TableReader(
@@ -177,7 +177,7 @@ def clean_file(
         blur_faces=blur_faces,
     )
     if media is not None:
-        from datawheel.media.table import rejects_path, write_rejects
+        from datawheel.data.media.table import rejects_path, write_rejects
 
         result.media, result.media_examples = media.scan, media.examples
         side = Path(media_rejects_path) if media_rejects_path else rejects_path(output)

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from datawheel.config import CleanConfig, DataConfig
-from datawheel.media.dedup import MediaKeys, find_duplicates
-from datawheel.media.stage import MediaScan, MediaStage, Progress
+from datawheel.data.media.dedup import MediaKeys, find_duplicates
+from datawheel.data.media.stage import MediaScan, MediaStage, Progress
 
 __all__ = ["CACHE_BYTES", "MediaExample", "MediaPasses"]
 

@@ -212,10 +212,10 @@ def _duplicates(r: CleanFileResult) -> Any:
 
 def _media(r: CleanFileResult) -> list[Any]:
     """Images and audio: counts, sizes and durations, thumbnails of rejected and duplicate
-    files (``datawheel.media.report``); nothing when the data names no media column."""
+    files (``datawheel.data.media.report``); nothing when the data names no media column."""
     if r.media is None:
         return []
-    from datawheel.media.report import media_sections
+    from datawheel.data.media.report import media_sections
 
     return media_sections(r.media, r.media_examples, blur_faces=r.blur_faces)
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datawheel.data.media.decode import AUDIO_RATE
 from datawheel.errors import Cancelled
-from datawheel.media.decode import AUDIO_RATE
 
 __all__ = [
     "AUDIO_SEGMENTS",

@@ -127,7 +127,7 @@ class Anonymizer:
         return out, stats
 
     def _blur_frame(self, frame: pl.DataFrame, stats: AnonymizeStats) -> pl.DataFrame:
-        from datawheel.media.faces import blur_column
+        from datawheel.data.media.faces import blur_column
 
         missing = [c for c in self.face_columns if c not in frame.columns]
         if missing:
@@ -206,9 +206,9 @@ def _blurred_value(value: Any, column: str) -> Any:
     training images were; bytes stay bytes, text comes back as base64 text."""
     import base64
 
-    from datawheel.media.decode import MediaError, media_bytes
-    from datawheel.media.faces import blur_image_bytes
-    from datawheel.media.normalize import normalize_image
+    from datawheel.data.media.decode import MediaError, media_bytes
+    from datawheel.data.media.faces import blur_image_bytes
+    from datawheel.data.media.normalize import normalize_image
 
     try:
         stored, _ = normalize_image(media_bytes(value, None))

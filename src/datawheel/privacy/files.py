@@ -97,7 +97,7 @@ def anonymize_table(
     audio = [c for c in config.data.audio if c in frame.columns]
     scan = None
     if images or audio:
-        from datawheel.media.table import normalize_media
+        from datawheel.data.media.table import normalize_media
 
         data = config.data.model_copy(update={"images": images, "audio": audio})
         frame, scan = normalize_media(frame, data, config.clean.media, base_dir=base_dir)
@@ -128,13 +128,13 @@ def scan_file(
 
     With ``images`` (columns of paths relative to the file, bytes or base64), each line also
     has ``"media": [...]``: faces and the personal fields of each image's metadata
-    (``datawheel.media.scan``); the text column is then guessed among the other columns, and
+    (``datawheel.data.media.scan``); the text column is then guessed among the other columns, and
     a table with no other text column gets empty spans."""
     frame = read_table(source, encoding=encoding)
     findings: list[list[dict[str, Any]]] = [[] for _ in range(frame.height)]
     if images:
+        from datawheel.data.media.scan import scan_image_values
         from datawheel.data.schema import require_columns
-        from datawheel.media.scan import scan_image_values
 
         require_columns(frame.columns, [("--images", c) for c in images], source=str(source))
         for column in images:
@@ -173,7 +173,7 @@ def anonymize_file(
     result = anonymize_table(frame, config, key, base_dir=Path(source).parent)
     write_table(result.frame, output)
     if result.media is not None and result.media.rejects:
-        from datawheel.media.table import rejects_path, write_rejects
+        from datawheel.data.media.table import rejects_path, write_rejects
 
         result.rejects_file = write_rejects(result.media.rejects, rejects_path(Path(output)))
     return result

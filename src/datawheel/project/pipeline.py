@@ -583,7 +583,7 @@ def _ingest_media(project: Project, raw: pl.DataFrame, source: Path) -> tuple[pl
     data = project.config.data
     if not (data.images or data.audio):
         return raw, None
-    from datawheel.media.table import normalize_media
+    from datawheel.data.media.table import normalize_media
 
     return normalize_media(raw, data, project.config.clean.media, base_dir=source.parent)
 
@@ -593,7 +593,7 @@ def _media_report(ws: Workspace, scan: Any, raw_id: str) -> dict[str, Any]:
     of the data file) in the workspace's reports folder, readable by its owner only."""
     if scan is None:
         return {}
-    from datawheel.media.table import write_rejects
+    from datawheel.data.media.table import write_rejects
 
     report: dict[str, Any] = scan.summary()
     if scan.rejects:
@@ -608,7 +608,7 @@ def _media_keys(frame: pl.DataFrame, data: Any) -> Any:
     """Dedup keys of the stored media columns (None without media columns)."""
     if not (data.images or data.audio):
         return None
-    from datawheel.media.dedup import media_keys
+    from datawheel.data.media.dedup import media_keys
 
     return media_keys(frame, images=data.images, audio=data.audio)
 

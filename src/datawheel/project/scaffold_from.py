@@ -116,7 +116,7 @@ def _media_columns(
     sample: pl.DataFrame, source: Path, *, exclude: tuple[str | None, ...]
 ) -> dict[str, str]:
     """Columns of image or audio files (paths beside the data file, bytes, base64)."""
-    from datawheel.media.detect import detect_media_columns
+    from datawheel.data.media.detect import detect_media_columns
 
     candidates = sample.select([c for c in sample.columns if c not in exclude])
     return dict(detect_media_columns(candidates, base_dir=source.parent.resolve()))

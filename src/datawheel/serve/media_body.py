@@ -165,7 +165,7 @@ def decode_media(
     logged — media replaced by ``media_digest``). A null field stays null (the model uses its
     missing embedding). Over ``max_bytes`` or over the pixel limit → 413; anything else that
     does not decode → 422 naming ``rows.i.column``."""
-    from datawheel.media.decode import MediaError
+    from datawheel.data.media.decode import MediaError
 
     decoded, logged = [], []
     for i, row in enumerate(rows):
@@ -192,7 +192,7 @@ def _raw(value: Any, max_bytes: int) -> bytes:
     """A request's field as bytes: an upload's own, or base64 / a data: URI decoded. Decoded
     images and clips are left unfitted (``MediaSpec.load``): the model that serves the batch,
     maybe a newer one, fits them to its own shape."""
-    from datawheel.media.decode import MediaError, media_bytes
+    from datawheel.data.media.decode import MediaError, media_bytes
 
     if not isinstance(value, bytes | str):
         raise MediaError("unsupported", f"a {type(value).__name__}; send base64 text or a file")

@@ -221,7 +221,7 @@ class Service:
     def _anonymized(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each row anonymized as training data was; an image that face blurring cannot read
         is the same 413 / 422 naming ``rows.i.column`` as the model's own decoding gives."""
-        from datawheel.media.decode import MediaError, media_bytes
+        from datawheel.data.media.decode import MediaError, media_bytes
 
         out, limit = [], self.config.serve.max_media_bytes
         for i, row in enumerate(rows):

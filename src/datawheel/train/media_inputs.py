@@ -1,6 +1,6 @@
 """Image and audio column values → the fixed-shape arrays the fusion network reads.
 
-Decoding is ``datawheel.media.decode``'s (bytes, base64, a data: URI, or a path); this module
+Decoding is ``datawheel.data.media.decode``'s (bytes, base64, a data: URI, or a path); this module
 only fits what comes out to one shape: an image is letterboxed into ``image_size`` ×
 ``image_size`` RGB (aspect ratio kept, padded with black), a clip is cut or zero-padded to
 ``audio_samples`` at 16 kHz. A missing or undecodable value is marked absent, and the network
@@ -120,7 +120,7 @@ class MediaSpec:
     ) -> Any:
         """One value decoded, not yet fitted: a PIL RGB image, or float32 samples at 16 kHz
         (at most as long as the network reads). MediaError when it does not decode."""
-        from datawheel.media.decode import AUDIO_RATE, MAX_MEDIA_BYTES, load_audio, load_image
+        from datawheel.data.media.decode import AUDIO_RATE, MAX_MEDIA_BYTES, load_audio, load_image
 
         data = _bytes(value, base_dir, max_bytes or MAX_MEDIA_BYTES)
         if column in self.images:
@@ -133,7 +133,7 @@ class MediaSpec:
         if column in self.images:
             if isinstance(value, np.ndarray):
                 if value.shape != (self.image_size, self.image_size, 3):
-                    from datawheel.media.decode import MediaError
+                    from datawheel.data.media.decode import MediaError
 
                     raise MediaError("unsupported", f"an array of shape {value.shape}")
                 return value
@@ -161,7 +161,7 @@ class MediaSpec:
     ) -> MediaArrays:
         """Decode every media column of ``rows``. A null value is absent; an undecodable one is
         absent and counted by reason, or (``strict``) a MediaError naming ``rows.i.column``."""
-        from datawheel.media.decode import MediaError
+        from datawheel.data.media.decode import MediaError
 
         n = rows.height if isinstance(rows, pl.DataFrame) else len(rows)
         rejected: Counter[str] = Counter()
@@ -206,7 +206,7 @@ class MediaSpec:
 
 
 def _bytes(value: Any, base_dir: Path | None, max_bytes: int) -> bytes:
-    from datawheel.media.decode import media_bytes
+    from datawheel.data.media.decode import media_bytes
 
     if isinstance(value, Path):  # a path object is always a file, wherever it points
         return media_bytes(str(value), value.parent, max_bytes=max_bytes)
@@ -229,11 +229,11 @@ def _column(rows: Sequence[Mapping[str, Any]] | pl.DataFrame, column: str) -> li
 class MediaAugmenter:
     """``clean.augment.images`` / ``.audio`` applied to a training batch's decoded media:
     ``augmenter(arrays, rows, epoch)`` → the rows' media, each image and clip changed by
-    ``datawheel.media.augment`` with its own stream ``sample_rng(seed, epoch, row)`` — so a
+    ``datawheel.data.media.augment`` with its own stream ``sample_rng(seed, epoch, row)`` — so a
     resumed run draws exactly what the uninterrupted one did. Absent items stay untouched."""
 
     def __init__(self, spec: MediaSpec, images: Any = None, audio: Any = None, *, seed: int = 0):
-        from datawheel.media.augment import AudioAugment, ImageAugment
+        from datawheel.data.media.augment import AudioAugment, ImageAugment
 
         self.spec = spec
         self.image = ImageAugment(images) if images is not None and images.enabled else None
@@ -246,7 +246,7 @@ class MediaAugmenter:
     def __call__(self, arrays: MediaArrays, rows: np.ndarray, epoch: int) -> MediaArrays:
         from PIL import Image
 
-        from datawheel.media.augment import sample_rng
+        from datawheel.data.media.augment import sample_rng
 
         batch = arrays.take(rows)
         for k, row in enumerate(rows.tolist()):

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from datawheel.media.decode import AUDIO_RATE
+from datawheel.data.media.decode import AUDIO_RATE
 from datawheel.train.model import TabularMLP
 
 __all__ = [

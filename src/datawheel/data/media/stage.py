@@ -18,9 +18,9 @@ import numpy as np
 import polars as pl
 
 from datawheel.config import MediaCleanConfig
-from datawheel.media.decode import MediaError, Reason, media_bytes
-from datawheel.media.dedup import MediaKeys, content_key, perceptual_hash
-from datawheel.media.normalize import normalize_clip, normalize_image
+from datawheel.data.media.decode import MediaError, Reason, media_bytes
+from datawheel.data.media.dedup import MediaKeys, content_key, perceptual_hash
+from datawheel.data.media.normalize import normalize_clip, normalize_image
 
 __all__ = ["MediaScan", "MediaStage", "Reject", "Sample"]
 

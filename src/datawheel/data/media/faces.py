@@ -131,7 +131,7 @@ def blur_image_bytes(data: bytes, detector: FaceDetector | None = None) -> tuple
     format; the bytes come back unchanged when no face is found."""
     from PIL import Image as pil_image
 
-    from datawheel.media.normalize import encode_image
+    from datawheel.data.media.normalize import encode_image
 
     with pil_image.open(io.BytesIO(data)) as opened:
         lossless = opened.format == "PNG"

@@ -46,7 +46,7 @@ def thumbnail(data: bytes | None, *, blur_faces: bool = False) -> str | None:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
     image.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
     if blur_faces:
-        from datawheel.media.faces import blur_faces as blur
+        from datawheel.data.media.faces import blur_faces as blur
 
         image, _count = blur(image)
     out = io.BytesIO()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from datawheel.config import AudioAugmentConfig, ImageAugmentConfig
-from datawheel.media.decode import AUDIO_RATE
+from datawheel.data.media.decode import AUDIO_RATE
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from datawheel.media.decode import MediaError, load_image, media_bytes
-from datawheel.media.faces import FaceDetector
-from datawheel.media.metadata import personal_metadata
+from datawheel.data.media.decode import MediaError, load_image, media_bytes
+from datawheel.data.media.faces import FaceDetector
+from datawheel.data.media.metadata import personal_metadata
 
 __all__ = ["scan_image_values"]
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datawheel.config import MediaCleanConfig
+from datawheel.data.media.stage import MediaScan, MediaStage, Progress
+from datawheel.data.media.table import rejects_path, write_rejects
 from datawheel.data.schema import require_columns
 from datawheel.data.stream import TableReader
 from datawheel.errors import UsageError
-from datawheel.media.stage import MediaScan, MediaStage, Progress
-from datawheel.media.table import rejects_path, write_rejects
 
 __all__ = ["MEDIA_BATCH_ROWS", "MediaCheckResult", "check_media_file"]
 

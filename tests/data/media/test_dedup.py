@@ -11,14 +11,14 @@ import pytest
 from PIL import Image
 
 from datawheel.config import MediaDedupConfig
-from datawheel.media.dedup import (
+from datawheel.data.media.dedup import (
     MediaKeys,
     find_duplicates,
     hamming_pairs,
     media_keys,
     perceptual_hash,
 )
-from datawheel.media.normalize import normalize_image
+from datawheel.data.media.normalize import normalize_image
 
 from .samples import encode, picture
 

@@ -13,7 +13,7 @@ import polars as pl
 
 from datawheel.atomic import atomic_write
 from datawheel.config import DataConfig, MediaCleanConfig
-from datawheel.media.stage import MediaScan, MediaStage, Progress, Reject
+from datawheel.data.media.stage import MediaScan, MediaStage, Progress, Reject
 
 __all__ = ["REJECT_FIELDS", "normalize_media", "rejects_path", "write_rejects"]
 

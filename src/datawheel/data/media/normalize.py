@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from datawheel.media.decode import (
+from datawheel.data.media.decode import (
     AUDIO_RATE,
     MAX_AUDIO_SECONDS,
     MAX_PIXELS,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import polars as pl
 
-from datawheel.media.decode import (
+from datawheel.data.media.decode import (
     AUDIO_FORMATS,
     IMAGE_FORMATS,
     MediaError,

@@ -19,14 +19,14 @@ import polars as pl
 
 from datawheel.config import MediaCleanConfig, MediaDedupConfig
 from datawheel.data.dedup_file import write_clusters
+from datawheel.data.media.check import MEDIA_BATCH_ROWS
+from datawheel.data.media.dedup import MediaKeys, find_duplicates
+from datawheel.data.media.stage import MediaScan, MediaStage, Progress
+from datawheel.data.media.table import rejects_path, write_rejects
 from datawheel.data.schema import require_columns
 from datawheel.data.stream import ReadStats, TableReader, TableWriter
 from datawheel.errors import DataError, UsageError
 from datawheel.io import OnBadLines
-from datawheel.media.check import MEDIA_BATCH_ROWS
-from datawheel.media.dedup import MediaKeys, find_duplicates
-from datawheel.media.stage import MediaScan, MediaStage, Progress
-from datawheel.media.table import rejects_path, write_rejects
 
 __all__ = ["MediaDedupResult", "dedup_media_file"]
 

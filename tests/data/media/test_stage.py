@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from datawheel.config import MediaCleanConfig
-from datawheel.media.decode import load_image
-from datawheel.media.stage import MediaStage
+from datawheel.data.media.decode import load_image
+from datawheel.data.media.stage import MediaStage
 
 from .samples import clip, encode, picture, tone
 

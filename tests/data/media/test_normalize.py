@@ -10,9 +10,9 @@ import pytest
 import soundfile
 from PIL import Image
 
-from datawheel.media.decode import AUDIO_RATE, MediaError, load_audio, load_image
-from datawheel.media.metadata import personal_metadata
-from datawheel.media.normalize import normalize_clip, normalize_image, trim_silence
+from datawheel.data.media.decode import AUDIO_RATE, MediaError, load_audio, load_image
+from datawheel.data.media.metadata import personal_metadata
+from datawheel.data.media.normalize import normalize_clip, normalize_image, trim_silence
 
 from .samples import GPS_LATITUDE, OWNER, SERIAL, clip, encode, picture, tone, with_iptc
 

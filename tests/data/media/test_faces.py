@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datawheel.media.faces import blur_faces, blur_image_bytes, detect_faces
-from datawheel.media.normalize import normalize_image
+from datawheel.data.media.faces import blur_faces, blur_image_bytes, detect_faces
+from datawheel.data.media.normalize import normalize_image
 
 from .samples import encode, picture
 
@@ -59,7 +59,7 @@ def test_anonymizer_row_when_faces_blur_then_served_image_blurred_like_training(
     import base64
 
     from datawheel.config import PrivacyConfig
-    from datawheel.media.decode import MediaError, load_image, media_bytes
+    from datawheel.data.media.decode import MediaError, load_image, media_bytes
     from datawheel.privacy.anonymize import Anonymizer
 
     privacy = PrivacyConfig(images={"faces": "blur"})

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from datawheel.config import AudioAugmentConfig, ImageAugmentConfig
-from datawheel.media.augment import AudioAugment, ImageAugment, sample_rng
+from datawheel.data.media.augment import AudioAugment, ImageAugment, sample_rng
 
 from .samples import picture
 

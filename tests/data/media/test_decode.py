@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datawheel.errors import DataError
-from datawheel.media.decode import (
+from datawheel.data.media.decode import (
     AUDIO_RATE,
     REASONS,
     MediaError,
@@ -19,6 +18,7 @@ from datawheel.media.decode import (
     load_image,
     media_bytes,
 )
+from datawheel.errors import DataError
 
 from .samples import clip, encode, gif_frames, picture, tone
 
