@@ -26,7 +26,7 @@ test: $(DEV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-# The inner loop, under a CPU-minute: unit tests only — no training of the example model, no
+# The inner loop, about 1.5 minutes on two cores: unit tests only — no training of the example model, no
 # datawheel processes, servers or browsers (it deselects the markers `slow` and `e2e`).
 test-fast: $(DEV_STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow and not e2e"
