@@ -15,9 +15,11 @@ from datawheel.loop.runner import run_once
 from datawheel.project.evaluation import evaluate_model
 from datawheel.project.pipeline import Project
 from datawheel.project.scaffold_from import init_from_file
+from datawheel.project.status import project_status
 from datawheel.serve.app import create_app
 from datawheel.serve.background import BackgroundServer
 from datawheel.serve.tenants import create_key, create_tenant
+from in_process import run_main
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +46,7 @@ def regression_project(tmp_path: Path) -> Path:
 
 
 def test_regression_when_run_served_and_labeled_then_values_intervals_and_live_error(
-    regression_project: Path,
+    regression_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = Project.load(regression_project)
     report = project.run()
@@ -90,6 +92,16 @@ def test_regression_when_run_served_and_labeled_then_values_intervals_and_live_e
         assert heading in card
     live = live_error(ws, report.model_version)
     assert live.labeled == 1 and live.rmse == pytest.approx(1000.0, rel=1e-6)
+    # status shows a regression's live error, not an accuracy of exact float matches
+    served = next(
+        v for v in project_status(ws, project.config)["versions"] if v["id"] == live.model_version
+    )
+    assert served["live_metric"] == "rmse" and served["live_accuracy"] is None
+    assert served["live_value"] == pytest.approx(1000.0, rel=1e-6) and served["labeled"] == 1
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = run_main("status", "-c", str(regression_project), cwd=regression_project.parent)
+    assert shown.returncode == 0 and "live rmse (30d)" in shown.stdout, shown.stdout
+    assert "1000" in shown.stdout and "live accuracy" not in shown.stdout
     loop = run_once(ws, project.config)
     assert "live rmse" in loop.reason or "labeled feedback rows" in loop.reason
     ws.close()

@@ -21,7 +21,7 @@ from datawheel.cli.common import (
     print_json,
     print_primary,
 )
-from datawheel.i18n.catalog import translate
+from datawheel.i18n.catalog import N_, translate
 
 
 def init(
@@ -212,6 +212,7 @@ def status(
 
 def _print_versions(name: str, state: dict[str, Any]) -> None:
     window = state["versions"][0]["live_window"] if state["versions"] else ""
+    live_metric = state["versions"][0].get("live_metric", "accuracy") if state["versions"] else ""
     compared = state.get("compared_on") or {}
     metric = compared.get("metric") or "primary metric"
     same = f"{metric} on the same {compared.get('rows', 0):,} rows" if compared else metric
@@ -222,14 +223,14 @@ def _print_versions(name: str, state: dict[str, Any]) -> None:
         same,
         "95 % interval",
         "fairness gap",
-        f"live accuracy ({window})",
+        N_(f"live {live_metric} ({window})"),
         "95 % interval",
         "labels",
         "created",
     ):
         table.add_column(column)
     for v in state["versions"]:
-        live = v["live_accuracy"]
+        live = v["live_value"]
         low, high = v["live_interval"]
         score = v.get("compared") or {}
         value = score.get("value")
@@ -249,8 +250,8 @@ def _print_versions(name: str, state: dict[str, Any]) -> None:
             shown,
             interval,
             "n/m" if gap is None else f"{gap:.4f}",
-            "—" if live is None else f"{live:.4f}",
-            "—" if live is None else f"[{low:.3f}, {high:.3f}]",
+            "—" if live is None else f"{live:.4g}" if v["live_metric"] == "rmse" else f"{live:.4f}",
+            "—" if live is None or low is None else f"[{low:.3g}, {high:.3g}]",
             str(v["labeled"]),
             v["created_at"][:19],
         )

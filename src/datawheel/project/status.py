@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from datawheel.atomic import atomic_write
 from datawheel.config import ProjectConfig, default_tuned_path, read_tuned
+from datawheel.i18n.catalog import N_
 from datawheel.loop.drift import feature_drift
-from datawheel.loop.feedback import live_accuracy
+from datawheel.loop.feedback import live_accuracy, live_error
 from datawheel.loop.recovery import live_retrain
 from datawheel.loop.shadow import judge_shadow
 from datawheel.project.alerts import (
@@ -39,8 +40,15 @@ __all__ = ["compare_versions", "project_status", "tuned_status", "warm_compariso
 
 
 def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) -> dict[str, Any]:
-    live = live_accuracy(ws, version.id, window=window, now=now)
     primary = version.metrics.get("primary") or {}
+    if "rmse" in version.metrics:  # a regression: its live error, not an accuracy of floats
+        error = live_error(ws, version.id, window=window, now=now)
+        metric, value, labeled = "rmse", error.rmse, error.labeled
+        low, high, accuracy = error.low, error.high, None
+    else:
+        live = live_accuracy(ws, version.id, window=window, now=now)
+        metric, value, labeled = "accuracy", live.accuracy, live.labeled
+        low, high, accuracy = live.low, live.high, live.accuracy
     return {
         "id": version.id,
         "stage": version.stage,
@@ -52,9 +60,11 @@ def _version_row(ws: Workspace, version: ModelVersion, window: str, now: Any) ->
             "on": version.eval_dataset_id,
         },
         "fairness_gap": version.metrics.get("fairness_gap"),
-        "live_accuracy": live.accuracy,
-        "labeled": live.labeled,
-        "live_interval": [live.low, live.high],
+        "live_metric": metric,  # accuracy, or rmse for a regression
+        "live_value": value,
+        "live_accuracy": accuracy,  # None for a regression
+        "labeled": labeled,
+        "live_interval": [low, high],
         "live_window": window,
         "created_at": version.created_at,
         "needs_retraining": version.needs_retraining,
@@ -75,13 +85,23 @@ def _champion_alerts(
     version: ModelVersion, row: dict[str, Any], drift: dict[str, Any], config: ProjectConfig
 ) -> list[str]:
     alerts = retraining_alerts(version)
-    live, loop = row["live_accuracy"], config.loop
+    live, loop = row["live_value"], config.loop
     enough = live is not None and row["labeled"] >= loop.min_labeled_feedback
-    if enough and live < loop.accuracy_below:
+    offline = version.metrics.get("rmse")
+    if not enough:
+        pass
+    elif row["live_metric"] == "accuracy" and live < loop.accuracy_below:
         alerts.append(
-            f"{version.id} live accuracy {live:.4f} is below {loop.accuracy_below:g} "
-            "— run `datawheel loop --once`"
-        )
+            N_(f"{version.id} live accuracy {live:.4f} is below {loop.accuracy_below:g} "
+               "— run `datawheel loop --once`")
+        )  # fmt: skip
+    elif row["live_metric"] == "rmse" and offline and live > offline * loop.error_ratio_above:
+        limit = offline * loop.error_ratio_above
+        alerts.append(
+            N_(f"{version.id} live rmse {live:.4g} is above {limit:.4g} "
+               f"({loop.error_ratio_above:g} × the offline {offline:.4g}) "
+               "— run `datawheel loop --once`")
+        )  # fmt: skip
     return alerts + drift_alerts(version.id, drift, loop.drift_psi_above)
 
 
