@@ -19,7 +19,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,29 @@ class CleaningPlan:
     hide: set[str]  # columns whose values are never shown (PII, the id)
     pii: dict[str, str]
     hidden: dict[str, str]
+
+    def write_steps(
+        self, fill_values: Mapping[str, Any], bounds: Mapping[str, tuple[float, float] | str]
+    ) -> list[Step]:
+        """The steps of the write pass, with the values the learning pass found — one list
+        for the local engine and the Ray engine's blocks, so both clean alike."""
+        config = self.config
+        steps: list[Step] = [
+            MissingValues(
+                config.missing,
+                numeric=self.numeric,
+                categorical=self.categorical,
+                text=self.text,
+                target=self.target,
+                fill_values=fill_values,
+            ),
+            Outliers(config.outliers, numeric=self.numeric, bounds=bounds),
+        ]
+        if config.rules:
+            steps.append(Rules(config.rules))
+        if config.normalize.text:
+            steps.append(NormalizeText(self.text, lowercase=config.normalize.lowercase))
+        return steps
 
 
 def _plan(
@@ -471,22 +494,7 @@ def _write(
     media: MediaPasses | None = None,
 ) -> CleanStats:
     """Pass 3: apply the steps with the learned values and write the kept rows."""
-    config = plan.config
-    steps: list[Step] = [
-        MissingValues(
-            config.missing,
-            numeric=plan.numeric,
-            categorical=plan.categorical,
-            text=plan.text,
-            target=plan.target,
-            fill_values=learned.fill_values,
-        ),
-        Outliers(config.outliers, numeric=plan.numeric, bounds=learned.bounds),
-    ]
-    if config.rules:
-        steps.append(Rules(config.rules))
-    if config.normalize.text:
-        steps.append(NormalizeText(plan.text, lowercase=config.normalize.lowercase))
+    steps = plan.write_steps(learned.fill_values, learned.bounds)
     stats = CleanStats(dropped=dict(chosen.dropped))
     examples = _ExampleFinder(plan, chosen)
     start = 0
@@ -506,7 +514,7 @@ def _write(
         stats.rows_out = writer.rows
     skipped = dict(learned.skipped)
     for c, why in learned.bounds.items():
-        if isinstance(why, str) and config.outliers.method != "none":
+        if isinstance(why, str) and plan.config.outliers.method != "none":
             skipped[c] = f"{skipped[c]}; outliers: {why}" if c in skipped else f"outliers: {why}"
     stats.skipped = skipped
     chosen.examples[:] = examples.done()

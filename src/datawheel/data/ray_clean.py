@@ -34,11 +34,6 @@ from datawheel.config import CleanConfig, DataConfig
 from datawheel.data.accumulate import TypeIssues
 from datawheel.data.clean import (
     CleanStats,
-    MissingValues,
-    NormalizeText,
-    Outliers,
-    Rules,
-    Step,
     row_keys,
 )
 from datawheel.data.clean_file import (
@@ -235,23 +230,8 @@ class _Apply:
     block's counts ride on its first row (or on a row numbered -1 when every row dropped)."""
 
     def __init__(self, plan: CleaningPlan, learned: Learned):
-        config = plan.config
         self.schema = plan.schema
-        self.steps: list[Step] = [
-            MissingValues(
-                config.missing,
-                numeric=plan.numeric,
-                categorical=plan.categorical,
-                text=plan.text,
-                target=plan.target,
-                fill_values=learned.fill_values,
-            ),
-            Outliers(config.outliers, numeric=plan.numeric, bounds=learned.bounds),
-        ]
-        if config.rules:
-            self.steps.append(Rules(config.rules))
-        if config.normalize.text:
-            self.steps.append(NormalizeText(plan.text, lowercase=config.normalize.lowercase))
+        self.steps = plan.write_steps(learned.fill_values, learned.bounds)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         frame = block_frame(batch, {ROW: pl.Int64(), **self.schema})
