@@ -96,3 +96,14 @@ def test_run_when_command_ends_then_exit_code_output_and_exit_handlers_kept(
     assert done.returncode == code, done.stderr
     assert done.stdout.startswith(out) and "not reached" not in done.stdout
     assert "exit handler ran" in done.stderr
+
+
+@pytest.mark.e2e
+def test_run_when_started_with_stdout_closed_then_exits_cleanly(tmp_path: Path) -> None:
+    """``datawheel --version >&-``: Python starts with no sys.stdout; nothing to flush, no crash."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(EXIT_PROBE)
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" "{probe}" --version >&-'],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr, done.stderr
+    assert "exit handler ran" in done.stderr

@@ -151,6 +151,8 @@ def run() -> None:
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with the descriptor closed (`datawheel … >&-`)
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`datawheel … | head`)

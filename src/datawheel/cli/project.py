@@ -210,9 +210,28 @@ def status(
         console.print("no alerts")
 
 
+def _live_cell(version: dict[str, Any], live: float | None, *, mixed: bool) -> str:
+    if live is None:
+        return "—"
+    rmse = version["live_metric"] == "rmse"
+    shown = f"{live:.4g}" if rmse else f"{live:.4f}"
+    return f"{version['live_metric']} {shown}" if mixed else shown
+
+
+def _live_interval(version: dict[str, Any], low: float | None, high: float | None) -> str:
+    if version["live_value"] is None or low is None or high is None:
+        return "—"
+    if version["live_metric"] == "rmse":
+        return f"[{low:.4g}, {high:.4g}]"
+    return f"[{low:.3f}, {high:.3f}]"
+
+
 def _print_versions(name: str, state: dict[str, Any]) -> None:
     window = state["versions"][0]["live_window"] if state["versions"] else ""
-    live_metric = state["versions"][0].get("live_metric", "accuracy") if state["versions"] else ""
+    # one live metric names the column; a task change across versions (classification and
+    # regression) names it in each cell instead
+    live_metrics = {v["live_metric"] for v in state["versions"]}
+    live_metric = live_metrics.pop() if len(live_metrics) == 1 else "metric"
     compared = state.get("compared_on") or {}
     metric = compared.get("metric") or "primary metric"
     same = f"{metric} on the same {compared.get('rows', 0):,} rows" if compared else metric
@@ -250,8 +269,8 @@ def _print_versions(name: str, state: dict[str, Any]) -> None:
             shown,
             interval,
             "n/m" if gap is None else f"{gap:.4f}",
-            "—" if live is None else f"{live:.4g}" if v["live_metric"] == "rmse" else f"{live:.4f}",
-            "—" if live is None or low is None else f"[{low:.3g}, {high:.3g}]",
+            _live_cell(v, live, mixed=live_metric == "metric"),
+            _live_interval(v, low, high),
             str(v["labeled"]),
             v["created_at"][:19],
         )

@@ -138,9 +138,9 @@ class GatedGap:
 
     def text(self) -> str:
         """``0.0834 (sex; groups with >= 30 positives / negatives)`` or the reason."""
-        size, why = self.min_group_size, self.reason
+        size, gap_reason = self.min_group_size, self.reason
         if self.value is None:
-            return N_(f"not measurable: {why}")
+            return N_(f"not measurable: {gap_reason}")
         value, column = f"{self.value:.4f}", self.column
         if column:
             return N_(f"{value} ({column}; groups with >= {size} positives / negatives)")

@@ -45,7 +45,7 @@ _PLACEHOLDER = re.compile(r"\{[^{}]+\}")
 # (a column, a number, a version id) is data and is left as it is
 _PHRASES = frozenset(
     {"{purpose}", "{verdict}", "{forced_by}", "{champion_gap}", "{primary_value}", "{described}",
-     "{why}"}
+     "{gap_reason}"}
 )  # fmt: skip
 
 

