@@ -116,7 +116,7 @@ def test_rollback_when_promoted_then_previous_champion_restored_and_audited(loop
     restored = rollback(ws, reason="bad live accuracy")
     assert restored.id == "v1" and champion(ws).id == "v1"
     assert get_version(ws, "v2").stage == "archived"
-    from datawheel.serve.models import ModelHolder  # what a server loads next
+    from datawheel.serve.model_holder import ModelHolder  # what a server loads next
 
     assert ModelHolder(ws, refresh_seconds=0).current()[0] == "v1"
     with ws.engine.connect() as conn:

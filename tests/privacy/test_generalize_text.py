@@ -11,8 +11,8 @@ import pytest
 from datawheel.config import PrivacyConfig
 from datawheel.errors import ConfigError
 from datawheel.privacy.anonymize import Anonymizer
+from datawheel.privacy.free_text import anonymize_text
 from datawheel.privacy.operators import make_operator, pseudonym
-from datawheel.privacy.text import anonymize_text
 
 
 @pytest.mark.parametrize(

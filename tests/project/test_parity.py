@@ -19,7 +19,7 @@ from sqlalchemy import select
 from datawheel.project.evaluation import anonymize_rows
 from datawheel.project.pipeline import Project
 from datawheel.registry.candidate import assess_model
-from datawheel.registry.export import export_version
+from datawheel.registry.version_export import export_version
 from datawheel.registry.versions import (
     get_version,
     load_model,

@@ -16,8 +16,8 @@ from datawheel.errors import NotFoundError, UsageError
 from datawheel.io import read_table
 from datawheel.project.pipeline import Project
 from datawheel.registry import license_check
-from datawheel.registry.export import export_version
 from datawheel.registry.licenses import issue_license, list_licenses, revoke_license
+from datawheel.registry.version_export import export_version
 from datawheel.serve.background import BackgroundServer
 from datawheel.serve.bundle_app import create_bundle_app
 

@@ -18,7 +18,7 @@ from datawheel.registry.versions import (
     register_model,
     rollback,
 )
-from datawheel.serve.models import ModelHolder
+from datawheel.serve.model_holder import ModelHolder
 from datawheel.store.workspace import Workspace
 
 

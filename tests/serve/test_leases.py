@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from datawheel.serve.errors import TooManyRequests
+from datawheel.serve.http_errors import TooManyRequests
 from datawheel.serve.limits import GRACE, Limiter, current_month
 from datawheel.store.db import quota_counters, quota_leases, rate_buckets
 from datawheel.store.workspace import Workspace

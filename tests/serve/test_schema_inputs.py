@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from datawheel.errors import UsageError
-from datawheel.serve.schema import RowValidator, rows_model
+from datawheel.serve.request_schema import RowValidator, rows_model
 
 SCHEMA = {"age": "number", "floor": "string", "city": "string"}
 

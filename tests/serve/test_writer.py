@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from datawheel.serve.metrics import Metrics
+from datawheel.serve.prometheus import Metrics
 from datawheel.serve.writer import WriteBehind
 from datawheel.store.db import predictions, usage
 from datawheel.store.workspace import Workspace

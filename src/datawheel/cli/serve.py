@@ -70,7 +70,7 @@ def serve(
 
     from datawheel.project.app_factory import CONSOLE_ENV, PROJECT_ENV, WORKSPACE_ENV
     from datawheel.serve.background import http_stack, worker_metrics_dir
-    from datawheel.serve.models import preflight
+    from datawheel.serve.model_holder import preflight
 
     project = load_project(config, workspace, need_data=False)
     with project.open_workspace() as ws:

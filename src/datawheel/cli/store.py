@@ -63,7 +63,7 @@ def migrate(config: ConfigOption = DEFAULT_CONFIG, workspace: WorkspaceOption = 
     Example: datawheel migrate
     """
     from datawheel.errors import ConfigError
-    from datawheel.store.schema import migrate_workspace
+    from datawheel.store.schema_version import migrate_workspace
     from datawheel.store.workspace import DB_URL_ENV, resolve_workspace_dir
 
     root = resolve_workspace_dir(config.parent.resolve(), workspace)

@@ -95,7 +95,7 @@ def export(
 
     Example: datawheel export champion -o bundle --int8
     """
-    from datawheel.registry.export import export_version
+    from datawheel.registry.version_export import export_version
 
     project_config = load_project(config, workspace).config if config.is_file() else None
     with open_workspace(config, workspace) as ws:

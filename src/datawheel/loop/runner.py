@@ -24,7 +24,7 @@ from datawheel.registry.candidate import (
     register_candidate,
     train_candidate,
 )
-from datawheel.registry.policy import policy_alerts
+from datawheel.registry.privacy_policy import policy_alerts
 from datawheel.registry.versions import (
     ModelVersion,
     champion,

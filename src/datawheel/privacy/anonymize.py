@@ -11,8 +11,8 @@ import polars as pl
 
 from datawheel.config import PrivacyConfig
 from datawheel.errors import DataError
+from datawheel.privacy.free_text import SpanRecord, anonymize_text
 from datawheel.privacy.operators import Operator, make_operator, pseudonym, text_operator
-from datawheel.privacy.text import SpanRecord, anonymize_text
 from datawheel.secret import SecretKey
 
 __all__ = ["AnonymizeStats", "Anonymizer", "pii_tag", "subject_token"]

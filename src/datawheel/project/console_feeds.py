@@ -20,7 +20,7 @@ from datawheel.project.alerts import (
     input_pii_alerts,
     retraining_alerts,
 )
-from datawheel.registry.policy import policy_alerts
+from datawheel.registry.privacy_policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, list_versions
 from datawheel.store.workspace import Workspace
 

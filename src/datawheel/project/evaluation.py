@@ -23,7 +23,7 @@ from datawheel.io import read_table
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.project.pipeline import Project, baseline_warnings
 from datawheel.registry.candidate import assess_model
-from datawheel.registry.card import version_card_html, version_split
+from datawheel.registry.version_card import version_card_html, version_split
 from datawheel.registry.versions import get_version, load_version_model
 from datawheel.report.html import write_page
 from datawheel.report.plots import load_chart_library

@@ -11,7 +11,7 @@ from datawheel.errors import DatawheelError
 from datawheel.i18n.catalog import N_
 from datawheel.loop.gate import POLICY_RETRAIN, decide
 from datawheel.registry.candidate import Candidate, assess_model
-from datawheel.registry.policy import policy_alerts
+from datawheel.registry.privacy_policy import policy_alerts
 from datawheel.registry.versions import ModelVersion, champion, conclude_gate, load_version_model
 from datawheel.store.workspace import Workspace
 

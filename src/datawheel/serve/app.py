@@ -18,12 +18,12 @@ from datawheel import __version__
 from datawheel.config import ProjectConfig
 from datawheel.registry.versions import list_versions
 from datawheel.serve.docs import install_offline_docs
-from datawheel.serve.errors import Unavailable, install_error_handlers
 from datawheel.serve.fastlane import LanedApp
 from datawheel.serve.feedback_intake import FeedbackRequest
+from datawheel.serve.http_errors import Unavailable, install_error_handlers
 from datawheel.serve.limits import current_month
 from datawheel.serve.metering import month_usage
-from datawheel.serve.schema import rows_model
+from datawheel.serve.request_schema import rows_model
 from datawheel.serve.service import Clocks, Service
 from datawheel.serve.tenants import Principal
 from datawheel.store.db import reading

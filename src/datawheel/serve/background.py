@@ -27,7 +27,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 
 @contextmanager
 def worker_metrics_dir() -> Iterator[Path]:
-    """A fresh directory where one server's workers keep their metrics (``serve.metrics``), set
+    """A fresh directory where one server's workers keep their metrics (``serve.prometheus``), set
     in the environment they inherit and removed when the server stops. A directory shared by
     two servers, or left from an earlier one, would add their counts to this one's.
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from datawheel import __version__
 from datawheel.errors import DataError, PermissionDenied, Unauthenticated, UsageError
 from datawheel.registry import license_check
-from datawheel.serve.errors import install_error_handlers
+from datawheel.serve.http_errors import install_error_handlers
 from datawheel.train.bundle import TrainedModel
 
 __all__ = ["BUNDLE_KEY_ENV", "create_bundle_app", "load_licensed_bundle"]

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from datawheel.errors import DatawheelError
-from datawheel.serve.errors import (
+from datawheel.serve.http_errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
     error_body,

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Connection, Engine, Select, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from datawheel.serve.errors import TooManyRequests, Unavailable
+from datawheel.serve.http_errors import TooManyRequests, Unavailable
 from datawheel.store.db import quota_counters, quota_leases, rate_buckets
 
 __all__ = [

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from datawheel.errors import UsageError
-from datawheel.serve.errors import MalformedBody, PayloadTooLarge
+from datawheel.serve.http_errors import MalformedBody, PayloadTooLarge
 
 __all__ = ["decode_media", "is_multipart", "media_digest", "parse_multipart"]
 

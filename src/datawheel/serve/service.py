@@ -19,14 +19,14 @@ from datawheel.config import PlanConfig, ProjectConfig
 from datawheel.errors import Cancelled, PermissionDenied, Unauthenticated
 from datawheel.privacy.anonymize import Anonymizer
 from datawheel.serve.batching import MicroBatcher
-from datawheel.serve.errors import MalformedBody, PayloadTooLarge, Unavailable, status_of
 from datawheel.serve.feedback_intake import FeedbackIntake
+from datawheel.serve.http_errors import MalformedBody, PayloadTooLarge, Unavailable, status_of
 from datawheel.serve.input_pii import InputPiiWatch
 from datawheel.serve.limits import Limiter, Ticket
 from datawheel.serve.media_body import decode_media, is_multipart, parse_multipart
-from datawheel.serve.metrics import Metrics
-from datawheel.serve.models import ModelHolder
-from datawheel.serve.schema import RowValidator
+from datawheel.serve.model_holder import ModelHolder
+from datawheel.serve.prometheus import Metrics
+from datawheel.serve.request_schema import RowValidator
 from datawheel.serve.tenants import AuthCache, Principal, authorize, sign_legacy_keys
 from datawheel.serve.writer import WriteBehind
 from datawheel.store.db import now_iso, ordered_id

@@ -518,7 +518,7 @@ def _json_dumps(value: Any) -> str:
 
 def connect(url: str | None, *, workspace: Path) -> Engine:
     """An engine for ``url`` (default: SQLite in the workspace), checked to answer. Its tables
-    are made or upgraded by ``store.schema.prepare``."""
+    are made or upgraded by ``store.schema_version.prepare``."""
     if url is None:
         workspace.mkdir(parents=True, exist_ok=True)
         _private_file(workspace / "datawheel.db")

@@ -19,7 +19,7 @@ from datawheel.store.audit_anchor import BucketAnchor
 from datawheel.store.blobs import ARTIFACTS_URL_ENV, S3Blobs, open_blobs
 from datawheel.store.db import connect, meta, reading
 from datawheel.store.roles import resolve_identity
-from datawheel.store.schema import SchemaChange, prepare
+from datawheel.store.schema_version import SchemaChange, prepare
 
 __all__ = ["DB_URL_ENV", "HOME_ENV", "Workspace", "resolve_workspace_dir"]
 
@@ -105,7 +105,7 @@ class Workspace:
 
         A database of an older schema is upgraded — on SQLite when ``upgrade`` is None, on
         PostgreSQL only when it is True (``datawheel migrate``); otherwise opening raises a
-        `UsageError` naming that command (``store.schema``). The upgrade is recorded in the
+        `UsageError` naming that command (``store.schema_version``). The upgrade is recorded in the
         keyed audit log, so it needs the secret key.
         """
         root = Path(root)

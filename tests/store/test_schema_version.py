@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from datawheel.errors import PermissionDenied, UsageError
 from datawheel.store import audit
 from datawheel.store.db import metadata
-from datawheel.store.schema import BASELINE, HEAD, migrate_workspace, revision
+from datawheel.store.schema_version import BASELINE, HEAD, migrate_workspace, revision
 from datawheel.store.workspace import Workspace
 
 from .first_release import FIRST_RELEASE_AUDIT, FIRST_RELEASE_ROWS, build_first_release

@@ -9,8 +9,8 @@ import pytest
 from datawheel.evaluate.card import model_card_html
 from datawheel.project.evaluation import evaluate_model
 from datawheel.project.pipeline import Project
-from datawheel.registry.card import version_card_html
-from datawheel.registry.export import export_version
+from datawheel.registry.version_card import version_card_html
+from datawheel.registry.version_export import export_version
 from datawheel.registry.versions import get_version, load_version_model
 from datawheel.store.datasets import load_frame
 

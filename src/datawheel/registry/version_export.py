@@ -21,7 +21,7 @@ def export_version(
     config: ProjectConfig | None = None,
 ) -> ExportReport:
     """Export model version ``ref`` with its model card, compared on its held-out set."""
-    from datawheel.registry.card import version_card_html
+    from datawheel.registry.version_card import version_card_html
     from datawheel.registry.versions import get_version, load_version_model
     from datawheel.store.datasets import load_frame
     from datawheel.train.export import BUNDLE_LICENSE_NOTE, export_bundle

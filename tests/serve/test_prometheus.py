@@ -7,7 +7,7 @@ import random
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from datawheel.serve.metrics import BATCH_BUCKETS, LATENCY_BUCKETS, Metrics
+from datawheel.serve.prometheus import BATCH_BUCKETS, LATENCY_BUCKETS, Metrics
 
 
 def _samples(text: str, prefix: str) -> list[str]:
