@@ -87,3 +87,21 @@ def test_imports_when_parsed_then_point_down_or_sideways_only(path: Path):
             pytest.fail(f"{unit} imports {module}: the online half and loop meet through store")
         if unit == "serve" and target == "console":
             pytest.fail(f"serve imports {module}: the app factory mounts the console, not serve")
+
+
+# Module names that repeat on purpose: the same job for another kind of data or another app —
+# (data/ and data/media/: augmentation, deduplication, normalization, the PII scan; serve/ and
+# console/: the ASGI app). cli/x.py beside project/x.py is the command of that subsystem.
+SAME_JOB = {"app", "augment", "dedup", "dedup_file", "normalize", "scan"}
+
+
+def test_module_names_when_repeated_across_packages_then_the_same_job():
+    """#12: no two modules with one name for different things (`serve/metrics` beside
+    `evaluate/metrics` read as one thing; it is `serve/prometheus`)."""
+    seen: dict[str, list[str]] = {}
+    for path in FILES:
+        if path.name == "__init__.py" or path.parent.name == "cli":
+            continue
+        seen.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
+    repeated = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert set(repeated) <= SAME_JOB, {n: p for n, p in repeated.items() if n not in SAME_JOB}
