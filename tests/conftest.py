@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from datawheel.secret import SecretKey
 from datawheel.store.workspace import Workspace
+from pg_schemas import fresh_schema_url
 
 PG_ENV = "DATAWHEEL_TEST_DB_URL"
 PG_LOCAL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -75,23 +75,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("ray"))
 
 
-def _pg_schema_url(base: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema per test, dropped afterwards, so tests never share rows."""
-    import sqlalchemy as sa
-
-    schema = f"dw_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None (SQLite in the workspace) or a PostgreSQL URL; the PostgreSQL half skips, saying
@@ -101,7 +84,7 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     if not PG_URL:
         pytest.skip(f"PostgreSQL half skipped: {PG_WHY}")
-    yield from _pg_schema_url(PG_URL)
+    yield from fresh_schema_url(PG_URL)
 
 
 @pytest.fixture
@@ -110,7 +93,7 @@ def pg_schema_url() -> Iterator[str]:
     nothing else); skips, saying why, when none answers."""
     if not PG_URL:
         pytest.skip(f"needs PostgreSQL: {PG_WHY}")
-    yield from _pg_schema_url(PG_URL)
+    yield from fresh_schema_url(PG_URL)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from datawheel.store import audit
 from datawheel.store.db import metadata
 from datawheel.store.schema_version import BASELINE, HEAD, migrate_workspace, revision
 from datawheel.store.workspace import Workspace
+from pg_schemas import fresh_schema_url
 
 from .first_release import FIRST_RELEASE_AUDIT, FIRST_RELEASE_ROWS, build_first_release
 
@@ -43,17 +43,7 @@ def other_db_url(db_url: str | None, tmp_path: Path) -> Iterator[str | None]:
         yield f"sqlite:///{tmp_path / 'other.db'}"
         return
     base = db_url.split("options=-csearch_path")[0].rstrip("?&")  # the server, without a schema
-    schema = f"dw_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from fresh_schema_url(base)
 
 
 def _engine(db_url: str | None, root: Path) -> sa.Engine:

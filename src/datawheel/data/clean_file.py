@@ -217,6 +217,24 @@ class CleaningPlan:
     pii: dict[str, str]
     hidden: dict[str, str]
 
+    def learning_steps(self) -> tuple[Step, Step]:
+        """The learning pass's missing-value steps, numeric then categorical (rows a
+        categorical ``drop`` removes leave between them), filling only ``constant`` values —
+        the learned fills are what the pass finds. One pair for both engines."""
+        missing = self.config.missing
+        constant: dict[str, dict[str, Any]] = {"numeric": {}, "categorical": {}}
+        for kind in constant:
+            if getattr(missing, kind) == "constant":
+                names = self.numeric if kind == "numeric" else self.categorical
+                constant[kind] = dict.fromkeys(names, missing.fill_value)
+        numeric_step = MissingValues(
+            missing, numeric=self.numeric, target=self.target, fill_values=constant["numeric"]
+        )
+        categorical_step = MissingValues(
+            missing, categorical=self.categorical, fill_values=constant["categorical"]
+        )
+        return numeric_step, categorical_step
+
     def write_steps(
         self, fill_values: Mapping[str, Any], bounds: Mapping[str, tuple[float, float] | str]
     ) -> list[Step]:
@@ -409,17 +427,7 @@ def _learn(
     learns = missing.numeric in ("median", "mean", "most_frequent")
     separate = learns and missing.categorical == "drop"  # rows drop between fill and bounds
     fill_acc = {c: Values(max_exact=per_column) for c in numeric} if separate else {}
-    constant: dict[str, dict[str, Any]] = {"numeric": {}, "categorical": {}}
-    for kind in constant:
-        if getattr(missing, kind) == "constant":
-            names = plan.numeric if kind == "numeric" else plan.categorical
-            constant[kind] = dict.fromkeys(names, missing.fill_value)
-    numeric_step = MissingValues(
-        missing, numeric=plan.numeric, target=plan.target, fill_values=constant["numeric"]
-    )
-    categorical_step = MissingValues(
-        missing, categorical=plan.categorical, fill_values=constant["categorical"]
-    )
+    numeric_step, categorical_step = plan.learning_steps()
     start = 0
     for batch in reader.batches():
         frame = batch.filter(pl.Series(keep[start : start + batch.height]))

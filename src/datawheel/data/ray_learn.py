@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from datawheel.data.clean import MissingValues, Outliers, Step
+from datawheel.data.clean import Outliers, Step
 from datawheel.data.clean_file import CleaningPlan
 from datawheel.data.ray_io import ROW
 from datawheel.data.ray_stats import (
@@ -43,17 +43,7 @@ def learn(kept: Any, plan: CleaningPlan, note: Progress) -> Learned:
     missing = plan.config.missing
     numeric = [c for c in plan.numeric if plan.schema[c].is_numeric()]
     note("learning fill values and bounds", 0, None)
-    constant: dict[str, dict[str, Any]] = {"numeric": {}, "categorical": {}}
-    for kind in constant:
-        if getattr(missing, kind) == "constant":
-            names = plan.numeric if kind == "numeric" else plan.categorical
-            constant[kind] = dict.fromkeys(names, missing.fill_value)
-    first = MissingValues(
-        missing, numeric=plan.numeric, target=plan.target, fill_values=constant["numeric"]
-    )
-    second = MissingValues(
-        missing, categorical=plan.categorical, fill_values=constant["categorical"]
-    )
+    first, second = plan.learning_steps()
     columns = [ROW, *dict.fromkeys([*plan.numeric, *plan.categorical])]
     after_first = kept.map_batches(_Steps(plan, [first], columns), batch_format="pyarrow")
     after_first = after_first.materialize()

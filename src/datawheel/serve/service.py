@@ -424,12 +424,12 @@ class Service:
         """The explanation on the default executor; `TimeoutError` after ``self.timeout``.
         The executor's future is shielded from the timeout: a work item cancelled while it
         still waits for a free thread would never run, so it would neither stop cleanly nor
-        count as cancelled. Left to run, a late start sees ``cancel`` at once and stops."""
+        count as cancelled. Left to run, a late start sees ``cancel`` at once and stops (the
+        shield reads the outcome nobody awaits, so asyncio logs nothing)."""
         work = asyncio.get_running_loop().run_in_executor(
             None,
             functools.partial(contextvars.copy_context().run, self._explain, model, rows, cancel),
         )
-        work.add_done_callback(_settled)  # nobody awaits it after a timeout: read its outcome
         return await asyncio.wait_for(asyncio.shield(work), self.timeout)
 
     def _explain(
@@ -460,10 +460,3 @@ class Service:
         self.writer.close()
         self.limiter.release()
         self.metrics.close()
-
-
-def _settled(work: asyncio.Future[Any]) -> None:
-    """Retrieve a finished background future's outcome, so asyncio does not log a
-    `Cancelled` nobody awaited as an error ("exception was never retrieved")."""
-    if not work.cancelled():
-        work.exception()
